@@ -1,0 +1,74 @@
+# Connector Hub — `make run` serves the demo on SQLite, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+# uv from PATH, else a private copy installed from PyPI into .tools/.
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+UV_DEP := .tools/bin/uv
+endif
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help run test lint fmt bench install chromium clean
+
+help:
+	@echo "make run    - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite)"
+	@echo "make test   - the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks (ratios measured in one run)"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock .python-version | $(UV_DEP)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced
+
+# Local secrets for development: a random SECRET_KEY and a Fernet key; never committed.
+.env: | .venv/.synced
+	@$(PY) -c "import secrets; from cryptography.fernet import Fernet; \
+	print('DEBUG=true'); \
+	print('SECRET_KEY=' + secrets.token_urlsafe(50)); \
+	print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode())" > $@
+	@echo "Wrote .env with a new SECRET_KEY and FIELD_ENCRYPTION_KEYS"
+
+run: install .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Browser tests drive Debian's Chromium; install it when missing and we may (root).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium missing: sudo apt-get install chromium (browser tests will skip)"; fi; \
+	fi
+
+test: install chromium
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+fmt: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""The JSON API of ../shared/API.md, served under /api/v1/."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from projects.services import ServiceError
+
+from .auth import api_key_auth
+from .errors import error_response
+from .schemas import ProjectOut
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Connector Hub API",
+    version="1",
+    description="Connectors, versions, profiles, connections and connect sessions.",
+    auth=api_key_auth(),
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def _field_name(loc: list[str | int] | tuple[str | int, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    return name
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields = [
+        {"field": _field_name(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
+        for error in exc.errors
+    ]
+    return error_response(400, "The request is not valid.", fields=fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(401, "A valid project API key is required (Bearer or Basic).")
+    response["WWW-Authenticate"] = 'Bearer realm="connector-hub", Basic realm="connector-hub"'
+    return response
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(404, str(exc) or "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(403, str(exc) or "Forbidden.")
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    fields = [{"field": exc.field, "message": exc.message}] if exc.field else []
+    return error_response(exc.status, exc.message, code=exc.code, fields=fields)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(exc.status_code, str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("Unhandled API error on %s %s", request.method, request.path)
+    return error_response(500, "Something went wrong on our side; it has been logged.")
+
+
+@api.get("/project", response=ProjectOut, tags=["project"], summary="The API key's project")
+def project_detail(request: HttpRequest) -> ProjectOut:
+    project = request.auth.project  # type: ignore[attr-defined]
+    return ProjectOut.from_project(project)

@@ -1,0 +1,9 @@
+"""Local development: DEBUG on, SQLite by default, console email."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = SECRET_KEY or "django-insecure-local-development-only"  # noqa: F405
+ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]  # noqa: F405
+WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from api.api import api
+from projects import views as project_views
+
+admin.site.site_header = "Connector Hub support"
+admin.site.site_title = "Connector Hub support"
+
+project_urls = [
+    path("", include("projects.urls")),
+    path("connectors/", include("connectors.urls")),
+    path("connections/", include("connections.urls")),
+    path("", include("profiles.urls")),
+]
+
+urlpatterns = [
+    path("", project_views.home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("organizations/new/", project_views.organization_create, name="organization_create"),
+    path(
+        "organizations/<slug:org_slug>/projects/new/",
+        project_views.project_create,
+        name="project_create",
+    ),
+    path("p/<slug:project_slug>/", include(project_urls)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]

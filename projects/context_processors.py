@@ -1,0 +1,12 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from .selectors import projects_for_user
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """The project switcher: the user's projects (one query, lazily evaluated)."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {"switcher_projects": projects_for_user(request.user)}

@@ -1,0 +1,130 @@
+"""The one place where views and API calls fetch tenant objects for a user.
+
+Another organization's object (or an anonymous user) gets 404 — its existence is not
+revealed. A member whose role is too low for the action gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
+
+
+class Need(IntEnum):
+    """What the caller is about to do; compared with the member's role rank."""
+
+    READ = ROLE_RANK[Role.VIEWER]
+    WRITE = ROLE_RANK[Role.MEMBER]
+    MANAGE = ROLE_RANK[Role.ADMIN]
+    OWN = ROLE_RANK[Role.OWNER]
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    project: Project
+    membership: Membership
+
+    @property
+    def organization(self) -> Organization:
+        return self.project.organization
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    @property
+    def can_write(self) -> bool:
+        return self.membership.can_write
+
+    @property
+    def can_manage(self) -> bool:
+        return self.membership.can_manage
+
+
+UserLike = User | AnonymousUser
+
+
+def _check(membership: Membership, need: Need) -> None:
+    if membership.rank < need:
+        raise PermissionDenied(
+            f"Your role ({membership.get_role_display()}) does not allow this action."
+        )
+
+
+def get_membership(user: UserLike, organization_id: int) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, organization_id=organization_id).first()
+
+
+def get_project_for_user(user: UserLike, slug: str, *, need: Need = Need.READ) -> ProjectAccess:
+    if not user.is_authenticated:
+        raise Http404("No such project.")
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization__projects__slug=slug)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such project.")
+    project = Project.objects.get(slug=slug)
+    project.organization = membership.organization
+    _check(membership, need)
+    return ProjectAccess(project=project, membership=membership)
+
+
+def get_organization_for_user(
+    user: UserLike, slug: str, *, need: Need = Need.READ
+) -> tuple[Organization, Membership]:
+    if not user.is_authenticated:
+        raise Http404("No such organization.")
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization__slug=slug)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such organization.")
+    _check(membership, need)
+    return membership.organization, membership
+
+
+def get_member_for_user(
+    user: UserLike, slug: str, membership_id: int, *, need: Need = Need.MANAGE
+) -> tuple[ProjectAccess, Membership]:
+    access = get_project_for_user(user, slug, need=need)
+    try:
+        target = Membership.objects.select_related("user").get(
+            pk=membership_id, organization_id=access.project.organization_id
+        )
+    except Membership.DoesNotExist as exc:
+        raise Http404("No such member.") from exc
+    return access, target
+
+
+def get_team_for_user(
+    user: UserLike, slug: str, team_id: int, *, need: Need = Need.MANAGE
+) -> tuple[ProjectAccess, Team]:
+    access = get_project_for_user(user, slug, need=need)
+    try:
+        team = Team.objects.get(pk=team_id, organization_id=access.project.organization_id)
+    except Team.DoesNotExist as exc:
+        raise Http404("No such team.") from exc
+    return access, team
+
+
+def get_api_key_for_user(
+    user: UserLike, slug: str, api_key_id: int, *, need: Need = Need.MANAGE
+) -> tuple[ProjectAccess, ApiKey]:
+    access = get_project_for_user(user, slug, need=need)
+    try:
+        api_key = ApiKey.objects.get(pk=api_key_id, project=access.project)
+    except ApiKey.DoesNotExist as exc:
+        raise Http404("No such API key.") from exc
+    return access, api_key

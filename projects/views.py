@@ -1,0 +1,431 @@
+"""Dashboard pages for tenancy: home, project overview and the settings tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import selectors, services
+from .forms import (
+    ApiKeyForm,
+    AuditFilterForm,
+    MemberAddForm,
+    OrganizationForm,
+    ProjectForm,
+    ProjectRenameForm,
+    RoleForm,
+    TeamForm,
+    TeamMemberForm,
+)
+from .http import HtmxHttpRequest
+from .models import AuditEntry, Role
+from .permissions import (
+    Need,
+    ProjectAccess,
+    get_api_key_for_user,
+    get_member_for_user,
+    get_organization_for_user,
+    get_project_for_user,
+    get_team_for_user,
+)
+from .services import Actor, ServiceError
+
+LAST_PROJECT_SESSION_KEY = "last_project"
+
+
+def project_context(
+    request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
+) -> dict[str, Any]:
+    if request.session.get(LAST_PROJECT_SESSION_KEY) != access.project.slug:
+        request.session[LAST_PROJECT_SESSION_KEY] = access.project.slug
+    return {"access": access, "project": access.project, **extra}
+
+
+def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """Full-page POST success redirects; an HTMX request is told to redirect."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+# --- Home and creation -------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    projects = selectors.projects_for_user(request.user)
+    last = request.session.get(LAST_PROJECT_SESSION_KEY)
+    project = (projects.filter(slug=last).first() if last else None) or projects.first()
+    if project is not None:
+        return redirect(project)
+    return render(request, "projects/welcome.html", {"form": OrganizationForm()})
+
+
+@require_POST
+@login_required
+def organization_create(request: HtmxHttpRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST)
+    if form.is_valid():
+        actor = Actor.from_request(request)
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                organization = services.organization_create(
+                    actor=actor,
+                    slug=data["organization_slug"],
+                    name=data["organization_name"],
+                    owner=request.user,
+                )
+                project = services.project_create(
+                    actor=actor,
+                    organization=organization,
+                    slug=data["project_slug"],
+                    name=data["project_name"],
+                )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request, f"Created {organization.name} and its project {project.name}."
+            )
+            return redirect(project)
+    return render(request, "projects/welcome.html", {"form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_create(request: HtmxHttpRequest, org_slug: str) -> HttpResponse:
+    organization, _membership = get_organization_for_user(request.user, org_slug, need=Need.MANAGE)
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(
+                actor=Actor.from_request(request),
+                organization=organization,
+                slug=form.cleaned_data["slug"],
+                name=form.cleaned_data["name"],
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Project {project.name} created.")
+            return _done(request, project.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "projects/project_new.html",
+        {"organization": organization, "form": form},
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def project_home(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug)
+    return render(request, "projects/home.html", project_context(request, access, nav="home"))
+
+
+# --- Settings: general ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def settings_general(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    need = Need.MANAGE if request.method == "POST" else Need.READ
+    access = get_project_for_user(request.user, project_slug, need=need)
+    form = ProjectRenameForm(request.POST or None, initial={"name": access.project.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(
+                actor=Actor.from_request(request),
+                project=access.project,
+                name=form.cleaned_data["name"],
+            )
+        except ServiceError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, "Project settings saved.")
+            return _done(request, reverse("settings_general", args=[project_slug]))
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "projects/settings_general.html",
+        project_context(request, access, nav="settings", tab="general", form=form),
+        status=status,
+    )
+
+
+# --- Settings: members and teams -----------------------------------------------------------------
+
+
+def _members_context(
+    request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
+) -> dict[str, Any]:
+    organization = access.project.organization
+    members = list(selectors.members_of(organization))
+    return project_context(
+        request,
+        access,
+        nav="settings",
+        tab="members",
+        members=members,
+        teams=selectors.teams_of(organization),
+        add_form=extra.pop("add_form", None) or MemberAddForm(),
+        team_form=extra.pop("team_form", None) or TeamForm(),
+        roles=Role.choices,
+        **extra,
+    )
+
+
+@require_GET
+@login_required
+def settings_members(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug)
+    return render(request, "projects/settings_members.html", _members_context(request, access))
+
+
+def _members_response(
+    request: HtmxHttpRequest, access: ProjectAccess, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """After a members/teams write: the HTMX partial, or a redirect for a plain form."""
+    if request.htmx:
+        return render(
+            request,
+            "projects/settings_members.html#members-panel",
+            _members_context(request, access, **extra),
+            status=status,
+        )
+    if status >= 400:
+        return render(
+            request,
+            "projects/settings_members.html",
+            _members_context(request, access, **extra),
+            status=status,
+        )
+    return redirect("settings_members", access.project.slug)
+
+
+@require_POST
+@login_required
+def member_add(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.membership_add(
+                actor=Actor.from_request(request),
+                organization=access.project.organization,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                project=access.project,
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request, f"{membership.user.get_username()} added as {membership.role}."
+            )
+            return _members_response(request, access)
+    return _members_response(request, access, status=400, add_form=form)
+
+
+@require_POST
+@login_required
+def member_role(request: HtmxHttpRequest, project_slug: str, membership_id: int) -> HttpResponse:
+    access, membership = get_member_for_user(request.user, project_slug, membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: owner, admin, member or viewer.")
+        return _members_response(request, access, status=400)
+    try:
+        services.membership_change_role(
+            actor=Actor.from_request(request), membership=membership, role=form.cleaned_data["role"]
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _members_response(request, access, status=exc.status)
+    messages.success(
+        request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}."
+    )
+    return _members_response(request, access)
+
+
+@require_POST
+@login_required
+def member_remove(request: HtmxHttpRequest, project_slug: str, membership_id: int) -> HttpResponse:
+    access, membership = get_member_for_user(request.user, project_slug, membership_id)
+    try:
+        services.membership_remove(actor=Actor.from_request(request), membership=membership)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _members_response(request, access, status=exc.status)
+    messages.success(request, f"{membership.user.get_username()} removed from the organization.")
+    if membership.user_id == request.user.pk:
+        return _done(request, reverse("home"))
+    return _members_response(request, access)
+
+
+@require_POST
+@login_required
+def team_add(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
+    form = TeamForm(request.POST)
+    if form.is_valid():
+        try:
+            team = services.team_create(
+                actor=Actor.from_request(request),
+                organization=access.project.organization,
+                name=form.cleaned_data["name"],
+            )
+        except ServiceError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Team {team.name} created.")
+            return _members_response(request, access)
+    return _members_response(request, access, status=400, team_form=form)
+
+
+@require_POST
+@login_required
+def team_delete(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
+    access, team = get_team_for_user(request.user, project_slug, team_id)
+    services.team_delete(actor=Actor.from_request(request), team=team)
+    messages.success(request, f"Team {team.name} deleted.")
+    return _members_response(request, access)
+
+
+@require_POST
+@login_required
+def team_member_add(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
+    access, team = get_team_for_user(request.user, project_slug, team_id)
+    form = TeamMemberForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError("Choose a member to add.")
+        services.team_member_add(
+            actor=Actor.from_request(request), team=team, user_id=form.cleaned_data["user"]
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _members_response(request, access, status=400)
+    return _members_response(request, access)
+
+
+@require_POST
+@login_required
+def team_member_remove(
+    request: HtmxHttpRequest, project_slug: str, team_id: int, user_id: int
+) -> HttpResponse:
+    access, team = get_team_for_user(request.user, project_slug, team_id)
+    try:
+        services.team_member_remove(actor=Actor.from_request(request), team=team, user_id=user_id)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return _members_response(request, access, status=400)
+    return _members_response(request, access)
+
+
+# --- Settings: API keys --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _api_key, new_key = services.api_key_create(
+                actor=Actor.from_request(request),
+                project=access.project,
+                name=form.cleaned_data["name"],
+            )
+            form = ApiKeyForm()
+        else:
+            status = 400
+    context = project_context(
+        request,
+        access,
+        nav="settings",
+        tab="api_keys",
+        form=form,
+        new_key=new_key,
+        api_keys=selectors.api_keys_of(access.project),
+    )
+    template = "projects/settings_api_keys.html"
+    if request.htmx and request.method == "POST":
+        template += "#keys-panel"
+    # The new key is rendered into this response only (never stored, never redirected through).
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def api_key_revoke(request: HtmxHttpRequest, project_slug: str, api_key_id: int) -> HttpResponse:
+    access, api_key = get_api_key_for_user(request.user, project_slug, api_key_id)
+    services.api_key_revoke(actor=Actor.from_request(request), api_key=api_key)
+    messages.success(request, f"API key {api_key.prefix}… revoked.")
+    if request.htmx:
+        context = project_context(
+            request,
+            access,
+            nav="settings",
+            tab="api_keys",
+            form=ApiKeyForm(),
+            new_key=None,
+            api_keys=selectors.api_keys_of(access.project),
+        )
+        return render(request, "projects/settings_api_keys.html#keys-panel", context)
+    return redirect("settings_api_keys", project_slug)
+
+
+# --- Settings: audit log -------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = selectors.audit_entries_for_project(
+        access.project, **{k: v for k, v in filters.items() if v}
+    ).select_related("project")
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = project_context(
+        request,
+        access,
+        nav="settings",
+        tab="audit",
+        form=form,
+        page=page,
+        query=query.urlencode(),
+        target_types=AuditEntry.objects.filter(organization_id=access.project.organization_id)
+        .order_by("target_type")
+        .values_list("target_type", flat=True)
+        .distinct(),
+    )
+    template = "projects/settings_audit.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#audit-table"
+    return render(request, template, context)

@@ -1,0 +1,212 @@
+"""Pages as a user sees them: content, HTMX partials, empty states, query counts."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from projects.models import ApiKey, AuditEntry, Membership, Role
+from projects.services import Actor, audit_record
+from tests.conftest import Tenancy
+from tests.factories import make_api_key, make_member, make_project, make_team
+
+
+def test_home_redirects_to_a_project_or_welcomes_a_new_user(tenancy: Tenancy, client, user) -> None:
+    response = tenancy.client("viewer").get("/")
+    assert response.status_code == 302 and response["Location"] == f"/p/{tenancy.project.slug}/"
+    client.force_login(user)
+    welcome = client.get("/")
+    assert welcome.status_code == 200
+    assert b"You are not a member of any project yet" in welcome.content
+
+
+def test_a_new_user_creates_an_organization_and_lands_in_its_project(client, user) -> None:
+    client.force_login(user)
+    response = client.post(
+        reverse("organization_create"),
+        {
+            "organization_name": "Initech",
+            "organization_slug": "initech",
+            "project_name": "Production",
+            "project_slug": "initech-prod",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/p/initech-prod/"
+    assert Membership.objects.get(user=user).role == Role.OWNER
+    taken = client.post(
+        reverse("organization_create"),
+        {
+            "organization_name": "Again",
+            "organization_slug": "initech",
+            "project_name": "P",
+            "project_slug": "other",
+        },
+    )
+    assert taken.status_code == 400 and "is taken" in taken.content.decode()
+
+
+def test_last_visited_project_is_remembered(tenancy: Tenancy) -> None:
+    second = make_project(tenancy.organization, "acme-zz-staging")
+    client = tenancy.client("member")
+    client.get(reverse("project_home", args=[second.slug]))
+    assert client.get("/")["Location"] == f"/p/{second.slug}/"
+
+
+@pytest.mark.parametrize(
+    "name", ["connector_list", "profile_list", "connection_list", "migration_list"]
+)
+def test_sections_show_an_empty_state_that_says_what_to_do(tenancy: Tenancy, name: str) -> None:
+    response = tenancy.client("viewer").get(reverse(name, args=[tenancy.project.slug]))
+    assert response.status_code == 200
+    assert b'data-testid="empty-state"' in response.content
+    for label in (b"Connectors", b"Profiles", b"Connections", b"Migrations", b"Settings"):
+        assert label in response.content
+
+
+def test_viewer_sees_no_write_controls(tenancy: Tenancy) -> None:
+    content = (
+        tenancy.client("viewer")
+        .get(reverse("settings_members", args=[tenancy.project.slug]))
+        .content
+    )
+    assert b"Add member" not in content and b"Remove" not in content
+    assert (
+        b"API keys"
+        not in tenancy.client("viewer")
+        .get(reverse("settings_general", args=[tenancy.project.slug]))
+        .content
+    )
+    assert (
+        b"Add member"
+        in tenancy.client("admin")
+        .get(reverse("settings_members", args=[tenancy.project.slug]))
+        .content
+    )
+
+
+def test_htmx_role_change_returns_the_members_partial(tenancy: Tenancy) -> None:
+    membership = Membership.objects.get(user=tenancy.users["member"])
+    response = tenancy.client("owner").post(
+        reverse("member_role", args=[tenancy.project.slug, membership.pk]),
+        {"role": "viewer"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="members-panel">')
+    assert "<html" not in content
+    assert "member is now viewer" in content
+    membership.refresh_from_db()
+    assert membership.role == "viewer"
+
+
+def test_htmx_refusal_shows_the_reason_and_changes_nothing(tenancy: Tenancy) -> None:
+    owner = Membership.objects.get(user=tenancy.users["owner"])
+    response = tenancy.client("owner").post(
+        reverse("member_role", args=[tenancy.project.slug, owner.pk]),
+        {"role": "viewer"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 400
+    assert "at least one owner" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.role == "owner"
+
+
+def test_api_key_is_shown_once(tenancy: Tenancy) -> None:
+    client = tenancy.client("admin")
+    url = reverse("settings_api_keys", args=[tenancy.project.slug])
+    response = client.post(url, {"name": "deploy"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    content = response.content.decode()
+    raw = content.split('id="new-api-key">')[1].split("<")[0]
+    assert raw.startswith(ApiKey.objects.get(name="deploy").prefix + "_")
+    assert raw not in client.get(url).content.decode(), "never shown again"
+    assert raw not in str(list(AuditEntry.objects.values()))
+
+
+def test_invalid_api_key_name_is_a_clear_error(tenancy: Tenancy) -> None:
+    response = tenancy.client("admin").post(
+        reverse("settings_api_keys", args=[tenancy.project.slug]), {"name": "x" * 300}
+    )
+    assert response.status_code == 400
+    assert not ApiKey.objects.exists()
+
+
+def test_audit_log_filters(tenancy: Tenancy) -> None:
+    actor = Actor(user=tenancy.users["admin"])
+    for n in range(3):
+        audit_record(
+            actor=actor,
+            organization=tenancy.organization,
+            project=tenancy.project,
+            action="project.updated",
+            target=tenancy.project,
+            after={"n": n},
+        )
+    make_api_key(tenancy.project)
+    # another project's entries never show
+    audit_record(
+        actor=actor,
+        organization=tenancy.other_project.organization,
+        project=tenancy.other_project,
+        action="project.updated",
+        target=tenancy.other_project,
+    )
+    client = tenancy.client("owner")
+    url = reverse("settings_audit", args=[tenancy.project.slug])
+    all_rows = client.get(url).content.decode().count("<tr>") - 1
+    assert all_rows == 4
+    only_keys = client.get(url, {"action": "api_key"}).content.decode()
+    assert only_keys.count("<tr>") - 1 == 1 and "api_key.created" in only_keys
+    by_actor = client.get(url, {"actor": "admin"}, headers={"HX-Request": "true"}).content.decode()
+    assert (
+        by_actor.lstrip().startswith('<div id="audit-table">') and by_actor.count("<tr>") - 1 == 3
+    )
+    assert tenancy.other_project.name not in client.get(url).content.decode()
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_members_page_query_count_does_not_grow(tenancy: Tenancy) -> None:
+    client = tenancy.client("owner")
+    url = reverse("settings_members", args=[tenancy.project.slug])
+    make_team(tenancy.organization, "First", tenancy.users["viewer"])
+    _queries(client, url)  # warm the session
+    small = _queries(client, url)
+    for n in range(25):
+        user = make_member(tenancy.organization)
+        make_team(tenancy.organization, f"T{n}", user, tenancy.users["member"])
+        make_project(tenancy.organization)
+    assert _queries(client, url) == small
+
+
+def test_audit_and_api_key_pages_query_counts_do_not_grow(tenancy: Tenancy) -> None:
+    client = tenancy.client("owner")
+    audit_url = reverse("settings_audit", args=[tenancy.project.slug])
+    keys_url = reverse("settings_api_keys", args=[tenancy.project.slug])
+    make_api_key(tenancy.project)
+    _queries(client, audit_url)
+    before = (_queries(client, audit_url), _queries(client, keys_url))
+    for _ in range(60):
+        make_api_key(tenancy.project)
+    assert (_queries(client, audit_url), _queries(client, keys_url)) == before
+
+
+@pytest.mark.parametrize("name", ["project_home", "connector_list", "settings_general"])
+def test_section_pages_query_counts_do_not_grow(tenancy: Tenancy, name: str) -> None:
+    client = tenancy.client("member")
+    url = reverse(name, args=[tenancy.project.slug])
+    _queries(client, url)
+    before = _queries(client, url)
+    for _ in range(10):
+        make_project(tenancy.organization)
+    assert _queries(client, url) == before
