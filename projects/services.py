@@ -171,6 +171,11 @@ def project_update(*, actor: Actor, project: Project, name: str) -> Project:
 # --- Members ------------------------------------------------------------------------------------
 
 
+def _lock_organization(organization_id: int) -> Organization:
+    """Serialize owner-changing writes of one organization (row lock until commit)."""
+    return Organization.objects.select_for_update().get(pk=organization_id)
+
+
 def _owner_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
 
@@ -245,6 +250,7 @@ def _send_invitation(email: str) -> None:
 def membership_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ServiceError("Choose a role: owner, admin, member or viewer.", field="role")
+    _lock_organization(membership.organization_id)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     before = membership.role
     if before == role:
@@ -269,6 +275,7 @@ def membership_change_role(*, actor: Actor, membership: Membership, role: str) -
 
 @transaction.atomic
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
+    _lock_organization(membership.organization_id)
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
     _require_owner_for(actor, membership.organization, membership.role)
     if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
