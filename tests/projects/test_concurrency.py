@@ -22,7 +22,7 @@ def run_concurrently(*calls) -> list[BaseException | None]:
         try:
             barrier.wait()
             calls[index]()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             results[index] = exc
         finally:
             connection.close()
