@@ -53,6 +53,7 @@ class TeamForm(StyledForm):
 
 
 class TeamMemberForm(StyledForm):
+    team = forms.IntegerField()
     user = forms.IntegerField()
 
 

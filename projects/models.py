@@ -170,8 +170,9 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
         indexes = [
-            models.Index(fields=["project", "-created_at", "-id"], name="audit_project_recent"),
-            models.Index(fields=["organization", "-created_at", "-id"], name="audit_org_recent"),
+            # The audit log pages walk these newest-first with a keyset cursor on id.
+            models.Index(fields=["organization", "-id"], name="audit_org_recent"),
+            models.Index(fields=["project", "-id"], name="audit_project_recent"),
         ]
 
     def __str__(self) -> str:

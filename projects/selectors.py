@@ -24,12 +24,13 @@ def organizations_for_user(user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user).order_by("name")
 
 
-def members_of(organization: Organization) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .order_by("user__username")
-    )
+def members_of(organization: Organization, *, search: str = "") -> QuerySet[Membership]:
+    members = Membership.objects.filter(organization=organization)
+    if search:
+        members = members.filter(
+            Q(user__username__icontains=search) | Q(user__email__icontains=search)
+        )
+    return members.select_related("user").order_by("user__username")
 
 
 def teams_of(organization: Organization) -> QuerySet[Team]:
@@ -61,9 +62,9 @@ def audit_entries_for_project(
     since: date | None = None,
     until: date | None = None,
 ) -> QuerySet[AuditEntry]:
-    """This project's entries plus the organization-wide ones (members, teams)."""
-    entries = AuditEntry.objects.filter(
-        Q(project=project) | Q(project__isnull=True, organization_id=project.organization_id)
+    """This project's entries plus the organization-wide ones (members, teams), newest first."""
+    entries = AuditEntry.objects.filter(organization_id=project.organization_id).filter(
+        Q(project=project) | Q(project__isnull=True)
     )
     if action:
         entries = entries.filter(action__startswith=action)
@@ -75,4 +76,17 @@ def audit_entries_for_project(
         entries = entries.filter(created_at__date__gte=since)
     if until:
         entries = entries.filter(created_at__date__lte=until)
-    return entries.order_by("-created_at", "-id")
+    return entries.order_by("-id")
+
+
+def audited_target_types() -> list[str]:
+    """Every model name an audit entry can point at (no query; for the filter's choices)."""
+    from django.apps import apps
+
+    labels = ("projects", "connectors", "profiles", "connections")
+    return sorted(
+        model._meta.model_name or ""
+        for label in labels
+        for model in apps.get_app_config(label).get_models()
+        if model is not AuditEntry
+    )

@@ -11,11 +11,9 @@ urlpatterns = [
     path("settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("settings/teams/add/", views.team_add, name="team_add"),
     path("settings/teams/<int:team_id>/delete/", views.team_delete, name="team_delete"),
+    path("settings/teams/members/add/", views.team_member_add, name="team_member_add"),
     path(
-        "settings/teams/<int:team_id>/members/add/", views.team_member_add, name="team_member_add"
-    ),
-    path(
-        "settings/teams/<int:team_id>/members/<int:user_id>/remove/",
+        "settings/teams/<int:team_id>/members/remove/",
         views.team_member_remove,
         name="team_member_remove",
     ),

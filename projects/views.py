@@ -27,7 +27,7 @@ from .forms import (
     TeamMemberForm,
 )
 from .http import HtmxHttpRequest
-from .models import AuditEntry, Role
+from .models import Role
 from .permissions import (
     Need,
     ProjectAccess,
@@ -169,18 +169,36 @@ def settings_general(request: HtmxHttpRequest, project_slug: str) -> HttpRespons
 # --- Settings: members and teams -----------------------------------------------------------------
 
 
+MEMBERS_PAGE_SIZE = 50
+
+
 def _members_context(
     request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
 ) -> dict[str, Any]:
     organization = access.project.organization
-    members = list(selectors.members_of(organization))
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.members_of(organization, search=search), MEMBERS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    members = list(page.object_list)
+    teams = list(selectors.teams_of(organization))
+    # Team badges per member, computed once (the template must not loop teams × members).
+    team_names: dict[int, list[str]] = {}
+    for team in teams:
+        for team_user in team.members.all():
+            team_names.setdefault(team_user.pk, []).append(team.name)
+    for membership in members:
+        membership.team_names = team_names.get(membership.user_id, [])  # type: ignore[attr-defined]
     return project_context(
         request,
         access,
         nav="settings",
         tab="members",
         members=members,
-        teams=selectors.teams_of(organization),
+        page=page,
+        search=search,
+        member_choices=selectors.members_of(organization).values_list("user_id", "user__username"),
+        teams=teams,
         add_form=extra.pop("add_form", None) or MemberAddForm(),
         team_form=extra.pop("team_form", None) or TeamForm(),
         roles=Role.choices,
@@ -192,7 +210,10 @@ def _members_context(
 @login_required
 def settings_members(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    return render(request, "projects/settings_members.html", _members_context(request, access))
+    template = "projects/settings_members.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#members-panel"
+    return render(request, template, _members_context(request, access))
 
 
 def _members_response(
@@ -307,29 +328,35 @@ def team_delete(request: HtmxHttpRequest, project_slug: str, team_id: int) -> Ht
 
 @require_POST
 @login_required
-def team_member_add(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
-    access, team = get_team_for_user(request.user, project_slug, team_id)
+def team_member_add(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     form = TeamMemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a team and a member to add.")
+        return _members_response(request, access, status=400)
+    _access, team = get_team_for_user(request.user, project_slug, form.cleaned_data["team"])
     try:
-        if not form.is_valid():
-            raise ServiceError("Choose a member to add.")
         services.team_member_add(
             actor=Actor.from_request(request), team=team, user_id=form.cleaned_data["user"]
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return _members_response(request, access, status=400)
+    messages.success(request, f"Added to team {team.name}.")
     return _members_response(request, access)
 
 
 @require_POST
 @login_required
-def team_member_remove(
-    request: HtmxHttpRequest, project_slug: str, team_id: int, user_id: int
-) -> HttpResponse:
+def team_member_remove(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
     access, team = get_team_for_user(request.user, project_slug, team_id)
+    user_id = request.POST.get("user", "")
     try:
-        services.team_member_remove(actor=Actor.from_request(request), team=team, user_id=user_id)
+        if not user_id.isdigit():
+            raise ServiceError("Choose a member to remove from the team.")
+        services.team_member_remove(
+            actor=Actor.from_request(request), team=team, user_id=int(user_id)
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return _members_response(request, access, status=400)
@@ -399,31 +426,46 @@ def api_key_revoke(request: HtmxHttpRequest, project_slug: str, api_key_id: int)
 AUDIT_PAGE_SIZE = 50
 
 
+def _int_param(request: HtmxHttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
 @require_GET
 @login_required
 def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """Newest first, keyset-paged on id (``before`` / ``after``): no count, no offset scan."""
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     entries = selectors.audit_entries_for_project(
         access.project, **{k: v for k, v in filters.items() if v}
-    ).select_related("project")
-    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = list(page.object_list)
+    )
+    before, after = _int_param(request, "before"), _int_param(request, "after")
+    if after is not None:
+        rows = list(entries.filter(id__gt=after).order_by("id")[: AUDIT_PAGE_SIZE + 1])
+        has_newer, has_older = len(rows) > AUDIT_PAGE_SIZE, True
+        rows = rows[:AUDIT_PAGE_SIZE][::-1]
+    else:
+        if before is not None:
+            entries = entries.filter(id__lt=before)
+        rows = list(entries[: AUDIT_PAGE_SIZE + 1])
+        has_newer, has_older = before is not None, len(rows) > AUDIT_PAGE_SIZE
+        rows = rows[:AUDIT_PAGE_SIZE]
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("before", "after"):
+        query.pop(key, None)
     context = project_context(
         request,
         access,
         nav="settings",
         tab="audit",
         form=form,
-        page=page,
+        entries=rows,
+        newer_cursor=rows[0].pk if rows and has_newer else None,
+        older_cursor=rows[-1].pk if rows and has_older else None,
         query=query.urlencode(),
-        target_types=AuditEntry.objects.filter(organization_id=access.project.organization_id)
-        .order_by("target_type")
-        .values_list("target_type", flat=True)
-        .distinct(),
+        target_types=selectors.audited_target_types(),
     )
     template = "projects/settings_audit.html"
     if request.htmx and not request.htmx.boosted:

@@ -210,3 +210,37 @@ def test_section_pages_query_counts_do_not_grow(tenancy: Tenancy, name: str) -> 
     for _ in range(10):
         make_project(tenancy.organization)
     assert _queries(client, url) == before
+
+
+def test_audit_log_pages_with_a_cursor(tenancy: Tenancy) -> None:
+    actor = Actor(user=tenancy.users["admin"])
+    for n in range(120):
+        audit_record(
+            actor=actor,
+            organization=tenancy.organization,
+            project=tenancy.project,
+            action="project.updated",
+            target=tenancy.project,
+            after={"n": n},
+        )
+    client = tenancy.client("owner")
+    url = reverse("settings_audit", args=[tenancy.project.slug])
+
+    def page(**params: object) -> tuple[list[int], object, object]:
+        context = client.get(url, params).context
+        return (
+            [e.after["n"] for e in context["entries"]],
+            context["newer_cursor"],
+            context["older_cursor"],
+        )
+
+    first, newer, older = page()
+    assert first == list(range(119, 69, -1)) and newer is None and older
+    second, newer2, older2 = page(before=older)
+    assert second == list(range(69, 19, -1)) and newer2 and older2
+    third, newer3, older3 = page(before=older2)
+    assert third == list(range(19, -1, -1)) and older3 is None
+    back, _, _ = page(after=newer3)
+    assert back == second
+    filtered, _, _ = page(action="project", before=older)
+    assert filtered == second

@@ -45,8 +45,10 @@ ENDPOINTS = [
     Endpoint("member_remove", "post", MANAGE, ("membership",)),
     Endpoint("team_add", "post", MANAGE, data=(("name", "Ops"),)),
     Endpoint("team_delete", "post", MANAGE, ("team",)),
-    Endpoint("team_member_add", "post", MANAGE, ("team",), (("user", "{target_user}"),)),
-    Endpoint("team_member_remove", "post", MANAGE, ("team", "team_user")),
+    Endpoint(
+        "team_member_add", "post", MANAGE, data=(("team", "{team}"), ("user", "{owner_user}"))
+    ),
+    Endpoint("team_member_remove", "post", MANAGE, ("team",), (("user", "{team_user}"),)),
     Endpoint("settings_api_keys", "post", MANAGE, data=(("name", "CI"),)),
     Endpoint("api_key_revoke", "post", MANAGE, ("api_key",)),
 ]
@@ -60,7 +62,7 @@ def _objects(t: Tenancy) -> dict[str, Any]:
         "membership": Membership.objects.get(user=target).pk,
         "team": team.pk,
         "team_user": target.pk,
-        "target_user": target.pk,
+        "owner_user": t.users["owner"].pk,
         "api_key": api_key.pk,
     }
 
