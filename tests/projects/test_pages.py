@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -226,7 +228,7 @@ def test_audit_log_pages_with_a_cursor(tenancy: Tenancy) -> None:
     client = tenancy.client("owner")
     url = reverse("settings_audit", args=[tenancy.project.slug])
 
-    def page(**params: object) -> tuple[list[int], object, object]:
+    def page(**params: Any) -> tuple[list[int], object, object]:
         context = client.get(url, params).context
         return (
             [e.after["n"] for e in context["entries"]],
