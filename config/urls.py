@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from api.api import api
 from projects import views as project_views
@@ -24,6 +26,7 @@ urlpatterns = [
         name="project_create",
     ),
     path("p/<slug:project_slug>/", include(project_urls)),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
