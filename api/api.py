@@ -9,8 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from connectors.definition import DefinitionError
 from projects.services import ServiceError
 
+from . import connectors
 from .auth import api_key_auth
 from .errors import error_response
 from .schemas import ProjectOut
@@ -68,6 +70,12 @@ def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     return error_response(exc.status, exc.message, code=exc.code, fields=fields)
 
 
+@api.exception_handler(DefinitionError)
+def on_definition_error(request: HttpRequest, exc: DefinitionError) -> HttpResponse:
+    fields = [{"field": e.field, "message": e.message} for e in exc.errors]
+    return error_response(exc.status, exc.message, code=exc.code, fields=fields)
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(exc.status_code, str(exc))
@@ -83,3 +91,6 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def project_detail(request: HttpRequest) -> ProjectOut:
     project = request.auth.project  # type: ignore[attr-defined]
     return ProjectOut.from_project(project)
+
+
+api.add_router("", connectors.router)

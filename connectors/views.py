@@ -1,17 +1,268 @@
+"""Dashboard pages for connectors and versions: catalogue, versions, compare, upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects.http import HtmxHttpRequest
-from projects.permissions import get_project_for_user
+from projects.permissions import (
+    Need,
+    get_connector_for_user,
+    get_connector_version_for_user,
+    get_project_for_user,
+)
+from projects.services import Actor, ServiceError
 from projects.views import project_context
+
+from . import selectors, services
+from .changes import ChangeReport, structured_diff
+from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
+from .forms import CompareForm
+from .models import ConnectorVersion
+
+VERSIONS_PAGE_SIZE = 25
 
 
 @require_GET
 @login_required
 def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
+    search = request.GET.get("q", "").strip()[:100]
+    connectors = list(selectors.connectors_for_project(access.project, search=search))
+    template = "connectors/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#catalogue"
     return render(
-        request, "connectors/list.html", project_context(request, access, nav="connectors")
+        request,
+        template,
+        project_context(request, access, nav="connectors", connectors=connectors, search=search),
     )
+
+
+@require_GET
+@login_required
+def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
+    access, connector = get_connector_for_user(request.user, project_slug, key)
+    versions = selectors.versions_for_project(access.project, connector).order_by(
+        "-version_key", selectors.CUSTOM_FIRST
+    )
+    page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    for newer, older in zip(rows, rows[1:], strict=False):
+        newer.compare_with = older.pk  # type: ignore[attr-defined]
+    page.object_list = rows
+    template = "connectors/detail.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#versions"
+    return render(
+        request,
+        template,
+        project_context(
+            request,
+            access,
+            nav="connectors",
+            connector=connector,
+            page=page,
+            headline=selectors.headline_versions(access.project, connector),
+            compare_form=CompareForm(),
+        ),
+    )
+
+
+def _auth_summary(version: ConnectorVersion) -> dict[str, Any]:
+    auth = version.authentication
+    return {
+        "type": auth.get("type", ""),
+        "setup_fields": auth.get("setupFields") or [],
+        "config_fields": auth.get("configFields") or [],
+        "scopes": auth.get("scopes") or [],
+        "authorization_url": auth.get("authorizationUrl", ""),
+        "token_url": auth.get("tokenUrl", ""),
+        "header_name": auth.get("headerName", ""),
+    }
+
+
+@require_GET
+@login_required
+def version_detail(
+    request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
+) -> HttpResponse:
+    access, version = get_connector_version_for_user(request.user, project_slug, key, version_id)
+    report = ChangeReport.from_json(version.change_report) if version.change_report else None
+    return render(
+        request,
+        "connectors/version.html",
+        project_context(
+            request,
+            access,
+            nav="connectors",
+            connector=version.connector,
+            version=version,
+            report=report,
+            auth=_auth_summary(version),
+            headline=selectors.headline_versions(access.project, version.connector),
+            can_edit=access.can_write and version.project_id == access.project.pk,
+        ),
+    )
+
+
+@require_GET
+@login_required
+def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
+    access, connector = get_connector_for_user(request.user, project_slug, key)
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Choose two versions to compare.")
+        return redirect("connector_detail", project_slug, key)
+    versions = selectors.versions_for_project(access.project, connector)
+    pair = {
+        v.pk: v for v in versions.filter(pk__in=[form.cleaned_data["a"], form.cleaned_data["b"]])
+    }
+    try:
+        old, new = pair[form.cleaned_data["a"]], pair[form.cleaned_data["b"]]
+    except KeyError as exc:
+        raise Http404("No such version.") from exc
+    return render(
+        request,
+        "connectors/compare.html",
+        project_context(
+            request,
+            access,
+            nav="connectors",
+            connector=connector,
+            old=old,
+            new=new,
+            diff=structured_diff(old.definition, new.definition),
+            all_versions=versions.order_by("-version_key", selectors.CUSTOM_FIRST).values_list(
+                "pk", "version", "project_id"
+            )[:500],
+        ),
+    )
+
+
+def _uploaded(form_files: list[UploadedFile]) -> list[tuple[str, bytes]]:
+    total = 0
+    files = []
+    for upload in form_files:
+        size = upload.size or 0
+        total += size
+        if size > MAX_FILE_BYTES or total > MAX_PUSH_BYTES:
+            raise DefinitionError(
+                f"{upload.name} is too large: at most {MAX_FILE_BYTES:,} bytes per file and "
+                f"{MAX_PUSH_BYTES:,} bytes in all.",
+                status=413,
+            )
+        files.append((upload.name or "connector.yaml", upload.read()))
+    return files
+
+
+@require_POST
+@login_required
+def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """Parse and validate the chosen files and show what publishing would do; stores nothing."""
+    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    files = request.FILES.getlist("files")
+    context = project_context(request, access, nav="connectors", preview=None, error=None)
+    status = 200
+    if not files:
+        context["error"] = DefinitionError("Choose the definition file (and any partials).")
+        status = 400
+    else:
+        try:
+            context["preview"] = services.connector_version_preview(
+                project=access.project,
+                files=_uploaded(files),
+                force=bool(request.POST.get("force")),
+            )
+        except DefinitionError as exc:
+            context["error"] = exc
+            status = exc.status
+    template = "connectors/upload.html"
+    if request.htmx:
+        template += "#preview"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    context = project_context(request, access, nav="connectors", preview=None, error=None)
+    if request.method == "POST":
+        draft = request.POST.get("action") == "draft"
+        try:
+            result = services.connector_version_push(
+                actor=Actor.from_request(request),
+                project=access.project,
+                files=_uploaded(request.FILES.getlist("files")),
+                force=bool(request.POST.get("force")),
+                draft=draft,
+                acknowledge_breaking=bool(request.POST.get("acknowledge_breaking")),
+                description=request.POST.get("description", "")[:2000],
+            )
+        except DefinitionError as exc:
+            context["error"] = exc
+            return render(request, "connectors/upload.html", context, status=exc.status)
+        except ServiceError as exc:
+            context["error"] = exc
+            return render(request, "connectors/upload.html", context, status=exc.status)
+        version = result.version
+        verb = (
+            "saved as a draft" if draft else ("overwritten" if result.overwritten else "published")
+        )
+        messages.success(request, f"{version.connector.key} {version.version} {verb}.")
+        return redirect("version_detail", access.project.slug, version.connector.key, version.pk)
+    return render(request, "connectors/upload.html", context)
+
+
+@require_POST
+@login_required
+def version_publish(
+    request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
+) -> HttpResponse:
+    access, version = get_connector_version_for_user(
+        request.user, project_slug, key, version_id, need=Need.WRITE
+    )
+    if version.project_id != access.project.pk:
+        raise Http404("Only this project's own versions can be published here.")
+    try:
+        services.connector_version_publish(
+            actor=Actor.from_request(request),
+            version=version,
+            acknowledge_breaking=bool(request.POST.get("acknowledge_breaking")),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{key} {version.version} published.")
+    return redirect("version_detail", project_slug, key, version_id)
+
+
+@require_POST
+@login_required
+def version_delete(
+    request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
+) -> HttpResponse:
+    access, version = get_connector_version_for_user(
+        request.user, project_slug, key, version_id, need=Need.WRITE
+    )
+    if version.project_id != access.project.pk:
+        raise Http404("Only this project's own versions can be deleted.")
+    try:
+        services.connector_version_delete(actor=Actor.from_request(request), version=version)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("version_detail", project_slug, key, version_id)
+    messages.success(request, f"{key} {version.version} deleted.")
+    if selectors.connectors_for_project(access.project).filter(key=key).exists():
+        return redirect("connector_detail", project_slug, key)
+    return redirect(reverse("connector_list", args=[project_slug]))

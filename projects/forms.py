@@ -67,3 +67,8 @@ class AuditFilterForm(StyledForm):
     target_type = forms.CharField(required=False, max_length=64, label="Target")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DangerZoneForm(StyledForm):
+    immutable_versioning = forms.BooleanField(required=False)
+    confirmation = forms.CharField(max_length=63, label="Type the project slug to confirm")

@@ -147,8 +147,13 @@ class ApiKey(models.Model):
 class AuditEntry(models.Model):
     """Who did what to which object, with before → after. Never holds secret values."""
 
+    # Both empty for platform-wide actions (built-in connector versions).
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="audit_entries"
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="audit_entries",
     )
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"

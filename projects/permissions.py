@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+
+if TYPE_CHECKING:
+    from connectors.models import Connector, ConnectorVersion
 
 from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
 
@@ -128,3 +132,29 @@ def get_api_key_for_user(
     except ApiKey.DoesNotExist as exc:
         raise Http404("No such API key.") from exc
     return access, api_key
+
+
+def get_connector_for_user(
+    user: UserLike, slug: str, key: str, *, need: Need = Need.READ
+) -> tuple[ProjectAccess, Connector]:
+    """A connector with at least one version the project can see (built-in or its own)."""
+    from connectors.selectors import connectors_for_project
+
+    access = get_project_for_user(user, slug, need=need)
+    connector = connectors_for_project(access.project).filter(key=key).first()
+    if connector is None:
+        raise Http404("No such connector.")
+    return access, connector
+
+
+def get_connector_version_for_user(
+    user: UserLike, slug: str, key: str, version_id: int, *, need: Need = Need.READ
+) -> tuple[ProjectAccess, ConnectorVersion]:
+    """A built-in version or one of this project's own; another project's version is 404."""
+    from connectors.selectors import versions_for_project
+
+    access, connector = get_connector_for_user(user, slug, key, need=need)
+    version = versions_for_project(access.project, connector).filter(pk=version_id).first()
+    if version is None:
+        raise Http404("No such version.")
+    return access, version

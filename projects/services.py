@@ -44,6 +44,13 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class RefusedError(ServiceError):
+    """Well-formed but refused by a rule (e.g. an unacknowledged breaking change)."""
+
+    status = 422
+    code = "refused"
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who performs a write: a dashboard user, an API key, or the system (commands)."""
@@ -78,7 +85,7 @@ def client_ip(request: HttpRequest) -> str | None:
 def audit_record(
     *,
     actor: Actor,
-    organization: Organization,
+    organization: Organization | None,
     action: str,
     target: models.Model,
     project: Project | None = None,
@@ -164,6 +171,33 @@ def project_update(*, actor: Actor, project: Project, name: str) -> Project:
         target=project,
         before=before,
         after={"name": name},
+    )
+    return project
+
+
+@transaction.atomic
+def project_set_immutable_versioning(
+    *, actor: Actor, project: Project, enabled: bool, confirmation: str
+) -> Project:
+    """The Danger Zone toggle: the caller must type the project's slug to confirm."""
+    if confirmation.strip() != project.slug:
+        raise ServiceError(
+            f"Type the project slug “{project.slug}” to confirm.", field="confirmation"
+        )
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    before = project.immutable_versioning
+    if before == enabled:
+        return project
+    project.immutable_versioning = enabled
+    project.save(update_fields=["immutable_versioning", "updated_at"])
+    audit_record(
+        actor=actor,
+        organization=project.organization,
+        project=project,
+        action="project.immutable_versioning_changed",
+        target=project,
+        before={"immutable_versioning": before},
+        after={"immutable_versioning": enabled},
     )
     return project
 

@@ -20,4 +20,5 @@ urlpatterns = [
     path("settings/api-keys/", views.settings_api_keys, name="settings_api_keys"),
     path("settings/api-keys/<int:api_key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("settings/audit/", views.settings_audit, name="settings_audit"),
+    path("settings/danger-zone/", views.settings_danger, name="settings_danger"),
 ]

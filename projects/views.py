@@ -18,6 +18,7 @@ from . import selectors, services
 from .forms import (
     ApiKeyForm,
     AuditFilterForm,
+    DangerZoneForm,
     MemberAddForm,
     OrganizationForm,
     ProjectForm,
@@ -471,3 +472,43 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         template += "#audit-table"
     return render(request, template, context)
+
+
+# --- Settings: Danger Zone -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """Immutable versioning: only owners and admins, confirmed by typing the project slug."""
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
+    form = DangerZoneForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.project_set_immutable_versioning(
+                    actor=Actor.from_request(request),
+                    project=access.project,
+                    enabled=form.cleaned_data["immutable_versioning"],
+                    confirmation=form.cleaned_data["confirmation"],
+                )
+            except ServiceError as exc:
+                form.add_error("confirmation", exc.message)
+                status = 400
+            else:
+                state = "on" if form.cleaned_data["immutable_versioning"] else "off"
+                messages.success(request, f"Immutable versioning is now {state}.")
+                return _done(request, reverse("settings_danger", args=[project_slug]))
+        else:
+            status = 400
+    access.project.refresh_from_db(fields=["immutable_versioning"])
+    template = "projects/settings_danger.html"
+    if request.htmx and request.method == "POST":
+        template += "#danger-panel"
+    return render(
+        request,
+        template,
+        project_context(request, access, nav="settings", tab="danger", form=form),
+        status=status,
+    )

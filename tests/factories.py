@@ -51,3 +51,49 @@ def make_team(organization: Organization, name: str | None = None, *members: Use
 
 def make_api_key(project: Project, name: str = "test key") -> tuple[ApiKey, str]:
     return api_key_create(actor=Actor.system(), project=project, name=name)
+
+
+def connector_yaml(
+    key: str = "acme_crm",
+    version: str = "1.0.0",
+    *,
+    title: str = "Acme CRM",
+    auth_type: str = "api_key",
+    actions: tuple[str, ...] = ("list_contacts",),
+    required_fields: tuple[str, ...] = ("api_key",),
+    optional_fields: tuple[str, ...] = (),
+    scopes: tuple[str, ...] = ("contacts.read",),
+    description: str = "Contacts and deals.",
+) -> bytes:
+    """A valid definition (docs/connector-definition.md); vary the knobs to make changes."""
+    import yaml
+
+    fields = [
+        {"key": f, "label": f.title(), "type": "password", "required": True, "secret": True}
+        for f in required_fields
+    ] + [
+        {"key": f, "label": f.title(), "type": "string", "required": False} for f in optional_fields
+    ]
+    auth: dict[str, object] = {"type": auth_type, "configFields": fields}
+    if auth_type == "oauth2":
+        auth.update(
+            authorizationUrl="https://auth.example.com/authorize",
+            tokenUrl="https://auth.example.com/token",
+            scopes=list(scopes),
+        )
+    document = {
+        "info": {"title": title, "key": key, "version": version, "description": description},
+        "baseUrl": "https://api.example.com",
+        "authentication": auth,
+        "actions": [
+            {
+                "actionId": action,
+                "categories": ["crm"],
+                "actionType": "list",
+                "label": action.replace("_", " ").title(),
+                "description": f"{action} description",
+            }
+            for action in actions
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()

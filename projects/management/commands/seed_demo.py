@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from connectors.builtin_loader import load_builtin_connectors
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
@@ -63,6 +64,9 @@ class Command(BaseCommand):
             if team is None:
                 team = team_create(actor=actor, organization=organization, name=team_name)
             team.members.add(*(users[m] for m in members))
+
+        published = load_builtin_connectors()
+        self.stdout.write(f"Built-in connector versions published: {published}.")
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(

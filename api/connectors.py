@@ -1,0 +1,304 @@
+"""Connectors and versions: the "Connectors and versions" section of API.md."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.dateparse import parse_datetime
+from ninja import Router, Status
+from ninja.errors import HttpError
+
+from connectors import selectors, services
+from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
+from connectors.models import Connector, ConnectorVersion
+from projects.models import ApiKey, Project
+from projects.services import Actor, client_ip
+
+from .schemas import (
+    ConnectorOut,
+    PushOut,
+    VersionDetailOut,
+    VersionPageOut,
+)
+
+router = Router(tags=["connectors"])
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+
+def _key(request: HttpRequest) -> ApiKey:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(api_key=_key(request), ip=client_ip(request))
+
+
+def _project(request: HttpRequest) -> Project:
+    return _key(request).project
+
+
+def _connector(project: Project, key: str) -> Connector:
+    connector = selectors.connectors_for_project(project).filter(key=key).first()
+    if connector is None:
+        raise Http404(f"No connector “{key}” is visible to this project.")
+    return connector
+
+
+def _files_from_request(request: HttpRequest) -> list[tuple[str, bytes]]:
+    """The main file and partials, with sizes checked before anything is read or parsed."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    # multipart adds boundaries and headers; allow a little room before the exact checks.
+    if length > MAX_PUSH_BYTES + 64 * 1024:
+        raise DefinitionError(
+            f"The push is {length:,} bytes; the limit is {MAX_PUSH_BYTES:,} bytes.", status=413
+        )
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/form-data"):
+        uploads = request.FILES.getlist("files")
+        if not uploads:
+            raise DefinitionError("Send the definition as one or more “files” parts.")
+        for upload in uploads:
+            if (upload.size or 0) > MAX_FILE_BYTES:
+                raise DefinitionError(
+                    f"{upload.name} is {upload.size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                    "bytes per file.",
+                    status=413,
+                )
+        return [(upload.name or f"file{i}.yaml", upload.read()) for i, upload in enumerate(uploads)]
+    if content_type in YAML_TYPES or not content_type:
+        return [("connector.yaml", request.body)]
+    raise HttpError(400, "Send application/yaml or multipart/form-data with “files”.")
+
+
+def push_body(version: ConnectorVersion) -> dict[str, Any]:
+    return {
+        "key": version.connector.key,
+        "version": version.version,
+        "owner": version.owner,
+        "builtin": version.builtin,
+        "draft": version.is_draft,
+        "published_at": version.published_at,
+        "change_level": version.change_level,
+        "messages": version.messages,
+    }
+
+
+@router.post(
+    "/connectors/push",
+    response={200: PushOut, 201: PushOut},
+    summary="Publish (or save as draft) a custom version",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            }
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
+def push(
+    request: HttpRequest,
+    force: bool = False,
+    draft: bool = False,
+    acknowledge_breaking: bool = False,
+) -> Status[dict[str, Any]]:
+    result = services.connector_version_push(
+        actor=_actor(request),
+        project=_project(request),
+        files=_files_from_request(request),
+        force=force,
+        draft=draft,
+        acknowledge_breaking=acknowledge_breaking,
+    )
+    return Status(201 if result.created else 200, push_body(result.version))
+
+
+@router.get("/connectors", response=list[ConnectorOut], summary="Connectors visible to the project")
+def connector_list(request: HttpRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": c.key,
+            "title": c.title,
+            "description": c.description,
+            "icon": c.icon_url or None,
+            "latest_builtin": c.latest_builtin,  # type: ignore[attr-defined]
+            "latest_custom": c.latest_custom,  # type: ignore[attr-defined]
+        }
+        for c in selectors.connectors_for_project(_project(request))
+    ]
+
+
+def _item(version: ConnectorVersion, headline: selectors.Headline) -> dict[str, Any]:
+    return {
+        "id": version.pk,
+        "name": version.version,
+        "description": version.description,
+        "builtin": version.builtin,
+        "owner": version.owner,
+        "isLatest": version.pk == headline.latest_id,
+        "isDefault": version.pk == headline.default_id,
+        "createdAt": version.created_at,
+        "updatedAt": version.updated_at,
+        "publishedAt": version.published_at,
+        "messages": version.messages,
+    }
+
+
+def _encode_cursor(version: ConnectorVersion) -> str:
+    raw = f"{version.updated_at.isoformat()}|{version.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, pk = raw.split("|")
+        when = parse_datetime(stamp)
+        if when is None:
+            raise ValueError
+        return when, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise HttpError(
+            400, "The cursor is not valid; use a next/prev value from a response."
+        ) from exc
+
+
+@router.get(
+    "/connectors/{key}/versions", response=VersionPageOut, summary="Versions, newest updated first"
+)
+def version_list(
+    request: HttpRequest,
+    key: str,
+    first: int = 20,
+    after: str | None = None,
+    before: str | None = None,
+) -> dict[str, Any]:
+    if not 1 <= first <= 100:
+        raise HttpError(400, "first must be between 1 and 100.")
+    if after and before:
+        raise HttpError(400, "Use either after or before, not both.")
+    project = _project(request)
+    connector = _connector(project, key)
+    versions = selectors.versions_for_project(project, connector)
+    newest_first = versions.order_by("-updated_at", "-id")
+    if after:
+        when, pk = _decode_cursor(after)
+        page = list(
+            newest_first.filter(updated_at__lte=when).exclude(updated_at=when, id__gte=pk)[
+                : first + 1
+            ]
+        )
+        has_more_older, has_newer = len(page) > first, True
+        page = page[:first]
+    elif before:
+        when, pk = _decode_cursor(before)
+        older_first = versions.order_by("updated_at", "id")
+        page = list(
+            older_first.filter(updated_at__gte=when).exclude(updated_at=when, id__lte=pk)[
+                : first + 1
+            ]
+        )
+        has_newer, has_more_older = len(page) > first, True
+        page = page[:first][::-1]
+    else:
+        page = list(newest_first[: first + 1])
+        has_more_older, has_newer = len(page) > first, False
+        page = page[:first]
+    headline = selectors.headline_versions(project, connector)
+    return {
+        "items": [_item(v, headline) for v in page],
+        "totalCount": versions.count(),
+        "next": _encode_cursor(page[-1]) if page and has_more_older else None,
+        "prev": _encode_cursor(page[0]) if page and has_newer else None,
+    }
+
+
+def _version(
+    request: HttpRequest, key: str, version: str, owner: str | None = None
+) -> ConnectorVersion:
+    project = _project(request)
+    found = selectors.version_by_name(project, _connector(project, key), version, owner=owner)
+    if found is None:
+        raise Http404(f"No version “{version}” of {key} is visible to this project.")
+    return found
+
+
+@router.get(
+    "/connectors/{key}/versions/{version}",
+    response=VersionDetailOut,
+    summary="One version with its definition (also latest / default)",
+)
+def version_detail(
+    request: HttpRequest, key: str, version: str, owner: str | None = None
+) -> dict[str, Any]:
+    project = _project(request)
+    found = _version(request, key, version, owner)
+    headline = selectors.headline_versions(project, found.connector)
+    return {
+        **_item(found, headline),
+        "key": found.connector.key,
+        "draft": found.is_draft,
+        "change_level": found.change_level,
+        "reauth_required": found.reauth_required,
+        "change_report": found.change_report,
+        "definition": found.definition,
+    }
+
+
+def _own_version(request: HttpRequest, key: str, version: str) -> ConnectorVersion:
+    project = _project(request)
+    connector = _connector(project, key)
+    own = ConnectorVersion.objects.filter(
+        connector=connector, project=project, version=version
+    ).select_related("connector", "project")
+    found = own.first()
+    if found is None:
+        if selectors.versions_for_project(project, connector).filter(version=version).exists():
+            raise HttpError(
+                409, f"Version {version} of {key} is built-in; built-in versions are immutable."
+            )
+        raise Http404(f"This project has no version “{version}” of {key}.")
+    return found
+
+
+@router.post(
+    "/connectors/{key}/versions/{version}/publish",
+    response=PushOut,
+    summary="Publish a draft",
+)
+def version_publish(
+    request: HttpRequest, key: str, version: str, acknowledge_breaking: bool = False
+) -> dict[str, Any]:
+    published = services.connector_version_publish(
+        actor=_actor(request),
+        version=_own_version(request, key, version),
+        acknowledge_breaking=acknowledge_breaking,
+    )
+    return push_body(published)
+
+
+@router.delete(
+    "/connectors/{key}/versions/{version}",
+    response={204: None},
+    summary="Delete a custom version",
+)
+def version_delete(request: HttpRequest, key: str, version: str) -> HttpResponse:
+    services.connector_version_delete(
+        actor=_actor(request), version=_own_version(request, key, version)
+    )
+    return HttpResponse(status=204)

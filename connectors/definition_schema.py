@@ -1,0 +1,153 @@
+"""JSON Schema (Draft 2020-12) for the shape of a connector definition.
+
+See docs/connector-definition.md. Shapes only: the rules that span several places
+(uniqueness, semver, URLs, ``${credentials.<key>}`` references, oauth2 URLs) are checked in
+Python by :mod:`connectors.definition`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+CONNECTOR_KEY_PATTERN: Final = r"^[a-z][a-z0-9_]{1,63}$"
+FIELD_KEY_PATTERN: Final = r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$"
+ACTION_ID_PATTERN: Final = r"^[a-z][a-z0-9_]{0,99}$"
+INPUT_NAME_PATTERN: Final = r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$"
+HEALTH_CHECK_PATH_PATTERN: Final = r"^/"
+
+# A human description of each pattern, used in error messages.
+PATTERN_DESCRIPTIONS: Final[dict[str, str]] = {
+    CONNECTOR_KEY_PATTERN: (
+        "2 to 64 lowercase letters, digits or underscores, starting with a letter"
+    ),
+    FIELD_KEY_PATTERN: "1 to 64 letters, digits or underscores, starting with a letter",
+    ACTION_ID_PATTERN: "1 to 100 lowercase letters, digits or underscores, starting with a letter",
+    INPUT_NAME_PATTERN: (
+        "1 to 100 letters, digits or underscores, starting with a letter or an underscore"
+    ),
+    HEALTH_CHECK_PATH_PATTERN: "a path starting with /",
+}
+
+AUTH_TYPES: Final = ("oauth2", "api_key", "basic", "custom")
+FIELD_TYPES: Final = ("string", "number", "boolean", "password", "url", "select")
+CATEGORIES: Final = (
+    "hris",
+    "ats",
+    "crm",
+    "lms",
+    "documents",
+    "ticketing",
+    "messaging",
+    "iam",
+    "accounting",
+    "internal",
+)
+ACTION_TYPES: Final = ("list", "get", "create", "update", "delete", "custom", "refresh_token")
+HTTP_METHODS: Final = ("get", "post", "put", "patch", "delete")
+HEALTH_CHECK_METHODS: Final = ("GET", "HEAD", "POST")
+INPUT_TYPES: Final = ("string", "number", "boolean", "datetime_string", "object")
+INPUT_LOCATIONS: Final = ("path", "query", "body", "headers")
+
+_STRING: Final[dict[str, Any]] = {"type": "string"}
+_BOOLEAN: Final[dict[str, Any]] = {"type": "boolean"}
+
+FIELD_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["key", "label", "type"],
+    "properties": {
+        "key": {"type": "string", "pattern": FIELD_KEY_PATTERN},
+        "label": _STRING,
+        "type": {"type": "string", "enum": list(FIELD_TYPES)},
+        "required": _BOOLEAN,
+        "secret": _BOOLEAN,
+        "placeholder": _STRING,
+        "tooltip": _STRING,
+        "options": {"type": "array", "items": _STRING},
+    },
+}
+
+INPUT_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "type", "in"],
+    "properties": {
+        "name": {"type": "string", "pattern": INPUT_NAME_PATTERN},
+        "type": {"type": "string", "enum": list(INPUT_TYPES)},
+        "in": {"type": "string", "enum": list(INPUT_LOCATIONS)},
+        "required": _BOOLEAN,
+        "description": _STRING,
+    },
+}
+
+ACTION_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["actionId", "categories", "actionType", "label", "description"],
+    "properties": {
+        "actionId": {"type": "string", "pattern": ACTION_ID_PATTERN},
+        "categories": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(CATEGORIES)},
+        },
+        "actionType": {"type": "string", "enum": list(ACTION_TYPES)},
+        "label": _STRING,
+        "description": _STRING,
+        "context": _STRING,
+        "entrypointUrl": _STRING,
+        "entrypointHttpMethod": {"type": "string", "enum": list(HTTP_METHODS)},
+        "inputs": {"type": "array", "items": INPUT_SCHEMA},
+        "steps": {"type": "array", "items": {"type": "object"}},
+        "result": {"type": "object"},
+    },
+}
+
+DEFINITION_SCHEMA: Final[dict[str, Any]] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Connector definition",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["info", "baseUrl", "authentication", "actions"],
+    "properties": {
+        "info": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["title", "key", "version"],
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "key": {"type": "string", "pattern": CONNECTOR_KEY_PATTERN},
+                "version": _STRING,
+                "description": _STRING,
+                # The spec lists only `icon`, but does not make unknown keys of `assets`
+                # errors.
+                "assets": {"type": "object", "properties": {"icon": _STRING}},
+            },
+        },
+        "baseUrl": _STRING,
+        "authentication": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {
+                "type": {"type": "string", "enum": list(AUTH_TYPES)},
+                "setupFields": {"type": "array", "items": FIELD_SCHEMA},
+                "configFields": {"type": "array", "items": FIELD_SCHEMA},
+                "authorizationUrl": _STRING,
+                "tokenUrl": _STRING,
+                "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "headerName": _STRING,
+            },
+        },
+        "healthCheck": {
+            "type": "object",
+            "required": ["path"],
+            "properties": {
+                "path": {"type": "string", "pattern": HEALTH_CHECK_PATH_PATTERN},
+                "method": {"type": "string", "enum": list(HEALTH_CHECK_METHODS)},
+                "expectStatus": {"type": "integer", "minimum": 100, "maximum": 599},
+            },
+        },
+        "actions": {"type": "array", "items": ACTION_SCHEMA},
+    },
+}

@@ -1,0 +1,136 @@
+"""Connectors and their semver-numbered versions (built-in or owned by one project)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from projects.models import Project
+
+from .versioning import parse_version, version_key
+
+connector_key_validator = RegexValidator(
+    r"^[a-z][a-z0-9_]{1,63}$", "Lowercase letters, digits and underscores, starting with a letter."
+)
+
+PLATFORM_OWNER = "platform"
+
+
+class ChangeLevel(models.TextChoices):
+    INITIAL = "initial", "Initial"
+    MAJOR = "major", "Major"
+    MINOR = "minor", "Minor"
+    PATCH = "patch", "Patch"
+
+
+class Connector(models.Model):
+    key = models.CharField(max_length=64, unique=True, validators=[connector_key_validator])
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    icon_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ConnectorVersionQuerySet(models.QuerySet["ConnectorVersion"]):
+    def visible_to(self, project: Project) -> ConnectorVersionQuerySet:
+        """Built-in versions plus this project's own custom versions (drafts included)."""
+        return self.filter(Q(project__isnull=True) | Q(project=project))
+
+    def published(self) -> ConnectorVersionQuerySet:
+        return self.filter(published_at__isnull=False)
+
+
+class ConnectorVersion(models.Model):
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="versions")
+    # NULL: a built-in version published by the platform, visible to every project.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="connector_versions"
+    )
+    version = models.CharField(max_length=255)
+    version_key = models.BinaryField(max_length=512, editable=False)
+    major = models.PositiveBigIntegerField(editable=False)
+    minor = models.PositiveBigIntegerField(editable=False)
+    patch = models.PositiveBigIntegerField(editable=False)
+    is_prerelease = models.BooleanField(editable=False, default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(blank=True, help_text="What changed (changelog).")
+    definition = models.JSONField()
+    source_files = models.JSONField(default=dict, help_text="File name → YAML text, main first.")
+    messages = models.JSONField(default=list)
+    change_level = models.CharField(max_length=8, choices=ChangeLevel.choices)
+    change_report = models.JSONField(default=dict)
+    reauth_required = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConnectorVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["connector", "-version_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "version"],
+                condition=Q(project__isnull=True),
+                name="connector_version_unique_builtin",
+            ),
+            models.UniqueConstraint(
+                fields=["connector", "project", "version"],
+                condition=Q(project__isnull=False),
+                name="connector_version_unique_custom",
+            ),
+            models.CheckConstraint(
+                condition=Q(change_level__in=[c.value for c in ChangeLevel]),
+                name="connector_version_change_level_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connector", "project", "-version_key"], name="cv_precedence"),
+            models.Index(fields=["connector", "-updated_at", "-id"], name="cv_recently_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector.key} {self.version}"
+
+    @property
+    def builtin(self) -> bool:
+        return self.project_id is None
+
+    @property
+    def owner(self) -> str:
+        return PLATFORM_OWNER if self.project is None else self.project.slug
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
+
+    def set_version(self, value: str) -> None:
+        """Set the number and everything derived from it (sort key, components)."""
+        parsed = parse_version(value)
+        self.version = str(parsed)
+        self.version_key = version_key(parsed)
+        self.major, self.minor, self.patch = parsed.major, parsed.minor, parsed.patch
+        self.is_prerelease = bool(parsed.prerelease)
+
+    @property
+    def authentication(self) -> dict[str, Any]:
+        auth = self.definition.get("authentication")
+        return auth if isinstance(auth, dict) else {}
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        actions = self.definition.get("actions")
+        return actions if isinstance(actions, list) else []

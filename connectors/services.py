@@ -1,0 +1,346 @@
+"""Publishing connector versions: the immutability rules, the change report, concurrency.
+
+Interfaces (dashboard upload, JSON API, ``push_connector``) all call these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from projects.models import Project
+from projects.services import Actor, ConflictError, RefusedError, audit_record
+
+from .changes import (
+    ChangeReport,
+    ReportLevel,
+    bump_is_sufficient,
+    compare_definitions,
+    declared_bump,
+)
+from .definition import ParsedDefinition, parse_definition
+from .models import Connector, ConnectorVersion
+from .versioning import version_key
+
+
+@dataclass(frozen=True)
+class PushResult:
+    version: ConnectorVersion
+    created: bool  # a new row; False when a draft was replaced or a version overwritten
+    overwritten: bool  # a published version's content was replaced (immutability off + force)
+
+
+@dataclass(frozen=True)
+class PushPreview:
+    """What a push would do, computed without writing anything (the upload preview)."""
+
+    parsed: ParsedDefinition
+    report: ChangeReport
+    declared: str
+    bump_ok: bool
+    existing: ConnectorVersion | None
+    conflict: str | None  # why publishing would be refused, if it would
+
+
+def _owner_filter(project: Project | None) -> dict[str, Any]:
+    return {"project__isnull": True} if project is None else {"project": project}
+
+
+def predecessor(
+    connector: Connector | None, project: Project | None, version: str
+) -> ConnectorVersion | None:
+    """The highest published release below ``version`` of the same owner (built-in or custom)."""
+    if connector is None:
+        return None
+    return (
+        ConnectorVersion.objects.filter(
+            connector=connector,
+            published_at__isnull=False,
+            is_prerelease=False,
+            version_key__lt=version_key(version),
+            **_owner_filter(project),
+        )
+        .order_by("-version_key")
+        .first()
+    )
+
+
+def _report(
+    connector: Connector | None, project: Project | None, parsed: ParsedDefinition
+) -> ChangeReport:
+    previous = predecessor(connector, project, parsed.version)
+    return compare_definitions(
+        previous.definition if previous else None,
+        parsed.definition,
+        previous_version=previous.version if previous else None,
+    )
+
+
+def _messages(
+    report: ChangeReport, *, declared: ReportLevel, acknowledged: bool
+) -> list[dict[str, Any]]:
+    messages = report.as_messages()
+    if not bump_is_sufficient(declared, report.level):
+        text = (
+            f"Released as a {declared} version, but the changes require a {report.level} "
+            f"release (profiles on {report.previous_version or '?'}'s major line will move to it)."
+        )
+        if acknowledged:
+            text += " The breaking change was acknowledged by the publisher."
+        messages.append({"text": text, "severity": "warning", "detail": []})
+    return messages
+
+
+def _overwrite_refusal(
+    version: ConnectorVersion, project: Project | None, *, force: bool
+) -> str | None:
+    """Why a published version may not be replaced, or None when it may (force + mutable)."""
+    if project is None:
+        return (
+            f"Built-in version {version.version} is published and built-in versions are immutable."
+        )
+    if project.immutable_versioning:
+        return (
+            f"Version {version.version} is already published and immutable versioning is on: "
+            "publish a new version number (or turn immutability off in the Danger Zone)."
+        )
+    if not force:
+        return (
+            f"Version {version.version} is already published. Immutable versioning is off, "
+            "so you may overwrite it with force."
+        )
+    return None
+
+
+def _breaking_refusal(report: ChangeReport, declared: ReportLevel) -> str:
+    places = "; ".join(c.text for c in report.changes if c.level == report.level)[:500]
+    return (
+        f"This is declared as a {declared} release of {report.previous_version}, but the changes "
+        f"are {report.level}: {places}. Publish it as a new major version, or acknowledge the "
+        "breaking change explicitly."
+    )
+
+
+def connector_version_preview(
+    *, project: Project | None, files: Sequence[tuple[str, bytes]], force: bool = False
+) -> PushPreview:
+    """Parse, validate and classify without storing anything. Raises DefinitionError."""
+    parsed = parse_definition(files)
+    connector = Connector.objects.filter(key=parsed.key).first()
+    report = _report(connector, project, parsed)
+    declared = declared_bump(report.previous_version, parsed.version)
+    existing = (
+        ConnectorVersion.objects.filter(
+            connector=connector, version=parsed.version, **_owner_filter(project)
+        ).first()
+        if connector
+        else None
+    )
+    conflict = None
+    if existing is not None and not existing.is_draft:
+        conflict = _overwrite_refusal(existing, project, force=force)
+    return PushPreview(
+        parsed=parsed,
+        report=report,
+        declared=declared,
+        bump_ok=bump_is_sufficient(declared, report.level),
+        existing=existing,
+        conflict=conflict,
+    )
+
+
+def connector_version_push(
+    *,
+    actor: Actor,
+    project: Project | None,
+    files: Sequence[tuple[str, bytes]],
+    force: bool = False,
+    draft: bool = False,
+    acknowledge_breaking: bool = False,
+    description: str = "",
+) -> PushResult:
+    """Publish (or save as draft) the version in ``files``; ``project=None`` is built-in.
+
+    Raises DefinitionError (400/413), ConflictError (409) or RefusedError (422).
+    """
+    parsed = parse_definition(files)
+    try:
+        with transaction.atomic():
+            return _push(
+                actor=actor,
+                project=project,
+                parsed=parsed,
+                force=force,
+                draft=draft,
+                acknowledge_breaking=acknowledge_breaking,
+                description=description,
+            )
+    except IntegrityError as exc:
+        # Another request created the same (connector, owner, version) between our read and
+        # our insert; the unique constraint kept exactly one row.
+        raise ConflictError(
+            f"Version {parsed.version} of {parsed.key} was just created by another request."
+        ) from exc
+
+
+def _push(
+    *,
+    actor: Actor,
+    project: Project | None,
+    parsed: ParsedDefinition,
+    force: bool,
+    draft: bool,
+    acknowledge_breaking: bool,
+    description: str,
+) -> PushResult:
+    connector, connector_created = Connector.objects.get_or_create(
+        key=parsed.key,
+        defaults={
+            "title": parsed.title,
+            "description": parsed.description,
+            "icon_url": parsed.icon,
+        },
+    )
+    if project is None and not connector_created:
+        # The catalogue shows the platform's wording; custom pushes never rename a shared key.
+        Connector.objects.filter(pk=connector.pk).update(
+            title=parsed.title, description=parsed.description, icon_url=parsed.icon
+        )
+    existing = (
+        ConnectorVersion.objects.select_for_update()
+        .filter(connector=connector, version=parsed.version, **_owner_filter(project))
+        .first()
+    )
+    overwritten = False
+    if existing is not None and not existing.is_draft:
+        if draft:
+            raise ConflictError(
+                f"Version {parsed.version} is published; it cannot become a draft again."
+            )
+        refusal = _overwrite_refusal(existing, project, force=force)
+        if refusal:
+            raise ConflictError(refusal, field="info.version")
+        overwritten = True
+
+    report = _report(connector, project, parsed)
+    declared = declared_bump(report.previous_version, parsed.version)
+    if not draft and not acknowledge_breaking and not bump_is_sufficient(declared, report.level):
+        raise RefusedError(_breaking_refusal(report, declared), field="info.version")
+
+    version = existing or ConnectorVersion(connector=connector, project=project)
+    before = _audit_state(existing) if existing else None
+    version.set_version(parsed.version)
+    version.definition = parsed.definition
+    version.source_files = parsed.source_files
+    version.description = description or version.description or parsed.description
+    version.change_level = report.level
+    version.change_report = report.to_json()
+    version.reauth_required = report.reauth_required
+    version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
+    if not draft and version.published_at is None:
+        version.published_at = timezone.now()
+    if existing is None:
+        version.created_by = actor.user
+        with transaction.atomic():
+            version.save()
+    else:
+        version.save()
+
+    action = (
+        "connector_version.overwritten"
+        if overwritten
+        else "connector_version.draft_saved"
+        if draft
+        else "connector_version.published"
+    )
+    audit_record(
+        actor=actor,
+        organization=project.organization if project else None,
+        project=project,
+        action=action,
+        target=version,
+        before=before,
+        after=_audit_state(version),
+    )
+    return PushResult(version=version, created=existing is None, overwritten=overwritten)
+
+
+def _audit_state(version: ConnectorVersion) -> dict[str, Any]:
+    return {
+        "connector": version.connector.key,
+        "version": version.version,
+        "owner": version.owner,
+        "published": version.published_at is not None,
+        "change_level": version.change_level,
+    }
+
+
+@transaction.atomic
+def connector_version_publish(
+    *, actor: Actor, version: ConnectorVersion, acknowledge_breaking: bool = False
+) -> ConnectorVersion:
+    """Publish a draft (same change-report rule as a push)."""
+    version = (
+        ConnectorVersion.objects.select_for_update()
+        .select_related("connector", "project")
+        .get(pk=version.pk)
+    )
+    if not version.is_draft:
+        raise ConflictError(f"Version {version.version} is already published.")
+    previous = predecessor(version.connector, version.project, version.version)
+    report = compare_definitions(
+        previous.definition if previous else None,
+        version.definition,
+        previous_version=previous.version if previous else None,
+    )
+    declared = declared_bump(report.previous_version, version.version)
+    if not acknowledge_breaking and not bump_is_sufficient(declared, report.level):
+        raise RefusedError(_breaking_refusal(report, declared), field="info.version")
+    before = _audit_state(version)
+    version.change_level = report.level
+    version.change_report = report.to_json()
+    version.reauth_required = report.reauth_required
+    version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
+    version.published_at = timezone.now()
+    version.save()
+    audit_record(
+        actor=actor,
+        organization=version.project.organization if version.project else None,
+        project=version.project,
+        action="connector_version.published",
+        target=version,
+        before=before,
+        after=_audit_state(version),
+    )
+    return version
+
+
+@transaction.atomic
+def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None:
+    """Delete a custom version: drafts always; published ones only while immutability is off."""
+    version = (
+        ConnectorVersion.objects.select_for_update()
+        .select_related("connector", "project")
+        .get(pk=version.pk)
+    )
+    project = version.project
+    if project is None:
+        raise ConflictError("Built-in versions cannot be deleted.")
+    if not version.is_draft and project.immutable_versioning:
+        raise ConflictError(
+            f"Version {version.version} is published and immutable versioning is on; "
+            "turn it off in the Danger Zone to delete published versions."
+        )
+    audit_record(
+        actor=actor,
+        organization=project.organization,
+        project=project,
+        action="connector_version.deleted",
+        target=version,
+        before=_audit_state(version),
+    )
+    version.delete()
