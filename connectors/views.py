@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from django.contrib import messages
@@ -57,7 +58,7 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
     )
     page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    for newer, older in zip(rows, rows[1:], strict=False):
+    for newer, older in itertools.pairwise(rows):
         newer.compare_with = older.pk  # type: ignore[attr-defined]
     page.object_list = rows
     template = "connectors/detail.html"

@@ -8,18 +8,33 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
+from connectors.models import Connector, ConnectorVersion
+from connectors.services import connector_version_push
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
+from projects.services import Actor
 from projects.support import ensure_support_group
 from tests.conftest import Tenancy
-from tests.factories import make_api_key, make_team, make_user
+from tests.factories import connector_yaml, make_api_key, make_team, make_user
 
-MODELS: list[type[Model]] = [Organization, Membership, Team, Project, ApiKey, AuditEntry]
+MODELS: list[type[Model]] = [
+    Organization,
+    Membership,
+    Team,
+    Project,
+    ApiKey,
+    AuditEntry,
+    Connector,
+    ConnectorVersion,
+]
 
 
 @pytest.fixture
 def data(tenancy: Tenancy) -> dict:
     api_key, raw = make_api_key(tenancy.project)
     team = make_team(tenancy.organization, "Support", tenancy.users["member"])
+    connector_version_push(
+        actor=Actor.system(), project=tenancy.project, files=[("c.yaml", connector_yaml())]
+    )
     return {"api_key": api_key, "raw": raw, "team": team}
 
 
