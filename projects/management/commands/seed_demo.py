@@ -6,7 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from connectors.builtin_loader import load_builtin_connectors
+from connectors.builtin_loader import BUILTIN_DIR, load_builtin_connectors, version_files
+from connectors.models import ConnectorVersion
+from connectors.services import connector_version_push
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
@@ -22,6 +24,21 @@ DEMO_USERS = [
     ("vera-viewer", Role.VIEWER),
 ]
 DEMO_TEAMS = {"Support": ["mo-member", "vera-viewer"], "Platform": ["alice-admin"]}
+
+
+def seed_custom_version(project: Project) -> None:
+    """Staging has its own acme_crm 1.1.1 (custom precedence: it wins over built-in 1.1.0)."""
+    if ConnectorVersion.objects.filter(project=project, connector__key="acme_crm").exists():
+        return
+    directory = BUILTIN_DIR / "acme_crm" / "1.1.0"
+    files = version_files(directory)
+    main = files[0][1].replace(b"version: 1.1.0", b"version: 1.1.1", 1)
+    connector_version_push(
+        actor=Actor.system(),
+        project=project,
+        files=[(files[0][0], main), *files[1:]],
+        description="Staging build with a fixed contact search.",
+    )
 
 
 class Command(BaseCommand):
@@ -67,6 +84,7 @@ class Command(BaseCommand):
 
         published = load_builtin_connectors()
         self.stdout.write(f"Built-in connector versions published: {published}.")
+        seed_custom_version(Project.objects.get(slug="acme-staging"))
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
