@@ -1,10 +1,16 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from api.api import api
 from projects import views as project_views
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Resolved per request: with the manifest storage the hashed name exists after collectstatic.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
 
 admin.site.site_header = "Connector Hub support"
 admin.site.site_title = "Connector Hub support"
@@ -26,7 +32,7 @@ urlpatterns = [
         name="project_create",
     ),
     path("p/<slug:project_slug>/", include(project_urls)),
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from projects.models import Project
 from projects.services import Actor, ConflictError, RefusedError, audit_record
 
+from .cache import versions_changed
 from .changes import (
     ChangeReport,
     ReportLevel,
@@ -250,6 +251,8 @@ def _push(
     else:
         version.save()
 
+    if not draft:
+        versions_changed(connector.pk)
     action = (
         "connector_version.overwritten"
         if overwritten
@@ -307,6 +310,7 @@ def connector_version_publish(
     version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
     version.published_at = timezone.now()
     version.save()
+    versions_changed(version.connector_id)
     audit_record(
         actor=actor,
         organization=version.project.organization if version.project else None,
@@ -335,6 +339,17 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
             f"Version {version.version} is published and immutable versioning is on; "
             "turn it off in the Danger Zone to delete published versions."
         )
+    if not version.is_draft:
+        from profiles.selectors import profiles_resolving_to  # profiles build on connectors
+
+        subscribers = profiles_resolving_to(version)
+        if subscribers:
+            names = ", ".join(sorted(p.name for p in subscribers))
+            raise ConflictError(
+                f"Version {version.version} is in use: the profiles {names} resolve to it. "
+                "Pin them elsewhere first."
+            )
+        versions_changed(version.connector_id)
     audit_record(
         actor=actor,
         organization=project.organization,

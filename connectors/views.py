@@ -28,7 +28,7 @@ from . import selectors, services
 from .changes import ChangeReport, structured_diff
 from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from .forms import CompareForm
-from .models import ConnectorVersion
+from .models import Connector, ConnectorVersion
 
 VERSIONS_PAGE_SIZE = 25
 
@@ -164,6 +164,18 @@ def _uploaded(form_files: list[UploadedFile]) -> list[tuple[str, bytes]]:
             )
         files.append((upload.name or "connector.yaml", upload.read()))
     return files
+
+
+def _profiles_that_would_move(project: Any, preview: services.PushPreview) -> list[Any]:
+    """The publish preview: profiles of this project that would resolve to the new version."""
+    from profiles.selectors import profiles_that_would_move  # profiles build on connectors
+
+    connector = Connector.objects.filter(key=preview.parsed.key).first()
+    if connector is None or preview.conflict:
+        return []
+    candidate = preview.existing or ConnectorVersion(connector=connector, project=project)
+    candidate.set_version(preview.parsed.version)
+    return profiles_that_would_move(project, candidate)
 
 
 @require_POST

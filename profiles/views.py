@@ -1,18 +1,224 @@
+"""Dashboard pages for connector profiles: list, create, the profile page and the pin editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connectors.changes import compare_definitions
+from connectors.models import ConnectorVersion
+from connectors.selectors import CUSTOM_FIRST, connectors_for_project
 from projects.http import HtmxHttpRequest
-from projects.permissions import get_project_for_user
+from projects.permissions import Need, get_profile_for_user, get_project_for_user
+from projects.services import Actor, ServiceError
 from projects.views import project_context
+
+from . import selectors, services
+from .models import ConnectorProfile
+from .pins import PinError, parse_pin
+from .resolution import candidates, resolve_uncached
 
 
 @require_GET
 @login_required
 def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    return render(request, "profiles/list.html", project_context(request, access, nav="profiles"))
+    profiles = list(selectors.profiles_of(access.project))
+    rows = [(p, selectors.resolve_profile(p), selectors.stored_pin(p)) for p in profiles]
+    return render(
+        request,
+        "profiles/list.html",
+        project_context(request, access, nav="profiles", rows=rows),
+    )
+
+
+def _pin_text(raw: str | None) -> str | None:
+    """The editor's blank input means "no pin" (the default resolution)."""
+    return raw.strip() or None if raw is not None else None
+
+
+def _suggestions(project_id: int, versions: list[tuple[str, int, int]]) -> list[str]:
+    """Pins worth offering in the editor's list: the keywords, each line, each version."""
+    majors = sorted({m for _v, m, _n in versions}, reverse=True)
+    minors = sorted({(m, n) for _v, m, n in versions}, reverse=True)
+    return [
+        "latest",
+        "latest_builtin",
+        "latest_custom",
+        *(f"{m}.x.x" for m in majors),
+        *(f"{m}.{n}.x" for m, n in minors),
+        *(v for v, _m, _n in versions),
+    ]
+
+
+def _candidate_rows(profile: ConnectorProfile) -> list[tuple[int, str, int, int, int | None]]:
+    return list(
+        candidates(profile.project, profile.connector_id)
+        .order_by("-version_key", CUSTOM_FIRST)
+        .values_list("pk", "version", "major", "minor", "project_id")[:500]
+    )
+
+
+def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
+    """What ``raw`` resolves to now, how it moves, and what changes against today."""
+    preview: dict[str, Any] = {"raw": raw or "", "error": None}
+    try:
+        pin = parse_pin(_pin_text(raw))
+    except PinError as exc:
+        preview["error"] = exc.message
+        return preview
+    current = selectors.resolve_profile(profile)
+    new = resolve_uncached(profile.project, profile.connector_id, pin)
+    preview.update(pin=pin, current=current, new=new)
+    if new is None:
+        preview["error"] = (
+            f"“{pin.text}” matches no published version of {profile.connector.key}; "
+            "it would be refused."
+        )
+    elif current is not None and new.id != current.id:
+        definitions = dict(
+            ConnectorVersion.objects.filter(pk__in=[current.id, new.id]).values_list(
+                "pk", "definition"
+            )
+        )
+        older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
+        report = compare_definitions(
+            definitions[older.id], definitions[newer.id], previous_version=older.version
+        )
+        preview["report"] = report
+    return preview
+
+
+def _profile_context(
+    request: HtmxHttpRequest, access: Any, profile: ConnectorProfile, **extra: Any
+) -> dict[str, Any]:
+    resolved = selectors.resolve_profile(profile)
+    version = ConnectorVersion.objects.filter(pk=resolved.id).first() if resolved else None
+    rows = _candidate_rows(profile)
+    return project_context(
+        request,
+        access,
+        nav="profiles",
+        profile=profile,
+        resolved=resolved,
+        pin=selectors.stored_pin(profile),
+        version=version,
+        fields=services.setup_fields(version) if version else [],
+        secrets_set=services.secret_keys_set(profile),
+        candidates=rows,
+        suggestions=_suggestions(profile.project_id, [(v, m, n) for _pk, v, m, n, _p in rows]),
+        **extra,
+    )
+
+
+@require_GET
+@login_required
+def profile_detail(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id)
+    return render(request, "profiles/detail.html", _profile_context(request, access, profile))
+
+
+@require_GET
+@login_required
+def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id)
+    context = project_context(
+        request,
+        access,
+        nav="profiles",
+        profile=profile,
+        preview=_pin_preview(profile, request.GET.get("pin")),
+    )
+    return render(request, "profiles/detail.html#pin-preview", context)
+
+
+@require_POST
+@login_required
+def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
+    raw = None if request.POST.get("action") == "reset" else request.POST.get("pin")
+    try:
+        profile = services.profile_set_pin(
+            actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
+        )
+    except ServiceError as exc:
+        context = _profile_context(
+            request, access, profile, preview=_pin_preview(profile, raw), pin_error=exc.message
+        )
+        template = "profiles/detail.html#pin-editor" if request.htmx else "profiles/detail.html"
+        return render(request, template, context, status=400)
+    resolved = selectors.resolve_profile(profile)
+    label = profile.pin or "the default resolution"
+    now = resolved.version if resolved else "–"
+    messages.success(request, f"{profile.name} is pinned to {label}; it resolves to {now}.")
+    return redirect("profile_detail", project_slug, profile.pk)
+
+
+@require_POST
+@login_required
+def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
+    resolved = selectors.resolve_profile(profile)
+    version = ConnectorVersion.objects.get(pk=resolved.id) if resolved else None
+    try:
+        if version is None:
+            raise ServiceError("This profile resolves to no version; fix its pin first.")
+        services.profile_update(
+            actor=Actor.from_request(request),
+            profile=profile,
+            version=version,
+            name=request.POST.get("name", ""),
+            is_default=bool(request.POST.get("is_default")),
+            values={k[6:]: str(v) for k, v in request.POST.items() if k.startswith("setup_")},
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return render(
+            request, "profiles/detail.html", _profile_context(request, access, profile), status=400
+        )
+    messages.success(request, f"Profile {profile.name} saved.")
+    return redirect("profile_detail", project_slug, profile.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    connectors = list(connectors_for_project(access.project))
+    error = None
+    if request.method == "POST":
+        try:
+            profile = services.profile_create(
+                actor=Actor.from_request(request),
+                project=access.project,
+                connector_key=request.POST.get("connector_key", ""),
+                name=request.POST.get("name", ""),
+                pin=_pin_text(request.POST.get("pin")),
+                is_default=bool(request.POST.get("is_default")),
+            )
+        except ServiceError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Profile {profile.name} created.")
+            return redirect("profile_detail", project_slug, profile.pk)
+    return render(
+        request,
+        "profiles/new.html",
+        project_context(
+            request,
+            access,
+            nav="profiles",
+            connectors=connectors,
+            error=error,
+            initial=request.POST or {"connector_key": request.GET.get("connector", "")},
+        ),
+        status=400 if error else 200,
+    )
 
 
 @require_GET

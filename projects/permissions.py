@@ -16,6 +16,7 @@ from django.http import Http404
 
 if TYPE_CHECKING:
     from connectors.models import Connector, ConnectorVersion
+    from profiles.models import ConnectorProfile
 
 from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
 
@@ -158,3 +159,19 @@ def get_connector_version_for_user(
     if version is None:
         raise Http404("No such version.")
     return access, version
+
+
+def get_profile_for_user(
+    user: UserLike, slug: str, profile_id: int, *, need: Need = Need.READ
+) -> tuple[ProjectAccess, ConnectorProfile]:
+    from profiles.models import ConnectorProfile
+
+    access = get_project_for_user(user, slug, need=need)
+    profile = (
+        ConnectorProfile.objects.select_related("connector", "project")
+        .filter(pk=profile_id, project=access.project)
+        .first()
+    )
+    if profile is None:
+        raise Http404("No such profile.")
+    return access, profile

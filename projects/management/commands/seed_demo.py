@@ -9,6 +9,8 @@ from django.db import transaction
 from connectors.builtin_loader import BUILTIN_DIR, load_builtin_connectors, version_files
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
+from profiles.models import ConnectorProfile
+from profiles.services import profile_create
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
@@ -39,6 +41,27 @@ def seed_custom_version(project: Project) -> None:
         files=[(files[0][0], main), *files[1:]],
         description="Staging build with a fixed contact search.",
     )
+
+
+# (project, connector, profile name, pin): production follows major lines, staging follows latest.
+DEMO_PROFILES = [
+    ("acme-production", "acme_crm", "production", "1.x.x"),
+    ("acme-production", "orbit_hr", "production", "1.x.x"),
+    ("acme-production", "ledgerly", "production", "1.0.1"),
+    ("acme-staging", "acme_crm", "staging", "latest"),
+    ("acme-staging", "orbit_hr", "staging", None),
+]
+
+
+def seed_profiles() -> None:
+    for project_slug, key, name, pin in DEMO_PROFILES:
+        project = Project.objects.get(slug=project_slug)
+        if not ConnectorProfile.objects.filter(
+            project=project, connector__key=key, name=name
+        ).exists():
+            profile_create(
+                actor=Actor.system(), project=project, connector_key=key, name=name, pin=pin
+            )
 
 
 class Command(BaseCommand):
@@ -85,6 +108,7 @@ class Command(BaseCommand):
         published = load_builtin_connectors()
         self.stdout.write(f"Built-in connector versions published: {published}.")
         seed_custom_version(Project.objects.get(slug="acme-staging"))
+        seed_profiles()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(

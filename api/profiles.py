@@ -1,0 +1,146 @@
+"""Connector profiles: the "Connector profiles" section of API.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from ninja import Router, Schema, Status
+
+from connectors.models import PLATFORM_OWNER
+from connectors.selectors import CUSTOM_FIRST
+from profiles import selectors, services
+from profiles.models import ConnectorProfile
+from profiles.resolution import candidates
+
+from .connectors import _actor, _project
+
+router = Router(tags=["connector profiles"])
+
+
+class ProfileIn(Schema):
+    name: str
+    connector_key: str
+    pinned_version: str | None = None
+    is_default: bool = False
+
+
+class PinIn(Schema):
+    pinned_version: str | None
+
+
+class ResolvedOut(Schema):
+    version: str
+    builtin: bool
+    owner: str
+
+
+class ProfileOut(Schema):
+    id: int
+    name: str
+    connector_key: str
+    pinned_version: str | None
+    is_default: bool
+    resolved_version: ResolvedOut | None
+    connection_count: int
+
+
+class CandidateOut(Schema):
+    version: str
+    pinned: bool
+    builtin: bool
+    owner: str
+
+
+def profile_body(profile: ConnectorProfile) -> dict[str, Any]:
+    resolved = selectors.resolve_profile(profile)
+    return {
+        "id": profile.pk,
+        "name": profile.name,
+        "connector_key": profile.connector.key,
+        "pinned_version": profile.pin,
+        "is_default": profile.is_default,
+        "resolved_version": (
+            {"version": resolved.version, "builtin": resolved.builtin, "owner": resolved.owner}
+            if resolved
+            else None
+        ),
+        # Connections arrive with the connections issue; until then no profile holds any.
+        "connection_count": 0,
+    }
+
+
+def _profile(request: HttpRequest, profile_id: int) -> ConnectorProfile:
+    profile = selectors.profiles_of(_project(request)).filter(pk=profile_id).first()
+    if profile is None:
+        raise Http404("No such connector profile in this project.")
+    return profile
+
+
+@router.get("/connector_profiles", response=list[ProfileOut], summary="Profiles of the project")
+def profile_list(request: HttpRequest) -> list[dict[str, Any]]:
+    return [profile_body(p) for p in selectors.profiles_of(_project(request))]
+
+
+@router.post("/connector_profiles", response={201: ProfileOut}, summary="Create a profile")
+def profile_create(request: HttpRequest, payload: ProfileIn) -> Status[dict[str, Any]]:
+    profile = services.profile_create(
+        actor=_actor(request),
+        project=_project(request),
+        connector_key=payload.connector_key,
+        name=payload.name,
+        pin=payload.pinned_version,
+        is_default=payload.is_default,
+    )
+    return Status(201, profile_body(profile))
+
+
+@router.get("/connector_profiles/{profile_id}", response=ProfileOut, summary="One profile")
+def profile_detail(request: HttpRequest, profile_id: int) -> dict[str, Any]:
+    return profile_body(_profile(request, profile_id))
+
+
+@router.put(
+    "/connector_profiles/{profile_id}/pinned_version", response=ProfileOut, summary="Set the pin"
+)
+def pin_set(request: HttpRequest, profile_id: int, payload: PinIn) -> dict[str, Any]:
+    profile = services.profile_set_pin(
+        actor=_actor(request), profile=_profile(request, profile_id), pin=payload.pinned_version
+    )
+    return profile_body(profile)
+
+
+@router.delete(
+    "/connector_profiles/{profile_id}/pinned_version",
+    response=ProfileOut,
+    summary="Remove the pin (default resolution)",
+)
+def pin_remove(request: HttpRequest, profile_id: int) -> dict[str, Any]:
+    profile = services.profile_set_pin(
+        actor=_actor(request), profile=_profile(request, profile_id), pin=None
+    )
+    return profile_body(profile)
+
+
+@router.get(
+    "/connector_profiles/{profile_id}/versions",
+    response=list[CandidateOut],
+    summary="Every published candidate, highest first; pinned marks the resolution",
+)
+def profile_versions(request: HttpRequest, profile_id: int) -> list[dict[str, Any]]:
+    profile = _profile(request, profile_id)
+    resolved = selectors.resolve_profile(profile)
+    rows = (
+        candidates(profile.project, profile.connector_id)
+        .order_by("-version_key", CUSTOM_FIRST)
+        .values_list("pk", "version", "project_id")
+    )
+    return [
+        {
+            "version": version,
+            "pinned": resolved is not None and pk == resolved.id,
+            "builtin": project_id is None,
+            "owner": PLATFORM_OWNER if project_id is None else profile.project.slug,
+        }
+        for pk, version, project_id in rows
+    ]

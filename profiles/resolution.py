@@ -1,0 +1,125 @@
+"""Resolution: which version a profile uses now (DESIGN.md "Version resolution").
+
+Computed on every use, through the shared cache; one query on a miss, whatever the number of
+versions. Candidates are the published built-in versions and the project's published custom
+versions; pre-releases only for an exact pin; drafts never. Custom precedence: the highest
+matching custom version wins over any built-in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+
+from connectors.cache import versions_generation
+from connectors.models import PLATFORM_OWNER, ConnectorVersion
+from connectors.selectors import CUSTOM_FIRST
+from projects.models import Project
+
+from .pins import Pin, PinKind
+
+CACHE_TIMEOUT = 24 * 3600
+_NOTHING = "∅"  # cached "matches nothing" (distinct from a miss)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    id: int
+    version: str
+    builtin: bool
+    owner: str
+    version_key: bytes
+
+
+def candidates(project: Project, connector_id: int) -> QuerySet[ConnectorVersion]:
+    return ConnectorVersion.objects.filter(
+        connector_id=connector_id, published_at__isnull=False
+    ).filter(Q(project__isnull=True) | Q(project=project))
+
+
+def matching(project: Project, connector_id: int, pin: Pin) -> QuerySet[ConnectorVersion]:
+    """Every candidate the pin accepts, best first (custom first, then highest version)."""
+    versions = candidates(project, connector_id)
+    if pin.kind is not PinKind.EXACT:
+        versions = versions.filter(is_prerelease=False)
+    if pin.kind is PinKind.LATEST_BUILTIN:
+        versions = versions.filter(project__isnull=True)
+    elif pin.kind is PinKind.LATEST_CUSTOM:
+        versions = versions.filter(project=project)
+    elif pin.kind is PinKind.MAJOR and pin.major is not None:
+        versions = versions.filter(major=pin.major)
+    elif pin.kind is PinKind.MINOR and pin.major is not None and pin.minor is not None:
+        versions = versions.filter(major=pin.major, minor=pin.minor)
+    elif pin.kind is PinKind.EXACT:
+        versions = versions.filter(version=pin.version)
+    return versions.order_by(CUSTOM_FIRST, "-version_key")
+
+
+def resolve_uncached(project: Project, connector_id: int, pin: Pin) -> Resolved | None:
+    row = matching(project, connector_id, pin).values_list(
+        "pk", "version", "project_id", "version_key"
+    )[:1]
+    for pk, version, project_id, key in row:
+        owner = PLATFORM_OWNER if project_id is None else project.slug
+        return Resolved(pk, version, project_id is None, owner, bytes(key))
+    return None
+
+
+def _cache_key(project_id: int, connector_id: int, pin: Pin, generation: int) -> str:
+    return f"resolution:{connector_id}:{generation}:{project_id}:{pin.text or ''}"
+
+
+def resolve(project: Project, connector_id: int, pin: Pin) -> Resolved | None:
+    key = _cache_key(project.pk, connector_id, pin, versions_generation(connector_id))
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _NOTHING else cached
+    resolved = resolve_uncached(project, connector_id, pin)
+    cache.set(key, resolved if resolved is not None else _NOTHING, CACHE_TIMEOUT)
+    return resolved
+
+
+def pin_accepts(pin: Pin, version: ConnectorVersion, project: Project) -> bool:
+    """Whether ``version`` (published or about to be) is a candidate the pin accepts."""
+    builtin = version.project_id is None
+    if not builtin and version.project_id != project.pk:
+        return False
+    if version.is_prerelease and pin.kind is not PinKind.EXACT:
+        return False
+    match pin.kind:
+        case PinKind.LATEST_BUILTIN:
+            return builtin
+        case PinKind.LATEST_CUSTOM:
+            return not builtin
+        case PinKind.MAJOR:
+            return version.major == pin.major
+        case PinKind.MINOR:
+            return (version.major, version.minor) == (pin.major, pin.minor)
+        case PinKind.EXACT:
+            return version.version == pin.version
+    return True
+
+
+def beats(version: ConnectorVersion, current: Resolved | None) -> bool:
+    """Custom precedence, then semver: would ``version`` win over the current resolution?"""
+    if current is None:
+        return True
+    mine = (version.project_id is not None, bytes(version.version_key))
+    theirs = (not current.builtin, current.version_key)
+    return mine > theirs
+
+
+def published_numbers(project: Project, connector_id: int) -> list[str]:
+    return list(
+        candidates(project, connector_id)
+        .order_by("-version_key")
+        .values_list("version", flat=True)[:30]
+    )
+
+
+def describe(versions: Iterable[str]) -> str:
+    listed = ", ".join(versions)
+    return listed or "none"

@@ -1,0 +1,199 @@
+"""Writes on connector profiles: create, pin, setup fields, default flag. Every one is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from connectors.models import Connector, ConnectorVersion
+from connectors.selectors import connectors_for_project
+from projects.crypto import decrypt_json, encrypt_json
+from projects.models import Project
+from projects.services import Actor, ConflictError, ServiceError, audit_record
+
+from .models import ConnectorProfile
+from .pins import Pin, PinError, parse_pin
+from .resolution import Resolved, describe, published_numbers, resolve_uncached
+
+
+def _checked_pin(
+    project: Project, connector: Connector, pin_text: str | None
+) -> tuple[Pin, Resolved]:
+    """Parse the pin and make sure it matches a published version now (400 otherwise)."""
+    try:
+        pin = parse_pin(pin_text)
+    except PinError as exc:
+        raise ServiceError(exc.message, field="pinned_version") from exc
+    resolved = resolve_uncached(project, connector.pk, pin)
+    if resolved is None:
+        raise ServiceError(
+            f"The pin “{pin.text or 'default'}” matches no published version of "
+            f"{connector.key}. Published: {describe(published_numbers(project, connector.pk))}.",
+            field="pinned_version",
+        )
+    return pin, resolved
+
+
+def _state(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "name": profile.name,
+        "pin": profile.pin,
+        "is_default": profile.is_default,
+    }
+    if resolved is not None:
+        state["resolved"] = resolved.version
+    return state
+
+
+def _set_default(profile: ConnectorProfile) -> None:
+    ConnectorProfile.objects.filter(
+        project_id=profile.project_id, connector_id=profile.connector_id, is_default=True
+    ).exclude(pk=profile.pk).update(is_default=False)
+
+
+@transaction.atomic
+def profile_create(
+    *,
+    actor: Actor,
+    project: Project,
+    connector_key: str,
+    name: str,
+    pin: str | None = None,
+    is_default: bool = False,
+) -> ConnectorProfile:
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the profile a name.", field="name")
+    connector = connectors_for_project(project).filter(key=connector_key).first()
+    if connector is None:
+        raise ServiceError(
+            f"No connector “{connector_key}” is available to this project.", field="connector_key"
+        )
+    parsed, resolved = _checked_pin(project, connector, pin)
+    first = not ConnectorProfile.objects.filter(project=project, connector=connector).exists()
+    profile = ConnectorProfile(
+        project=project,
+        connector=connector,
+        name=name[:100],
+        pin=parsed.text,
+        is_default=is_default or first,  # the first profile of a connector is its default
+    )
+    if profile.is_default:
+        _set_default(profile)
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"A profile named “{name}” exists already for {connector.key}.", field="name"
+        ) from exc
+    audit_record(
+        actor=actor,
+        organization=project.organization,
+        project=project,
+        action="profile.created",
+        target=profile,
+        after=_state(profile, resolved),
+    )
+    return profile
+
+
+@transaction.atomic
+def profile_set_pin(
+    *, actor: Actor, profile: ConnectorProfile, pin: str | None
+) -> ConnectorProfile:
+    """Set (or with None remove) the pin; a pin that matches nothing is refused."""
+    profile = (
+        ConnectorProfile.objects.select_for_update()
+        .select_related("project", "connector")
+        .get(pk=profile.pk)
+    )
+    before = _state(
+        profile, resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
+    )
+    parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
+    if parsed.text == profile.pin:
+        return profile
+    profile.pin = parsed.text
+    profile.save(update_fields=["pin", "updated_at"])
+    audit_record(
+        actor=actor,
+        organization=profile.project.organization,
+        project=profile.project,
+        action="profile.pin_changed" if parsed.text else "profile.pin_removed",
+        target=profile,
+        before=before,
+        after=_state(profile, resolved),
+    )
+    return profile
+
+
+def setup_fields(version: ConnectorVersion) -> list[dict[str, Any]]:
+    fields = version.authentication.get("setupFields") or []
+    return [f for f in fields if isinstance(f, dict) and isinstance(f.get("key"), str)]
+
+
+def secret_keys_set(profile: ConnectorProfile) -> dict[str, str]:
+    """The secret setup fields that have a value, masked (never the values themselves)."""
+    from projects.crypto import mask
+
+    return {key: mask(value) for key, value in decrypt_json(profile.setup_secrets).items() if value}
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    actor: Actor,
+    profile: ConnectorProfile,
+    version: ConnectorVersion,
+    name: str,
+    is_default: bool,
+    values: dict[str, str],
+) -> ConnectorProfile:
+    """Save name, default flag and setup fields of ``version``'s definition.
+
+    Secret fields are write-only: an empty input keeps the stored value ("replace", never
+    "reveal"). Audit entries name the changed fields, never their values.
+    """
+    profile = (
+        ConnectorProfile.objects.select_for_update().select_related("project").get(pk=profile.pk)
+    )
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the profile a name.", field="name")
+    plain = dict(profile.setup_values)
+    secrets = decrypt_json(profile.setup_secrets)
+    changed: list[str] = []
+    for field in setup_fields(version):
+        key = field["key"]
+        value = values.get(key, "").strip()
+        if field.get("secret"):
+            if value and value != secrets.get(key):
+                secrets[key] = value
+                changed.append(key)
+        elif value != plain.get(key, ""):
+            plain[key] = value
+            changed.append(key)
+    before = {"name": profile.name, "is_default": profile.is_default}
+    profile.name = name[:100]
+    profile.setup_values = plain
+    profile.setup_secrets = encrypt_json(secrets) if secrets else ""
+    if is_default and not profile.is_default:
+        _set_default(profile)
+    profile.is_default = is_default or profile.is_default
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError as exc:
+        raise ConflictError(f"A profile named “{name}” exists already.", field="name") from exc
+    audit_record(
+        actor=actor,
+        organization=profile.project.organization,
+        project=profile.project,
+        action="profile.updated",
+        target=profile,
+        before=before,
+        after={"name": profile.name, "is_default": profile.is_default, "fields_changed": changed},
+    )
+    return profile
