@@ -11,7 +11,7 @@ from connectors.models import PLATFORM_OWNER
 from connectors.selectors import CUSTOM_FIRST
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
-from profiles.resolution import candidates
+from profiles.resolution import Resolved, candidates, resolve_many
 
 from .connectors import _actor, _project
 
@@ -52,8 +52,9 @@ class CandidateOut(Schema):
     owner: str
 
 
-def profile_body(profile: ConnectorProfile) -> dict[str, Any]:
-    resolved = selectors.resolve_profile(profile)
+def profile_body(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[str, Any]:
+    if resolved is None:
+        resolved = selectors.resolve_profile(profile)
     return {
         "id": profile.pk,
         "name": profile.name,
@@ -79,7 +80,11 @@ def _profile(request: HttpRequest, profile_id: int) -> ConnectorProfile:
 
 @router.get("/connector_profiles", response=list[ProfileOut], summary="Profiles of the project")
 def profile_list(request: HttpRequest) -> list[dict[str, Any]]:
-    return [profile_body(p) for p in selectors.profiles_of(_project(request))]
+    project = _project(request)
+    profiles = list(selectors.profiles_of(project))
+    pins = {p.pk: selectors.stored_pin(p) for p in profiles}
+    resolved = resolve_many(project, [(p.connector_id, pins[p.pk]) for p in profiles])
+    return [profile_body(p, resolved[(p.connector_id, pins[p.pk].text)]) for p in profiles]
 
 
 @router.post("/connector_profiles", response={201: ProfileOut}, summary="Create a profile")

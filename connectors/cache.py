@@ -10,16 +10,16 @@ from django.core.cache import cache
 from django.db import transaction
 
 
-def _key(connector_id: int) -> str:
+def generation_key(connector_id: int) -> str:
     return f"connector-versions-gen:{connector_id}"
 
 
 def versions_generation(connector_id: int) -> int:
-    return int(cache.get(_key(connector_id), 0))
+    return int(cache.get(generation_key(connector_id), 0))
 
 
 def _bump(connector_id: int) -> None:
-    key = _key(connector_id)
+    key = generation_key(connector_id)
     try:
         cache.incr(key)
     except ValueError:  # not in the cache yet (or evicted): start a new sequence

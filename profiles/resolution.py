@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
-from connectors.cache import versions_generation
+from connectors.cache import generation_key, versions_generation
 from connectors.models import PLATFORM_OWNER, ConnectorVersion
 from connectors.selectors import CUSTOM_FIRST
 from projects.models import Project
@@ -123,3 +123,65 @@ def published_numbers(project: Project, connector_id: int) -> list[str]:
 def describe(versions: Iterable[str]) -> str:
     listed = ", ".join(versions)
     return listed or "none"
+
+
+def resolve_many(
+    project: Project, wanted: Iterable[tuple[int, Pin]]
+) -> dict[tuple[int, str | None], Resolved | None]:
+    """Resolve many (connector id, pin) pairs at once: two cache round trips, and on misses
+    one query for all the missing connectors' candidates, resolved with the same rules."""
+    pairs = {(connector_id, pin.text): pin for connector_id, pin in wanted}
+    connector_ids = {c for c, _ in pairs}
+    generations = cache.get_many([generation_key(c) for c in connector_ids])
+    keys = {
+        pair: _cache_key(project.pk, pair[0], pin, int(generations.get(generation_key(pair[0]), 0)))
+        for pair, pin in pairs.items()
+    }
+    cached = cache.get_many(list(keys.values()))
+    result: dict[tuple[int, str | None], Resolved | None] = {}
+    missing = []
+    for pair, key in keys.items():
+        if key in cached:
+            result[pair] = None if cached[key] == _NOTHING else cached[key]
+        else:
+            missing.append(pair)
+    if missing:
+        rows = list(
+            ConnectorVersion.objects.filter(
+                connector_id__in={c for c, _ in missing}, published_at__isnull=False
+            )
+            .filter(Q(project__isnull=True) | Q(project=project))
+            .order_by(CUSTOM_FIRST, "-version_key")
+            .only(
+                "pk",
+                "connector_id",
+                "project_id",
+                "version",
+                "version_key",
+                "major",
+                "minor",
+                "is_prerelease",
+            )
+        )
+        fresh = {}
+        for pair in missing:
+            pin = pairs[pair]
+            best = next(
+                (v for v in rows if v.connector_id == pair[0] and pin_accepts(pin, v, project)),
+                None,
+            )
+            resolved = (
+                Resolved(
+                    best.pk,
+                    best.version,
+                    best.project_id is None,
+                    PLATFORM_OWNER if best.project_id is None else project.slug,
+                    bytes(best.version_key),
+                )
+                if best
+                else None
+            )
+            result[pair] = resolved
+            fresh[keys[pair]] = resolved if resolved is not None else _NOTHING
+        cache.set_many(fresh, CACHE_TIMEOUT)
+    return result

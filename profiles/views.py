@@ -21,7 +21,7 @@ from projects.views import project_context
 from . import selectors, services
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
-from .resolution import candidates, resolve_uncached
+from .resolution import candidates, resolve_many, resolve_uncached
 
 
 @require_GET
@@ -29,7 +29,9 @@ from .resolution import candidates, resolve_uncached
 def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
-    rows = [(p, selectors.resolve_profile(p), selectors.stored_pin(p)) for p in profiles]
+    pins = {p.pk: selectors.stored_pin(p) for p in profiles}
+    resolved = resolve_many(access.project, [(p.connector_id, pins[p.pk]) for p in profiles])
+    rows = [(p, resolved[(p.connector_id, pins[p.pk].text)], pins[p.pk]) for p in profiles]
     return render(
         request,
         "profiles/list.html",

@@ -190,3 +190,19 @@ def test_first_profile_is_the_default_and_there_is_only_one(world: dict[str, Any
     a.refresh_from_db()
     assert b.is_default and not a.is_default
     assert ConnectorProfile.objects.filter(is_default=True).count() == 1
+
+
+def test_bulk_resolution_agrees_with_the_query_for_every_row(world: dict[str, Any]) -> None:
+    """The list pages resolve many profiles at once in Python; it must match the SQL path."""
+    from django.core.cache import cache
+
+    from profiles.resolution import resolve_many
+
+    project, connector_id = world["project"], world["connector_id"]
+    pins = [parse_pin(pin) for pin, _v, _k in TABLE]
+    cache.clear()
+    bulk = resolve_many(project, [(connector_id, pin) for pin in pins])
+    cached = resolve_many(project, [(connector_id, pin) for pin in pins])  # now from the cache
+    for pin in pins:
+        assert bulk[(connector_id, pin.text)] == resolve_uncached(project, connector_id, pin), pin
+        assert cached[(connector_id, pin.text)] == bulk[(connector_id, pin.text)]

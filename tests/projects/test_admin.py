@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from connectors.models import Connector, ConnectorVersion
 from connectors.services import connector_version_push
+from profiles.models import ConnectorProfile
+from profiles.services import profile_create
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
 from projects.services import Actor
 from projects.support import ensure_support_group
@@ -25,6 +27,7 @@ MODELS: list[type[Model]] = [
     AuditEntry,
     Connector,
     ConnectorVersion,
+    ConnectorProfile,
 ]
 
 
@@ -34,6 +37,9 @@ def data(tenancy: Tenancy) -> dict:
     team = make_team(tenancy.organization, "Support", tenancy.users["member"])
     connector_version_push(
         actor=Actor.system(), project=tenancy.project, files=[("c.yaml", connector_yaml())]
+    )
+    profile_create(
+        actor=Actor.system(), project=tenancy.project, connector_key="acme_crm", name="acme prod"
     )
     return {"api_key": api_key, "raw": raw, "team": team}
 

@@ -1,0 +1,50 @@
+"""The pin editor in Chromium: type a pin, see the live preview, save, see the list change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from profiles.models import ConnectorProfile
+from projects.models import AuditEntry
+from tests.conftest import screenshot
+from tests.e2e.test_dashboard import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_pin_editor(page: Any, live_server: Any) -> None:
+    call_command("seed_demo", verbosity=0)
+    log_in(page, live_server.url)
+    base = f"{live_server.url}/p/acme-production"
+    page.goto(f"{base}/profiles/")
+    row = page.get_by_test_id("profile-production").filter(has_text="Acme CRM")
+    assert "1.x.x" in row.inner_text() and "1.1.0" in row.get_by_test_id("resolved").inner_text()
+    row.get_by_role("link", name="production").click()
+
+    pin_input = page.locator("#pin-input")
+    pin_input.fill("^1.2.0")
+    page.get_by_test_id("pin-preview").get_by_text("npm-style range").wait_for()
+    pin_input.fill("2.x.x")
+    change = page.get_by_test_id("pin-change")
+    change.wait_for()
+    assert "1.1.0 → 2.0.0" in change.inner_text() and "re-authenticate" in change.inner_text()
+    screenshot(page, "pin-editor-preview")
+    assert (
+        ConnectorProfile.objects.get(project__slug="acme-production", connector__key="acme_crm").pin
+        == "1.x.x"
+    )
+
+    page.get_by_role("button", name="Save pin").click()
+    page.wait_for_load_state("networkidle")
+    assert "2.0.0" in page.get_by_test_id("resolution").inner_text()
+    page.goto(f"{base}/profiles/")
+    row = page.get_by_test_id("profile-production").filter(has_text="Acme CRM")
+    assert "2.x.x" in row.inner_text() and "2.0.0" in row.get_by_test_id("resolved").inner_text()
+    screenshot(page, "profiles-list")
+    assert AuditEntry.objects.filter(
+        action="profile.pin_changed", project__slug="acme-production"
+    ).exists()
+    assert page.console_errors == []

@@ -1,0 +1,195 @@
+"""Profile pages: permissions, the pin editor over HTMX, query counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from connectors.models import Connector
+from connectors.services import connector_version_push
+from profiles.models import ConnectorProfile
+from profiles.services import profile_create
+from projects.crypto import decrypt_json
+from projects.models import AuditEntry, Project
+from projects.services import Actor
+from tests.conftest import WHO, Tenancy
+from tests.factories import connector_yaml
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system()
+RANK = {"viewer": 1, "member": 2, "admin": 3, "owner": 4}
+
+
+def publish(project: Project | None, version: str, **kw: Any) -> None:
+    connector_version_push(
+        actor=SYSTEM,
+        project=project,
+        files=[("c.yaml", connector_yaml(version=version, **kw))],
+        acknowledge_breaking=True,
+    )
+
+
+@pytest.fixture
+def profile(tenancy: Tenancy) -> ConnectorProfile:
+    publish(None, "1.0.0")
+    publish(None, "1.1.0", actions=("list_contacts", "list_deals"))
+    publish(None, "2.0.0", auth_type="oauth2")
+    return profile_create(
+        actor=SYSTEM,
+        project=tenancy.project,
+        connector_key="acme_crm",
+        name="production",
+        pin="1.x.x",
+    )
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
+    slug = tenancy.project.slug
+    client = tenancy.client(who)
+    pages = [
+        (reverse("profile_list", args=[slug]), 1),
+        (reverse("profile_detail", args=[slug, profile.pk]), 1),
+        (reverse("profile_pin_preview", args=[slug, profile.pk]) + "?pin=2.x.x", 1),
+        (reverse("profile_new", args=[slug]), 2),
+    ]
+    for url, need in pages:
+        status = client.get(url).status_code
+        expected = (
+            302
+            if who == "anonymous"
+            else 404
+            if who == "stranger"
+            else 403
+            if RANK[who] < need
+            else 200
+        )
+        assert status == expected, (url, status)
+    pin = client.post(
+        reverse("profile_pin", args=[slug, profile.pk]), {"pin": "1.0.0", "action": "save"}
+    )
+    allowed = who in ("owner", "admin", "member")
+    assert pin.status_code == (
+        302 if allowed or who == "anonymous" else 404 if who == "stranger" else 403
+    )
+    profile.refresh_from_db()
+    assert profile.pin == ("1.0.0" if allowed else "1.x.x")
+
+
+def test_profile_of_another_project_is_404(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    other_slug = tenancy.other_project.slug
+    client = tenancy.client("stranger")
+    assert client.get(reverse("profile_detail", args=[other_slug, profile.pk])).status_code == 404
+    assert (
+        client.post(
+            reverse("profile_pin", args=[other_slug, profile.pk]), {"pin": "1.0.0"}
+        ).status_code
+        == 404
+    )
+
+
+def test_pin_preview_over_htmx(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    client = tenancy.client("member")
+    url = reverse("profile_pin_preview", args=[tenancy.project.slug, profile.pk])
+
+    def preview(pin: str) -> str:
+        response = client.get(url, {"pin": pin}, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert html.lstrip().startswith('<div id="pin-preview"') and "<html" not in html
+        return html
+
+    assert "npm-style range" in preview("^1.2.0")
+    assert "npm-style range" in preview("~1.2")
+    assert "Accepted pins" in preview("1.2")
+    assert "matches no published version" in preview("7.x.x")
+    moving = preview("2.x.x")
+    assert "Would resolve to 2.0.0" in moving and "1.1.0 → 2.0.0" in moving
+    assert "major" in moving and "connections must re-authenticate" in moving
+    assert "No change from today" in preview("1.x.x")
+    assert "Never moves" in preview("1.0.0")
+    profile.refresh_from_db()
+    assert (
+        profile.pin == "1.x.x"
+        and not AuditEntry.objects.filter(action__startswith="profile.pin").exists()
+    )
+
+
+def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    client = tenancy.client("member")
+    url = reverse("profile_pin", args=[tenancy.project.slug, profile.pk])
+    bad = client.post(url, {"pin": "^1.0.0", "action": "save"})
+    assert bad.status_code == 400 and "npm-style" in bad.content.decode()
+    assert client.post(url, {"pin": "1.0.x", "action": "save"}).status_code == 302
+    profile.refresh_from_db()
+    assert profile.pin == "1.0.x"
+    assert client.post(url, {"pin": "1.0.x", "action": "reset"}).status_code == 302
+    profile.refresh_from_db()
+    assert profile.pin is None
+    entries = AuditEntry.objects.filter(action__startswith="profile.pin").order_by("id")
+    assert [e.action for e in entries] == ["profile.pin_changed", "profile.pin_removed"]
+    assert entries[0].before["resolved"] == "1.1.0" and entries[0].after["resolved"] == "1.0.0"
+
+
+def test_secret_setup_fields_are_write_only(tenancy: Tenancy) -> None:
+    yaml_doc = connector_yaml(key="orbit_hr", auth_type="oauth2").replace(
+        b"configFields:",
+        b"setupFields:\n  - {key: client_id, label: Client ID, type: string, required: true}\n"
+        b"  - {key: client_secret, label: Client secret, type: password, required: true, secret: true}\n  configFields:",
+    )
+    connector_version_push(actor=SYSTEM, project=None, files=[("c.yaml", yaml_doc)])
+    profile = profile_create(
+        actor=SYSTEM, project=tenancy.project, connector_key="orbit_hr", name="p"
+    )
+    client = tenancy.client("admin")
+    save = reverse("profile_save", args=[tenancy.project.slug, profile.pk])
+    secret = "s3cr3t-value-do-not-show-0042"
+    client.post(save, {"name": "p", "setup_client_id": "abc", "setup_client_secret": secret})
+    profile.refresh_from_db()
+    assert profile.setup_values == {"client_id": "abc"}
+    assert secret not in profile.setup_secrets
+    assert decrypt_json(profile.setup_secrets) == {"client_secret": secret}
+    page = client.get(
+        reverse("profile_detail", args=[tenancy.project.slug, profile.pk])
+    ).content.decode()
+    assert secret not in page and "type to replace" in page
+    client.post(save, {"name": "p", "setup_client_id": "abc", "setup_client_secret": ""})  # keep
+    profile.refresh_from_db()
+    assert decrypt_json(profile.setup_secrets) == {"client_secret": secret}
+    assert secret not in str(list(AuditEntry.objects.values("before", "after")))
+
+
+def _queries(client: Any, url: str) -> int:
+    cache.clear()  # a cold cache: the worst case
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_query_counts_do_not_grow(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    client = tenancy.client("viewer")
+    slug = tenancy.project.slug
+    urls = [
+        reverse("profile_list", args=[slug]),
+        reverse("profile_detail", args=[slug, profile.pk]),
+    ]
+    for url in urls:
+        _queries(client, url)
+    before = [_queries(client, url) for url in urls]
+    connector = Connector.objects.get()
+    for n in range(30):
+        publish(None, f"1.{n + 2}.0", actions=("list_contacts", "list_deals"))
+        ConnectorProfile.objects.create(
+            project=tenancy.project,
+            connector=connector,
+            name=f"p{n}",
+            pin=["latest", "1.x.x", "1.1.0", None][n % 4],
+        )
+    publish(None, "3.0.0", key="other_one")
+    assert [_queries(client, url) for url in urls] == before
