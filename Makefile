@@ -15,6 +15,8 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+# bench/resolution.py drops and re-creates this database (PostgreSQL only).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 
 .PHONY: help run test lint fmt bench install chromium clean
 
@@ -69,6 +71,7 @@ fmt: install
 
 bench: install
 	$(PY) bench/run.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 
 clean:
 	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache
