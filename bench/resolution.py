@@ -382,14 +382,20 @@ def watcher(project_id: int, connector_id: int) -> Iterator[queue.Queue[tuple[st
 
 
 def wait_for(reports: queue.Queue[tuple[str, int]], version: str, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RuntimeError(f"the second process never reported version {version}")
-        seen, stamp = reports.get(timeout=remaining)
+    """When the second process first resolved ``version`` (clock_ns); fails after ``timeout``."""
+    deadline, last = time.monotonic() + timeout, "nothing"
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            seen, stamp = reports.get(timeout=remaining)
+        except queue.Empty:
+            break
         if seen == version:
             return stamp
+        last = seen
+    raise RuntimeError(
+        f"the second process did not resolve {version} within {timeout:.0f} s "
+        f"(last reported: {last})"
+    )
 
 
 def measure_publish(data: Dataset) -> list[Row]:

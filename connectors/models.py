@@ -66,7 +66,8 @@ class ConnectorVersion(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     description = models.TextField(blank=True, help_text="What changed (changelog).")
     definition = models.JSONField()
-    source_files = models.JSONField(default=dict, help_text="File name → YAML text, main first.")
+    # [[file name, YAML text], ...], main file first (a list: jsonb would reorder an object).
+    source_files = models.JSONField(default=list)
     messages = models.JSONField(default=list)
     change_level = models.CharField(max_length=8, choices=ChangeLevel.choices)
     change_report = models.JSONField(default=dict)

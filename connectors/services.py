@@ -212,7 +212,7 @@ def _push(
             title=parsed.title, description=parsed.description, icon_url=parsed.icon
         )
     existing = (
-        ConnectorVersion.objects.select_for_update()
+        ConnectorVersion.objects.select_for_update(of=("self",))
         .filter(connector=connector, version=parsed.version, **_owner_filter(project))
         .first()
     )
@@ -236,7 +236,7 @@ def _push(
     before = _audit_state(existing) if existing else None
     version.set_version(parsed.version)
     version.definition = parsed.definition
-    version.source_files = parsed.source_files
+    version.source_files = [[name, text] for name, text in parsed.source_files.items()]
     version.description = description or version.description or parsed.description
     version.change_level = report.level
     version.change_report = report.to_json()
@@ -288,7 +288,7 @@ def connector_version_publish(
 ) -> ConnectorVersion:
     """Publish a draft (same change-report rule as a push)."""
     version = (
-        ConnectorVersion.objects.select_for_update()
+        ConnectorVersion.objects.select_for_update(of=("self",))
         .select_related("connector", "project")
         .get(pk=version.pk)
     )
@@ -327,7 +327,7 @@ def connector_version_publish(
 def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None:
     """Delete a custom version: drafts always; published ones only while immutability is off."""
     version = (
-        ConnectorVersion.objects.select_for_update()
+        ConnectorVersion.objects.select_for_update(of=("self",))
         .select_related("connector", "project")
         .get(pk=version.pk)
     )

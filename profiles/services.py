@@ -105,7 +105,7 @@ def profile_set_pin(
 ) -> ConnectorProfile:
     """Set (or with None remove) the pin; a pin that matches nothing is refused."""
     profile = (
-        ConnectorProfile.objects.select_for_update()
+        ConnectorProfile.objects.select_for_update(of=("self",))
         .select_related("project", "connector")
         .get(pk=profile.pk)
     )
@@ -157,7 +157,9 @@ def profile_update(
     "reveal"). Audit entries name the changed fields, never their values.
     """
     profile = (
-        ConnectorProfile.objects.select_for_update().select_related("project").get(pk=profile.pk)
+        ConnectorProfile.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=profile.pk)
     )
     name = name.strip()
     if not name:

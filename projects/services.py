@@ -310,7 +310,11 @@ def membership_change_role(*, actor: Actor, membership: Membership, role: str) -
 @transaction.atomic
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
     _lock_organization(membership.organization_id)
-    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .get(pk=membership.pk)
+    )
     _require_owner_for(actor, membership.organization, membership.role)
     if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
         raise ServiceError("An organization needs at least one owner; this is the last one.")

@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
                 ("definition", models.JSONField()),
                 (
                     "source_files",
-                    models.JSONField(default=dict, help_text="File name → YAML text, main first."),
+                    models.JSONField(default=list),
                 ),
                 ("messages", models.JSONField(default=list)),
                 (

@@ -90,7 +90,7 @@ def test_push_multipart_with_partials(api: Api) -> None:
     assert response.status_code == 201, response.content
     version = ConnectorVersion.objects.get()
     assert [a["actionId"] for a in version.definition["actions"]] == ["list_deals"]
-    assert list(version.source_files) == ["connector.yaml", "deals.yaml"]
+    assert [name for name, _text in version.source_files] == ["connector.yaml", "deals.yaml"]
 
 
 def test_push_flags_draft_force_and_overwrite(api: Api, tenancy: Tenancy) -> None:

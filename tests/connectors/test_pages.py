@@ -200,7 +200,7 @@ def test_upload_preview_over_htmx_stores_nothing(
     assert html.lstrip().startswith('<div id="preview"') and "<html" not in html
     assert "1.3.0" in html and "minor" in html
     bad = _preview(client, slug, ("c.yaml", b"info: {title: X, key: Bad Key, version: nope}\n"))
-    assert bad.status_code == 400 and "info.key" in bad.content.decode()
+    assert bad.status_code == 422 and "info.key" in bad.content.decode()
     breaking = _preview(client, slug, ("c.yaml", connector_yaml(version="1.1.1", actions=("a",))))
     assert 'name="acknowledge_breaking"' in breaking.content.decode()
     exists = _preview(client, slug, ("c.yaml", connector_yaml(version="1.1.0", actions=("a", "b"))))
@@ -235,7 +235,7 @@ def test_danger_zone_toggle_needs_the_slug(tenancy: Tenancy) -> None:
     wrong = client.post(
         url, {"immutable_versioning": "", "confirmation": "nope"}, headers={"HX-Request": "true"}
     )
-    assert wrong.status_code == 400 and "to confirm" in wrong.content.decode()
+    assert wrong.status_code == 422 and "to confirm" in wrong.content.decode()
     tenancy.project.refresh_from_db()
     assert tenancy.project.immutable_versioning
     ok = client.post(url, {"immutable_versioning": "", "confirmation": tenancy.project.slug})
