@@ -46,8 +46,8 @@ install: .venv/.synced
 
 run: install .env
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo
+	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 chromium:

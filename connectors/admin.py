@@ -1,19 +1,20 @@
 """Django admin for support staff: connectors and versions, read-mostly."""
 
 from django.contrib import admin
-from django.http import HttpRequest
+
+from projects.admin_mixins import ReadOnlyAdmin
 
 from .models import Connector, ConnectorVersion
 
 
 @admin.register(Connector)
-class ConnectorAdmin(admin.ModelAdmin):
+class ConnectorAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["key", "title", "created_at", "updated_at"]
     search_fields = ["key", "title", "description"]
 
 
 @admin.register(ConnectorVersion)
-class ConnectorVersionAdmin(admin.ModelAdmin):
+class ConnectorVersionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Versions are published through the dashboard, the API or push_connector; never here."""
 
     list_display = [
@@ -50,9 +51,3 @@ class ConnectorVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Owner", ordering="project__slug")
     def owner_label(self, obj: ConnectorVersion) -> str:
         return obj.owner
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -5,6 +5,8 @@ Interfaces (dashboard upload, JSON API, ``push_connector``) all call these funct
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +117,14 @@ def _overwrite_refusal(
             "so you may overwrite it with force."
         )
     return None
+
+
+def _acknowledged(
+    report: ChangeReport, declared: ReportLevel, acknowledged: bool
+) -> dict[str, Any]:
+    if acknowledged and not bump_is_sufficient(declared, report.level):
+        return {"acknowledged_breaking": True}
+    return {}
 
 
 def _breaking_refusal(report: ChangeReport, declared: ReportLevel) -> str:
@@ -237,7 +247,7 @@ def _push(
     version.set_version(parsed.version)
     version.definition = parsed.definition
     version.source_files = [[name, text] for name, text in parsed.source_files.items()]
-    version.description = description or version.description or parsed.description
+    version.description = description or version.description
     version.change_level = report.level
     version.change_report = report.to_json()
     version.reauth_required = report.reauth_required
@@ -267,18 +277,23 @@ def _push(
         action=action,
         target=version,
         before=before,
-        after=_audit_state(version),
+        after=_audit_state(version, **_acknowledged(report, declared, acknowledge_breaking)),
     )
     return PushResult(version=version, created=existing is None, overwritten=overwritten)
 
 
-def _audit_state(version: ConnectorVersion) -> dict[str, Any]:
+def _audit_state(version: ConnectorVersion, **extra: Any) -> dict[str, Any]:
+    digest = hashlib.sha256(json.dumps(version.definition, sort_keys=True).encode()).hexdigest()[
+        :12
+    ]
     return {
         "connector": version.connector.key,
         "version": version.version,
         "owner": version.owner,
         "published": version.published_at is not None,
         "change_level": version.change_level,
+        "definition_sha256": digest,  # tells an overwrite's before from its after
+        **extra,
     }
 
 
@@ -318,7 +333,7 @@ def connector_version_publish(
         action="connector_version.published",
         target=version,
         before=before,
-        after=_audit_state(version),
+        after=_audit_state(version, **_acknowledged(report, declared, acknowledge_breaking)),
     )
     return version
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from django.contrib import messages
@@ -58,8 +57,10 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
     )
     page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    for newer, older in itertools.pairwise(rows):
-        newer.compare_with = older.pk  # type: ignore[attr-defined]
+    for index, row in enumerate(rows):
+        # "changes": against the next lower version of the same owner, like the change report.
+        older = next((r for r in rows[index + 1 :] if r.project_id == row.project_id), None)
+        row.compare_with = older.pk if older else None  # type: ignore[attr-defined]
     page.object_list = rows
     template = "connectors/detail.html"
     if request.htmx and not request.htmx.boosted:
@@ -111,7 +112,7 @@ def version_detail(
             report=report,
             auth=_auth_summary(version),
             headline=selectors.headline_versions(access.project, version.connector),
-            can_edit=access.can_write and version.project_id == access.project.pk,
+            can_edit=access.can_manage and version.project_id == access.project.pk,
         ),
     )
 
@@ -182,7 +183,7 @@ def _profiles_that_would_move(project: Any, preview: services.PushPreview) -> li
 @login_required
 def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     """Parse and validate the chosen files and show what publishing would do; stores nothing."""
-    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     files = request.FILES.getlist("files")
     context = project_context(request, access, nav="connectors", preview=None, error=None)
     status = 200
@@ -205,18 +206,51 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+def _posted_files(request: HtmxHttpRequest) -> list[tuple[str, bytes]]:
+    """The chosen files, or the ones kept in the form after a refused publish."""
+    uploads = request.FILES.getlist("files")
+    if uploads:
+        return _uploaded(uploads)
+    names, bodies = request.POST.getlist("kept_name"), request.POST.getlist("kept_body")
+    kept = [(name, body.encode()) for name, body in zip(names, bodies, strict=False)]
+    if sum(len(body) for _name, body in kept) > MAX_PUSH_BYTES:
+        raise DefinitionError(f"At most {MAX_PUSH_BYTES:,} bytes in all.", status=413)
+    return kept
+
+
+def _refused(
+    request: HtmxHttpRequest, access: Any, files: list[tuple[str, bytes]], error: Exception
+) -> dict[str, Any]:
+    """Context for a refused publish: the error, the preview again, and the files kept (so the
+    force / acknowledge options can be ticked without choosing the files again)."""
+    context = project_context(request, access, nav="connectors", preview=None, error=error)
+    try:
+        preview = services.connector_version_preview(
+            project=access.project, files=files, force=bool(request.POST.get("force"))
+        )
+        context["kept"] = [(name, body.decode()) for name, body in files]
+    except (DefinitionError, UnicodeDecodeError):
+        return context
+    context["preview"] = preview
+    context["moves"] = _profiles_that_would_move(access.project, preview)
+    context["description"] = request.POST.get("description", "")
+    return context
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     context = project_context(request, access, nav="connectors", preview=None, error=None)
     if request.method == "POST":
         draft = request.POST.get("action") == "draft"
+        files: list[tuple[str, bytes]] = []
         try:
+            files = _posted_files(request)
             result = services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,
-                files=_uploaded(request.FILES.getlist("files")),
+                files=files,
                 force=bool(request.POST.get("force")),
                 draft=draft,
                 acknowledge_breaking=bool(request.POST.get("acknowledge_breaking")),
@@ -226,7 +260,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             context["error"] = exc
             return render(request, "connectors/upload.html", context, status=exc.status)
         except ServiceError as exc:
-            context["error"] = exc
+            context = _refused(request, access, files, exc)
             return render(request, "connectors/upload.html", context, status=exc.status)
         version = result.version
         verb = (
@@ -243,7 +277,7 @@ def version_publish(
     request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
 ) -> HttpResponse:
     access, version = get_connector_version_for_user(
-        request.user, project_slug, key, version_id, need=Need.WRITE
+        request.user, project_slug, key, version_id, need=Need.MANAGE
     )
     if version.project_id != access.project.pk:
         raise Http404("Only this project's own versions can be published here.")
@@ -266,7 +300,7 @@ def version_delete(
     request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
 ) -> HttpResponse:
     access, version = get_connector_version_for_user(
-        request.user, project_slug, key, version_id, need=Need.WRITE
+        request.user, project_slug, key, version_id, need=Need.MANAGE
     )
     if version.project_id != access.project.pk:
         raise Http404("Only this project's own versions can be deleted.")

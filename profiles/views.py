@@ -142,7 +142,7 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) ->
 @require_POST
 @login_required
 def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
-    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     raw = None if request.POST.get("action") == "reset" else request.POST.get("pin")
     try:
         profile = services.profile_set_pin(
@@ -164,7 +164,7 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> Ht
 @require_POST
 @login_required
 def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
-    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     resolved = selectors.resolve_profile(profile)
     version = ConnectorVersion.objects.get(pk=resolved.id) if resolved else None
     try:
@@ -190,7 +190,7 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -
 @require_http_methods(["GET", "POST"])
 @login_required
 def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, project_slug, need=Need.WRITE)
+    access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     connectors = list(connectors_for_project(access.project))
     error = None
     if request.method == "POST":

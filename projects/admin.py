@@ -1,26 +1,25 @@
 """Django admin for support staff: look things up, never see secrets."""
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from .admin_mixins import ReadOnlyAdmin
 from .models import ApiKey, AuditEntry, Membership, Organization, Project, Team
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyAdmin, admin.TabularInline):
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]
@@ -29,7 +28,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["name", "organization", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "organization__name"]
@@ -38,7 +37,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["name", "slug", "organization", "immutable_versioning", "created_at"]
     list_filter = ["immutable_versioning", "organization"]
     search_fields = ["name", "slug", "organization__name"]
@@ -46,7 +45,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Shows the prefix only; keys are created in the dashboard or with create_api_key."""
 
     list_display = ["name", "prefix", "project", "created_at", "last_used_at", "revoked_at"]
@@ -64,12 +63,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "actor_label",
@@ -83,12 +79,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["actor_label", "action", "target_repr", "target_id"]
     list_select_related = ["project"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

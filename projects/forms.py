@@ -58,7 +58,11 @@ class TeamMemberForm(StyledForm):
 
 
 class ApiKeyForm(StyledForm):
-    name = forms.CharField(max_length=100, initial="CI", help_text="What uses this key.")
+    name = forms.CharField(
+        max_length=100,
+        help_text="What uses this key.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. CI deploy"}),
+    )
 
 
 class AuditFilterForm(StyledForm):

@@ -261,11 +261,12 @@ def membership_add(
         after={"user": user.get_username(), "role": role, "invited": invited},
     )
     if invited:
-        transaction.on_commit(lambda: _send_invitation(email))
+        context = {"organization": organization.name, "inviter": actor.label}
+        transaction.on_commit(lambda: _send_invitation(email, context))
     return membership
 
 
-def _send_invitation(email: str) -> None:
+def _send_invitation(email: str, context: dict[str, str]) -> None:
     """Email a set-your-password link; the link's host comes from SITE_URL, never a request."""
     site = urlsplit(settings.SITE_URL)
     form = PasswordResetForm(data={"email": email})
@@ -277,6 +278,7 @@ def _send_invitation(email: str) -> None:
             subject_template_name="registration/invitation_subject.txt",
             email_template_name="registration/invitation_email.txt",
             use_https=site.scheme == "https",
+            extra_email_context=context,
         )
 
 
@@ -374,6 +376,8 @@ def team_member_add(*, actor: Actor, team: Team, user_id: int) -> Team:
     )
     if membership is None:
         raise ServiceError("Only members of the organization can join its teams.", field="user")
+    if team.members.filter(pk=user_id).exists():
+        raise ConflictError(f"{membership.user.get_username()} is already in {team.name}.")
     team.members.add(membership.user)
     audit_record(
         actor=actor,

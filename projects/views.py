@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -188,8 +189,16 @@ def _members_context(
     for team in teams:
         for team_user in team.members.all():
             team_names.setdefault(team_user.pk, []).append(team.name)
+    is_owner = access.role == Role.OWNER
     for membership in members:
         membership.team_names = team_names.get(membership.user_id, [])  # type: ignore[attr-defined]
+        # Only owners grant, change or remove the owner role (the service enforces it too).
+        membership.editable = access.can_manage and (is_owner or membership.role != Role.OWNER)  # type: ignore[attr-defined]
+    roles = Role.choices if is_owner else [c for c in Role.choices if c[0] != Role.OWNER]
+    add_form = extra.pop("add_form", None) or MemberAddForm()
+    role_field = add_form.fields["role"]
+    assert isinstance(role_field, forms.ChoiceField)
+    role_field.choices = roles
     return project_context(
         request,
         access,
@@ -200,9 +209,9 @@ def _members_context(
         search=search,
         member_choices=selectors.members_of(organization).values_list("user_id", "user__username"),
         teams=teams,
-        add_form=extra.pop("add_form", None) or MemberAddForm(),
+        add_form=add_form,
         team_form=extra.pop("team_form", None) or TeamForm(),
-        roles=Role.choices,
+        roles=roles,
         **extra,
     )
 

@@ -1,8 +1,17 @@
+import json
 from typing import Any
 
 from django import template
 
 register = template.Library()
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """Structured values as compact JSON (as in the definition), scalars as they are."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return "null" if value is None else str(value)
 
 
 @register.filter

@@ -57,7 +57,7 @@ def page_urls(t: Tenancy, v: dict[str, ConnectorVersion]) -> list[tuple[str, int
             + f"?a={v['builtin'].pk}&b={v['custom'].pk}",
             1,
         ),
-        (reverse("connector_upload", args=[slug]), 2),
+        (reverse("connector_upload", args=[slug]), 3),
         (reverse("settings_danger", args=[slug]), 3),
     ]
 
@@ -97,16 +97,24 @@ def test_another_projects_version_is_404(
     assert ConnectorVersion.objects.filter(pk=foreign.pk).exists()
 
 
-@pytest.mark.parametrize("who", ["owner", "member", "viewer", "stranger", "anonymous"])
+@pytest.mark.parametrize("who", ["owner", "admin", "member", "viewer", "stranger", "anonymous"])
 def test_write_matrix(tenancy: Tenancy, versions: dict[str, ConnectorVersion], who: str) -> None:
     slug = tenancy.project.slug
     client = tenancy.client(who)
     draft = versions["draft"]
-    expected = {"owner": 302, "member": 302, "viewer": 403, "stranger": 404, "anonymous": 302}[who]
+    # Publishing is for organization owners and admins (DESIGN.md: project admins).
+    expected = {
+        "owner": 302,
+        "admin": 302,
+        "member": 403,
+        "viewer": 403,
+        "stranger": 404,
+        "anonymous": 302,
+    }[who]
     publish = client.post(reverse("version_publish", args=[slug, "acme_crm", draft.pk]))
     assert publish.status_code == expected
     draft.refresh_from_db()
-    assert draft.is_draft == (who in ("viewer", "stranger", "anonymous"))
+    assert draft.is_draft == (who in ("member", "viewer", "stranger", "anonymous"))
     upload = client.post(
         reverse("connector_upload", args=[slug]),
         {
@@ -118,7 +126,7 @@ def test_write_matrix(tenancy: Tenancy, versions: dict[str, ConnectorVersion], w
         },
     )
     assert upload.status_code == expected
-    assert ConnectorVersion.objects.filter(version="1.3.0").exists() == (who in ("owner", "member"))
+    assert ConnectorVersion.objects.filter(version="1.3.0").exists() == (who in ("owner", "admin"))
 
 
 def test_wrong_method_is_405(tenancy: Tenancy, versions: dict[str, ConnectorVersion]) -> None:
@@ -189,7 +197,7 @@ def _preview(client: Any, slug: str, *files: tuple[str, bytes]) -> Any:
 def test_upload_preview_over_htmx_stores_nothing(
     tenancy: Tenancy, versions: dict[str, ConnectorVersion]
 ) -> None:
-    client = tenancy.client("member")
+    client = tenancy.client("admin")
     slug = tenancy.project.slug
     before = (ConnectorVersion.objects.count(), AuditEntry.objects.count())
     ok = _preview(
@@ -212,7 +220,7 @@ def test_upload_preview_over_htmx_stores_nothing(
 def test_upload_publishes_and_refuses_a_republish(
     tenancy: Tenancy, versions: dict[str, ConnectorVersion]
 ) -> None:
-    client = tenancy.client("member")
+    client = tenancy.client("admin")
     url = reverse("connector_upload", args=[tenancy.project.slug])
     content = connector_yaml(version="1.3.0", actions=("a", "b", "c", "d"))
     response = client.post(
@@ -298,3 +306,41 @@ def test_connector_page_query_count_is_constant_with_2000_versions(tenancy: Tena
     assert _queries(client, urls[2]) == small[1]
     highest = ConnectorVersion.objects.order_by("-version_key").first()
     assert highest is not None and bytes(highest.version_key) == version_key("2.1999.0")
+
+
+def test_a_refused_publish_keeps_the_files_and_offers_the_option(
+    tenancy: Tenancy, versions: dict[str, ConnectorVersion]
+) -> None:
+    client = tenancy.client("admin")
+    url = reverse("connector_upload", args=[tenancy.project.slug])
+    breaking = connector_yaml(version="1.1.1", actions=("a",))  # 1.1.0 has actions a and b
+    refused = client.post(
+        url,
+        {
+            "files": [SimpleUploadedFile("c.yaml", breaking)],
+            "action": "publish",
+            "description": "Drop b",
+        },
+    )
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert 'name="acknowledge_breaking"' in html and 'data-testid="kept-files"' in html
+    assert "Drop b" in html
+    # Publish again from the kept files, acknowledging, without choosing the files again.
+    again = client.post(
+        url,
+        {
+            "kept_name": "c.yaml",
+            "kept_body": breaking.decode(),
+            "acknowledge_breaking": "1",
+            "action": "publish",
+        },
+    )
+    assert again.status_code == 302
+    version = ConnectorVersion.objects.get(project=tenancy.project, version="1.1.1")
+    entry = AuditEntry.objects.filter(action="connector_version.published").latest("id")
+    assert (
+        entry.after is not None
+        and entry.after["acknowledged_breaking"] is True
+        and entry.target_id == str(version.pk)
+    )

@@ -77,6 +77,6 @@ def test_upload_publish_and_danger_zone(page: Any, live_server: Any, tmp_path: P
         "connector_version.overwritten",
     } <= actions
     # Chrome logs every 4xx answer; the refused republish (409) and the wrong confirmation
-    # (400, swapped in by HTMX) are expected. Anything else (CSP, script errors) is not.
-    expected = ("status of 409 (Conflict)", "status of 400 (Bad Request)")
+    # (422, swapped in by HTMX) are expected. Anything else (CSP, script errors) is not.
+    expected = ("status of 409 (Conflict)", "status of 422 (Unprocessable Content)")
     assert [e for e in page.console_errors if not e.endswith(expected)] == []

@@ -73,3 +73,18 @@ def test_viewer_has_no_settings_tabs_for_keys(page: Any, live_server: Any) -> No
     assert page.get_by_role("link", name="API keys").count() == 0
     response = page.goto(f"{live_server.url}/p/acme-production/settings/api-keys/")
     assert response is not None and response.status == 403
+
+
+def test_form_errors_are_swapped_in_place_in_debug(
+    page: Any, live_server: Any, settings: Any
+) -> None:
+    """make run serves with DEBUG on, where django-htmx's script replaces the page on a 400."""
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/p/acme-production/settings/members/")
+    page.fill("#id_email", "mo-member@example.com")  # already a member
+    page.get_by_role("button", name="Add member").click()
+    page.locator("#members-panel").get_by_text("is already a member").wait_for()
+    assert page.get_by_role("navigation", name="Project").is_visible(), "the page was not replaced"
+    screenshot(page, "members-error-in-place")

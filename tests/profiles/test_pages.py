@@ -56,7 +56,7 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
         (reverse("profile_list", args=[slug]), 1),
         (reverse("profile_detail", args=[slug, profile.pk]), 1),
         (reverse("profile_pin_preview", args=[slug, profile.pk]) + "?pin=2.x.x", 1),
-        (reverse("profile_new", args=[slug]), 2),
+        (reverse("profile_new", args=[slug]), 3),
     ]
     for url, need in pages:
         status = client.get(url).status_code
@@ -73,7 +73,7 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
     pin = client.post(
         reverse("profile_pin", args=[slug, profile.pk]), {"pin": "1.0.0", "action": "save"}
     )
-    allowed = who in ("owner", "admin", "member")
+    allowed = who in ("owner", "admin")
     assert pin.status_code == (
         302 if allowed or who == "anonymous" else 404 if who == "stranger" else 403
     )
@@ -121,7 +121,7 @@ def test_pin_preview_over_htmx(tenancy: Tenancy, profile: ConnectorProfile) -> N
 
 
 def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None:
-    client = tenancy.client("member")
+    client = tenancy.client("admin")
     url = reverse("profile_pin", args=[tenancy.project.slug, profile.pk])
     bad = client.post(url, {"pin": "^1.0.0", "action": "save"})
     assert bad.status_code == 400 and "npm-style" in bad.content.decode()

@@ -114,3 +114,20 @@ def test_api_key_secret_and_hash_never_shown(superuser_client: Client, data: dic
         assert api_key.prefix in content
         assert data["raw"] not in content
         assert api_key.key_hash not in content
+
+
+def test_even_a_superuser_cannot_bypass_the_services(
+    superuser_client: Client, tenancy: Tenancy
+) -> None:
+    """The last owner stays, the Danger Zone needs its confirmation: no admin edits or deletes."""
+    owner = Membership.objects.get(user=tenancy.users["owner"])
+    url = reverse("admin:projects_membership_change", args=[owner.pk])
+    response = superuser_client.post(
+        url, {"organization": tenancy.organization.pk, "user": owner.user_id, "role": "viewer"}
+    )
+    assert response.status_code == 403
+    owner.refresh_from_db()
+    assert owner.role == "owner"
+    project_url = reverse("admin:projects_project_delete", args=[tenancy.project.pk])
+    assert superuser_client.post(project_url, {"post": "yes"}).status_code == 403
+    assert Project.objects.filter(pk=tenancy.project.pk).exists()

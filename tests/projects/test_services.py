@@ -77,6 +77,8 @@ def test_new_member_gets_an_invitation_with_a_working_link(tenancy: Tenancy, cli
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["newbie@example.com"]
+    assert tenancy.organization.name in message.subject
+    assert "owner added you" in message.body
     link = next(line for line in message.body.splitlines() if "/accounts/reset/" in line)
     path = link.split("://", 1)[1].split("/", 1)[1]
     response = client.get("/" + path, follow=True)

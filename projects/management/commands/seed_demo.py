@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -112,7 +113,7 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
-            "Log in at http://127.0.0.1:8000/ as demo / "
+            f"Log in at {settings.SITE_URL}/ as demo / "
             f"{DEMO_PASSWORD} (organization owner, staff; Django admin at /admin/).\n"
             "Other demo users, same password: alice-admin (admin), mo-member (member), "
             "vera-viewer (viewer), sam-support (support staff, admin view-only)."
