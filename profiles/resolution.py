@@ -40,31 +40,41 @@ def candidates(project: Project, connector_id: int) -> QuerySet[ConnectorVersion
     ).filter(Q(project__isnull=True) | Q(project=project))
 
 
-def matching(project: Project, connector_id: int, pin: Pin) -> QuerySet[ConnectorVersion]:
-    """Every candidate the pin accepts, best first (custom first, then highest version)."""
+def _filtered(project: Project, connector_id: int, pin: Pin) -> QuerySet[ConnectorVersion]:
+    """The candidates the pin accepts (both owners), unordered."""
     versions = candidates(project, connector_id)
     if pin.kind is not PinKind.EXACT:
         versions = versions.filter(is_prerelease=False)
-    if pin.kind is PinKind.LATEST_BUILTIN:
-        versions = versions.filter(project__isnull=True)
-    elif pin.kind is PinKind.LATEST_CUSTOM:
-        versions = versions.filter(project=project)
-    elif pin.kind is PinKind.MAJOR and pin.major is not None:
+    if pin.kind is PinKind.MAJOR and pin.major is not None:
         versions = versions.filter(major=pin.major)
     elif pin.kind is PinKind.MINOR and pin.major is not None and pin.minor is not None:
         versions = versions.filter(major=pin.major, minor=pin.minor)
     elif pin.kind is PinKind.EXACT:
         versions = versions.filter(version=pin.version)
-    return versions.order_by(CUSTOM_FIRST, "-version_key")
+    return versions
 
 
 def resolve_uncached(project: Project, connector_id: int, pin: Pin) -> Resolved | None:
-    row = matching(project, connector_id, pin).values_list(
-        "pk", "version", "project_id", "version_key"
-    )[:1]
-    for pk, version, project_id, key in row:
-        owner = PLATFORM_OWNER if project_id is None else project.slug
-        return Resolved(pk, version, project_id is None, owner, bytes(key))
+    """At most two indexed queries: the highest matching custom version (custom precedence),
+    else the highest matching built-in one. Each walks the (connector, project, -version_key)
+    index from the top, so the cost does not grow with the number of versions."""
+    versions = _filtered(project, connector_id, pin)
+    owners: list[Project | None]
+    if pin.kind is PinKind.LATEST_BUILTIN:
+        owners = [None]
+    elif pin.kind is PinKind.LATEST_CUSTOM:
+        owners = [project]
+    else:
+        owners = [project, None]
+    for owner in owners:
+        mine = versions.filter(project=owner) if owner else versions.filter(project__isnull=True)
+        for pk, version, key in mine.order_by("-version_key").values_list(
+            "pk", "version", "version_key"
+        )[:1]:
+            builtin = owner is None
+            return Resolved(
+                pk, version, builtin, PLATFORM_OWNER if builtin else project.slug, bytes(key)
+            )
     return None
 
 
