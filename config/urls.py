@@ -22,6 +22,8 @@ project_urls = [
     path("", include("profiles.urls")),
 ]
 
+handler403 = "projects.views.permission_denied"
+
 urlpatterns = [
     path("", project_views.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -521,3 +521,18 @@ def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         project_context(request, access, nav="settings", tab="danger", form=form),
         status=status,
     )
+
+
+def permission_denied(request: HtmxHttpRequest, exception: Exception) -> HttpResponse:
+    """The 403 page keeps the project's navigation when the user is a member of it."""
+    context: dict[str, Any] = {"exception": exception}
+    match = request.resolver_match
+    slug = match.kwargs.get("project_slug") if match else None
+    if slug and request.user.is_authenticated:
+        try:
+            access = get_project_for_user(request.user, slug)
+        except Http404:
+            pass
+        else:
+            context.update(access=access, project=access.project)
+    return render(request, "403.html", context, status=403)

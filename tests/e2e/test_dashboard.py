@@ -73,6 +73,8 @@ def test_viewer_has_no_settings_tabs_for_keys(page: Any, live_server: Any) -> No
     assert page.get_by_role("link", name="API keys").count() == 0
     response = page.goto(f"{live_server.url}/p/acme-production/settings/api-keys/")
     assert response is not None and response.status == 403
+    assert page.get_by_text("does not allow this action").is_visible()
+    assert page.get_by_role("navigation", name="Project").is_visible(), "403 keeps the project nav"
 
 
 def test_form_errors_are_swapped_in_place_in_debug(
