@@ -57,3 +57,13 @@ def mask(secret: str) -> str:
     """``••••1234``: the last four characters at most, and none of a short secret."""
     tail = secret[-4:] if len(secret) >= 12 else ""
     return "••••" + tail
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt ``token`` under the primary (first) key; raises DecryptionError if no key fits."""
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError(
+            "A stored secret could not be decrypted (tampered or wrong key)."
+        ) from exc
