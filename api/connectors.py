@@ -125,7 +125,8 @@ def push(
         draft=draft,
         acknowledge_breaking=acknowledge_breaking,
     )
-    return Status(201 if result.created else 200, push_body(result.version))
+    # 200 only when a published version was overwritten (API.md); new versions and drafts 201.
+    return Status(200 if result.overwritten else 201, push_body(result.version))
 
 
 @router.get("/connectors", response=list[ConnectorOut], summary="Connectors visible to the project")

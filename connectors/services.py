@@ -49,6 +49,11 @@ class PushPreview:
     conflict: str | None  # why publishing would be refused, if it would
 
 
+def lock_connector(connector_id: int) -> None:
+    """Row lock on the connector until the transaction ends (serializes its version writes)."""
+    Connector.objects.select_for_update().filter(pk=connector_id).values_list("pk").first()
+
+
 def _owner_filter(project: Project | None) -> dict[str, Any]:
     return {"project__isnull": True} if project is None else {"project": project}
 
@@ -221,6 +226,9 @@ def _push(
         Connector.objects.filter(pk=connector.pk).update(
             title=parsed.title, description=parsed.description, icon_url=parsed.icon
         )
+    # One writer per connector at a time: the predecessor read for the change report, and the
+    # subscribers checks of deletes and pin changes, must not race with another write.
+    lock_connector(connector.pk)
     existing = (
         ConnectorVersion.objects.select_for_update(of=("self",))
         .filter(connector=connector, version=parsed.version, **_owner_filter(project))
@@ -302,6 +310,7 @@ def connector_version_publish(
     *, actor: Actor, version: ConnectorVersion, acknowledge_breaking: bool = False
 ) -> ConnectorVersion:
     """Publish a draft (same change-report rule as a push)."""
+    lock_connector(version.connector_id)
     version = (
         ConnectorVersion.objects.select_for_update(of=("self",))
         .select_related("connector", "project")
@@ -341,6 +350,7 @@ def connector_version_publish(
 @transaction.atomic
 def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None:
     """Delete a custom version: drafts always; published ones only while immutability is off."""
+    lock_connector(version.connector_id)
     version = (
         ConnectorVersion.objects.select_for_update(of=("self",))
         .select_related("connector", "project")

@@ -192,11 +192,13 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         status = 400
     else:
         try:
-            context["preview"] = services.connector_version_preview(
+            preview = services.connector_version_preview(
                 project=access.project,
                 files=_uploaded(files),
                 force=bool(request.POST.get("force")),
             )
+            context["preview"] = preview
+            context["moves"] = _profiles_that_would_move(access.project, preview)
         except DefinitionError as exc:
             context["error"] = exc
             status = exc.status

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
-from connectors.cache import generation_key, versions_generation
+from connectors.cache import versions_generation, versions_generations
 from connectors.models import PLATFORM_OWNER, ConnectorVersion
 from connectors.selectors import CUSTOM_FIRST
 from projects.models import Project
@@ -142,9 +142,9 @@ def resolve_many(
     one query for all the missing connectors' candidates, resolved with the same rules."""
     pairs = {(connector_id, pin.text): pin for connector_id, pin in wanted}
     connector_ids = {c for c, _ in pairs}
-    generations = cache.get_many([generation_key(c) for c in connector_ids])
+    generations = versions_generations(connector_ids)
     keys = {
-        pair: _cache_key(project.pk, pair[0], pin, int(generations.get(generation_key(pair[0]), 0)))
+        pair: _cache_key(project.pk, pair[0], pin, generations[pair[0]])
         for pair, pin in pairs.items()
     }
     cached = cache.get_many(list(keys.values()))

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
+from connectors.services import lock_connector
 from projects.crypto import decrypt_json, encrypt_json
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
@@ -20,7 +21,11 @@ from .resolution import Resolved, describe, published_numbers, resolve_uncached
 def _checked_pin(
     project: Project, connector: Connector, pin_text: str | None
 ) -> tuple[Pin, Resolved]:
-    """Parse the pin and make sure it matches a published version now (400 otherwise)."""
+    """Parse the pin and make sure it matches a published version now (400 otherwise).
+
+    Called inside the caller's transaction with the connector locked, so a concurrent delete
+    cannot remove the version between this check and the commit."""
+    lock_connector(connector.pk)
     try:
         pin = parse_pin(pin_text)
     except PinError as exc:

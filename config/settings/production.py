@@ -14,6 +14,16 @@ if not FIELD_ENCRYPTION_KEYS:  # noqa: F405
         "the first one is the primary key."
     )
 
+# Resolution caching and its invalidation must be shared by every app server process.
+if CACHES["default"]["BACKEND"].endswith("LocMemCache") and not env.bool(  # noqa: F405
+    "ALLOW_LOCAL_CACHE", default=False
+):
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a shared cache (e.g. redis://host:6379/0) in production: a "
+        "per-process cache would serve stale version resolutions on the other workers. "
+        "Set ALLOW_LOCAL_CACHE=true only for a single-process deployment."
+    )
+
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True

@@ -95,7 +95,7 @@ def test_push_multipart_with_partials(api: Api) -> None:
 
 def test_push_flags_draft_force_and_overwrite(api: Api, tenancy: Tenancy) -> None:
     assert api.push(connector_yaml(), "?draft=true").json()["draft"] is True
-    assert api.push(connector_yaml()).status_code == 200  # the draft, now published
+    assert api.push(connector_yaml()).status_code == 201  # the draft, now published
     assert_error(api.push(connector_yaml(description="v2")), 409, "conflict")
     assert_error(api.push(connector_yaml(description="v2"), "?force=true"), 409)
     Project.objects.filter(pk=tenancy.project.pk).update(immutable_versioning=False)

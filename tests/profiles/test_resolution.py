@@ -206,3 +206,22 @@ def test_bulk_resolution_agrees_with_the_query_for_every_row(world: dict[str, An
     for pin in pins:
         assert bulk[(connector_id, pin.text)] == resolve_uncached(project, connector_id, pin), pin
         assert cached[(connector_id, pin.text)] == bulk[(connector_id, pin.text)]
+
+
+def test_a_lost_generation_never_brings_back_old_answers(world: dict[str, Any]) -> None:
+    """Eviction or a cache failover drops the generation key; old entries must stay dead."""
+    from django.core.cache import cache
+
+    from connectors.cache import generation_key
+
+    project = world["project"]
+    line = profile_create(
+        actor=SYSTEM, project=project, connector_key="acme_crm", name="l", pin="1.x.x"
+    )
+    assert resolve_profile(line).version == "1.4.0"  # cached under the current generation
+    cache.delete(generation_key(world["connector_id"]))
+    assert resolve_profile(line).version == "1.4.0"
+    publish(project, "1.5.0")
+    cache.delete(generation_key(world["connector_id"]))
+    publish(project, "1.6.0")
+    assert resolve_profile(line).version == "1.6.0"

@@ -89,7 +89,18 @@ def test_encryption_keys_are_parsed_and_validated() -> None:
 PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 30 + "-Production-Secret-Key-With-Enough-Entropy-0123456789",
     "ALLOWED_HOSTS": "hub.example.com",
+    "CACHE_URL": "redis://127.0.0.1:6379/0",
 }
+
+
+def test_production_refuses_a_per_process_cache() -> None:
+    env = {**PRODUCTION_ENV, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    del env["CACHE_URL"]
+    result = load("config.settings.production", **env)
+    assert result.returncode != 0
+    assert "CACHE_URL must name a shared cache" in result.stderr
+    allowed = load("config.settings.production", **env, ALLOW_LOCAL_CACHE="true")
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_production_refuses_to_start_without_encryption_keys() -> None:
