@@ -134,9 +134,9 @@ def connector_list(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {
             "key": c.key,
-            "title": c.title,
-            "description": c.description,
-            "icon": c.icon_url or None,
+            "title": c.display_title,  # type: ignore[attr-defined]
+            "description": c.display_description,  # type: ignore[attr-defined]
+            "icon": c.display_icon or None,  # type: ignore[attr-defined]
             "latest_builtin": c.latest_builtin,  # type: ignore[attr-defined]
             "latest_custom": c.latest_custom,  # type: ignore[attr-defined]
         }

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from projects.models import Project
 
@@ -29,16 +43,51 @@ def connectors_for_project(project: Project, *, search: str = "") -> QuerySet[Co
     visible = Q(versions__project__isnull=True, versions__published_at__isnull=False) | Q(
         versions__project=project
     )
-    connectors = Connector.objects.annotate(
-        version_count=Count("versions", filter=visible),
-        latest_builtin=_highest(project, builtin=True),
-        latest_custom=_highest(project, builtin=False),
-    ).filter(version_count__gt=0)
+    own = ConnectorVersion.objects.filter(connector=OuterRef("pk"), project=project).order_by(
+        "-version_key"
+    )
+    builtin = ConnectorVersion.objects.filter(
+        connector=OuterRef("pk"), project__isnull=True, published_at__isnull=False
+    )
+
+    def own_info(path: str) -> Subquery:
+        return Subquery(own.values(value=KT(f"definition__info__{path}"))[:1])
+
+    connectors = (
+        Connector.objects.annotate(
+            version_count=Count("versions", filter=visible),
+            latest_builtin=_highest(project, builtin=True),
+            latest_custom=_highest(project, builtin=False),
+            has_builtin=Exists(builtin),
+        )
+        .filter(version_count__gt=0)
+        # The shared row carries the platform's wording; a custom-only connector is shown with
+        # this project's own (never another project's).
+        .annotate(
+            display_title=Case(
+                When(has_builtin=True, then=F("title")),
+                default=Coalesce(own_info("title"), F("key"), output_field=TextField()),
+                output_field=TextField(),
+            ),
+            display_description=Case(
+                When(has_builtin=True, then=F("description")),
+                default=Coalesce(own_info("description"), Value(""), output_field=TextField()),
+                output_field=TextField(),
+            ),
+            display_icon=Case(
+                When(has_builtin=True, then=F("icon_url")),
+                default=Coalesce(own_info("assets__icon"), Value(""), output_field=TextField()),
+                output_field=TextField(),
+            ),
+        )
+    )
     if search:
         connectors = connectors.filter(
-            Q(key__icontains=search) | Q(title__icontains=search) | Q(description__icontains=search)
+            Q(key__icontains=search)
+            | Q(display_title__icontains=search)
+            | Q(display_description__icontains=search)
         )
-    return connectors.order_by("title", "key")
+    return connectors.order_by("display_title", "key")
 
 
 def versions_for_project(project: Project, connector: Connector) -> QuerySet[ConnectorVersion]:

@@ -213,19 +213,18 @@ def _push(
     acknowledge_breaking: bool,
     description: str,
 ) -> PushResult:
+    # The Connector row is shared by every project: only the platform's (built-in) wording goes
+    # there. A project's own title, description and icon stay in its versions' definitions.
+    builtin_meta = {
+        "title": parsed.title,
+        "description": parsed.description,
+        "icon_url": parsed.icon,
+    }
     connector, connector_created = Connector.objects.get_or_create(
-        key=parsed.key,
-        defaults={
-            "title": parsed.title,
-            "description": parsed.description,
-            "icon_url": parsed.icon,
-        },
+        key=parsed.key, defaults=builtin_meta if project is None else {"title": parsed.key}
     )
     if project is None and not connector_created:
-        # The catalogue shows the platform's wording; custom pushes never rename a shared key.
-        Connector.objects.filter(pk=connector.pk).update(
-            title=parsed.title, description=parsed.description, icon_url=parsed.icon
-        )
+        Connector.objects.filter(pk=connector.pk).update(**builtin_meta)
     # One writer per connector at a time: the predecessor read for the change report, and the
     # subscribers checks of deletes and pin changes, must not race with another write.
     lock_connector(connector.pk)

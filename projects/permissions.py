@@ -158,6 +158,7 @@ def get_connector_version_for_user(
     version = versions_for_project(access.project, connector).filter(pk=version_id).first()
     if version is None:
         raise Http404("No such version.")
+    version.connector = connector  # the project's view of it (display title and icon)
     return access, version
 
 

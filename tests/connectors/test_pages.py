@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -344,3 +345,30 @@ def test_a_refused_publish_keeps_the_files_and_offers_the_option(
         and entry.after["acknowledged_breaking"] is True
         and entry.target_id == str(version.pk)
     )
+
+
+def test_a_projects_custom_wording_never_shows_in_another_project(tenancy: Tenancy) -> None:
+    system = Actor.system()
+    secret_title = connector_yaml(
+        key="payroll_x", title="Tenant A Internal Payroll", description="A only"
+    )
+    connector_version_push(actor=system, project=tenancy.other_project, files=[("c", secret_title)])
+    connector_version_push(
+        actor=system,
+        project=tenancy.project,
+        files=[("c", connector_yaml(key="payroll_x", title="Our Payroll", description="Ours"))],
+    )
+    client = tenancy.client("viewer")
+    catalogue = client.get(reverse("connector_list", args=[tenancy.project.slug])).content.decode()
+    detail = client.get(
+        reverse("connector_detail", args=[tenancy.project.slug, "payroll_x"])
+    ).content.decode()
+    for html in (catalogue, detail):
+        assert "Our Payroll" in html and "Tenant A" not in html and "A only" not in html
+    from tests.factories import make_api_key
+
+    key = make_api_key(tenancy.project)[1]
+    body = Client(headers={"Authorization": f"Bearer {key}"}).get("/api/v1/connectors").json()
+    assert [(c["key"], c["title"], c["description"]) for c in body] == [
+        ("payroll_x", "Our Payroll", "Ours")
+    ]
