@@ -8,10 +8,9 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 
 from connectors.models import PLATFORM_OWNER
-from connectors.selectors import CUSTOM_FIRST
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
-from profiles.resolution import Resolved, candidates, resolve_many
+from profiles.resolution import Resolved
 
 from .connectors import _actor, _project
 
@@ -82,9 +81,8 @@ def _profile(request: HttpRequest, profile_id: int) -> ConnectorProfile:
 def profile_list(request: HttpRequest) -> list[dict[str, Any]]:
     project = _project(request)
     profiles = list(selectors.profiles_of(project))
-    pins = {p.pk: selectors.stored_pin(p) for p in profiles}
-    resolved = resolve_many(project, [(p.connector_id, pins[p.pk]) for p in profiles])
-    return [profile_body(p, resolved[(p.connector_id, pins[p.pk].text)]) for p in profiles]
+    resolved = selectors.resolve_profiles(project, profiles)
+    return [profile_body(p, resolved[p.pk]) for p in profiles]
 
 
 @router.post("/connector_profiles", response={201: ProfileOut}, summary="Create a profile")
@@ -135,11 +133,6 @@ def pin_remove(request: HttpRequest, profile_id: int) -> dict[str, Any]:
 def profile_versions(request: HttpRequest, profile_id: int) -> list[dict[str, Any]]:
     profile = _profile(request, profile_id)
     resolved = selectors.resolve_profile(profile)
-    rows = (
-        candidates(profile.project, profile.connector_id)
-        .order_by("-version_key", CUSTOM_FIRST)
-        .values_list("pk", "version", "project_id")
-    )
     return [
         {
             "version": version,
@@ -147,5 +140,5 @@ def profile_versions(request: HttpRequest, profile_id: int) -> list[dict[str, An
             "builtin": project_id is None,
             "owner": PLATFORM_OWNER if project_id is None else profile.project.slug,
         }
-        for pk, version, project_id in rows
+        for pk, version, _major, _minor, project_id in selectors.candidate_rows(profile)
     ]

@@ -101,34 +101,31 @@ def versions_for_project(project: Project, connector: Connector) -> QuerySet[Con
 
 @dataclass(frozen=True)
 class Headline:
-    """``latest``: the highest published release; ``default``: what an unpinned profile uses
-    (the highest custom release if the project has one, else the highest built-in)."""
+    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
+    ``default``: what the project's default profile for the connector resolves to (the
+    default resolution when it has none)."""
 
     latest_id: int | None
     default_id: int | None
 
 
 def headline_versions(project: Project, connector: Connector) -> Headline:
-    releases = ConnectorVersion.objects.filter(
-        connector=connector, published_at__isnull=False, is_prerelease=False
+    from profiles.models import ConnectorProfile  # profiles build on connectors
+    from profiles.pins import parse_pin
+    from profiles.resolution import resolve_uncached
+
+    latest = resolve_uncached(project, connector.pk, parse_pin("latest"))
+    default_profile = ConnectorProfile.objects.filter(
+        project=project, connector=connector, is_default=True
+    ).first()
+    default = (
+        resolve_uncached(project, connector.pk, parse_pin(default_profile.pin))
+        if default_profile
+        else latest
     )
-    rows = list(
-        releases.filter(Q(project__isnull=True) | Q(project=project))
-        .order_by("-version_key", CUSTOM_FIRST)
-        .values_list("pk", "project_id")[:1]
+    return Headline(
+        latest_id=latest.id if latest else None, default_id=default.id if default else None
     )
-    latest_id = rows[0][0] if rows else None
-    custom = (
-        releases.filter(project=project).order_by("-version_key").values_list("pk", flat=True)[:1]
-    )
-    builtin = (
-        releases.filter(project__isnull=True)
-        .order_by("-version_key")
-        .values_list("pk", flat=True)[:1]
-    )
-    custom_ids = list(custom)
-    default_id = custom_ids[0] if custom_ids else next(iter(builtin), None)
-    return Headline(latest_id=latest_id, default_id=default_id)
 
 
 def version_by_name(
@@ -144,5 +141,5 @@ def version_by_name(
         versions = versions.filter(project__isnull=True)
     elif owner:
         versions = versions.filter(project__slug=owner)
-    # Custom precedence: the project's own version before a built-in one with the same number.
-    return versions.order_by(CUSTOM_FIRST).first()
+    # Published before a draft, then custom precedence (the project's own before a built-in).
+    return versions.order_by(F("published_at").asc(nulls_last=True), CUSTOM_FIRST).first()

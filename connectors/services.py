@@ -78,14 +78,33 @@ def predecessor(
 
 
 def _report(
-    connector: Connector | None, project: Project | None, parsed: ParsedDefinition
-) -> ChangeReport:
-    previous = predecessor(connector, project, parsed.version)
-    return compare_definitions(
+    connector: Connector | None, project: Project | None, number: str, definition: dict[str, Any]
+) -> tuple[ChangeReport, ReportLevel]:
+    """The change report against the predecessor, and the bump the number declares."""
+    previous = predecessor(connector, project, number)
+    report = compare_definitions(
         previous.definition if previous else None,
-        parsed.definition,
+        definition,
         previous_version=previous.version if previous else None,
     )
+    return report, declared_bump(report.previous_version, number)
+
+
+def _classify(
+    version: ConnectorVersion, *, publishing: bool, acknowledge_breaking: bool
+) -> tuple[ChangeReport, ReportLevel]:
+    """Store the change report on ``version``; publishing an unacknowledged breaking change in
+    a non-major bump is refused (422)."""
+    report, declared = _report(
+        version.connector, version.project, version.version, version.definition
+    )
+    if publishing and not acknowledge_breaking and not bump_is_sufficient(declared, report.level):
+        raise RefusedError(_breaking_refusal(report, declared), field="info.version")
+    version.change_level = report.level
+    version.change_report = report.to_json()
+    version.reauth_required = report.reauth_required
+    version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
+    return report, declared
 
 
 def _messages(
@@ -147,8 +166,7 @@ def connector_version_preview(
     """Parse, validate and classify without storing anything. Raises DefinitionError."""
     parsed = parse_definition(files)
     connector = Connector.objects.filter(key=parsed.key).first()
-    report = _report(connector, project, parsed)
-    declared = declared_bump(report.previous_version, parsed.version)
+    report, declared = _report(connector, project, parsed.version, parsed.definition)
     existing = (
         ConnectorVersion.objects.filter(
             connector=connector, version=parsed.version, **_owner_filter(project)
@@ -244,21 +262,15 @@ def _push(
             raise ConflictError(refusal, field="info.version")
         overwritten = True
 
-    report = _report(connector, project, parsed)
-    declared = declared_bump(report.previous_version, parsed.version)
-    if not draft and not acknowledge_breaking and not bump_is_sufficient(declared, report.level):
-        raise RefusedError(_breaking_refusal(report, declared), field="info.version")
-
     version = existing or ConnectorVersion(connector=connector, project=project)
     before = _audit_state(existing) if existing else None
     version.set_version(parsed.version)
     version.definition = parsed.definition
+    report, declared = _classify(
+        version, publishing=not draft, acknowledge_breaking=acknowledge_breaking
+    )
     version.source_files = [[name, text] for name, text in parsed.source_files.items()]
     version.description = description or version.description
-    version.change_level = report.level
-    version.change_report = report.to_json()
-    version.reauth_required = report.reauth_required
-    version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
     if not draft and version.published_at is None:
         version.published_at = timezone.now()
     if existing is None:
@@ -317,20 +329,10 @@ def connector_version_publish(
     )
     if not version.is_draft:
         raise ConflictError(f"Version {version.version} is already published.")
-    previous = predecessor(version.connector, version.project, version.version)
-    report = compare_definitions(
-        previous.definition if previous else None,
-        version.definition,
-        previous_version=previous.version if previous else None,
-    )
-    declared = declared_bump(report.previous_version, version.version)
-    if not acknowledge_breaking and not bump_is_sufficient(declared, report.level):
-        raise RefusedError(_breaking_refusal(report, declared), field="info.version")
     before = _audit_state(version)
-    version.change_level = report.level
-    version.change_report = report.to_json()
-    version.reauth_required = report.reauth_required
-    version.messages = _messages(report, declared=declared, acknowledged=acknowledge_breaking)
+    report, declared = _classify(
+        version, publishing=True, acknowledge_breaking=acknowledge_breaking
+    )
     version.published_at = timezone.now()
     version.save()
     versions_changed(version.connector_id)

@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from connectors.models import ConnectorVersion
+from connectors.selectors import CUSTOM_FIRST
 from projects.models import Project
 
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
-from .resolution import Resolved, beats, pin_accepts, resolve, resolve_uncached
+from .resolution import (
+    Resolved,
+    beats,
+    candidates,
+    pin_accepts,
+    resolve,
+    resolve_many,
+    resolve_uncached,
+)
 
 
 def profiles_of(project: Project) -> QuerySet[ConnectorProfile]:
@@ -25,6 +34,28 @@ def stored_pin(profile: ConnectorProfile) -> Pin:
 
 def resolve_profile(profile: ConnectorProfile) -> Resolved | None:
     return resolve(profile.project, profile.connector_id, stored_pin(profile))
+
+
+def resolve_profiles(
+    project: Project, profiles: list[ConnectorProfile]
+) -> dict[int, Resolved | None]:
+    """Resolutions of a page of profiles at once (constant queries): profile id → resolution."""
+    pins = {p.pk: stored_pin(p) for p in profiles}
+    resolved = resolve_many(project, [(p.connector_id, pins[p.pk]) for p in profiles])
+    return {p.pk: resolved[(p.connector_id, pins[p.pk].text)] for p in profiles}
+
+
+def candidate_rows(
+    profile: ConnectorProfile, *, limit: int | None = None
+) -> list[tuple[int, str, int, int, int | None]]:
+    """Every published candidate of the profile, highest first: (id, version, major, minor,
+    owning project id or None for built-in)."""
+    rows = (
+        candidates(profile.project, profile.connector_id)
+        .order_by("-version_key", CUSTOM_FIRST)
+        .values_list("pk", "version", "major", "minor", "project_id")
+    )
+    return list(rows[:limit] if limit else rows)
 
 
 def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from connectors.changes import compare_definitions
 from connectors.models import ConnectorVersion
-from connectors.selectors import CUSTOM_FIRST, connectors_for_project
+from connectors.selectors import connectors_for_project
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_profile_for_user, get_project_for_user
 from projects.services import Actor, ServiceError
@@ -21,7 +21,7 @@ from projects.views import project_context
 from . import selectors, services
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
-from .resolution import candidates, resolve_many, resolve_uncached
+from .resolution import resolve_uncached
 
 
 @require_GET
@@ -29,9 +29,8 @@ from .resolution import candidates, resolve_many, resolve_uncached
 def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
-    pins = {p.pk: selectors.stored_pin(p) for p in profiles}
-    resolved = resolve_many(access.project, [(p.connector_id, pins[p.pk]) for p in profiles])
-    rows = [(p, resolved[(p.connector_id, pins[p.pk].text)], pins[p.pk]) for p in profiles]
+    resolved = selectors.resolve_profiles(access.project, profiles)
+    rows = [(p, resolved[p.pk], selectors.stored_pin(p)) for p in profiles]
     return render(
         request,
         "profiles/list.html",
@@ -56,14 +55,6 @@ def _suggestions(project_id: int, versions: list[tuple[str, int, int]]) -> list[
         *(f"{m}.{n}.x" for m, n in minors),
         *(v for v, _m, _n in versions),
     ]
-
-
-def _candidate_rows(profile: ConnectorProfile) -> list[tuple[int, str, int, int, int | None]]:
-    return list(
-        candidates(profile.project, profile.connector_id)
-        .order_by("-version_key", CUSTOM_FIRST)
-        .values_list("pk", "version", "major", "minor", "project_id")[:500]
-    )
 
 
 def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
@@ -101,7 +92,7 @@ def _profile_context(
 ) -> dict[str, Any]:
     resolved = selectors.resolve_profile(profile)
     version = ConnectorVersion.objects.filter(pk=resolved.id).first() if resolved else None
-    rows = _candidate_rows(profile)
+    rows = selectors.candidate_rows(profile, limit=500)
     return project_context(
         request,
         access,

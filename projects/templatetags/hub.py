@@ -15,6 +15,13 @@ def as_json(value: Any) -> str:
 
 
 @register.filter
+def http_url(value: Any) -> str:
+    """The value if it is an http(s) URL, else "" (never a javascript: or data: link)."""
+    text = str(value or "")
+    return text if text.lower().startswith(("https://", "http://")) else ""
+
+
+@register.filter
 def changes(value: Any) -> str:
     """Render an audit before/after dict as ``key: value, …`` (– when empty)."""
     if value in (None, {}, ""):

@@ -206,10 +206,22 @@ def test_version_detail_and_aliases(api: Api) -> None:
     api.push(connector_yaml(version="1.0.0"))
     one = api.get("/api/v1/connectors/acme_crm/versions/1.0.0").json()
     assert one["name"] == "1.0.0" and one["definition"]["info"]["key"] == "acme_crm"
-    assert api.get("/api/v1/connectors/acme_crm/versions/latest").json()["name"] == "2.0.0"
+    latest = api.get("/api/v1/connectors/acme_crm/versions/latest").json()
+    assert latest["name"] == "1.0.0" and latest["builtin"] is False  # custom precedence
+    # default: what the project's default profile uses (the default resolution without one)
+    assert api.get("/api/v1/connectors/acme_crm/versions/default").json()["name"] == "1.0.0"
+    api.client.post(
+        "/api/v1/connector_profiles",
+        {"name": "prod", "connector_key": "acme_crm", "pinned_version": "latest_builtin"},
+        content_type="application/json",
+    )
     default = api.get("/api/v1/connectors/acme_crm/versions/default").json()
-    assert default["name"] == "1.0.0" and default["builtin"] is False  # custom precedence
+    assert default["name"] == "2.0.0" and default["builtin"] is True and default["isDefault"]
     assert_error(api.get("/api/v1/connectors/acme_crm/versions/3.0.0"), 404, "not_found")
+    # A project's draft never hides the published built-in version of the same number.
+    api.push(connector_yaml(version="2.0.0", required_fields=("api_key", "r")), "?draft=true")
+    same = api.get("/api/v1/connectors/acme_crm/versions/2.0.0").json()
+    assert same["builtin"] is True and same["publishedAt"] is not None
 
 
 def test_publish_a_draft_and_delete(api: Api, tenancy: Tenancy) -> None:
