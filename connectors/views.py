@@ -278,11 +278,9 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 def version_publish(
     request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
 ) -> HttpResponse:
-    access, version = get_connector_version_for_user(
-        request.user, project_slug, key, version_id, need=Need.MANAGE
+    _access, version = get_connector_version_for_user(
+        request.user, project_slug, key, version_id, need=Need.MANAGE, own=True
     )
-    if version.project_id != access.project.pk:
-        raise Http404("Only this project's own versions can be published here.")
     try:
         services.connector_version_publish(
             actor=Actor.from_request(request),
@@ -302,10 +300,8 @@ def version_delete(
     request: HtmxHttpRequest, project_slug: str, key: str, version_id: int
 ) -> HttpResponse:
     access, version = get_connector_version_for_user(
-        request.user, project_slug, key, version_id, need=Need.MANAGE
+        request.user, project_slug, key, version_id, need=Need.MANAGE, own=True
     )
-    if version.project_id != access.project.pk:
-        raise Http404("Only this project's own versions can be deleted.")
     try:
         services.connector_version_delete(actor=Actor.from_request(request), version=version)
     except ServiceError as exc:

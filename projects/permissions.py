@@ -149,15 +149,22 @@ def get_connector_for_user(
 
 
 def get_connector_version_for_user(
-    user: UserLike, slug: str, key: str, version_id: int, *, need: Need = Need.READ
+    user: UserLike,
+    slug: str,
+    key: str,
+    version_id: int,
+    *,
+    need: Need = Need.READ,
+    own: bool = False,
 ) -> tuple[ProjectAccess, ConnectorVersion]:
-    """A built-in version or one of this project's own; another project's version is 404."""
+    """A built-in version or one of this project's own (only its own with ``own=True``, for
+    writes); another project's version is 404."""
     from connectors.selectors import versions_for_project
 
     access, connector = get_connector_for_user(user, slug, key, need=need)
     version = versions_for_project(access.project, connector).filter(pk=version_id).first()
-    if version is None:
-        raise Http404("No such version.")
+    if version is None or (own and version.project_id != access.project.pk):
+        raise Http404("No such version of this project.")
     version.connector = connector  # the project's view of it (display title and icon)
     return access, version
 
