@@ -16,7 +16,7 @@ from connectors import selectors, services
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from connectors.models import Connector, ConnectorVersion
 from projects.models import ApiKey, Project
-from projects.services import Actor, client_ip
+from projects.services import Actor, ServiceError, client_ip
 
 from .schemas import (
     ConnectorOut,
@@ -165,7 +165,7 @@ def _encode_cursor(version: ConnectorVersion) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(cursor: str, field: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, pk = raw.split("|")
@@ -174,8 +174,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return when, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise HttpError(
-            400, "The cursor is not valid; use a next/prev value from a response."
+        raise ServiceError(
+            "The cursor is not valid; use a next/prev value from a response.", field=field
         ) from exc
 
 
@@ -190,15 +190,15 @@ def version_list(
     before: str | None = None,
 ) -> dict[str, Any]:
     if not 1 <= first <= 100:
-        raise HttpError(400, "first must be between 1 and 100.")
+        raise ServiceError("first must be between 1 and 100.", field="first")
     if after and before:
-        raise HttpError(400, "Use either after or before, not both.")
+        raise ServiceError("Use either after or before, not both.", field="before")
     project = _project(request)
     connector = _connector(project, key)
     versions = selectors.versions_for_project(project, connector)
     newest_first = versions.order_by("-updated_at", "-id")
     if after:
-        when, pk = _decode_cursor(after)
+        when, pk = _decode_cursor(after, "after")
         page = list(
             newest_first.filter(updated_at__lte=when).exclude(updated_at=when, id__gte=pk)[
                 : first + 1
@@ -207,7 +207,7 @@ def version_list(
         has_more_older, has_newer = len(page) > first, True
         page = page[:first]
     elif before:
-        when, pk = _decode_cursor(before)
+        when, pk = _decode_cursor(before, "before")
         older_first = versions.order_by("updated_at", "id")
         page = list(
             older_first.filter(updated_at__gte=when).exclude(updated_at=when, id__lte=pk)[

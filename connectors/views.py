@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -164,6 +165,18 @@ def _uploaded(form_files: list[UploadedFile]) -> list[tuple[str, bytes]]:
                 status=413,
             )
         files.append((upload.name or "connector.yaml", upload.read()))
+    return _main_first(files)
+
+
+MAIN_FILE_MARK = re.compile(rb"^info\s*:", re.MULTILINE)
+
+
+def _main_first(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Browsers send files in any order: put the one with a top-level ``info:`` first."""
+    if files and not MAIN_FILE_MARK.search(files[0][1]):
+        for index, (_name, body) in enumerate(files):
+            if MAIN_FILE_MARK.search(body):
+                return [files[index], *files[:index], *files[index + 1 :]]
     return files
 
 

@@ -187,8 +187,10 @@ def test_versions_cursor_paging(api: Api, tenancy: Tenancy) -> None:
     assert [i["name"] for i in last["items"]] == ["1.0.0"] and last["next"] is None
     back = api.get("/api/v1/connectors/acme_crm/versions", first=3, before=second["prev"]).json()
     assert [i["name"] for i in back["items"]] == ["1.6.0", "1.5.0", "1.4.0"]
-    assert_error(api.get("/api/v1/connectors/acme_crm/versions", after="garbage!"), 400)
-    assert_error(api.get("/api/v1/connectors/acme_crm/versions", first=0), 400)
+    garbage = assert_error(api.get("/api/v1/connectors/acme_crm/versions", after="garbage!"), 400)
+    assert [f["field"] for f in garbage["fields"]] == ["after"]
+    zero = assert_error(api.get("/api/v1/connectors/acme_crm/versions", first=0), 400)
+    assert [f["field"] for f in zero["fields"]] == ["first"]
 
 
 def test_drafts_are_listed_with_null_published_at(api: Api) -> None:

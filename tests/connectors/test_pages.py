@@ -372,3 +372,25 @@ def test_a_projects_custom_wording_never_shows_in_another_project(tenancy: Tenan
     assert [(c["key"], c["title"], c["description"]) for c in body] == [
         ("payroll_x", "Our Payroll", "Ours")
     ]
+
+
+def test_upload_finds_the_main_file_whatever_the_order(tenancy: Tenancy) -> None:
+    main = (
+        b"info: {title: Deals, key: deals_crm, version: 1.0.0}\nbaseUrl: https://api.example.com\n"
+        b"authentication: {type: basic}\nactions:\n  - $ref: deals_crm.deals\n"
+    )
+    partial = (
+        b"- {actionId: list_deals, categories: [crm], actionType: list, label: L, description: D}\n"
+    )
+    response = tenancy.client("admin").post(
+        reverse("connector_upload", args=[tenancy.project.slug]),
+        {
+            "files": [
+                SimpleUploadedFile("deals.yaml", partial),
+                SimpleUploadedFile("connector.yaml", main),
+            ]
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    version = ConnectorVersion.objects.get(connector__key="deals_crm")
+    assert [name for name, _ in version.source_files] == ["connector.yaml", "deals.yaml"]
