@@ -43,7 +43,7 @@ def _pin_text(raw: str | None) -> str | None:
     return raw.strip() or None if raw is not None else None
 
 
-def _suggestions(project_id: int, versions: list[tuple[str, int, int]]) -> list[str]:
+def _suggestions(versions: list[tuple[str, int, int]]) -> list[str]:
     """Pins worth offering in the editor's list: the keywords, each line, each version."""
     majors = sorted({m for _v, m, _n in versions}, reverse=True)
     minors = sorted({(m, n) for _v, m, n in versions}, reverse=True)
@@ -104,7 +104,7 @@ def _profile_context(
         fields=services.setup_fields(version) if version else [],
         secrets_set=services.secret_keys_set(profile),
         candidates=rows,
-        suggestions=_suggestions(profile.project_id, [(v, m, n) for _pk, v, m, n, _p in rows]),
+        suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
         **extra,
     )
 
