@@ -178,6 +178,8 @@ class AuditEntry(models.Model):
             # The audit log pages walk these newest-first with a keyset cursor on id.
             models.Index(fields=["organization", "-id"], name="audit_org_recent"),
             models.Index(fields=["project", "-id"], name="audit_project_recent"),
+            # A connection's (or any object's) activity on its own page.
+            models.Index(fields=["target_type", "target_id", "-id"], name="audit_target_recent"),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 if TYPE_CHECKING:
+    from connections.models import Connection
     from connectors.models import Connector, ConnectorVersion
     from profiles.models import ConnectorProfile
 
@@ -183,3 +184,26 @@ def get_profile_for_user(
     if profile is None:
         raise Http404("No such profile.")
     return access, profile
+
+
+def get_connection_for_user(
+    user: UserLike, slug: str, connection_id: int, *, need: int | None = None
+) -> tuple[ProjectAccess, Connection, str]:
+    """A connection of the project that the user may read, with the user's role on it.
+
+    Not visible to the user (another project, no grant, no organization-level role) → 404;
+    visible but the role is below ``need`` (a ``connections.rbac.ConnNeed``) → 403."""
+    from connections import rbac
+    from connections.selectors import connections_of
+
+    access = get_project_for_user(user, slug)
+    viewer = rbac.Viewer(user=user, membership=access.membership)
+    connection = rbac.scope(viewer, connections_of(access.project)).filter(pk=connection_id).first()
+    if connection is None:
+        raise Http404("No such connection.")
+    role = rbac.role(viewer, connection)
+    if need is not None and not rbac.allows(role, rbac.ConnNeed(need)):
+        raise PermissionDenied(
+            f"Your access to this connection ({role or 'none'}) does not allow this action."
+        )
+    return access, connection, role

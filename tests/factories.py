@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 
 from projects.models import ApiKey, Membership, Organization, Project, Role, Team
 from projects.services import Actor, api_key_create
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+    from profiles.models import ConnectorProfile
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery-staple"
@@ -64,6 +69,12 @@ def connector_yaml(
     optional_fields: tuple[str, ...] = (),
     scopes: tuple[str, ...] = ("contacts.read",),
     description: str = "Contacts and deals.",
+    base_url: str = "https://api.example.com",
+    health_path: str | None = None,
+    token_url: str = "https://auth.example.com/token",
+    authorization_url: str = "https://auth.example.com/authorize",
+    header_name: str | None = None,
+    setup_fields: tuple[str, ...] | None = None,
 ) -> bytes:
     """A valid definition (docs/connector-definition.md); vary the knobs to make changes."""
     import yaml
@@ -77,13 +88,26 @@ def connector_yaml(
     auth: dict[str, object] = {"type": auth_type, "configFields": fields}
     if auth_type == "oauth2":
         auth.update(
-            authorizationUrl="https://auth.example.com/authorize",
-            tokenUrl="https://auth.example.com/token",
+            authorizationUrl=authorization_url,
+            tokenUrl=token_url,
             scopes=list(scopes),
         )
+    if header_name:
+        auth["headerName"] = header_name
+    if setup_fields:
+        auth["setupFields"] = [
+            {
+                "key": f,
+                "label": f.replace("_", " ").title(),
+                "type": "password" if "secret" in f else "string",
+                "required": True,
+                "secret": "secret" in f,
+            }
+            for f in setup_fields
+        ]
     document = {
         "info": {"title": title, "key": key, "version": version, "description": description},
-        "baseUrl": "https://api.example.com",
+        "baseUrl": base_url,
         "authentication": auth,
         "actions": [
             {
@@ -96,4 +120,71 @@ def connector_yaml(
             for action in actions
         ],
     }
+    if health_path:
+        document["healthCheck"] = {"path": health_path}
     return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def make_profile(
+    project: Project,
+    key: str = "acme_crm",
+    name: str = "production",
+    *,
+    version: str = "1.0.0",
+    pin: str | None = None,
+    setup: dict[str, str] | None = None,
+    **definition: object,
+) -> ConnectorProfile:
+    """A custom version of ``key`` published in ``project`` (definition knobs of
+    connector_yaml) and a profile on it; ``setup`` fills setup fields (secrets encrypted)."""
+    from connectors.models import ConnectorVersion
+    from connectors.services import connector_version_push
+    from profiles.services import profile_create, profile_update
+
+    connector_version_push(
+        actor=Actor.system(),
+        project=project,
+        files=[("c.yaml", connector_yaml(key=key, version=version, **definition))],  # type: ignore[arg-type]
+        acknowledge_breaking=True,
+    )
+    profile = profile_create(
+        actor=Actor.system(), project=project, connector_key=key, name=name, pin=pin
+    )
+    if setup:
+        version_row = ConnectorVersion.objects.get(
+            connector__key=key, project=project, version=version
+        )
+        profile = profile_update(
+            actor=Actor.system(),
+            profile=profile,
+            version=version_row,
+            name=name,
+            is_default=profile.is_default,
+            values=setup,
+        )
+    return profile
+
+
+def make_connection(
+    profile: ConnectorProfile,
+    owner_id: str | None = None,
+    *,
+    config: dict[str, str] | None = None,
+    tokens: dict[str, object] | None = None,
+    **extra: str,
+) -> Connection:
+    """A connection through the real service (config validated, secrets encrypted)."""
+    from connections.services import connection_create
+
+    n = next(_seq)
+    owner_id = owner_id or f"end-user-{n}"
+    return connection_create(
+        actor=Actor.system(),
+        profile=profile,
+        origin_owner_id=owner_id,
+        origin_owner_name=extra.pop("origin_owner_name", f"End User {n}"),
+        email=extra.pop("email", f"{owner_id}@customer.example"),
+        config=config if config is not None else {"api_key": f"sk_live_{n:04d}_abcdefghijkl"},
+        oauth_tokens=tokens,
+        **extra,
+    )

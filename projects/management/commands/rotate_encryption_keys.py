@@ -1,8 +1,8 @@
 """Re-encrypt every stored secret under the first FIELD_ENCRYPTION_KEYS key.
 
 Rotation: put the new key first (keep the old ones after it), run this command, then remove
-the old keys. Secrets live in: connector profiles' secret setup fields (more stores register
-below as they are added).
+the old keys. Secrets live in: connector profiles' secret setup fields, connections' secret
+config fields and their OAuth token sets (every store is listed in ENCRYPTED_FIELDS below).
 """
 
 from typing import Any
@@ -10,11 +10,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from connections.models import Connection
 from profiles.models import ConnectorProfile
 from projects.crypto import DecryptionError, rotate
 
 # (model, encrypted text field): every place a MultiFernet token is stored.
-ENCRYPTED_FIELDS = [(ConnectorProfile, "setup_secrets")]
+ENCRYPTED_FIELDS = [
+    (ConnectorProfile, "setup_secrets"),
+    (Connection, "config_secrets"),
+    (Connection, "oauth_tokens"),
+]
 BATCH = 500
 
 

@@ -1,0 +1,196 @@
+"""Connections (linked accounts): an end user's authorised account on one connector profile.
+
+Secrets (secret config fields, OAuth tokens) are stored as MultiFernet tokens only; the
+plain columns hold nothing an attacker with a database dump could use.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower
+
+from connectors.models import Connector, ConnectorVersion
+from profiles.models import ConnectorProfile
+from projects.models import Project, Team
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authentication"
+    ERROR = "error", "Error"
+    DISABLED = "disabled", "Disabled"
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked"
+    HEALTHY = "healthy", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authentication"
+
+
+class GrantRole(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    OWNER = "owner", "Owner"
+
+
+class OrgRole(models.TextChoices):
+    """The organization-level role: what every member of the organization gets."""
+
+    NONE = "", "None"
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+
+
+GRANT_RANK = {"": 0, GrantRole.VIEWER: 1, GrantRole.EDITOR: 2, GrantRole.OWNER: 3}
+
+
+class SubjectType(models.TextChoices):
+    USER = "user", "User"
+    TEAM = "team", "Team"
+
+
+class Connection(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connections")
+    profile = models.ForeignKey(
+        ConnectorProfile, on_delete=models.PROTECT, related_name="connections"
+    )
+    # The profile's connector, copied so that lists filter on it without a join.
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="+")
+    origin_owner_id = models.CharField(max_length=255, help_text="The end user's id in your app.")
+    origin_owner_name = models.CharField(max_length=255, blank=True)
+    origin_username = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    name = models.CharField(max_length=200, help_text="Display name.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Non-secret config-field values; secret ones live encrypted in config_secrets.
+    config_values = models.JSONField(default=dict, blank=True)
+    config_secrets = models.TextField(blank=True, default="", editable=False)
+    # access_token, refresh_token, expires_at (epoch seconds), scopes: one MultiFernet token.
+    oauth_tokens = models.TextField(blank=True, default="", editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    resolved_version = models.ForeignKey(
+        ConnectorVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    last_healthy_at = models.DateTimeField(null=True, blank=True)
+    health_error = models.CharField(max_length=500, blank=True)
+    org_role = models.CharField(max_length=8, choices=OrgRole.choices, default="", blank=True)
+    moved_from_profile = models.ForeignKey(
+        ConnectorProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # What the list's search box matches (owner id, names, email), lower-cased; on PostgreSQL a
+    # trigram index (migration 0002) serves "contains" searches over a million rows.
+    search_text = models.GeneratedField(
+        expression=Lower(
+            Concat(
+                "origin_owner_id",
+                Value(" "),
+                "name",
+                Value(" "),
+                "origin_owner_name",
+                Value(" "),
+                "origin_username",
+                Value(" "),
+                "email",
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]), name="connection_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(health__in=[h.value for h in Health]), name="connection_health_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(org_role__in=[r.value for r in OrgRole]),
+                name="connection_org_role_valid",
+            ),
+        ]
+        # The list pages walk one of these from the top with a keyset cursor, so a page costs
+        # the same at row 50 and at row 500,000.
+        indexes = [
+            models.Index(fields=["project", "-created_at", "-id"], name="conn_project_created"),
+            models.Index(fields=["project", "-updated_at", "-id"], name="conn_project_updated"),
+            models.Index(fields=["project", "name", "id"], name="conn_project_name"),
+            models.Index(
+                fields=["project", "status", "-created_at", "-id"], name="conn_project_status"
+            ),
+            models.Index(fields=["profile", "-created_at", "-id"], name="conn_profile_created"),
+            models.Index(fields=["connector", "-created_at", "-id"], name="conn_connector_created"),
+            models.Index(fields=["resolved_version", "-created_at"], name="conn_version_created"),
+            models.Index(fields=["project", "origin_owner_id"], name="conn_project_owner"),
+            models.Index(
+                fields=["project", "org_role"],
+                condition=~Q(org_role=""),
+                name="conn_project_org_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.origin_owner_id
+
+    @property
+    def is_oauth(self) -> bool:
+        return bool(self.oauth_tokens)
+
+
+class ConnectionGrant(models.Model):
+    """Per-connection access: a user or a team gets viewer, editor or owner."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="grants")
+    subject_type = models.CharField(max_length=8, choices=SubjectType.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="connection_grants",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="connection_grants"
+    )
+    role = models.CharField(max_length=8, choices=GrantRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subject_type", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "user"], name="grant_unique_user"),
+            models.UniqueConstraint(fields=["connection", "team"], name="grant_unique_team"),
+            models.CheckConstraint(
+                condition=(
+                    Q(subject_type="user", user__isnull=False, team__isnull=True)
+                    | Q(subject_type="team", team__isnull=False, user__isnull=True)
+                ),
+                name="grant_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in GrantRole]), name="grant_role_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "connection"], name="grant_user_connection"),
+            models.Index(fields=["team", "connection"], name="grant_team_connection"),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.user if self.subject_type == SubjectType.USER else self.team
+        return f"{subject}: {self.role}"
+
+    @property
+    def subject_id(self) -> int | None:
+        return self.user_id if self.subject_type == SubjectType.USER else self.team_id

@@ -1,0 +1,90 @@
+"""Who may do what with a connection (seed 002's per-connection RBAC).
+
+- Organization owners and admins, and project API keys, hold every connection as ``owner``.
+- Everyone else holds the highest of: their user grant, their teams' grants, and the
+  connection's organization-level role. An organization viewer never holds more than
+  ``viewer``: viewers never write.
+
+Levels: ``viewer`` reads; ``editor`` renames, checks health, refreshes tokens, disables and
+enables; ``owner`` also deletes and manages the grants and the organization-level role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Q, QuerySet
+
+from projects.models import Membership, Role
+
+from .models import GRANT_RANK, Connection, ConnectionGrant, GrantRole
+
+
+class ConnNeed(IntEnum):
+    READ = GRANT_RANK[GrantRole.VIEWER]
+    WRITE = GRANT_RANK[GrantRole.EDITOR]
+    OWN = GRANT_RANK[GrantRole.OWNER]
+
+
+ROLE_OF_RANK = {rank: role for role, rank in GRANT_RANK.items()}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The reader of connections: a member of the project's organization, or an API key
+    (``user`` None, full access to its own project)."""
+
+    user: User | AnonymousUser | None
+    membership: Membership | None
+
+    @property
+    def sees_all(self) -> bool:
+        return self.membership is None or self.membership.can_manage
+
+    @property
+    def cap(self) -> int:
+        if self.membership is not None and self.membership.role == Role.VIEWER:
+            return GRANT_RANK[GrantRole.VIEWER]
+        return GRANT_RANK[GrantRole.OWNER]
+
+
+def _grants_for(user: User | AnonymousUser | None) -> QuerySet[ConnectionGrant]:
+    if user is None or not user.is_authenticated:
+        return ConnectionGrant.objects.none()
+    return ConnectionGrant.objects.filter(Q(user_id=user.pk) | Q(team__members__id=user.pk))
+
+
+def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connection]:
+    """``connections`` narrowed to what ``viewer`` may read (lists, counts, detail, API)."""
+    if viewer.sees_all:
+        return connections
+    granted = _grants_for(viewer.user).values("connection_id")
+    return connections.filter(~Q(org_role="") | Q(pk__in=granted))
+
+
+def roles(viewer: Viewer, connections: Iterable[Connection]) -> dict[int, str]:
+    """The effective role ("owner", "editor", "viewer" or "") on each connection: one query
+    for a whole page, none for an admin."""
+    rows = list(connections)
+    if viewer.sees_all:
+        return {c.pk: GrantRole.OWNER.value for c in rows}
+    best = {c.pk: GRANT_RANK.get(c.org_role, 0) for c in rows}
+    if rows:
+        for connection_id, role in (
+            _grants_for(viewer.user)
+            .filter(connection_id__in=[c.pk for c in rows])
+            .values_list("connection_id", "role")
+        ):
+            best[connection_id] = max(best[connection_id], GRANT_RANK[role])
+    return {pk: ROLE_OF_RANK[min(rank, viewer.cap)] for pk, rank in best.items()}
+
+
+def role(viewer: Viewer, connection: Connection) -> str:
+    return roles(viewer, [connection])[connection.pk]
+
+
+def allows(role_name: str, need: ConnNeed) -> bool:
+    return GRANT_RANK.get(role_name, 0) >= need

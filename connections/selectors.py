@@ -1,0 +1,361 @@
+"""Permission-scoped reads of connections: the list (filters, search, sort, keyset pages),
+counts, credentials shown masked, version adoption.
+
+Every interface (pages, HTMX partials, the API, bulk actions) reads through ``visible``, so
+they can never disagree about who sees what.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from projects.crypto import decrypt_json, mask
+from projects.models import Project
+from projects.services import ServiceError
+
+from . import rbac
+from .models import Connection, Health, Status
+
+SORTS = ("created_at", "updated_at", "name")
+SEARCH_MIN_TRIGRAM = 3
+COUNT_CAP = 10_000
+MAX_LIMIT = 200
+
+
+def connections_of(project: Project) -> QuerySet[Connection]:
+    return Connection.objects.filter(project=project).select_related(
+        "profile", "connector", "resolved_version"
+    )
+
+
+def visible(viewer: rbac.Viewer, project: Project) -> QuerySet[Connection]:
+    return rbac.scope(viewer, connections_of(project))
+
+
+# --- Filters -------------------------------------------------------------------------------
+
+# field__operator filters of the API (seed 002): field → (ORM path, kind).
+FILTER_FIELDS: dict[str, tuple[str, str]] = {
+    "created_at": ("created_at", "datetime"),
+    "updated_at": ("updated_at", "datetime"),
+    "last_used_at": ("last_used_at", "datetime"),
+    "health_checked_at": ("health_checked_at", "datetime"),
+    "moved_at": ("moved_at", "datetime"),
+    "name": ("name", "text"),
+    "origin_owner_id": ("origin_owner_id", "text"),
+    "origin_owner_name": ("origin_owner_name", "text"),
+    "origin_username": ("origin_username", "text"),
+    "email": ("email", "text"),
+    "status": ("status", "choice"),
+    "health": ("health", "choice"),
+    "connector_key": ("connector__key", "text"),
+    "profile_id": ("profile_id", "int"),
+    "resolved_version": ("resolved_version__version", "text"),
+    "id": ("id", "int"),
+}
+OPERATORS = {
+    "eq": "exact",
+    "exact": "exact",
+    "ne": "exact",  # negated below
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "contains": "icontains",
+    "icontains": "icontains",
+    "startswith": "istartswith",
+    "istartswith": "istartswith",
+    "in": "in",
+    "isnull": "isnull",
+}
+_KIND_OPERATORS = {
+    "datetime": {"eq", "exact", "ne", "gt", "gte", "lt", "lte", "isnull"},
+    "int": {"eq", "exact", "ne", "gt", "gte", "lt", "lte", "in"},
+    "choice": {"eq", "exact", "ne", "in"},
+    "text": {"eq", "exact", "ne", "contains", "icontains", "startswith", "istartswith", "in"},
+}
+_CHOICES = {"status": {s.value for s in Status}, "health": {h.value for h in Health}}
+
+
+def _value(name: str, kind: str, raw: str) -> Any:
+    if kind == "datetime":
+        parsed = parse_datetime(raw)
+        if parsed is None:
+            raise ServiceError(f"{name}: expected an ISO 8601 date-time.", field=name)
+        return parsed
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ServiceError(f"{name}: expected a whole number.", field=name) from exc
+    field_name = name.split("__")[0]
+    if kind == "choice" and raw not in _CHOICES[field_name]:
+        allowed = ", ".join(sorted(_CHOICES[field_name]))
+        raise ServiceError(f"{name}: “{raw}” is not one of {allowed}.", field=name)
+    return raw
+
+
+def field_filter(name: str, raw: str) -> Q:
+    """One ``field__operator=value`` filter as a Q; unknown fields or operators are 400."""
+    field_name, _, operator = name.partition("__")
+    operator = operator or "eq"
+    if field_name not in FILTER_FIELDS:
+        raise ServiceError(
+            f"Unknown filter field “{field_name}”. Filterable: {', '.join(FILTER_FIELDS)}.",
+            field=name,
+        )
+    path, kind = FILTER_FIELDS[field_name]
+    if operator not in _KIND_OPERATORS[kind]:
+        raise ServiceError(
+            f"{name}: the operator “{operator}” does not apply to {field_name}. "
+            f"Use one of {', '.join(sorted(_KIND_OPERATORS[kind]))}.",
+            field=name,
+        )
+    lookup = f"{path}__{OPERATORS[operator]}"
+    if operator == "isnull":
+        if raw.lower() not in ("true", "false"):
+            raise ServiceError(f"{name}: expected true or false.", field=name)
+        return Q(**{lookup: raw.lower() == "true"})
+    if operator == "in":
+        values = [_value(name, kind, part.strip()) for part in raw.split(",") if part.strip()]
+        return Q(**{lookup: values})
+    value = _value(name, kind, raw)
+    return ~Q(**{lookup: value}) if operator == "ne" else Q(**{lookup: value})
+
+
+@dataclass
+class Filters:
+    search: str = ""
+    connector_key: str = ""
+    profile_id: int | None = None
+    status: str = ""
+    health: str = ""
+    version: str = ""  # the resolved version's number
+    fields: dict[str, str] = field(default_factory=dict)  # field__operator → raw value
+    sort_by: str = "created_at"
+    sort_dir: str = "desc"
+
+    def __post_init__(self) -> None:
+        if self.sort_by not in SORTS:
+            raise ServiceError(f"sort_by must be one of {', '.join(SORTS)}.", field="sort_by")
+        if self.sort_dir not in ("asc", "desc"):
+            raise ServiceError("sort_dir must be asc or desc.", field="sort_dir")
+        if self.status and self.status not in _CHOICES["status"]:
+            raise ServiceError(f"Unknown status “{self.status}”.", field="status")
+        if self.health and self.health not in _CHOICES["health"]:
+            raise ServiceError(f"Unknown health “{self.health}”.", field="health")
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.search
+            or self.connector_key
+            or self.profile_id
+            or self.status
+            or self.health
+            or self.version
+            or self.fields
+        )
+
+
+def search_q(text: str) -> Q:
+    """Owner id, names, username or email containing ``text`` (a trigram index on
+    PostgreSQL); one or two characters match the start of the owner id or name only."""
+    text = text.strip().lower()
+    if len(text) < SEARCH_MIN_TRIGRAM:
+        return Q(origin_owner_id__startswith=text) | Q(name__istartswith=text)
+    return Q(search_text__contains=text)
+
+
+def apply_filters(connections: QuerySet[Connection], filters: Filters) -> QuerySet[Connection]:
+    if filters.search.strip():
+        connections = connections.filter(search_q(filters.search))
+    if filters.connector_key:
+        connections = connections.filter(connector__key=filters.connector_key)
+    if filters.profile_id:
+        connections = connections.filter(profile_id=filters.profile_id)
+    if filters.status:
+        connections = connections.filter(status=filters.status)
+    if filters.health:
+        connections = connections.filter(health=filters.health)
+    if filters.version:
+        connections = connections.filter(resolved_version__version=filters.version)
+    for name, raw in filters.fields.items():
+        connections = connections.filter(field_filter(name, raw))
+    return connections
+
+
+def ordered(connections: QuerySet[Connection], filters: Filters) -> QuerySet[Connection]:
+    sign = "-" if filters.sort_dir == "desc" else ""
+    return connections.order_by(f"{sign}{filters.sort_by}", f"{sign}id")
+
+
+# --- Keyset pages ----------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list[Connection]
+    next: str | None
+    prev: str | None
+
+
+def _encode(connection: Connection, sort_by: str) -> str:
+    value = getattr(connection, sort_by)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([value, connection.pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort_by: str) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, pk = json.loads(raw)
+        if not isinstance(pk, int) or isinstance(pk, bool):
+            raise ValueError
+        if sort_by == "name":
+            if not isinstance(value, str):
+                raise ValueError
+        else:
+            value = parse_datetime(value) if isinstance(value, str) else None
+            if value is None:
+                raise ValueError
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ServiceError("The page cursor is not valid; start from the first page.") from exc
+    return value, pk
+
+
+def _after(sort_by: str, descending: bool, value: Any, pk: int) -> Q:
+    """Rows strictly after (value, pk) in the given direction, written so that the first
+    condition is an index range on the sort column."""
+    if descending:
+        return Q(**{f"{sort_by}__lte": value}) & (Q(**{f"{sort_by}__lt": value}) | Q(id__lt=pk))
+    return Q(**{f"{sort_by}__gte": value}) & (Q(**{f"{sort_by}__gt": value}) | Q(id__gt=pk))
+
+
+def page(
+    connections: QuerySet[Connection],
+    filters: Filters,
+    *,
+    after: str = "",
+    before: str = "",
+    limit: int = 50,
+) -> Page:
+    """One page by keyset: the cost does not grow with how deep the page is."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    descending = filters.sort_dir == "desc"
+    sort_by = filters.sort_by
+    if before:
+        value, pk = _decode(before, sort_by)
+        flipped = Filters(sort_by=sort_by, sort_dir="asc" if descending else "desc")
+        rows = list(
+            ordered(connections.filter(_after(sort_by, not descending, value, pk)), flipped)[
+                : limit + 1
+            ]
+        )
+        has_more = len(rows) > limit
+        items = list(reversed(rows[:limit]))
+        return Page(
+            items,
+            next=_encode(items[-1], sort_by) if items else None,
+            prev=_encode(items[0], sort_by) if items and has_more else None,
+        )
+    if after:
+        value, pk = _decode(after, sort_by)
+        connections = connections.filter(_after(sort_by, descending, value, pk))
+    rows = list(ordered(connections, filters)[: limit + 1])
+    items = rows[:limit]
+    return Page(
+        items,
+        next=_encode(items[-1], sort_by) if len(rows) > limit else None,
+        prev=_encode(items[0], sort_by) if after and items else None,
+    )
+
+
+def count_capped(connections: QuerySet[Connection], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows match, counting no further than ``cap`` (bounded cost at any size)."""
+    n = connections.order_by().values("pk")[: cap + 1].count()
+    return min(n, cap), n > cap
+
+
+# --- One connection --------------------------------------------------------------------------
+
+
+def config_fields(connection: Connection) -> list[dict[str, Any]]:
+    version = connection.resolved_version
+    fields = version.authentication.get("configFields") if version else None
+    return [f for f in fields or [] if isinstance(f, dict) and isinstance(f.get("key"), str)]
+
+
+def credentials_masked(connection: Connection) -> list[tuple[str, str, bool]]:
+    """(label, shown value, secret?) for each stored credential; secrets masked ••••1234."""
+    labels = {f["key"]: str(f.get("label") or f["key"]) for f in config_fields(connection)}
+    rows = [(labels.get(k, k), str(v), False) for k, v in connection.config_values.items()]
+    secrets = decrypt_json(connection.config_secrets)
+    rows += [(labels.get(k, k), mask(str(v)), True) for k, v in secrets.items()]
+    if connection.oauth_tokens:
+        tokens = decrypt_json(connection.oauth_tokens)
+        for key, label in (("access_token", "Access token"), ("refresh_token", "Refresh token")):
+            if tokens.get(key):
+                rows.append((label, mask(str(tokens[key])), True))
+        if tokens.get("scope"):
+            scope = tokens["scope"]
+            rows.append(
+                ("Granted scopes", " ".join(scope) if isinstance(scope, list) else scope, False)
+            )
+    return rows
+
+
+def masked_config(connection: Connection) -> dict[str, str]:
+    """Config values for the API: plain ones as stored, secret ones masked."""
+    values = {k: str(v) for k, v in connection.config_values.items()}
+    values.update({k: mask(str(v)) for k, v in decrypt_json(connection.config_secrets).items()})
+    return values
+
+
+# --- Version adoption --------------------------------------------------------------------------
+
+ADOPTION_CACHE_SECONDS = 60
+
+
+def adoption(
+    project: Project, *, connector_id: int | None = None, profile_id: int | None = None
+) -> list[tuple[str, int]]:
+    """How many of the project's connections are on each version now (their last
+    resolution), highest version first. Cached for a minute: an aggregate over every row."""
+    key = f"adoption:{project.pk}:{connector_id}:{profile_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return list(cached)
+    rows = Connection.objects.filter(project=project)
+    if connector_id is not None:
+        rows = rows.filter(connector_id=connector_id)
+    if profile_id is not None:
+        rows = rows.filter(profile_id=profile_id)
+    counts = list(
+        rows.values("resolved_version__version", "resolved_version__version_key")
+        .annotate(n=Count("pk"))
+        .order_by("-resolved_version__version_key")
+    )
+    result = [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
+    cache.set(key, result, ADOPTION_CACHE_SECONDS)
+    return result
+
+
+def counts_by_profile(project: Project) -> dict[int, int]:
+    return dict(
+        Connection.objects.filter(project=project)
+        .values_list("profile_id")
+        .annotate(n=Count("pk"))
+        .values_list("profile_id", "n")
+    )

@@ -1,0 +1,356 @@
+"""Writes on connections: create, rename, status, delete, grants, organization-level role,
+health and token bookkeeping. Every write is audited; no audit entry holds a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.models import ConnectorVersion
+from profiles.models import ConnectorProfile
+from profiles.selectors import resolve_profile
+from projects.crypto import encrypt_json
+from projects.models import Membership, Team
+from projects.services import Actor, ServiceError, audit_record
+
+from . import rbac
+from .models import Connection, ConnectionGrant, GrantRole, Health, OrgRole, Status, SubjectType
+
+MAX_CONFIG_VALUE = 4096
+
+
+def _audit(
+    actor: Actor,
+    connection: Connection,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    project = connection.project
+    audit_record(
+        actor=actor,
+        organization=project.organization,
+        project=project,
+        action=action,
+        target=connection,
+        before=before,
+        after=after,
+    )
+
+
+def resolved_version(profile: ConnectorProfile) -> ConnectorVersion:
+    resolved = resolve_profile(profile)
+    if resolved is None:
+        raise ServiceError(f"The profile {profile.name} resolves to no version.")
+    return ConnectorVersion.objects.get(pk=resolved.id)
+
+
+def split_config(
+    version: ConnectorVersion, values: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Validate end-user config values against the version's configFields: (plain, secret).
+
+    Unknown keys are ignored; required fields must be present; select fields take one of
+    their options. Errors name the field (400)."""
+    fields = version.authentication.get("configFields") or []
+    plain: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for f in fields:
+        if not isinstance(f, dict) or not isinstance(f.get("key"), str):
+            continue
+        key = f["key"]
+        value = str(values.get(key, "") or "").strip()
+        label = f.get("label") or key
+        if not value:
+            if f.get("required"):
+                raise ServiceError(f"{label} is required.", field=key)
+            continue
+        if len(value) > MAX_CONFIG_VALUE:
+            raise ServiceError(
+                f"{label} is too long (at most {MAX_CONFIG_VALUE} characters).", field=key
+            )
+        options = f.get("options")
+        if f.get("type") == "select" and isinstance(options, list) and value not in options:
+            raise ServiceError(f"{label} must be one of {', '.join(map(str, options))}.", field=key)
+        if f.get("type") == "number":
+            try:
+                float(value)
+            except ValueError as exc:
+                raise ServiceError(f"{label} must be a number.", field=key) from exc
+        (secret if f.get("secret") else plain)[key] = value
+    return plain, secret
+
+
+def tokens_blob(tokens: dict[str, Any] | None) -> tuple[str, Any]:
+    """The encrypted token set and its expiry (plain, for lists)."""
+    if not tokens:
+        return "", None
+    expires_at = tokens.get("expires_at")
+    expiry = (
+        datetime.fromtimestamp(float(expires_at), tz=UTC)
+        if isinstance(expires_at, int | float)
+        else None
+    )
+    return encrypt_json(tokens), expiry
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    actor: Actor,
+    profile: ConnectorProfile,
+    origin_owner_id: str,
+    origin_owner_name: str = "",
+    origin_username: str = "",
+    email: str = "",
+    name: str = "",
+    config: dict[str, str] | None = None,
+    oauth_tokens: dict[str, Any] | None = None,
+) -> Connection:
+    """A new connection on ``profile``, its config validated against the version the profile
+    resolves to now; secret values and tokens are encrypted before they reach the database."""
+    origin_owner_id = origin_owner_id.strip()
+    if not origin_owner_id:
+        raise ServiceError("origin_owner_id is required.", field="origin_owner_id")
+    version = resolved_version(profile)
+    plain, secret = split_config(version, config or {})
+    blob, expiry = tokens_blob(oauth_tokens)
+    now = timezone.now()
+    connection = Connection.objects.create(
+        project=profile.project,
+        profile=profile,
+        connector_id=profile.connector_id,
+        origin_owner_id=origin_owner_id[:255],
+        origin_owner_name=origin_owner_name.strip()[:255],
+        origin_username=origin_username.strip()[:255],
+        email=email.strip()[:254],
+        name=(name.strip() or origin_owner_name.strip() or origin_owner_id)[:200],
+        config_values=plain,
+        config_secrets=encrypt_json(secret) if secret else "",
+        oauth_tokens=blob,
+        token_expires_at=expiry,
+        resolved_version=version,
+        last_used_at=now,
+    )
+    connection.project = profile.project
+    _audit(
+        actor,
+        connection,
+        "connection.created",
+        after={
+            "profile": profile.name,
+            "version": version.version,
+            "origin_owner_id": connection.origin_owner_id,
+            "fields": sorted([*plain, *secret]),
+        },
+    )
+    return connection
+
+
+def _locked(connection: Connection) -> Connection:
+    return (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("project__organization", "profile", "connector")
+        .get(pk=connection.pk)
+    )
+
+
+@transaction.atomic
+def connection_rename(*, actor: Actor, connection: Connection, name: str) -> Connection:
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the connection a name.", field="name")
+    if len(name) > 200:
+        raise ServiceError("The name is too long (at most 200 characters).", field="name")
+    connection = _locked(connection)
+    if name != connection.name:
+        before = connection.name
+        connection.name = name
+        connection.save(update_fields=["name", "updated_at"])
+        _audit(
+            actor, connection, "connection.renamed", before={"name": before}, after={"name": name}
+        )
+    return connection
+
+
+@transaction.atomic
+def connection_set_status(*, actor: Actor, connection: Connection, status: str) -> Connection:
+    """Disable, re-enable (active) or mark as needing re-authentication."""
+    if status not in (Status.ACTIVE, Status.DISABLED, Status.NEEDS_REAUTH):
+        raise ServiceError("Status must be active, disabled or needs_reauth.", field="status")
+    connection = _locked(connection)
+    if status != connection.status:
+        before = connection.status
+        connection.status = status
+        fields = ["status", "updated_at"]
+        if status == Status.NEEDS_REAUTH:
+            connection.health = Health.NEEDS_REAUTH
+            fields.append("health")
+        connection.save(update_fields=fields)
+        _audit(
+            actor,
+            connection,
+            f"connection.{status}",
+            before={"status": before},
+            after={"status": status},
+        )
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, actor: Actor, connection: Connection) -> None:
+    connection = _locked(connection)
+    _audit(
+        actor,
+        connection,
+        "connection.deleted",
+        before={"origin_owner_id": connection.origin_owner_id, "profile": connection.profile.name},
+    )
+    connection.delete()
+
+
+def connections_bulk(
+    *, actor: Actor, viewer: rbac.Viewer, connections: Iterable[Connection], action: str
+) -> tuple[int, int]:
+    """Apply ``action`` (disable, enable, delete, needs_reauth) to each connection the viewer
+    may change: (done, skipped for lack of access)."""
+    rows = list(connections)
+    role_of = rbac.roles(viewer, rows)
+    need = rbac.ConnNeed.OWN if action == "delete" else rbac.ConnNeed.WRITE
+    done = skipped = 0
+    for connection in rows:
+        if not rbac.allows(role_of[connection.pk], need):
+            skipped += 1
+            continue
+        if action == "delete":
+            connection_delete(actor=actor, connection=connection)
+        elif action == "disable":
+            connection_set_status(actor=actor, connection=connection, status=Status.DISABLED)
+        elif action == "enable":
+            connection_set_status(actor=actor, connection=connection, status=Status.ACTIVE)
+        elif action == "needs_reauth":
+            connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
+        else:
+            raise ServiceError(f"Unknown action “{action}”.", field="action")
+        done += 1
+    return done, skipped
+
+
+# --- Access: grants and the organization-level role ------------------------------------------
+
+
+def _subject(connection: Connection, subject_type: str, subject_id: Any) -> User | Team:
+    organization_id = connection.project.organization_id
+    try:
+        pk = int(subject_id)
+    except (TypeError, ValueError) as exc:
+        raise ServiceError("subject_id must be a user or team id.", field="subject_id") from exc
+    if subject_type == SubjectType.USER:
+        membership = (
+            Membership.objects.select_related("user")
+            .filter(organization_id=organization_id, user_id=pk)
+            .first()
+        )
+        if membership is None:
+            raise ServiceError("No member of this organization has that id.", field="subject_id")
+        return membership.user
+    if subject_type == SubjectType.TEAM:
+        team = Team.objects.filter(organization_id=organization_id, pk=pk).first()
+        if team is None:
+            raise ServiceError("No team of this organization has that id.", field="subject_id")
+        return team
+    raise ServiceError("subject_type must be user or team.", field="subject_type")
+
+
+@transaction.atomic
+def grant_set(
+    *, actor: Actor, connection: Connection, subject_type: str, subject_id: Any, role: str
+) -> ConnectionGrant:
+    """Give a user or team ``role`` on the connection (creates or changes the grant)."""
+    if role not in GrantRole.values:
+        raise ServiceError("role must be viewer, editor or owner.", field="role")
+    connection = _locked(connection)
+    subject = _subject(connection, subject_type, subject_id)
+    lookup = {"user": subject} if subject_type == SubjectType.USER else {"team": subject}
+    grant = ConnectionGrant.objects.filter(connection=connection, **lookup).first()
+    before = {"role": grant.role} if grant else None
+    if grant is None:
+        try:
+            with transaction.atomic():
+                grant = ConnectionGrant.objects.create(
+                    connection=connection, subject_type=subject_type, role=role, **lookup
+                )
+        except IntegrityError as exc:  # pragma: no cover - serialized by the row lock
+            raise ServiceError("That grant exists already.") from exc
+    elif grant.role != role:
+        grant.role = role
+        grant.save(update_fields=["role"])
+    else:
+        return grant
+    _audit(
+        actor,
+        connection,
+        "connection.grant_set",
+        before=before,
+        after={"subject": f"{subject_type}:{subject}", "role": role},
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_remove(
+    *, actor: Actor, connection: Connection, subject_type: str, subject_id: Any
+) -> None:
+    connection = _locked(connection)
+    if subject_type not in SubjectType.values:
+        raise ServiceError("subject_type must be user or team.", field="subject_type")
+    try:
+        pk = int(subject_id)
+    except (TypeError, ValueError) as exc:
+        raise ServiceError("subject_id must be a user or team id.", field="subject_id") from exc
+    lookup = {"user_id": pk} if subject_type == SubjectType.USER else {"team_id": pk}
+    grant = (
+        ConnectionGrant.objects.filter(connection=connection, **lookup)
+        .select_related("user", "team")
+        .first()
+    )
+    if grant is None:
+        from django.http import Http404
+
+        raise Http404("No such grant on this connection.")
+    subject = grant.user if subject_type == SubjectType.USER else grant.team
+    grant.delete()
+    _audit(
+        actor,
+        connection,
+        "connection.grant_removed",
+        before={"subject": f"{subject_type}:{subject}", "role": grant.role},
+    )
+
+
+@transaction.atomic
+def connection_set_org_role(
+    *, actor: Actor, connection: Connection, role: str | None
+) -> Connection:
+    value = role or ""
+    if value not in OrgRole.values:
+        raise ServiceError("role must be null, viewer or editor.", field="role")
+    connection = _locked(connection)
+    if value != connection.org_role:
+        before = connection.org_role or None
+        connection.org_role = value
+        connection.save(update_fields=["org_role", "updated_at"])
+        _audit(
+            actor,
+            connection,
+            "connection.organization_role",
+            before={"role": before},
+            after={"role": value or None},
+        )
+    return connection
