@@ -3,6 +3,7 @@
 SQLite is the embedded default when ``DATABASE_URL`` is unset; PostgreSQL (psycopg 3) otherwise.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -174,6 +175,23 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
+CONNECTION_HTTP_TIMEOUT = (
+    env.float("CONNECTION_HTTP_CONNECT_TIMEOUT", default=3.0),
+    env.float("CONNECTION_HTTP_READ_TIMEOUT", default=5.0),
+)
+# Plain-http token endpoints are accepted only on loopback and only where this is on (the
+# local sandbox and the tests); production settings force it off.
+# local and test settings turn it on (and oauthlib's own https check off, see allow_http_loopback).
+OAUTH_ALLOW_HTTP_LOOPBACK = False
+
+
+def allow_http_loopback() -> bool:
+    """For local and test settings: plain-http OAuth endpoints on loopback hosts only (our
+    tokens._check_url refuses other hosts; oauthlib's blanket https check is lifted)."""
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    return True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -183,5 +201,9 @@ LOGGING = {
     "loggers": {
         # Never log request bodies or auth headers; django.request logs only the path.
         "django.db.backends": {"level": "WARNING"},
+        # These log URLs (which may carry credentials) and token bodies at DEBUG: never.
+        "urllib3": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
     },
 }

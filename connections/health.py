@@ -1,0 +1,274 @@
+"""Health checks: a real HTTP request to the definition's ``healthCheck`` path.
+
+The URL is ``baseUrl`` with ``${credentials.<key>}`` filled from the connection's config
+values and the profile's setup values (each value URL-quoted, so a value can never change
+the host or path structure), plus ``healthCheck.path``. Credentials go where the
+authentication type puts them: an API-key header, HTTP basic, or an OAuth bearer token
+(refreshed first when expired). Short timeouts, no redirects followed (they could carry the
+credentials elsewhere). The recorded error never holds a credential.
+
+Outcome: the expected status (``expectStatus``, else any 2xx) → healthy; 401/403 →
+needs_reauth; anything else, a timeout or a connection failure → unhealthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from projects.crypto import decrypt_json
+from projects.services import Actor, audit_record
+
+from .models import Connection, Health, Status
+
+logger = logging.getLogger(__name__)
+
+_CREDENTIAL = re.compile(r"\$\{credentials\.([A-Za-z0-9_]+)\}")
+MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    status: str  # a Health value
+    checked_at: datetime
+    detail: str
+    http_status: int | None = None
+
+
+@dataclass
+class Probe:
+    """Everything one check needs, prepared from the database before any HTTP happens."""
+
+    method: str = "GET"
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    expect: int | None = None
+    secrets: list[str] = field(default_factory=list)
+    problem: str = ""  # a reason the check cannot run (no healthCheck, missing credentials)
+
+
+def _timeout() -> tuple[float, float]:
+    connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
+    return float(connect), float(read)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "••••")
+    return text[:500]
+
+
+def _pick(values: dict[str, str], preferred: Iterable[str], fallback: list[str]) -> str:
+    for key in preferred:
+        if values.get(key):
+            return values[key]
+    return fallback[0] if fallback else ""
+
+
+def prepare(connection: Connection, access_token: str | None = None) -> Probe:
+    """Build the request from the connection's resolved version (no HTTP, no writes)."""
+    probe = Probe()
+    version = connection.resolved_version
+    definition: dict[str, Any] = version.definition if version else {}
+    check = definition.get("healthCheck")
+    if not isinstance(check, dict) or not check.get("path"):
+        probe.problem = "This connector's definition has no healthCheck, so it cannot be checked."
+        return probe
+    auth_def = definition.get("authentication") or {}
+    secrets = {k: str(v) for k, v in decrypt_json(connection.config_secrets).items()}
+    setup_secrets = {k: str(v) for k, v in decrypt_json(connection.profile.setup_secrets).items()}
+    plain = {k: str(v) for k, v in connection.config_values.items()}
+    values = {**{k: str(v) for k, v in connection.profile.setup_values.items()}, **setup_secrets}
+    values.update(plain)
+    values.update(secrets)
+    probe.secrets = [*secrets.values(), *setup_secrets.values()]
+
+    missing: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        value = values.get(match.group(1), "")
+        if not value:
+            missing.append(match.group(1))
+        return quote(value, safe="")
+
+    base = _CREDENTIAL.sub(fill, str(definition.get("baseUrl") or ""))
+    if missing:
+        probe.problem = f"Missing credentials for the health check: {', '.join(missing)}."
+        return probe
+    if not base.startswith(("http://", "https://")):
+        probe.problem = "The connector's baseUrl is not an http(s) URL."
+        return probe
+    probe.url = base.rstrip("/") + "/" + str(check["path"]).lstrip("/")
+    probe.method = str(check.get("method") or "GET").upper()
+    expect = check.get("expectStatus")
+    probe.expect = int(expect) if isinstance(expect, int) else None
+
+    kind = auth_def.get("type")
+    secret_list = list(secrets.values())
+    if kind == "api_key":
+        key = _pick(secrets, ("api_key", "apiKey", "key", "token"), secret_list)
+        header = auth_def.get("headerName")
+        if not key:
+            probe.problem = "No API key is stored for this connection."
+        elif isinstance(header, str) and header:
+            probe.headers[header] = key
+        else:
+            probe.headers["Authorization"] = f"Bearer {key}"
+    elif kind == "basic":
+        username = _pick(plain, ("username", "user", "email"), list(plain.values()))
+        password = _pick(secrets, ("password", "secret"), secret_list)
+        probe.auth = (username, password)
+    elif kind == "oauth2":
+        if not access_token:
+            probe.problem = "No OAuth access token is stored for this connection."
+        else:
+            probe.headers["Authorization"] = f"Bearer {access_token}"
+            probe.secrets.append(access_token)
+    return probe
+
+
+def run(probe: Probe) -> HealthResult:
+    """The HTTP part only (safe to run in a worker thread: no database access)."""
+    now = timezone.now
+    if probe.problem:
+        return HealthResult(Health.UNKNOWN, now(), probe.problem)
+    try:
+        response = requests.request(
+            probe.method,
+            probe.url,
+            headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
+            auth=probe.auth,
+            timeout=_timeout(),
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        return HealthResult(Health.UNHEALTHY, now(), "The provider did not answer in time.")
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        return HealthResult(
+            Health.UNHEALTHY,
+            now(),
+            redact(f"Could not reach the provider ({reason}).", probe.secrets),
+        )
+    code = response.status_code
+    response.close()
+    ok = code == probe.expect if probe.expect is not None else 200 <= code < 300
+    if ok:
+        return HealthResult(Health.HEALTHY, now(), f"HTTP {code}", code)
+    if code in (401, 403):
+        return HealthResult(
+            Health.NEEDS_REAUTH,
+            now(),
+            f"HTTP {code}: the provider refused the credentials; the end user must reconnect.",
+            code,
+        )
+    return HealthResult(Health.UNHEALTHY, now(), f"HTTP {code} from the provider.", code)
+
+
+def _access_token(actor: Actor, connection: Connection) -> str | None:
+    """The current access token, refreshed first when it has expired."""
+    if not connection.oauth_tokens:
+        return None
+    from .tokens import UpstreamError, connection_refresh_tokens, is_expired
+
+    tokens = decrypt_json(connection.oauth_tokens)
+    if is_expired(tokens) and tokens.get("refresh_token"):
+        try:
+            result = connection_refresh_tokens(actor=actor, connection=connection, force=False)
+        except UpstreamError:
+            return str(tokens.get("access_token") or "") or None
+        tokens = decrypt_json(result.connection.oauth_tokens)
+    return str(tokens.get("access_token") or "") or None
+
+
+STATUS_AFTER = {
+    Health.HEALTHY: Status.ACTIVE,
+    Health.NEEDS_REAUTH: Status.NEEDS_REAUTH,
+    Health.UNHEALTHY: Status.ERROR,
+}
+
+
+@transaction.atomic
+def record(*, actor: Actor, connection: Connection, result: HealthResult) -> Connection:
+    """Store a check's outcome on the row (and the status it implies, unless disabled)."""
+    from profiles.selectors import resolve_profile
+
+    row = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("project__organization", "profile")
+        .get(pk=connection.pk)
+    )
+    before = {"health": row.health, "status": row.status}
+    if result.status == Health.UNKNOWN:
+        row.health_checked_at = result.checked_at
+        row.health_error = result.detail
+        row.save(update_fields=["health_checked_at", "health_error"])
+        return row
+    row.health = result.status
+    row.health_checked_at = result.checked_at
+    row.health_error = "" if result.status == Health.HEALTHY else result.detail
+    if result.status == Health.HEALTHY:
+        row.last_healthy_at = result.checked_at
+    if row.status != Status.DISABLED:
+        row.status = STATUS_AFTER[Health(result.status)]
+    resolved = resolve_profile(row.profile)
+    if resolved is not None:
+        row.resolved_version_id = resolved.id
+    row.last_used_at = result.checked_at
+    row.save()
+    after = {"health": row.health, "status": row.status}
+    if after != before:
+        audit_record(
+            actor=actor,
+            organization=row.project.organization,
+            project=row.project,
+            action="connection.health_changed",
+            target=row,
+            before=before,
+            after={**after, "detail": row.health_error},
+        )
+    return row
+
+
+def _loaded(connections: Iterable[Connection]) -> list[Connection]:
+    ids = [c.pk for c in connections]
+    return list(
+        Connection.objects.filter(pk__in=ids).select_related(
+            "profile", "resolved_version", "project__organization"
+        )
+    )
+
+
+def connection_check_health(*, actor: Actor, connection: Connection) -> HealthResult:
+    """Check one connection now and record the outcome."""
+    (row,) = _loaded([connection])
+    result = run(prepare(row, _access_token(actor, row)))
+    record(actor=actor, connection=row, result=result)
+    logger.info("health check of connection %s: %s", row.pk, result.status)
+    return result
+
+
+def connections_check_health_bulk(
+    *, actor: Actor, connections: Iterable[Connection]
+) -> dict[int, HealthResult]:
+    """Check many connections: requests prepared here, sent in parallel (at most
+    MAX_PARALLEL at once), outcomes recorded here."""
+    rows = _loaded(connections)
+    probes = {row.pk: prepare(row, _access_token(actor, row)) for row in rows}
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+        results = dict(zip(probes, pool.map(run, probes.values()), strict=True))
+    for row in rows:
+        record(actor=actor, connection=row, result=results[row.pk])
+    return results

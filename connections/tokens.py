@@ -1,0 +1,183 @@
+"""OAuth 2 token refresh with requests-oauthlib, under a row lock.
+
+Many concurrent callers holding the same (expired) token → one call to the token endpoint:
+each caller remembers the encrypted token set it saw, waits for the row lock, and returns
+the stored set when another caller has replaced it meanwhile. A response without a new
+refresh token keeps the old one. ``invalid_grant`` marks the connection ``needs_reauth``
+(no retry loop); a failing or silent token endpoint raises UpstreamError (502) and changes
+nothing. Tokens are never logged and never appear in an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from projects.crypto import decrypt_json
+from projects.services import Actor, ServiceError, audit_record
+
+from .models import Connection, Health, Status
+
+logger = logging.getLogger(__name__)
+EXPIRY_MARGIN_SECONDS = 60
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class UpstreamError(ServiceError):
+    """The provider's token endpoint failed, timed out or answered nonsense."""
+
+    status = 502
+    code = "upstream_error"
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    refreshed: bool
+    connection: Connection
+    detail: str
+
+
+def is_expired(tokens: dict[str, Any], margin: int = EXPIRY_MARGIN_SECONDS) -> bool:
+    expires_at = tokens.get("expires_at")
+    return isinstance(expires_at, int | float) and expires_at <= time.time() + margin
+
+
+def _check_url(token_url: str) -> None:
+    parts = urlsplit(token_url)
+    if parts.scheme == "https":
+        return
+    if (
+        parts.scheme == "http"
+        and parts.hostname in LOOPBACK
+        and getattr(settings, "OAUTH_ALLOW_HTTP_LOOPBACK", False)
+    ):
+        return
+    raise UpstreamError("The connector's token URL must use https.")
+
+
+def _fail_on_5xx(response: requests.Response) -> requests.Response:
+    if response.status_code >= 500:
+        raise UpstreamError(
+            f"The provider's token endpoint answered HTTP {response.status_code}; "
+            "the tokens were kept. Try again later."
+        )
+    return response
+
+
+def _token_call(
+    token_url: str, client_id: str, client_secret: str, refresh_token: str
+) -> dict[str, Any]:
+    session = OAuth2Session(client_id=client_id)
+    session.register_compliance_hook("refresh_token_response", _fail_on_5xx)
+    connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
+    token = session.refresh_token(
+        token_url,
+        refresh_token=refresh_token,
+        auth=HTTPBasicAuth(client_id, client_secret),
+        timeout=(float(connect), float(read)),
+    )
+    return dict(token)
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = {
+        "access_token": new["access_token"],
+        "token_type": new.get("token_type") or old.get("token_type") or "Bearer",
+        "refresh_token": new.get("refresh_token") or old.get("refresh_token"),
+        "scope": new.get("scope") or old.get("scope"),
+    }
+    if isinstance(new.get("expires_at"), int | float):
+        merged["expires_at"] = float(new["expires_at"])
+    elif isinstance(new.get("expires_in"), int | float):
+        merged["expires_at"] = time.time() + float(new["expires_in"])
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def connection_refresh_tokens(
+    *, actor: Actor, connection: Connection, force: bool = True
+) -> RefreshResult:
+    """Refresh the connection's OAuth tokens (``force=False``: only when expired)."""
+    from .services import tokens_blob
+
+    seen = connection.oauth_tokens
+    with transaction.atomic():
+        row = (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("project__organization", "profile", "resolved_version")
+            .get(pk=connection.pk)
+        )
+        if not row.oauth_tokens:
+            raise ServiceError("This connection has no OAuth tokens to refresh.")
+        if row.oauth_tokens != seen:
+            return RefreshResult(False, row, "The tokens were refreshed a moment ago.")
+        tokens = decrypt_json(row.oauth_tokens)
+        if not force and not is_expired(tokens):
+            return RefreshResult(False, row, "The access token is still valid.")
+        if not tokens.get("refresh_token"):
+            raise ServiceError(
+                "There is no refresh token; the end user must reconnect this account."
+            )
+        version = row.resolved_version
+        token_url = str((version.authentication if version else {}).get("tokenUrl") or "")
+        if not token_url:
+            raise ServiceError("The connector's definition has no tokenUrl.")
+        _check_url(token_url)
+        client_id = str(row.profile.setup_values.get("client_id") or "")
+        client_secret = str(decrypt_json(row.profile.setup_secrets).get("client_secret") or "")
+        try:
+            new = _token_call(token_url, client_id, client_secret, str(tokens["refresh_token"]))
+        except InvalidGrantError:
+            before = {"status": row.status}
+            row.status = Status.NEEDS_REAUTH
+            row.health = Health.NEEDS_REAUTH
+            row.health_error = (
+                "The provider refused the refresh token (invalid_grant); "
+                "the end user must reconnect."
+            )
+            row.save(update_fields=["status", "health", "health_error", "updated_at"])
+            audit_record(
+                actor=actor,
+                organization=row.project.organization,
+                project=row.project,
+                action="connection.needs_reauth",
+                target=row,
+                before=before,
+                after={"status": row.status, "reason": "invalid_grant"},
+            )
+            logger.info("token refresh of connection %s: invalid_grant", row.pk)
+            return RefreshResult(False, row, row.health_error)
+        except UpstreamError:
+            raise
+        except requests.Timeout as exc:
+            raise UpstreamError(
+                "The provider's token endpoint did not answer in time; the tokens were kept."
+            ) from exc
+        except (requests.RequestException, OAuth2Error, ValueError, KeyError) as exc:
+            logger.info("token refresh of connection %s failed: %s", row.pk, type(exc).__name__)
+            raise UpstreamError(
+                f"The provider's token endpoint failed ({type(exc).__name__}); "
+                "the tokens were kept."
+            ) from exc
+        merged = _merge(tokens, new)
+        row.oauth_tokens, row.token_expires_at = tokens_blob(merged)
+        row.save(update_fields=["oauth_tokens", "token_expires_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            organization=row.project.organization,
+            project=row.project,
+            action="connection.tokens_refreshed",
+            target=row,
+            after={"new_refresh_token": merged.get("refresh_token") != tokens.get("refresh_token")},
+        )
+        logger.info("token refresh of connection %s: ok", row.pk)
+        return RefreshResult(True, row, "The tokens were refreshed.")

@@ -1,0 +1,102 @@
+"""A real HTTP server on loopback that plays a provider's API and token endpoint.
+
+Not a mock: requests go through sockets, HTTP parsing, headers and timeouts. Each test
+sets what the routes answer and reads what was asked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: Any = field(default_factory=lambda: {"ok": True})
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    form: dict[str, list[str]]
+
+
+class Provider:
+    def __init__(self, server: ThreadingHTTPServer) -> None:
+        self.server = server
+        self.routes: dict[str, Answer | Callable[[Seen], Answer]] = {}
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def calls(self, path: str) -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.path == path]
+
+
+def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            path = self.path.split("?")[0]
+            seen = Seen(self.command, path, dict(self.headers), parse_qs(body))
+            with provider.lock:
+                provider.seen.append(seen)
+            route = provider.routes.get(path, Answer(404, {"error": "not_found"}))
+            answer = route(seen) if callable(route) else route
+            if answer.delay:
+                time.sleep(answer.delay)
+            payload = (
+                answer.body.encode()
+                if isinstance(answer.body, str)
+                else json.dumps(answer.body).encode()
+            )
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                pass
+
+        do_GET = do_POST = do_HEAD = _answer
+
+    return Handler
+
+
+@contextmanager
+def provider_server() -> Iterator[Provider]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    provider = Provider(server)
+    server.RequestHandlerClass = _handler(provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        server.server_close()
