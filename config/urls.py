@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
@@ -38,3 +39,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
+
+if settings.SANDBOX_ENABLED:
+    # The local demo's provider (never in production settings).
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

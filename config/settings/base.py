@@ -182,6 +182,8 @@ CONNECTION_HTTP_TIMEOUT = (
 )
 # Plain-http token endpoints are accepted only on loopback and only where this is on (the
 # local sandbox and the tests); production settings force it off.
+# The demo's sandbox provider under /sandbox/ (local and test settings only).
+SANDBOX_ENABLED = False
 # local and test settings turn it on (and oauthlib's own https check off, see allow_http_loopback).
 OAUTH_ALLOW_HTTP_LOOPBACK = False
 
@@ -191,6 +193,7 @@ def allow_http_loopback() -> bool:
     tokens._check_url refuses other hosts; oauthlib's blanket https check is lifted)."""
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     return True
+
 
 LOGGING = {
     "version": 1,

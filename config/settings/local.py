@@ -8,3 +8,4 @@ SECRET_KEY = SECRET_KEY or "django-insecure-local-development-only"  # noqa: F40
 ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]  # noqa: F405
 WHITENOISE_AUTOREFRESH = DEBUG
 OAUTH_ALLOW_HTTP_LOOPBACK = allow_http_loopback()  # noqa: F405
+SANDBOX_ENABLED = True

@@ -16,3 +16,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 OAUTH_ALLOW_HTTP_LOOPBACK = allow_http_loopback()  # noqa: F405
+SANDBOX_ENABLED = True

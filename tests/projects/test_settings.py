@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PRINT = (
     "import json, django; from django.conf import settings; "
     "print(json.dumps({'db': settings.DATABASES['default'], 'cache': settings.CACHES['default'], "
-    "'keys': settings.FIELD_ENCRYPTION_KEYS}, default=str))"
+    "'keys': settings.FIELD_ENCRYPTION_KEYS, 'sandbox': settings.SANDBOX_ENABLED, "
+    "'oauth_http': settings.OAUTH_ALLOW_HTTP_LOOPBACK, "
+    "'insecure_env': __import__('os').environ.get('OAUTHLIB_INSECURE_TRANSPORT')}, default=str))"
 )
 
 
@@ -33,6 +35,7 @@ def load(module: str, **env: str) -> subprocess.CompletedProcess[str]:
             "SECRET_KEY",
             "ALLOWED_HOSTS",
             "DEBUG",
+            "OAUTHLIB_INSECURE_TRANSPORT",
         }
     }
     clean.update(env, DJANGO_SETTINGS_MODULE=module, ENV_FILE="/nonexistent/.env")
@@ -101,6 +104,16 @@ def test_production_refuses_a_per_process_cache() -> None:
     assert "CACHE_URL must name a shared cache" in result.stderr
     allowed = load("config.settings.production", **env, ALLOW_LOCAL_CACHE="true")
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_production_serves_no_sandbox_and_no_plain_http_oauth() -> None:
+    env = {**PRODUCTION_ENV, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    values = settings_of("config.settings.production", **env)
+    assert values["sandbox"] is False
+    assert values["oauth_http"] is False
+    assert values["insecure_env"] is None
+    local = settings_of("config.settings.local")
+    assert local["sandbox"] is True and local["oauth_http"] is True
 
 
 def test_production_refuses_to_start_without_encryption_keys() -> None:
