@@ -4,6 +4,7 @@ SQLite is the embedded default when ``DATABASE_URL`` is unset; PostgreSQL (psyco
 """
 
 import os
+from typing import Any
 from pathlib import Path
 
 import environ
@@ -184,6 +185,21 @@ CONNECTION_HTTP_TIMEOUT = (
 # local sandbox and the tests); production settings force it off.
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False
+
+
+# Local and test settings switch the sandbox on: the "oauth2_provider" app (django-oauth-toolkit)
+# with this configuration serves a real OAuth 2 server under /sandbox/oauth/.
+SANDBOX_OAUTH2_PROVIDER: dict[str, Any] = {
+    "PKCE_REQUIRED": True,
+    "SCOPES": {
+        "contacts.read": "Read your contacts",
+        "contacts.write": "Create and update your contacts",
+        "profile": "See your name",
+    },
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+}
 # local and test settings turn it on (and oauthlib's own https check off, see allow_http_loopback).
 OAUTH_ALLOW_HTTP_LOOPBACK = False
 
@@ -208,5 +224,6 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }
