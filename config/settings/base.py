@@ -4,8 +4,8 @@ SQLite is the embedded default when ``DATABASE_URL`` is unset; PostgreSQL (psyco
 """
 
 import os
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import environ
 from cryptography.fernet import Fernet
