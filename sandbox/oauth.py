@@ -25,7 +25,7 @@ def sandbox_user() -> User:
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    return user  # type: ignore[return-value]
+    return user
 
 
 class SandboxConsentView(AuthorizationView):
