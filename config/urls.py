@@ -35,6 +35,7 @@ urlpatterns = [
         name="project_create",
     ),
     path("p/<slug:project_slug>/", include(project_urls)),
+    path("connect/", include("connections.connect_urls")),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

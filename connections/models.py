@@ -194,3 +194,52 @@ class ConnectionGrant(models.Model):
     @property
     def subject_id(self) -> int | None:
         return self.user_id if self.subject_type == SubjectType.USER else self.team_id
+
+
+class ConnectSession(models.Model):
+    """A short-lived, single-use link that opens the hosted connect page for one end user.
+
+    Only a SHA-256 digest of the token is stored. With ``account`` set it re-authenticates
+    that connection (moving it to ``profile`` when that differs from its own)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connect_sessions")
+    profile = models.ForeignKey(
+        ConnectorProfile, on_delete=models.CASCADE, related_name="connect_sessions"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    origin_owner_id = models.CharField(max_length=255)
+    origin_owner_name = models.CharField(max_length=255, blank=True)
+    origin_username = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    account = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reauth_sessions",
+        help_text="The connection this session re-authenticates.",
+    )
+    expires_at = models.DateTimeField()
+    created_by_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    connection = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The connection saved through this session.",
+    )
+    # The OAuth attempt in flight: digest of its single-use state, the PKCE verifier
+    # (encrypted), and when the state was consumed by a callback.
+    oauth_state_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    oauth_verifier = models.TextField(blank=True, default="", editable=False)
+    oauth_state_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="connect_project_recent")]
+
+    def __str__(self) -> str:
+        return f"connect session for {self.origin_owner_id}"

@@ -11,13 +11,17 @@ nothing. Tokens are never logged and never appear in an error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests.auth import HTTPBasicAuth
@@ -52,7 +56,7 @@ def is_expired(tokens: dict[str, Any], margin: int = EXPIRY_MARGIN_SECONDS) -> b
     return isinstance(expires_at, int | float) and expires_at <= time.time() + margin
 
 
-def _check_url(token_url: str) -> None:
+def check_token_url(token_url: str) -> None:
     parts = urlsplit(token_url)
     if parts.scheme == "https":
         return
@@ -103,6 +107,32 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if v is not None}
 
 
+_local_locks: dict[int, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
+
+
+@contextmanager
+def refresh_lock(connection_id: int) -> Iterator[None]:
+    """Serialize refreshes of one connection. PostgreSQL: a transaction holding the row lock
+    (``SELECT ... FOR UPDATE``) across the token call, so every app server waits for it.
+    SQLite (one process, development and tests) has no row locks and its write lock would
+    stall a token endpoint served by the same database (the sandbox): a per-connection
+    thread lock instead."""
+    if db_connection.features.has_select_for_update:
+        with transaction.atomic():
+            list(
+                Connection.objects.select_for_update()
+                .filter(pk=connection_id)
+                .values_list("pk", flat=True)
+            )
+            yield
+        return
+    with _local_locks_guard:
+        lock = _local_locks.setdefault(connection_id, threading.Lock())
+    with lock:
+        yield
+
+
 def connection_refresh_tokens(
     *, actor: Actor, connection: Connection, force: bool = True
 ) -> RefreshResult:
@@ -110,12 +140,10 @@ def connection_refresh_tokens(
     from .services import tokens_blob
 
     seen = connection.oauth_tokens
-    with transaction.atomic():
-        row = (
-            Connection.objects.select_for_update(of=("self",))
-            .select_related("project__organization", "profile", "resolved_version")
-            .get(pk=connection.pk)
-        )
+    with refresh_lock(connection.pk):
+        row = Connection.objects.select_related(
+            "project__organization", "profile", "resolved_version"
+        ).get(pk=connection.pk)
         if not row.oauth_tokens:
             raise ServiceError("This connection has no OAuth tokens to refresh.")
         if row.oauth_tokens != seen:
@@ -131,7 +159,7 @@ def connection_refresh_tokens(
         token_url = str((version.authentication if version else {}).get("tokenUrl") or "")
         if not token_url:
             raise ServiceError("The connector's definition has no tokenUrl.")
-        _check_url(token_url)
+        check_token_url(token_url)
         client_id = str(row.profile.setup_values.get("client_id") or "")
         client_secret = str(decrypt_json(row.profile.setup_secrets).get("client_secret") or "")
         try:
@@ -144,16 +172,17 @@ def connection_refresh_tokens(
                 "The provider refused the refresh token (invalid_grant); "
                 "the end user must reconnect."
             )
-            row.save(update_fields=["status", "health", "health_error", "updated_at"])
-            audit_record(
-                actor=actor,
-                organization=row.project.organization,
-                project=row.project,
-                action="connection.needs_reauth",
-                target=row,
-                before=before,
-                after={"status": row.status, "reason": "invalid_grant"},
-            )
+            with transaction.atomic():
+                row.save(update_fields=["status", "health", "health_error", "updated_at"])
+                audit_record(
+                    actor=actor,
+                    organization=row.project.organization,
+                    project=row.project,
+                    action="connection.needs_reauth",
+                    target=row,
+                    before=before,
+                    after={"status": row.status, "reason": "invalid_grant"},
+                )
             logger.info("token refresh of connection %s: invalid_grant", row.pk)
             return RefreshResult(False, row, row.health_error)
         except UpstreamError:
@@ -170,14 +199,17 @@ def connection_refresh_tokens(
             ) from exc
         merged = _merge(tokens, new)
         row.oauth_tokens, row.token_expires_at = tokens_blob(merged)
-        row.save(update_fields=["oauth_tokens", "token_expires_at", "updated_at"])
-        audit_record(
-            actor=actor,
-            organization=row.project.organization,
-            project=row.project,
-            action="connection.tokens_refreshed",
-            target=row,
-            after={"new_refresh_token": merged.get("refresh_token") != tokens.get("refresh_token")},
-        )
+        with transaction.atomic():
+            row.save(update_fields=["oauth_tokens", "token_expires_at", "updated_at"])
+            audit_record(
+                actor=actor,
+                organization=row.project.organization,
+                project=row.project,
+                action="connection.tokens_refreshed",
+                target=row,
+                after={
+                    "new_refresh_token": merged.get("refresh_token") != tokens.get("refresh_token")
+                },
+            )
         logger.info("token refresh of connection %s: ok", row.pk)
         return RefreshResult(True, row, "The tokens were refreshed.")

@@ -72,3 +72,117 @@ def seed_sandbox_profile(project: Project) -> ConnectorProfile:
             actor=Actor.system(), project=project, connector_key=KEY, name="sandbox", pin="1.x.x"
         )
     return profile
+
+
+OAUTH_KEY = "sandbox_hr"
+OAUTH_CLIENT_ID = "sandbox-demo-client"
+# The demo's client secret: known, because the demo profile must hold it (encrypted there).
+OAUTH_CLIENT_SECRET = "sandbox-demo-client-secret-0123456789"
+
+
+def sandbox_oauth_definition(
+    version: str = "1.0.0", scopes: tuple[str, ...] = ("contacts.read",)
+) -> bytes:
+    site = settings.SITE_URL.rstrip("/")
+    document = {
+        "info": {
+            "title": "Sandbox HR",
+            "key": OAUTH_KEY,
+            "version": version,
+            "description": "OAuth 2 against the local sandbox provider (django-oauth-toolkit, "
+            "PKCE): the whole connect flow works without internet.",
+        },
+        "baseUrl": site + "/sandbox/api",
+        "authentication": {
+            "type": "oauth2",
+            "setupFields": [
+                {
+                    "key": "client_id",
+                    "label": "Client ID",
+                    "type": "string",
+                    "required": True,
+                    "secret": False,
+                },
+                {
+                    "key": "client_secret",
+                    "label": "Client secret",
+                    "type": "password",
+                    "required": True,
+                    "secret": True,
+                },
+            ],
+            "authorizationUrl": site + "/sandbox/oauth/authorize/",
+            "tokenUrl": site + "/sandbox/oauth/token/",
+            "scopes": list(scopes),
+        },
+        "healthCheck": {"path": "/oauth-me"},
+        "actions": [
+            {
+                "actionId": "get_me",
+                "categories": ["hris"],
+                "actionType": "get",
+                "label": "Get the signed-in user",
+                "description": "Returns the sandbox user behind the access token.",
+                "entrypointUrl": "/oauth-me",
+                "entrypointHttpMethod": "get",
+            }
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def ensure_sandbox_oauth_client(redirect_uri: str) -> None:
+    """The sandbox provider's registered client (confidential, authorization code)."""
+    from oauth2_provider.models import get_application_model
+
+    Application = get_application_model()
+    app = Application.objects.filter(client_id=OAUTH_CLIENT_ID).first()
+    if app is None:
+        Application.objects.create(
+            name="Connector Hub demo",
+            client_id=OAUTH_CLIENT_ID,
+            client_secret=OAUTH_CLIENT_SECRET,
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=redirect_uri,
+        )
+    elif redirect_uri not in app.redirect_uris.split():
+        app.redirect_uris = " ".join([*app.redirect_uris.split(), redirect_uri])
+        app.save(update_fields=["redirect_uris"])
+
+
+def seed_sandbox_oauth_profile(project: Project) -> ConnectorProfile:
+    """The sandbox OAuth connector in ``project``, its client registered with the sandbox
+    provider, and a default profile holding the client id and secret."""
+    from connections.connect import redirect_uri
+    from profiles.services import profile_update
+
+    ensure_sandbox_oauth_client(redirect_uri())
+    if not ConnectorVersion.objects.filter(project=project, connector__key=OAUTH_KEY).exists():
+        connector_version_push(
+            actor=Actor.system(),
+            project=project,
+            files=[("sandbox_hr.yaml", sandbox_oauth_definition())],
+            description="Signs in against the local sandbox OAuth server.",
+        )
+    profile = ConnectorProfile.objects.filter(project=project, connector__key=OAUTH_KEY).first()
+    if profile is None:
+        profile = profile_create(
+            actor=Actor.system(),
+            project=project,
+            connector_key=OAUTH_KEY,
+            name="sandbox",
+            pin="1.x.x",
+        )
+        version = ConnectorVersion.objects.get(
+            project=project, connector__key=OAUTH_KEY, version="1.0.0"
+        )
+        profile = profile_update(
+            actor=Actor.system(),
+            profile=profile,
+            version=version,
+            name=profile.name,
+            is_default=True,
+            values={"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET},
+        )
+    return profile

@@ -43,7 +43,8 @@ class Provider:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
     def calls(self, path: str) -> list[Seen]:
         with self.lock:

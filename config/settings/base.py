@@ -176,6 +176,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Hosted connect pages: the OAuth redirect URI registered with providers. Fixed here (never
+# built from the request); defaults to SITE_URL + /connect/oauth/callback.
+CONNECT_OAUTH_REDIRECT_URI = env.str("CONNECT_OAUTH_REDIRECT_URI", default="")
+
 # Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
 CONNECTION_HTTP_TIMEOUT = (
     env.float("CONNECTION_HTTP_CONNECT_TIMEOUT", default=3.0),

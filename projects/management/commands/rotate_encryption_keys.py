@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from connections.models import Connection
+from connections.models import Connection, ConnectSession
 from profiles.models import ConnectorProfile
 from projects.crypto import DecryptionError, rotate
 
@@ -19,6 +19,7 @@ ENCRYPTED_FIELDS = [
     (ConnectorProfile, "setup_secrets"),
     (Connection, "config_secrets"),
     (Connection, "oauth_tokens"),
+    (ConnectSession, "oauth_verifier"),
 ]
 BATCH = 500
 

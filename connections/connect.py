@@ -1,0 +1,499 @@
+"""Connect sessions and the hosted connect flows (API key / basic forms and OAuth 2 with PKCE).
+
+A connect session is a random token (32 bytes, only its SHA-256 digest stored), routed to one
+profile, valid for 30 minutes by default (5 days at most) and used once: the first saved
+connection consumes it. With ``account`` it re-authenticates that connection in place and,
+when the session's profile differs, moves it there (``moved_from_profile``, ``moved_at``) in
+the same transaction.
+
+OAuth: the authorization URL carries the profile's client id and scopes, the redirect URI
+from settings, a random single-use ``state`` (its digest on the session row and in the
+browser's session) and a PKCE S256 challenge. The callback needs the state in this browser's
+session and consumes it with one conditional UPDATE, so two callbacks with the same state
+make at most one connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from oauthlib.oauth2 import OAuth2Error
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from connectors.models import ConnectorVersion
+from profiles.models import ConnectorProfile
+from projects.crypto import decrypt_json, decrypt_text, encrypt_json, encrypt_text
+from projects.models import Project
+from projects.services import Actor, ServiceError, audit_record
+
+from . import health
+from .models import Connection, ConnectSession, Health, Status
+from .services import connection_create, resolved_version, split_config, tokens_blob
+from .tokens import UpstreamError, check_token_url
+
+logger = logging.getLogger(__name__)
+
+TOKEN_BYTES = 32
+DEFAULT_LIFETIME = 1800
+MAX_LIFETIME = 5 * 24 * 3600
+MIN_LIFETIME = 60
+BROWSER_STATES = "connect_oauth_states"  # request.session key: state digest → session id
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def redirect_uri() -> str:
+    return settings.CONNECT_OAUTH_REDIRECT_URI or (
+        settings.SITE_URL.rstrip("/") + reverse("connect_oauth_callback")
+    )
+
+
+# --- Creating sessions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    session: ConnectSession
+    token: str
+    url: str
+    expires_at: datetime
+
+
+def _profile_for(
+    project: Project, connector_profile_id: int | None, connector_key: str | None
+) -> ConnectorProfile:
+    profiles = ConnectorProfile.objects.filter(project=project).select_related(
+        "connector", "project"
+    )
+    if connector_profile_id is not None:
+        profile = profiles.filter(pk=connector_profile_id).first()
+        if profile is None:
+            raise Http404("No such connector profile in this project.")
+        return profile
+    if connector_key:
+        profile = profiles.filter(connector__key=connector_key, is_default=True).first()
+        if profile is None:
+            raise ServiceError(
+                f"This project has no default profile for “{connector_key}”; pass "
+                "connector_profile_id or make a profile the default.",
+                field="connector_key",
+            )
+        return profile
+    raise ServiceError(
+        "Pass connector_profile_id, or connector_key to use the project's default profile.",
+        field="connector_profile_id",
+    )
+
+
+@transaction.atomic
+def connect_session_create(
+    *,
+    actor: Actor,
+    project: Project,
+    origin_owner_id: str = "",
+    origin_owner_name: str = "",
+    origin_username: str = "",
+    email: str = "",
+    connector_profile_id: int | None = None,
+    connector_key: str | None = None,
+    account_id: int | None = None,
+    expires_in: int = DEFAULT_LIFETIME,
+) -> CreatedSession:
+    if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
+        raise ServiceError(
+            f"expires_in must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds (5 days).",
+            field="expires_in",
+        )
+    profile = _profile_for(project, connector_profile_id, connector_key)
+    account = None
+    if account_id is not None:
+        account = Connection.objects.filter(project=project, pk=account_id).first()
+        if account is None:
+            raise Http404("No such connection (account_id) in this project.")
+        if account.connector_id != profile.connector_id:
+            raise ServiceError(
+                "account_id belongs to another connector than the profile; a connection can "
+                "only be re-authenticated on a profile of its own connector.",
+                field="account_id",
+            )
+        origin_owner_id = origin_owner_id or account.origin_owner_id
+        origin_owner_name = origin_owner_name or account.origin_owner_name
+        origin_username = origin_username or account.origin_username
+        email = email or account.email
+    origin_owner_id = origin_owner_id.strip()
+    if not origin_owner_id:
+        raise ServiceError("origin_owner_id is required.", field="origin_owner_id")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = timezone.now() + timedelta(seconds=expires_in)
+    session = ConnectSession.objects.create(
+        project=project,
+        profile=profile,
+        token_hash=digest(token),
+        origin_owner_id=origin_owner_id[:255],
+        origin_owner_name=origin_owner_name.strip()[:255],
+        origin_username=origin_username.strip()[:255],
+        email=email.strip()[:254],
+        account=account,
+        expires_at=expires_at,
+        created_by_label=actor.label[:200],
+    )
+    audit_record(
+        actor=actor,
+        organization=project.organization,
+        project=project,
+        action="connect_session.reauth_created" if account else "connect_session.created",
+        target=session,
+        after={
+            "profile": profile.name,
+            "origin_owner_id": session.origin_owner_id,
+            "account": account.pk if account else None,
+            "expires_at": expires_at.isoformat(),
+        },
+    )
+    url = settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
+    return CreatedSession(session, token, url, expires_at)
+
+
+# --- Using sessions ----------------------------------------------------------------------------
+
+
+class SessionUnusable(Exception):
+    """The link is unknown, expired or used; ``kind`` says which, for the page."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _check_usable(session: ConnectSession | None) -> ConnectSession:
+    if session is None:
+        raise SessionUnusable("unknown", "This link is not valid. Ask for a new one.")
+    if session.used_at is not None:
+        raise SessionUnusable("used", "This link has been used already: the account is connected.")
+    if session.expires_at <= timezone.now():
+        raise SessionUnusable("expired", "This link has expired. Ask for a new one.")
+    return session
+
+
+def _sessions() -> Any:
+    return ConnectSession.objects.select_related(
+        "project__organization", "profile__connector", "profile__project", "account"
+    )
+
+
+def session_for_token(token: str) -> ConnectSession:
+    return _check_usable(_sessions().filter(token_hash=digest(token)).first())
+
+
+def session_version(session: ConnectSession) -> ConnectorVersion:
+    return resolved_version(session.profile)
+
+
+def _save(
+    *,
+    session: ConnectSession,
+    version: ConnectorVersion,
+    config: dict[str, str],
+    tokens: dict[str, Any] | None,
+    verified: bool,
+) -> Connection:
+    """Inside the caller's transaction, with the session row locked and checked usable."""
+    now = timezone.now()
+    actor = Actor()
+    if session.account_id is None:
+        connection = connection_create(
+            actor=actor,
+            profile=session.profile,
+            origin_owner_id=session.origin_owner_id,
+            origin_owner_name=session.origin_owner_name,
+            origin_username=session.origin_username,
+            email=session.email,
+            config=config,
+            oauth_tokens=tokens,
+        )
+    else:
+        connection = (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("profile", "project__organization")
+            .get(pk=session.account_id)
+        )
+        plain, secret = split_config(version, config)
+        before = {"profile": connection.profile.name, "status": connection.status}
+        connection.config_values = plain
+        connection.config_secrets = encrypt_json(secret) if secret else ""
+        if tokens is not None:
+            connection.oauth_tokens, connection.token_expires_at = tokens_blob(tokens)
+        if connection.profile_id != session.profile_id:
+            connection.moved_from_profile = connection.profile
+            connection.moved_at = now
+            connection.profile = session.profile
+        connection.status = Status.ACTIVE
+        connection.resolved_version = version
+        connection.last_used_at = now
+        connection.health_error = ""
+        connection.save()
+        audit_record(
+            actor=actor,
+            organization=session.project.organization,
+            project=session.project,
+            action="connection.reauthenticated",
+            target=connection,
+            before=before,
+            after={"profile": session.profile.name, "status": connection.status},
+        )
+    if verified:
+        Connection.objects.filter(pk=connection.pk).update(
+            health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now
+        )
+    session.used_at = now
+    session.connection = connection
+    session.save(update_fields=["used_at", "connection"])
+    return connection
+
+
+def _lock_usable(session_id: int) -> ConnectSession:
+    session = _sessions().select_for_update(of=("self",)).filter(pk=session_id).first()
+    return _check_usable(session)
+
+
+def verify_credentials(
+    session: ConnectSession, version: ConnectorVersion, config: dict[str, str]
+) -> bool:
+    """Try the credentials with the definition's health check before anything is saved.
+
+    True when the provider accepted them, False when there is no health check to run;
+    ServiceError (nothing saved) when the provider refused them or could not be reached."""
+    plain, secret = split_config(version, config)
+    probe_row = Connection(
+        project=session.project,
+        profile=session.profile,
+        connector_id=session.profile.connector_id,
+        config_values=plain,
+        config_secrets=encrypt_json(secret) if secret else "",
+        resolved_version=version,
+    )
+    result = health.run(health.prepare(probe_row))
+    if result.status == Health.HEALTHY:
+        return True
+    if result.status == Health.UNKNOWN:
+        return False
+    if result.status == Health.NEEDS_REAUTH:
+        raise ServiceError("The provider rejected these credentials. Check them and try again.")
+    raise ServiceError(
+        "We could not verify these credentials with the provider right now "
+        f"({result.detail}). Nothing was saved; try again in a moment."
+    )
+
+
+def connect_with_config(*, token: str, values: dict[str, str]) -> Connection:
+    """The API-key / basic / custom form: validate, verify, then save (single use)."""
+    session = session_for_token(token)
+    version = session_version(session)
+    if version.authentication.get("type") == "oauth2":
+        raise ServiceError("This connector signs in with OAuth; use the sign-in button.")
+    split_config(version, values)  # field errors first, before any HTTP
+    verified = verify_credentials(session, version, values)
+    with transaction.atomic():
+        session = _lock_usable(session.pk)
+        return _save(
+            session=session, version=version, config=values, tokens=None, verified=verified
+        )
+
+
+# --- OAuth 2 -------------------------------------------------------------------------------
+
+
+def _challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+
+def oauth_scopes(session: ConnectSession, version: ConnectorVersion) -> list[str]:
+    scopes = [str(s) for s in version.authentication.get("scopes") or []]
+    extra = str(session.profile.setup_values.get("scopes") or "").split()
+    return list(dict.fromkeys([*scopes, *extra]))
+
+
+def oauth_start(*, token: str, browser: SessionBase) -> str:
+    """A new single-use state + PKCE verifier for this session; the provider URL to visit."""
+    session = session_for_token(token)
+    version = session_version(session)
+    auth = version.authentication
+    if auth.get("type") != "oauth2":
+        raise ServiceError("This connector does not sign in with OAuth.")
+    client_id = str(session.profile.setup_values.get("client_id") or "")
+    if not client_id:
+        raise ServiceError(
+            "This connection cannot start yet: the profile has no OAuth client id. "
+            "Ask the team that sent you this link."
+        )
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    with transaction.atomic():
+        session = _lock_usable(session.pk)
+        session.oauth_state_hash = digest(state)
+        session.oauth_verifier = encrypt_text(verifier)
+        session.oauth_state_used_at = None
+        session.save(update_fields=["oauth_state_hash", "oauth_verifier", "oauth_state_used_at"])
+    states = dict(browser.get(BROWSER_STATES) or {})
+    states[digest(state)] = session.pk
+    browser[BROWSER_STATES] = dict(list(states.items())[-5:])
+    oauth = OAuth2Session(
+        client_id, redirect_uri=redirect_uri(), scope=oauth_scopes(session, version)
+    )
+    url, _state = oauth.authorization_url(
+        str(auth.get("authorizationUrl")),
+        state=state,
+        code_challenge=_challenge(verifier),
+        code_challenge_method="S256",
+    )
+    return url
+
+
+class CallbackError(Exception):
+    def __init__(self, message: str, *, session: ConnectSession | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.session = session
+
+
+PROVIDER_ERRORS = {
+    "access_denied": "You declined access, so nothing was connected. You can start again "
+    "from the same link.",
+}
+
+
+def _exchange(
+    session: ConnectSession, version: ConnectorVersion, code: str, verifier: str
+) -> dict[str, Any]:
+    auth = version.authentication
+    token_url = str(auth.get("tokenUrl") or "")
+    try:
+        check_token_url(token_url)
+    except UpstreamError as exc:
+        raise CallbackError(exc.message, session=session) from exc
+    client_id = str(session.profile.setup_values.get("client_id") or "")
+    client_secret = str(decrypt_json(session.profile.setup_secrets).get("client_secret") or "")
+    oauth = OAuth2Session(client_id, redirect_uri=redirect_uri())
+
+    def fail_on_5xx(response: requests.Response) -> requests.Response:
+        if response.status_code >= 500:
+            raise CallbackError(
+                f"The provider could not complete the sign-in (HTTP {response.status_code}). "
+                "Nothing was saved; please try again later.",
+                session=session,
+            )
+        return response
+
+    oauth.register_compliance_hook("access_token_response", fail_on_5xx)
+    connect, read = settings.CONNECTION_HTTP_TIMEOUT
+    try:
+        token = oauth.fetch_token(
+            token_url,
+            code=code,
+            code_verifier=verifier,
+            auth=HTTPBasicAuth(client_id, client_secret),
+            include_client_id=True,
+            timeout=(float(connect), float(read)),
+        )
+    except requests.Timeout as exc:
+        raise CallbackError(
+            "The provider did not answer in time. Nothing was saved; please try again.",
+            session=session,
+        ) from exc
+    except OAuth2Error as exc:
+        raise CallbackError(
+            f"The provider refused the sign-in ({exc.error}). Nothing was saved; "
+            "start again from your link.",
+            session=session,
+        ) from exc
+    except (requests.RequestException, ValueError) as exc:
+        raise CallbackError(
+            "The provider could not be reached. Nothing was saved; please try again.",
+            session=session,
+        ) from exc
+    tokens: dict[str, Any] = {
+        "access_token": token["access_token"],
+        "token_type": token.get("token_type") or "Bearer",
+        "refresh_token": token.get("refresh_token"),
+        "scope": token.get("scope"),
+    }
+    if isinstance(token.get("expires_at"), int | float):
+        tokens["expires_at"] = float(token["expires_at"])
+    elif isinstance(token.get("expires_in"), int | float):
+        tokens["expires_at"] = time.time() + float(token["expires_in"])
+    return {k: v for k, v in tokens.items() if v is not None}
+
+
+def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Connection, bool]:
+    """Check and consume the state, exchange the code, save the connection: (connection,
+    re-authenticated?). CallbackError (nothing saved) otherwise."""
+    state = params.get("state") or ""
+    if not state:
+        raise CallbackError("The sign-in response is missing its state. Nothing was saved.")
+    state_hash = digest(state)
+    states = dict(browser.get(BROWSER_STATES) or {})
+    session_id = states.pop(state_hash, None)
+    browser[BROWSER_STATES] = states
+    if session_id is None:
+        raise CallbackError(
+            "This sign-in was not started in this browser, or it has already finished. "
+            "Nothing was saved; open your link again."
+        )
+    consumed = ConnectSession.objects.filter(
+        pk=session_id, oauth_state_hash=state_hash, oauth_state_used_at__isnull=True
+    ).update(oauth_state_used_at=timezone.now())
+    if consumed != 1:
+        raise CallbackError("This sign-in response was used already. Nothing more was saved.")
+    session = _sessions().get(pk=session_id)
+    try:
+        _check_usable(session)
+    except SessionUnusable as exc:
+        raise CallbackError(exc.message, session=session) from exc
+    error = params.get("error")
+    if error:
+        raise CallbackError(
+            PROVIDER_ERRORS.get(
+                error,
+                f"The provider could not complete the sign-in ({error[:60]}). Nothing was saved.",
+            ),
+            session=session,
+        )
+    version = session_version(session)
+    issuer = params.get("iss")
+    if issuer and not str(version.authentication.get("authorizationUrl") or "").startswith(
+        issuer.rstrip("/") + "/"
+    ):
+        raise CallbackError("The sign-in response came from an unexpected issuer.", session=session)
+    code = params.get("code") or ""
+    if not code:
+        raise CallbackError("The sign-in response has no code. Nothing was saved.", session=session)
+    verifier = decrypt_text(session.oauth_verifier)
+    tokens = _exchange(session, version, code, verifier)
+    with transaction.atomic():
+        try:
+            locked = _lock_usable(session.pk)
+        except SessionUnusable as exc:
+            raise CallbackError(exc.message, session=session) from exc
+        connection = _save(
+            session=locked, version=version, config={}, tokens=tokens, verified=False
+        )
+    logger.info("connect session %s: OAuth connection %s saved", session.pk, connection.pk)
+    return connection, locked.account_id is not None

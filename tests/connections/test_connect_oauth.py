@@ -1,0 +1,152 @@
+"""The hosted OAuth 2 connect flow against the sandbox OAuth server (django-oauth-toolkit,
+PKCE required) served by live_server: a real authorization server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection as db_connection
+from django.test import Client
+
+from connections.connect import connect_session_create
+from connections.models import Connection, ConnectSession, Status
+from connections.tokens import connection_refresh_tokens
+from profiles.models import ConnectorProfile
+from projects.crypto import decrypt_json
+from projects.models import Project
+from projects.services import Actor
+from sandbox.demo import seed_sandbox_oauth_profile
+from tests.factories import make_project
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = Actor.system()
+
+
+@pytest.fixture
+def oauth(live_server: Any, settings: Any) -> Iterator[dict[str, Any]]:
+    settings.SITE_URL = live_server.url
+    project = make_project()
+    profile = seed_sandbox_oauth_profile(project)
+    yield {"project": project, "profile": profile, "base": live_server.url}
+
+
+def new_link(project: Project, profile: ConnectorProfile, **kw: Any) -> tuple[str, str]:
+    created = connect_session_create(
+        actor=SYSTEM,
+        project=project,
+        origin_owner_id="cust-1",
+        origin_owner_name="Ann",
+        connector_profile_id=profile.pk,
+        **kw,
+    )
+    return created.token, urlsplit(created.url).path
+
+
+def consent(browser: Client, path: str, *, allow: bool = True) -> str:
+    """Open the link, go to the provider, answer the consent: the callback URL (path+query)."""
+    page = browser.get(path)
+    assert page.status_code == 200 and b"Continue to Sandbox HR" in page.content
+    start = browser.get(path + "oauth/start")
+    assert start.status_code == 302
+    authorize = urlsplit(start["Location"])
+    query = parse_qs(authorize.query)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
+    assert query["client_id"] == ["sandbox-demo-client"]
+    assert query["redirect_uri"][0].endswith("/connect/oauth/callback")
+    form = browser.get(authorize.path + "?" + authorize.query)
+    assert form.status_code == 200, form.content[:500]
+    data = {k: v[0] for k, v in query.items()}
+    data["scope"] = " ".join(query.get("scope", [""]))
+    if allow:
+        data["allow"] = "Authorize"
+    answer = browser.post(authorize.path, data)
+    assert answer.status_code == 302, answer.content[:500]
+    back = urlsplit(answer["Location"])
+    return back.path + "?" + back.query
+
+
+def test_full_oauth_connect_then_refresh(oauth: dict[str, Any]) -> None:
+    browser = Client()
+    _token, path = new_link(oauth["project"], oauth["profile"])
+    callback = consent(browser, path)
+    done = browser.get(callback)
+    assert done.status_code == 200, done.content.decode()[:800]
+    assert b"is connected" in done.content
+    assert done["Referrer-Policy"] == "no-referrer"
+    connection = Connection.objects.get()
+    assert connection.status == Status.ACTIVE and connection.origin_owner_id == "cust-1"
+    tokens = decrypt_json(connection.oauth_tokens)
+    assert tokens["access_token"] and tokens["refresh_token"]
+    assert tokens["access_token"] not in connection.oauth_tokens
+    assert ConnectSession.objects.get().used_at is not None
+    # A later refresh works against the same server.
+    result = connection_refresh_tokens(actor=SYSTEM, connection=connection)
+    assert result.refreshed
+    assert decrypt_json(result.connection.oauth_tokens)["access_token"] != tokens["access_token"]
+    # The link is single use.
+    again = browser.get(path)
+    assert again.status_code == 410
+
+
+def test_denied_consent_leaves_nothing(oauth: dict[str, Any]) -> None:
+    browser = Client()
+    _token, path = new_link(oauth["project"], oauth["profile"])
+    callback = consent(browser, path, allow=False)
+    assert "error=access_denied" in callback
+    page = browser.get(callback)
+    assert page.status_code == 400 and b"declined" in page.content
+    assert Connection.objects.count() == 0
+    assert ConnectSession.objects.get().used_at is None
+
+
+def test_replayed_and_foreign_callbacks(oauth: dict[str, Any]) -> None:
+    browser = Client()
+    _token, path = new_link(oauth["project"], oauth["profile"])
+    callback = consent(browser, path)
+    other_browser = Client()
+    assert other_browser.get(callback).status_code == 400  # another browser session
+    assert Connection.objects.count() == 0
+    assert browser.get(callback).status_code == 200
+    assert browser.get(callback).status_code == 400  # replayed state / code
+    assert Connection.objects.count() == 1
+
+
+def test_forged_state(oauth: dict[str, Any]) -> None:
+    browser = Client()
+    _token, path = new_link(oauth["project"], oauth["profile"])
+    callback = consent(browser, path)
+    forged = callback.replace("state=", "state=x")
+    page = browser.get(forged)
+    assert page.status_code == 400
+    assert Connection.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_two_simultaneous_callbacks_make_one_connection(oauth: dict[str, Any]) -> None:
+    browser = Client()
+    _token, path = new_link(oauth["project"], oauth["profile"])
+    callback = consent(browser, path)
+    cookies = browser.cookies
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def hit() -> None:
+        twin = Client()
+        twin.cookies = cookies
+        barrier.wait()
+        try:
+            statuses.append(twin.get(callback).status_code)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=hit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(statuses) == [200, 400]
+    assert Connection.objects.count() == 1
