@@ -7,6 +7,8 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 
+from connections import selectors as connection_selectors
+from connections.models import Connection
 from connectors.models import PLATFORM_OWNER
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
@@ -51,9 +53,16 @@ class CandidateOut(Schema):
     owner: str
 
 
-def profile_body(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[str, Any]:
+def profile_body(
+    profile: ConnectorProfile,
+    resolved: Resolved | None = None,
+    connection_count: int | None = None,
+) -> dict[str, Any]:
+    """``resolved`` and ``connection_count`` are looked up when not given (one query each)."""
     if resolved is None:
         resolved = selectors.resolve_profile(profile)
+    if connection_count is None:
+        connection_count = Connection.objects.filter(profile_id=profile.pk).count()
     return {
         "id": profile.pk,
         "name": profile.name,
@@ -65,8 +74,7 @@ def profile_body(profile: ConnectorProfile, resolved: Resolved | None = None) ->
             if resolved
             else None
         ),
-        # Connections arrive with the connections issue; until then no profile holds any.
-        "connection_count": 0,
+        "connection_count": connection_count,
     }
 
 
@@ -82,7 +90,8 @@ def profile_list(request: HttpRequest) -> list[dict[str, Any]]:
     project = _project(request)
     profiles = list(selectors.profiles_of(project))
     resolved = selectors.resolve_profiles(project, profiles)
-    return [profile_body(p, resolved[p.pk]) for p in profiles]
+    counts = connection_selectors.counts_by_profile(project)
+    return [profile_body(p, resolved[p.pk], counts.get(p.pk, 0)) for p in profiles]
 
 
 @router.post("/connector_profiles", response={201: ProfileOut}, summary="Create a profile")
@@ -95,7 +104,7 @@ def profile_create(request: HttpRequest, payload: ProfileIn) -> Status[dict[str,
         pin=payload.pinned_version,
         is_default=payload.is_default,
     )
-    return Status(201, profile_body(profile))
+    return Status(201, profile_body(profile, connection_count=0))
 
 
 @router.get("/connector_profiles/{profile_id}", response=ProfileOut, summary="One profile")

@@ -1,0 +1,419 @@
+"""Connections: the "Connections" section of API.md (seed 002's reference API).
+
+A project API key holds every connection of its own project as ``owner``; another project's
+connection is a 404, never a 403 and never its data. Secrets never leave: secret config
+values are masked (``••••1234``) and OAuth tokens are summarised (connected, expiry, scopes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
+
+from connections import health, rbac, selectors, services, tokens
+from connections.models import Connection, ConnectionGrant, SubjectType
+from projects.crypto import decrypt_json
+from projects.services import ServiceError
+
+from .connectors import _actor, _project
+
+router = Router(tags=["connections"])
+
+SortBy = Literal["created_at", "updated_at", "name"]
+SortDir = Literal["asc", "desc"]
+StatusName = Literal["active", "needs_reauth", "error", "disabled"]
+HealthName = Literal["unknown", "healthy", "unhealthy", "needs_reauth"]
+GrantRoleName = Literal["viewer", "editor", "owner"]
+OrgRoleName = Literal["viewer", "editor"]
+SubjectTypeName = Literal["user", "team"]
+
+# The list's own parameters; any other parameter holding "__" is a field__operator filter.
+LIST_PARAMS = frozenset(
+    {
+        "connector_key",
+        "profile_id",
+        "status",
+        "health",
+        "resolved_version",
+        "search",
+        "limit",
+        "offset",
+        "sort_by",
+        "sort_dir",
+    }
+)
+
+
+# --- Schemas ---------------------------------------------------------------------------------
+
+
+class HealthOut(Schema):
+    status: HealthName
+    checked_at: datetime | None
+    last_healthy_at: datetime | None
+    detail: str
+
+
+class OAuthOut(Schema):
+    connected: bool = Field(description="Whether the connection holds an OAuth token set.")
+    expires_at: datetime | None = Field(description="When the access token expires.")
+    scopes: list[str]
+
+
+class ConnectionOut(Schema):
+    id: int
+    name: str
+    connector_key: str
+    profile_id: int
+    profile_name: str
+    origin_owner_id: str
+    origin_owner_name: str
+    origin_username: str
+    email: str
+    status: StatusName
+    health: HealthOut
+    resolved_version: str | None = Field(
+        description="The version number the connection last resolved to."
+    )
+    last_used_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    organization_role: OrgRoleName | None
+    moved_from_profile_id: int | None
+    moved_at: datetime | None
+    config: dict[str, str] = Field(
+        description="Config-field values; secret ones masked as “••••1234” (last 4 at most)."
+    )
+    oauth: OAuthOut
+
+
+class ConnectionPageOut(Schema):
+    items: list[ConnectionOut]
+    total: int = Field(description="How many connections match the filters (exact).")
+    limit: int
+    offset: int
+
+
+class ConnectionListQuery(Schema):
+    connector_key: str | None = Field(None, description="Only connections of this connector.")
+    profile_id: int | None = Field(None, description="Only connections of this profile.")
+    status: StatusName | None = None
+    health: HealthName | None = None
+    resolved_version: str | None = Field(
+        None, description="Only connections last resolved to this version number."
+    )
+    search: str | None = Field(
+        None, description="Owner id, name, owner name, username or email containing this text."
+    )
+    limit: int = Field(50, ge=1, le=selectors.MAX_LIMIT)
+    offset: int = Field(0, ge=0)
+    sort_by: SortBy = "created_at"
+    sort_dir: SortDir = "desc"
+
+    @field_validator(
+        "connector_key",
+        "profile_id",
+        "status",
+        "health",
+        "resolved_version",
+        "search",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # ``?status=&profile_id=`` means "no filter", not an invalid value.
+        return None if value == "" else value
+
+
+class RenameIn(Schema):
+    name: str = Field(description="The new display name (1–200 characters).")
+
+
+class HealthCheckOut(Schema):
+    status: HealthName = Field(
+        description="healthy, unhealthy or needs_reauth; unknown when the connector's "
+        "definition has no healthCheck (or the check cannot run), with the reason in detail."
+    )
+    checked_at: datetime | None
+    detail: str
+
+
+class GrantOut(Schema):
+    subject_type: SubjectTypeName
+    subject_id: int
+    subject_name: str
+    role: GrantRoleName
+
+
+class RbacOut(Schema):
+    organization_role: OrgRoleName | None = Field(
+        description="What every member of the organization gets on this connection (null: none)."
+    )
+    grants: list[GrantOut]
+
+
+class GrantIn(Schema):
+    subject_type: SubjectTypeName
+    subject_id: int = Field(description="A user or team id of the project's organization.")
+    role: GrantRoleName
+
+
+class OrgRoleIn(Schema):
+    role: OrgRoleName | None = Field(
+        description="Organization-level role; null removes organization-level access."
+    )
+
+
+# --- Bodies ----------------------------------------------------------------------------------
+
+
+def _oauth(connection: Connection) -> dict[str, Any]:
+    if not connection.oauth_tokens:
+        return {"connected": False, "expires_at": None, "scopes": []}
+    token_set = decrypt_json(connection.oauth_tokens)
+    raw = token_set.get("scopes", token_set.get("scope")) or []
+    scopes = raw.split() if isinstance(raw, str) else [str(s) for s in raw]
+    return {"connected": True, "expires_at": connection.token_expires_at, "scopes": scopes}
+
+
+def connection_body(connection: Connection) -> dict[str, Any]:
+    """One connection as the API shows it: no query when profile, connector and resolved
+    version are selected with it (selectors.connections_of does)."""
+    version = connection.resolved_version
+    return {
+        "id": connection.pk,
+        "name": connection.name,
+        "connector_key": connection.connector.key,
+        "profile_id": connection.profile_id,
+        "profile_name": connection.profile.name,
+        "origin_owner_id": connection.origin_owner_id,
+        "origin_owner_name": connection.origin_owner_name,
+        "origin_username": connection.origin_username,
+        "email": connection.email,
+        "status": connection.status,
+        "health": {
+            "status": connection.health,
+            "checked_at": connection.health_checked_at,
+            "last_healthy_at": connection.last_healthy_at,
+            "detail": connection.health_error,
+        },
+        "resolved_version": version.version if version is not None else None,
+        "last_used_at": connection.last_used_at,
+        "created_at": connection.created_at,
+        "updated_at": connection.updated_at,
+        "organization_role": connection.org_role or None,
+        "moved_from_profile_id": connection.moved_from_profile_id,
+        "moved_at": connection.moved_at,
+        "config": selectors.masked_config(connection),
+        "oauth": _oauth(connection),
+    }
+
+
+def rbac_body(connection: Connection) -> dict[str, Any]:
+    grants = ConnectionGrant.objects.filter(connection_id=connection.pk).select_related(
+        "user", "team"
+    )
+    items = []
+    for grant in grants:
+        if grant.subject_type == SubjectType.USER and grant.user is not None:
+            name = grant.user.get_full_name() or grant.user.get_username()
+        elif grant.team is not None:
+            name = grant.team.name
+        else:  # pragma: no cover - the check constraint forbids it
+            continue
+        items.append(
+            {
+                "subject_type": grant.subject_type,
+                "subject_id": grant.subject_id,
+                "subject_name": name,
+                "role": grant.role,
+            }
+        )
+    return {"organization_role": connection.org_role or None, "grants": items}
+
+
+# --- Lookups ---------------------------------------------------------------------------------
+
+
+def _viewer() -> rbac.Viewer:
+    # A project API key reads and manages every connection of its own project.
+    return rbac.Viewer(user=None, membership=None)
+
+
+def _connection(
+    request: HttpRequest, connection_id: int, need: rbac.ConnNeed = rbac.ConnNeed.READ
+) -> Connection:
+    viewer = _viewer()
+    connection = selectors.visible(viewer, _project(request)).filter(pk=connection_id).first()
+    if connection is None:
+        raise Http404("No such connection in this project.")
+    if not rbac.allows(rbac.role(viewer, connection), need):  # pragma: no cover - keys own all
+        raise PermissionDenied("This API key may not do that to this connection.")
+    return connection
+
+
+def _field_filters(request: HttpRequest) -> dict[str, str]:
+    return {
+        name: request.GET.getlist(name)[-1]
+        for name in request.GET
+        if "__" in name and name not in LIST_PARAMS
+    }
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/connections",
+    response=ConnectionPageOut,
+    summary="List connections (filters, search, sort, limit/offset)",
+    description=(
+        "Connections of the API key's project. Besides the named parameters, any "
+        "`field__operator=value` parameter filters the list, e.g. `created_at__gte=2025-01-01T"
+        "00:00:00Z`, `name__icontains=acme`, `status__in=active,error`, `last_used_at__isnull="
+        "true`. Fields: "
+        + ", ".join(f"`{f}`" for f in selectors.FILTER_FIELDS)
+        + ". Operators: "
+        + ", ".join(f"`{o}`" for o in selectors.OPERATORS)
+        + " (not every operator applies to every field). An unknown field or operator, or a "
+        "value of the wrong type, is a 400 naming the parameter in `fields`."
+    ),
+)
+def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> dict[str, Any]:
+    filters = selectors.Filters(
+        search=query.search or "",
+        connector_key=query.connector_key or "",
+        profile_id=query.profile_id,
+        status=query.status or "",
+        health=query.health or "",
+        version=query.resolved_version or "",
+        fields=_field_filters(request),
+        sort_by=query.sort_by,
+        sort_dir=query.sort_dir,
+    )
+    matching = selectors.apply_filters(selectors.visible(_viewer(), _project(request)), filters)
+    total = matching.order_by().count()
+    rows = selectors.ordered(matching, filters)[query.offset : query.offset + query.limit]
+    return {
+        "items": [connection_body(c) for c in rows],
+        "total": total,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
+
+
+@router.get(
+    "/connections/{connection_id}",
+    response=ConnectionOut,
+    summary="One connection",
+    description=(
+        "With `refresh_oauth_tokens=true` the OAuth tokens are refreshed at the token endpoint "
+        "first (400 for a connection without OAuth tokens, 502 when the token endpoint fails). "
+        "Tokens themselves are never shown."
+    ),
+)
+def connection_detail(
+    request: HttpRequest, connection_id: int, refresh_oauth_tokens: bool = False
+) -> dict[str, Any]:
+    if not refresh_oauth_tokens:
+        return connection_body(_connection(request, connection_id))
+    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    if not connection.is_oauth:
+        raise ServiceError("this connection has no OAuth tokens", field="refresh_oauth_tokens")
+    tokens.connection_refresh_tokens(actor=_actor(request), connection=connection, force=True)
+    return connection_body(_connection(request, connection_id))
+
+
+@router.patch("/connections/{connection_id}", response=ConnectionOut, summary="Rename")
+def connection_rename(
+    request: HttpRequest, connection_id: int, payload: RenameIn
+) -> dict[str, Any]:
+    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    services.connection_rename(actor=_actor(request), connection=connection, name=payload.name)
+    return connection_body(_connection(request, connection_id))
+
+
+@router.delete("/connections/{connection_id}", response={204: None}, summary="Delete")
+def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    services.connection_delete(actor=_actor(request), connection=connection)
+    return HttpResponse(status=204)
+
+
+@router.get(
+    "/connections/{connection_id}/health",
+    response=HealthCheckOut,
+    summary="Check the connection's health now",
+    description=(
+        "Makes a real request to the connector's `healthCheck` path with the connection's "
+        "credentials and records the outcome: a 2xx (or the expected status) is `healthy`, "
+        "401/403 `needs_reauth`, anything else, a timeout or an unreachable provider "
+        "`unhealthy`. When the connector's definition has no `healthCheck` (or a credential it "
+        "needs is missing) nothing is sent: the status is `unknown` and `detail` says why."
+    ),
+)
+def connection_health(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    result = health.connection_check_health(actor=_actor(request), connection=connection)
+    return {"status": result.status, "checked_at": result.checked_at, "detail": result.detail}
+
+
+@router.get("/connections/{connection_id}/rbac", response=RbacOut, summary="Access: grants")
+def rbac_detail(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+    return rbac_body(_connection(request, connection_id))
+
+
+@router.put(
+    "/connections/{connection_id}/rbac",
+    response=RbacOut,
+    summary="Give a user or team a role",
+    description="Creates or changes the grant; the subject must belong to the project's "
+    "organization (400 otherwise).",
+)
+def rbac_set(request: HttpRequest, connection_id: int, payload: GrantIn) -> dict[str, Any]:
+    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    services.grant_set(
+        actor=_actor(request),
+        connection=connection,
+        subject_type=payload.subject_type,
+        subject_id=payload.subject_id,
+        role=payload.role,
+    )
+    return rbac_body(connection)
+
+
+@router.delete(
+    "/connections/{connection_id}/rbac",
+    response={204: None},
+    summary="Remove a grant",
+    description="404 when the connection has no grant for that subject.",
+)
+def rbac_remove(
+    request: HttpRequest, connection_id: int, subject_type: SubjectTypeName, subject_id: int
+) -> HttpResponse:
+    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    services.grant_remove(
+        actor=_actor(request),
+        connection=connection,
+        subject_type=subject_type,
+        subject_id=subject_id,
+    )
+    return HttpResponse(status=204)
+
+
+@router.patch(
+    "/connections/{connection_id}/organization-role",
+    response=RbacOut,
+    summary="Set the organization-level role",
+)
+def org_role_set(request: HttpRequest, connection_id: int, payload: OrgRoleIn) -> dict[str, Any]:
+    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    updated = services.connection_set_org_role(
+        actor=_actor(request), connection=connection, role=payload.role
+    )
+    return rbac_body(updated)
