@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection as db_connection
-from django.test import Client
+from django.test import Client, override_settings
+from django.utils import timezone
 
 from connections.connect import connect_session_create
 from connections.models import Connection, ConnectSession, Status
@@ -20,7 +22,8 @@ from projects.crypto import decrypt_json
 from projects.models import Project
 from projects.services import Actor
 from sandbox.demo import seed_sandbox_oauth_profile
-from tests.factories import make_project
+from tests.factories import make_profile, make_project
+from tests.provider import Answer, Provider, provider_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system()
@@ -150,3 +153,90 @@ def test_two_simultaneous_callbacks_make_one_connection(oauth: dict[str, Any]) -
         t.join(30)
     assert sorted(statuses) == [200, 400]
     assert Connection.objects.count() == 1
+
+
+# --- Provider failures at the token endpoint (a loopback server playing the provider) --------
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    with provider_server() as server:
+        yield server
+
+
+def started(provider: Provider) -> tuple[Client, str, str]:
+    """A session whose OAuth start has run: (browser, connect path, state)."""
+    profile = make_profile(
+        make_project(),
+        auth_type="oauth2",
+        required_fields=(),
+        authorization_url=provider.url + "/authorize",
+        token_url=provider.url + "/token",
+        setup_fields=("client_id", "client_secret"),
+        setup={"client_id": "cid", "client_secret": "csecret-0123456789"},
+    )
+    _token, path = new_link(profile.project, profile)
+    browser = Client()
+    start = browser.get(path + "oauth/start")
+    assert start.status_code == 302
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    return browser, path, state
+
+
+TOKEN_OK = {"access_token": "at-1", "token_type": "bearer", "expires_in": 60, "refresh_token": "r"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (Answer(500, "<html>oops</html>"), b"HTTP 500"),
+        (Answer(400, {"error": "invalid_grant"}), b"invalid_grant"),
+        (Answer(200, TOKEN_OK, delay=1.5), b"in time"),
+    ],
+)
+@override_settings(CONNECTION_HTTP_TIMEOUT=(1.0, 0.4))
+def test_token_endpoint_failures_leave_nothing(
+    provider: Provider, answer: Answer, message: bytes
+) -> None:
+    provider.routes["/token"] = answer
+    browser, _path, state = started(provider)
+    page = browser.get(f"/connect/oauth/callback?code=c0de&state={state}")
+    assert page.status_code == 400 and message in page.content, page.content
+    assert Connection.objects.count() == 0
+    session = ConnectSession.objects.get()
+    assert session.used_at is None  # the end user may start again from the same link
+    (seen,) = provider.calls("/token")
+    assert seen.form["code_verifier"] and seen.form["code"] == ["c0de"]
+
+
+@pytest.mark.parametrize("kind", ["expired", "used"])
+def test_callback_for_an_expired_or_used_session(provider: Provider, kind: str) -> None:
+    provider.routes["/token"] = Answer(200, TOKEN_OK)
+    browser, _path, state = started(provider)
+    if kind == "expired":
+        ConnectSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    else:
+        ConnectSession.objects.update(used_at=timezone.now())
+    page = browser.get(f"/connect/oauth/callback?code=c0de&state={state}")
+    assert page.status_code == 400
+    assert Connection.objects.count() == 0
+    assert provider.calls("/token") == []  # refused before any exchange
+
+
+def test_issuer_mismatch_is_refused(provider: Provider) -> None:
+    provider.routes["/token"] = Answer(200, TOKEN_OK)
+    browser, _path, state = started(provider)
+    page = browser.get(f"/connect/oauth/callback?code=c0de&state={state}&iss=https://evil.example")
+    assert page.status_code == 400 and b"issuer" in page.content
+    assert Connection.objects.count() == 0
+
+
+def test_callback_pages_send_security_headers(provider: Provider) -> None:
+    browser, _path, _state = started(provider)
+    page = browser.get("/connect/oauth/callback?state=nope&code=x")
+    assert page.status_code == 400
+    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Cache-Control"] == "no-store"
+    csp = page["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'none'" in csp
+    assert page["X-Frame-Options"] == "DENY"
