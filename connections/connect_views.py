@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from projects.services import ServiceError
@@ -79,6 +80,10 @@ def _problem(
 STATUS_FOR = {"unknown": 404, "expired": 410, "used": 410}
 
 
+# No CSRF token: with Referrer-Policy: no-referrer browsers send "Origin: null" on the form's
+# POST, which Django's CSRF check refuses; and there is no ambient authority to protect: the
+# page is authorised by the unguessable single-use token in its URL, not by a login cookie.
+@csrf_exempt
 @hosted
 @require_http_methods(["GET", "POST"])
 def connect_page(request: HttpRequest, token: str) -> HttpResponse:
