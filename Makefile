@@ -72,6 +72,7 @@ fmt: install
 bench: install
 	$(PY) bench/run.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 
 clean:
 	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,32 @@
 """Idempotent demo data. Later parts of the product add their own demo data here."""
 
+import random
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from connections import rbac
+from connections.models import Connection, Health, OrgRole, Status, SubjectType
+from connections.selectors import visible
+from connections.services import (
+    connection_set_org_role,
+    grant_set,
+    resolved_version,
+    split_config,
+    tokens_blob,
+)
 from connectors.builtin_loader import BUILTIN_DIR, load_builtin_connectors, version_files
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
+from projects.crypto import encrypt_json
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
@@ -65,6 +80,243 @@ def seed_profiles() -> None:
             )
 
 
+# --- Connections --------------------------------------------------------------------------
+
+DEMO_OWNER_PREFIX = "demo-"
+# (project, connector, profile name, how many): 300 in all.
+DEMO_CONNECTIONS = [
+    ("acme-production", "acme_crm", "production", 110),
+    ("acme-production", "orbit_hr", "production", 70),
+    ("acme-production", "ledgerly", "production", 50),
+    ("acme-staging", "acme_crm", "staging", 45),
+    ("acme-staging", "orbit_hr", "staging", 25),
+]
+_FIRST_NAMES_TEXT = (
+    "Ada Ben Chloe Dev Elena Farid Grace Hiro Ines Jonas Kemi Liam Maya Noor Oscar Priya "
+    "Quinn Rosa Sven Tara Umar Vera Wen Xavier Yara Zoe Amir Bea Carlos Dana Emil Fatima"
+)
+FIRST_NAMES = _FIRST_NAMES_TEXT.split()
+_LAST_NAMES_TEXT = (
+    "Okafor Lindqvist Moreau Tanaka Schmidt Rossi Novak Haddad Kowalski Nakamura Silva "
+    "Fischer Dubois Jensen Costa Petrov Walsh Ibrahim Kim Larsen Meyer Nguyen Ortiz Patel"
+)
+LAST_NAMES = _LAST_NAMES_TEXT.split()
+COMPANIES = [
+    ("Globex", "globex"),
+    ("Initech", "initech"),
+    ("Umbrella Logistics", "umbrella"),
+    ("Hooli", "hooli"),
+    ("Stark Textiles", "stark"),
+    ("Wayne Foods", "waynefoods"),
+    ("Tyrell Labs", "tyrell"),
+    ("Soylent Farms", "soylent"),
+    ("Cyberdyne Retail", "cyberdyne"),
+    ("Vandelay Imports", "vandelay"),
+    ("Pied Piper", "piedpiper"),
+    ("Aperture Health", "aperture"),
+    ("Oscorp Media", "oscorp"),
+    ("Wonka Sweets", "wonka"),
+]
+HEALTH_ERRORS = {
+    Status.NEEDS_REAUTH: ["HTTP 401 from the health check: the credentials were rejected."],
+    Status.ERROR: [
+        "HTTP 500 from the health check.",
+        "HTTP 503 from the health check.",
+        "The provider did not answer within 5 seconds.",
+        "Could not connect to the provider.",
+    ],
+}
+
+
+def _status(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.78:
+        return Status.ACTIVE
+    if roll < 0.87:
+        return Status.NEEDS_REAUTH
+    if roll < 0.94:
+        return Status.ERROR
+    return Status.DISABLED
+
+
+def _older_versions(profile: ConnectorProfile, current: ConnectorVersion) -> list[ConnectorVersion]:
+    """Published versions of the profile's connector below ``current`` in the same major: what
+    a connection created a while ago may still have last resolved to."""
+    return list(
+        ConnectorVersion.objects.visible_to(profile.project)
+        .published()
+        .filter(
+            connector_id=profile.connector_id,
+            major=current.major,
+            is_prerelease=False,
+            version_key__lt=current.version_key,
+        )
+        .order_by("version_key")
+    )
+
+
+def _demo_connection(
+    rng: random.Random,
+    n: int,
+    profile: ConnectorProfile,
+    current: ConnectorVersion,
+    older: list[ConnectorVersion],
+) -> tuple[Connection, datetime, datetime]:
+    """One connection, with the created_at and updated_at to give it after bulk_create (which
+    stamps both with now: auto_now_add, auto_now)."""
+    now = timezone.now()
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    company, domain = rng.choice(COMPANIES)
+    handle = f"{first}.{last}".lower()
+    created = now - timedelta(seconds=rng.randint(3600, 90 * 86400))
+    # Older connections may still be on an older release of the same major line.
+    age_days = (now - created).days
+    version = current
+    if older and rng.random() < (age_days - 30) / 90:
+        # The release just below is the likeliest.
+        version = rng.choices(older, weights=range(1, len(older) + 1))[0]
+    plain, secret = split_config(
+        version,
+        {
+            "subdomain": domain,
+            "region": rng.choice(["us", "eu"]),
+            "api_key": f"ak_live_{secrets.token_hex(12)}",
+            "username": f"{handle}@{domain}.example",
+            "password": secrets.token_urlsafe(16),
+            "api_token": f"lg_{secrets.token_hex(16)}",
+        },
+    )
+    tokens = None
+    if version.authentication.get("type") == "oauth2":
+        tokens = {
+            "access_token": f"at_{secrets.token_urlsafe(24)}",
+            "refresh_token": f"rt_{secrets.token_urlsafe(24)}",
+            "token_type": "Bearer",
+            "expires_at": int((now + timedelta(minutes=rng.randint(-600, 60))).timestamp()),
+            "scope": "employees.read",
+        }
+    blob, expiry = tokens_blob(tokens)
+    status = _status(rng)
+    checked: datetime | None = created + (now - created) * rng.uniform(0.5, 1)
+    assert checked is not None
+    health, error, last_healthy = Health.UNKNOWN, "", None
+    if status == Status.ACTIVE:
+        roll = rng.random()
+        if roll < 0.8:
+            health, last_healthy = Health.HEALTHY, checked
+        elif roll < 0.9:
+            health, error = Health.UNHEALTHY, rng.choice(HEALTH_ERRORS[Status.ERROR])
+            last_healthy = checked - timedelta(hours=rng.randint(1, 48))
+        else:
+            checked = None
+    elif status == Status.NEEDS_REAUTH:
+        health, error = Health.NEEDS_REAUTH, HEALTH_ERRORS[Status.NEEDS_REAUTH][0]
+        last_healthy = created + (checked - created) / 2
+    elif status == Status.ERROR:
+        health, error = Health.UNHEALTHY, rng.choice(HEALTH_ERRORS[Status.ERROR])
+        last_healthy = created + (checked - created) / 3
+    else:
+        checked = None
+    connection = Connection(
+        project=profile.project,
+        profile=profile,
+        connector_id=profile.connector_id,
+        origin_owner_id=f"{DEMO_OWNER_PREFIX}{n:04d}",
+        origin_owner_name=f"{first} {last}",
+        origin_username=handle,
+        email=f"{handle}@{domain}.example",
+        name=f"{first} {last} · {company}",
+        status=status,
+        config_values=plain,
+        config_secrets=encrypt_json(secret) if secret else "",
+        oauth_tokens=blob,
+        token_expires_at=expiry,
+        resolved_version=version,
+        last_used_at=None if status == Status.DISABLED else now - (now - created) * rng.random(),
+        health=health,
+        health_checked_at=checked,
+        last_healthy_at=last_healthy,
+        health_error=error,
+    )
+    return connection, created, max(created, checked or created)
+
+
+def seed_connections() -> bool:
+    """300 connections across the demo profiles; False when they exist already."""
+    projects = Project.objects.filter(slug__in=[p for p, *_ in DEMO_CONNECTIONS])
+    if Connection.objects.filter(
+        project__in=projects, origin_owner_id__startswith=DEMO_OWNER_PREFIX
+    ).exists():
+        return False
+    rng = random.Random(42)
+    rows: list[Connection] = []
+    times: dict[str, tuple[datetime, datetime]] = {}
+    for project_slug, key, profile_name, count in DEMO_CONNECTIONS:
+        profile = ConnectorProfile.objects.select_related("project").get(
+            project__slug=project_slug, connector__key=key, name=profile_name
+        )
+        current = resolved_version(profile)
+        older = _older_versions(profile, current)
+        for _ in range(count):
+            connection, created_at, updated_at = _demo_connection(
+                rng, len(rows) + 1, profile, current, older
+            )
+            rows.append(connection)
+            times[connection.origin_owner_id] = (created_at, updated_at)
+    created = Connection.objects.bulk_create(rows)
+    for connection in created:
+        connection.created_at, connection.updated_at = times[connection.origin_owner_id]
+    Connection.objects.bulk_update(created, ["created_at", "updated_at"], batch_size=100)
+    seed_access()
+    return True
+
+
+def seed_access() -> None:
+    """In Production: the Support team views 5 connections, mo-member edits 3 others, and 2 are
+    open to the whole organization as viewer. Everything else only owners and admins see."""
+    actor = Actor.system()
+    demo = Connection.objects.filter(
+        project__slug="acme-production", origin_owner_id__startswith=DEMO_OWNER_PREFIX
+    ).select_related("project")
+    support = Team.objects.get(organization__slug=DEMO_ORG[0], name="Support")
+    member = get_user_model().objects.get(username="mo-member")
+    acme = list(demo.filter(connector__key="acme_crm", status=Status.ACTIVE).order_by("id")[:5])
+    for connection in acme:
+        grant_set(
+            actor=actor,
+            connection=connection,
+            subject_type=SubjectType.TEAM,
+            subject_id=support.pk,
+            role="viewer",
+        )
+    for connection in demo.filter(connector__key="orbit_hr").order_by("id")[:3]:
+        grant_set(
+            actor=actor,
+            connection=connection,
+            subject_type=SubjectType.USER,
+            subject_id=member.pk,
+            role="editor",
+        )
+    for connection in demo.filter(connector__key="ledgerly").order_by("id")[:2]:
+        connection_set_org_role(actor=actor, connection=connection, role=OrgRole.VIEWER)
+
+
+def describe_access(organization: Organization) -> list[str]:
+    """What each demo user sees, counted through the same permission-scoped selector as the
+    pages."""
+    projects = list(organization.projects.order_by("name"))
+    lines = []
+    for username, _role in DEMO_USERS:
+        membership = Membership.objects.select_related("user").get(
+            organization=organization, user__username=username
+        )
+        viewer = rbac.Viewer(membership.user, membership)
+        seen = ", ".join(f"{visible(viewer, p).count()} in {p.name}" for p in projects)
+        how = "all" if viewer.sees_all else "granted only"
+        lines.append(f"  {username} ({membership.role}, {how}): {seen}")
+    return lines
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo organization, projects and users; prints the demo login."
 
@@ -110,6 +362,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Built-in connector versions published: {published}.")
         seed_custom_version(Project.objects.get(slug="acme-staging"))
         seed_profiles()
+        if seed_connections():
+            self.stdout.write("Demo connections created.")
+        total = Connection.objects.filter(
+            project__organization=organization, origin_owner_id__startswith=DEMO_OWNER_PREFIX
+        ).count()
+        self.stdout.write(f"Demo connections: {total}. Who sees what (connections visible):")
+        for line in describe_access(organization):
+            self.stdout.write(line)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(
