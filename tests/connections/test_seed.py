@@ -35,8 +35,13 @@ def sees(username: str, project: Project) -> set[int]:
 
 def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     output = seed_demo()
-    demo = Connection.objects.filter(origin_owner_id__startswith="demo-")
+    demo = Connection.objects.filter(origin_owner_id__startswith="demo-").exclude(
+        origin_owner_id__startswith="demo-sandbox-"
+    )
     assert demo.count() == 300
+    # Plus two on the sandbox connector served by this server (local and test settings).
+    sandbox = Connection.objects.filter(origin_owner_id__startswith="demo-sandbox-")
+    assert set(sandbox.values_list("connector__key", flat=True)) == {"sandbox_crm"}
     production = Project.objects.get(slug="acme-production")
     staging = Project.objects.get(slug="acme-staging")
     assert demo.filter(project=staging).exists() and demo.filter(project=production).exists()
@@ -77,24 +82,29 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     assert orbit.token_expires_at is not None
     assert tokens["access_token"] not in orbit.oauth_tokens
 
-    # Access: a team grant, user grants and the organization-level role, in production only.
+    # Access: a team grant and user grants in production; the organization-level role in
+    # staging (so a member without grants sees no production connection).
     assert ConnectionGrant.objects.filter(subject_type="team", team__name="Support").count() == 5
     assert (
         ConnectionGrant.objects.filter(subject_type="user", user__username="mo-member").count() == 3
     )
     assert demo.filter(org_role=OrgRole.VIEWER).count() == 2
-    assert len(sees("mo-member", production)) == 10
-    assert len(sees("vera-viewer", production)) == 7
-    assert sees("mo-member", staging) == set()
-    assert len(sees("alice-admin", production)) == demo.filter(project=production).count()
-    assert "mo-member (member, granted only): 10 in Production, 0 in Staging" in output
+    assert demo.filter(org_role=OrgRole.VIEWER, project=staging).count() == 2
+    assert len(sees("mo-member", production)) == 8
+    assert len(sees("vera-viewer", production)) == 5
+    assert sees("nina-newcomer", production) == set()
+    assert len(sees("nina-newcomer", staging)) == 2
+    assert len(sees("mo-member", staging)) == 2
+    assert len(sees("alice-admin", production)) == demo.filter(project=production).count() + 2
+    assert "mo-member (member, granted only): 8 in Production, 2 in Staging" in output
+    assert "nina-newcomer (member, granted only): 0 in Production, 2 in Staging" in output
 
     before = set(demo.values_list("pk", flat=True))
     grants = ConnectionGrant.objects.count()
     second = seed_demo()
     assert set(demo.values_list("pk", flat=True)) == before
     assert ConnectionGrant.objects.count() == grants
-    assert "Demo connections: 300." in second
+    assert "Demo connections: 302." in second
 
 
 @pytest.mark.postgres

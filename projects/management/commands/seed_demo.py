@@ -39,6 +39,7 @@ DEMO_USERS = [
     ("demo", Role.OWNER),
     ("alice-admin", Role.ADMIN),
     ("mo-member", Role.MEMBER),
+    ("nina-newcomer", Role.MEMBER),  # in no team, no grant: sees no Production connection
     ("vera-viewer", Role.VIEWER),
 ]
 DEMO_TEAMS = {"Support": ["mo-member", "vera-viewer"], "Platform": ["alice-admin"]}
@@ -297,8 +298,40 @@ def seed_access() -> None:
             subject_id=member.pk,
             role="editor",
         )
-    for connection in demo.filter(connector__key="ledgerly").order_by("id")[:2]:
+    # The organization-level role, in Staging: there every member sees these two.
+    staging = Connection.objects.filter(
+        project__slug="acme-staging", origin_owner_id__startswith=DEMO_OWNER_PREFIX
+    ).select_related("project")
+    for connection in staging.order_by("id")[:2]:
         connection_set_org_role(actor=actor, connection=connection, role=OrgRole.VIEWER)
+
+
+SANDBOX_CONNECTIONS = [
+    # (owner id, name, API key): the first is accepted by the sandbox, the second is refused
+    # (Check now → needs re-authentication).
+    ("demo-sandbox-1", "Sandbox account (works)", "demo_live_a1b2c3d4e5f6"),
+    ("demo-sandbox-2", "Sandbox account (revoked key)", "demo_revoked_0a1b2c3d4e"),
+]
+
+
+def seed_sandbox(project: Project) -> None:
+    """Connectors served by this very server (local settings): "Check now" and a whole OAuth
+    connect work without internet."""
+    from connections.services import connection_create
+    from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
+
+    profile = seed_sandbox_profile(project)
+    for owner_id, name, key in SANDBOX_CONNECTIONS:
+        if not Connection.objects.filter(project=project, origin_owner_id=owner_id).exists():
+            connection_create(
+                actor=Actor.system(),
+                profile=profile,
+                origin_owner_id=owner_id,
+                origin_owner_name=name,
+                email=f"{owner_id}@customer.example",
+                config={"api_key": key},
+            )
+    seed_sandbox_oauth_profile(project)
 
 
 def describe_access(organization: Organization) -> list[str]:
@@ -364,6 +397,12 @@ class Command(BaseCommand):
         seed_profiles()
         if seed_connections():
             self.stdout.write("Demo connections created.")
+        if settings.SANDBOX_ENABLED:
+            seed_sandbox(Project.objects.get(slug="acme-production"))
+            self.stdout.write(
+                "Sandbox connectors (served by this server under /sandbox/): sandbox_crm (API "
+                "key, Check now works offline) and sandbox_hr (OAuth 2 with PKCE)."
+            )
         total = Connection.objects.filter(
             project__organization=organization, origin_owner_id__startswith=DEMO_OWNER_PREFIX
         ).count()
@@ -375,6 +414,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Log in at {settings.SITE_URL}/ as demo / "
             f"{DEMO_PASSWORD} (organization owner, staff; Django admin at /admin/).\n"
-            "Other demo users, same password: alice-admin (admin), mo-member (member), "
-            "vera-viewer (viewer), sam-support (support staff, admin view-only)."
+            "Other demo users, same password: alice-admin (admin), mo-member (member, Support "
+            "team), nina-newcomer (member without grants), vera-viewer (viewer), sam-support "
+            "(support staff, admin view-only)."
         )
