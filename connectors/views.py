@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import selectors as connection_selectors
+from connections.charts import adoption_chart
 from projects.http import HtmxHttpRequest
 from projects.permissions import (
     Need,
@@ -64,8 +66,13 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
         row.compare_with = older.pk if older else None  # type: ignore[attr-defined]
     page.object_list = rows
     template = "connectors/detail.html"
+    extra: dict[str, Any] = {}
     if request.htmx and not request.htmx.boosted:
         template += "#versions"
+    else:
+        extra["adoption"] = adoption_chart(
+            connection_selectors.adoption(access.project, connector_id=connector.pk)
+        )
     return render(
         request,
         template,
@@ -77,6 +84,7 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
             page=page,
             headline=selectors.headline_versions(access.project, connector),
             compare_form=CompareForm(),
+            **extra,
         ),
     )
 

@@ -10,6 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import selectors as connection_selectors
+from connections.charts import adoption_chart
 from connectors.changes import compare_definitions
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
@@ -30,7 +32,8 @@ def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
     resolved = selectors.resolve_profiles(access.project, profiles)
-    rows = [(p, resolved[p.pk], selectors.stored_pin(p)) for p in profiles]
+    counts = connection_selectors.counts_by_profile(access.project)
+    rows = [(p, resolved[p.pk], selectors.stored_pin(p), counts.get(p.pk, 0)) for p in profiles]
     return render(
         request,
         "profiles/list.html",
@@ -105,6 +108,9 @@ def _profile_context(
         secrets_set=services.secret_keys_set(profile),
         candidates=rows,
         suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
+        adoption=adoption_chart(
+            connection_selectors.adoption(profile.project, profile_id=profile.pk)
+        ),
         **extra,
     )
 

@@ -21,3 +21,19 @@ document.addEventListener("htmx:confirm", (event) => {
   event.preventDefault();
   if (window.confirm(message)) event.detail.issueRequest(true);
 });
+// "Select all on this page" in tables of checkboxes (the server also honours the box alone,
+// so the bulk form works without this script).
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.type !== "checkbox" || !box.form) return;
+  const all = box.form.querySelector("[data-select-all]");
+  if (!all) return;
+  const rows = Array.from(box.form.querySelectorAll("input[type=checkbox][name=ids]"));
+  if (box === all) {
+    rows.forEach((row) => { row.checked = all.checked; });
+  } else if (box.name === "ids") {
+    const checked = rows.filter((row) => row.checked).length;
+    all.checked = checked === rows.length && rows.length > 0;
+    all.indeterminate = checked > 0 && checked < rows.length;
+  }
+});

@@ -6,6 +6,7 @@ import base64
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -29,7 +30,7 @@ def provider() -> Iterator[Provider]:
         yield server
 
 
-def api_key_connection(provider: Provider, **definition: object) -> Connection:
+def api_key_connection(provider: Provider, **definition: Any) -> Connection:
     profile = make_profile(make_project(), base_url=provider.url, health_path="/me", **definition)
     return make_connection(profile, config={"api_key": SECRET})
 
@@ -68,7 +69,7 @@ def test_401_needs_reauth(provider: Provider) -> None:
     assert connection.last_healthy_at is None
     assert "401" in connection.health_error
     entry = AuditEntry.objects.get(action="connection.health_changed")
-    assert entry.after["health"] == "needs_reauth"
+    assert entry.after is not None and entry.after["health"] == "needs_reauth"
 
 
 def test_500_is_unhealthy_then_200_recovers(provider: Provider) -> None:

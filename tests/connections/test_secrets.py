@@ -72,7 +72,7 @@ def dump_database() -> str:
         return out.stdout
     name = db.settings_dict["NAME"]
     if str(name).startswith("file:") or name == ":memory:":
-        return "\n".join(db.connection.iterdump())  # type: ignore[union-attr]
+        return "\n".join(db.connection.iterdump())
     with sqlite3.connect(name) as copy:
         return "\n".join(copy.iterdump())
 

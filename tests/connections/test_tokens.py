@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection as db_connection
@@ -175,7 +176,7 @@ def test_ten_concurrent_refreshes_call_the_token_endpoint_once(provider: Provide
     connection = oauth_connection(provider)
     stale = [Connection.objects.get(pk=connection.pk) for _ in range(10)]
     barrier = threading.Barrier(10)
-    results: list[object] = []
+    results: list[Any] = []
     errors: list[BaseException] = []
 
     def worker(row: Connection) -> None:
@@ -195,7 +196,7 @@ def test_ten_concurrent_refreshes_call_the_token_endpoint_once(provider: Provide
     assert errors == []
     assert calls == 1
     assert len(results) == 10
-    assert sum(1 for r in results if r.refreshed) == 1  # type: ignore[attr-defined]
+    assert sum(1 for r in results if r.refreshed) == 1
     for result in results:
-        tokens = decrypt_json(result.connection.oauth_tokens)  # type: ignore[attr-defined]
+        tokens = decrypt_json(result.connection.oauth_tokens)
         assert tokens["access_token"] == "new-access-token"

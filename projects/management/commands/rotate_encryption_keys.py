@@ -15,7 +15,7 @@ from profiles.models import ConnectorProfile
 from projects.crypto import DecryptionError, rotate
 
 # (model, encrypted text field): every place a MultiFernet token is stored.
-ENCRYPTED_FIELDS = [
+ENCRYPTED_FIELDS: list[tuple[type[Any], str]] = [
     (ConnectorProfile, "setup_secrets"),
     (Connection, "config_secrets"),
     (Connection, "oauth_tokens"),

@@ -1,0 +1,89 @@
+"""The version adoption chart: geometry of a horizontal bar chart, computed here so that the
+template only places ready numbers into an inline SVG (no script, no inline styles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WIDTH = 640
+LABEL_WIDTH = 120  # version numbers, right-aligned before the bars
+VALUE_WIDTH = 110  # "1,234 · 66.7%" after the longest bar
+BAR_HEIGHT = 22
+GAP = 10
+PADDING = 6
+
+
+@dataclass(frozen=True)
+class Bar:
+    version: str
+    count: int
+    percent: str  # "66.7%"
+    y: int
+    width: float  # the bar's length in user units (at least 2 for a non-zero count)
+    text_y: int
+    value_x: int
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count:,} connection{'' if self.count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class AdoptionChart:
+    bars: list[Bar]
+    total: int
+    width: int = WIDTH
+    height: int = 0
+    label_width: int = LABEL_WIDTH
+    track_width: int = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    bar_height: int = BAR_HEIGHT
+
+    @property
+    def label_x(self) -> int:
+        return self.label_width - 8
+
+    @property
+    def summary(self) -> str:
+        """The chart as one sentence (its accessible description)."""
+        if not self.bars:
+            return "No connections yet."
+        parts = [f"{b.version}: {b.count_label} ({b.percent})" for b in self.bars]
+        total = f"{self.total:,} connection{'' if self.total == 1 else 's'}"
+        return f"{total} in all. " + "; ".join(parts) + "."
+
+
+def percent_label(count: int, total: int) -> str:
+    """One decimal, without a trailing ".0": 66.7%, 50%, 0.1%; never "0%" for a non-zero count."""
+    if total <= 0:
+        return "0%"
+    value = 100 * count / total
+    if 0 < value < 0.1:
+        return "<0.1%"
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def adoption_chart(rows: list[tuple[str, int]]) -> AdoptionChart:
+    """Bars for ``[(version, count), ...]`` (the order of ``selectors.adoption``: highest
+    version first), scaled to the largest count."""
+    rows = [(version, count) for version, count in rows if count > 0]
+    total = sum(count for _version, count in rows)
+    track = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    largest = max((count for _version, count in rows), default=0)
+    bars = []
+    for index, (version, count) in enumerate(rows):
+        y = PADDING + index * (BAR_HEIGHT + GAP)
+        length = max(2.0, round(track * count / largest, 1)) if largest else 0.0
+        bars.append(
+            Bar(
+                version=version,
+                count=count,
+                percent=percent_label(count, total),
+                y=y,
+                width=length,
+                text_y=y + BAR_HEIGHT // 2 + 5,
+                value_x=LABEL_WIDTH + track + 8,  # one column after the tracks
+            )
+        )
+    height = PADDING * 2 + len(bars) * (BAR_HEIGHT + GAP) - (GAP if bars else 0)
+    return AdoptionChart(bars=bars, total=total, height=height)

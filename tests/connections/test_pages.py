@@ -1,0 +1,850 @@
+"""Connection pages: the RBAC matrix on every view, masked secrets, filters and keyset pages,
+bulk actions, the Access tab over HTMX, query counts, and the version adoption chart."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection as db
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from connections.models import (
+    Connection,
+    ConnectionGrant,
+    GrantRole,
+    Health,
+    Status,
+    SubjectType,
+)
+from connectors.services import connector_version_push
+from profiles.models import ConnectorProfile
+from projects.crypto import mask
+from projects.models import AuditEntry, Role, Team
+from projects.services import Actor
+from tests.conftest import Tenancy
+from tests.factories import (
+    connector_yaml,
+    make_connection,
+    make_member,
+    make_profile,
+    make_team,
+)
+from tests.provider import Answer, Provider, provider_server
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system()
+SECRET = "sk_live_pages_secret_0123456789"
+ACCESS_TOKEN = "at_pages_access_token_abcdefghij"
+REFRESH_TOKEN = "rt_pages_refresh_token_klmnopqrst"
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    cache.clear()  # adoption counts are cached per project id, and ids repeat across tests
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    with provider_server() as server:
+        server.routes["/me"] = Answer(200)
+        yield server
+
+
+@dataclass
+class World:
+    tenancy: Tenancy
+    profile: ConnectorProfile
+    a: Connection  # grants: user owner/editor/viewer, a team (editor), the org viewer (editor)
+    b: Connection  # organization-level role "editor", no grants
+    c: Connection  # nothing: only organization owners and admins
+    team: Team
+
+    @property
+    def slug(self) -> str:
+        return self.tenancy.project.slug
+
+    def client(self, who: str) -> Client:
+        return self.tenancy.client(who)
+
+    def url(self, name: str, connection: Connection | None = None) -> str:
+        args: list[Any] = [self.slug]
+        if connection is not None:
+            args.append(connection.pk)
+        return reverse(name, args=args)
+
+
+@pytest.fixture
+def world(tenancy: Tenancy, provider: Provider) -> World:
+    org = tenancy.organization
+    for name in ("u_owner", "u_editor", "u_viewer", "teamed", "outsider"):
+        tenancy.users[name] = make_member(org, Role.MEMBER, username=name)
+    profile = make_profile(tenancy.project, base_url=provider.url, health_path="/me")
+    a = make_connection(profile, "alice-1", config={"api_key": SECRET}, name="Alice CRM")
+    b = make_connection(profile, "bob-2", name="Bob CRM")
+    c = make_connection(profile, "carol-3", name="Carol CRM")
+    team = make_team(org, "Support", tenancy.users["teamed"])
+    for user, role in (
+        ("u_owner", GrantRole.OWNER),
+        ("u_editor", GrantRole.EDITOR),
+        ("u_viewer", GrantRole.VIEWER),
+        ("viewer", GrantRole.EDITOR),  # an organization viewer: capped at viewer
+    ):
+        ConnectionGrant.objects.create(
+            connection=a, subject_type=SubjectType.USER, user=tenancy.users[user], role=role
+        )
+    ConnectionGrant.objects.create(
+        connection=a, subject_type=SubjectType.TEAM, team=team, role=GrantRole.EDITOR
+    )
+    Connection.objects.filter(pk=b.pk).update(org_role="editor")
+    b.refresh_from_db()
+    return World(tenancy, profile, a, b, c, team)
+
+
+# The effective role of each user on A, B and C ("" = not visible).
+ROLES: dict[str, tuple[str, str, str]] = {
+    "owner": ("owner", "owner", "owner"),
+    "admin": ("owner", "owner", "owner"),
+    "u_owner": ("owner", "editor", ""),
+    "u_editor": ("editor", "editor", ""),
+    "u_viewer": ("viewer", "editor", ""),
+    "teamed": ("editor", "editor", ""),
+    "outsider": ("", "editor", ""),  # a member with nothing but the organization-level role
+    "member": ("", "editor", ""),
+    "viewer": ("viewer", "viewer", ""),  # an org viewer with an editor grant: still read-only
+    "stranger": ("", "", ""),
+    "anonymous": ("", "", ""),
+}
+EVERYONE = list(ROLES)
+RANK = {"": 0, "viewer": 1, "editor": 2, "owner": 3}
+
+
+def expected(who: str, role: str, need: str) -> int:
+    """The status of a request needing ``need``: redirect to log in, 404 when not visible,
+    403 when the role is too low, else ``None`` (the view's own success status)."""
+    if who == "anonymous":
+        return 302
+    if not role:
+        return 404
+    if RANK[role] < RANK[need]:
+        return 403
+    return 0
+
+
+def rows_of(html: str) -> set[str]:
+    return set(re.findall(r'data-testid="connection-row" data-owner="([^"]+)"', html))
+
+
+# --- The RBAC matrix ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_list_shows_exactly_the_visible_rows(world: World, who: str) -> None:
+    response = world.client(who).get(world.url("connection_list"))
+    if who == "anonymous":
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+        return
+    if who == "stranger":
+        assert response.status_code == 404
+        return
+    assert response.status_code == 200
+    owners = {"alice-1": 0, "bob-2": 1, "carol-3": 2}
+    wanted = {owner for owner, i in owners.items() if ROLES[who][i]}
+    html = response.content.decode()
+    assert rows_of(html) == wanted
+    if not wanted:
+        assert "No connections shared with you" in html
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_detail_and_writes_follow_the_role(world: World, who: str, provider: Provider) -> None:
+    client = world.client(who)
+    role_a = ROLES[who][0]
+    a = world.a
+
+    detail = client.get(world.url("connection_detail", a))
+    assert detail.status_code == (expected(who, role_a, "viewer") or 200)
+    access_tab = client.get(world.url("connection_detail", a) + "?tab=access")
+    assert access_tab.status_code == (expected(who, role_a, "viewer") or 200)
+    if detail.status_code == 200:
+        html = detail.content.decode()
+        # Edit controls only for editors and above; delete and access writes for owners.
+        assert ('data-testid="manage-card"' in html) == (RANK[role_a] >= 2)
+        assert ("Check now" in html) == (RANK[role_a] >= 2)
+        assert (world.url("connection_delete", a) in html) == (role_a == "owner")
+        tab = access_tab.content.decode()
+        assert ('data-testid="grant-add"' in tab) == (role_a == "owner")
+        assert ('data-testid="access-read-only"' in tab) == (role_a != "owner")
+
+    rename = client.post(world.url("connection_rename", a), {"name": "Renamed"})
+    assert rename.status_code == (expected(who, role_a, "editor") or 302)
+    a.refresh_from_db()
+    assert (a.name == "Renamed") == (rename.status_code == 302 and who != "anonymous")
+
+    status = client.post(world.url("connection_status", a), {"status": "disabled"})
+    assert status.status_code == (expected(who, role_a, "editor") or 302)
+    a.refresh_from_db()
+    allowed_write = RANK[role_a] >= 2 and who != "anonymous"
+    assert (a.status == Status.DISABLED) == allowed_write
+
+    before_calls = len(provider.calls("/me"))
+    check = client.post(world.url("connection_check_now", a))
+    assert check.status_code == (expected(who, role_a, "editor") or 302)
+    assert len(provider.calls("/me")) == before_calls + (1 if allowed_write else 0)
+
+    org_role = client.post(world.url("connection_org_role", a), {"role": "viewer"})
+    assert org_role.status_code == (expected(who, role_a, "owner") or 302)
+    a.refresh_from_db()
+    allowed_own = role_a == "owner" and who != "anonymous"
+    assert (a.org_role == "viewer") == allowed_own
+
+    member = world.tenancy.users["member"]
+    add = client.post(
+        world.url("connection_grant_set", a), {"subject": f"user:{member.pk}", "role": "viewer"}
+    )
+    assert add.status_code == (expected(who, role_a, "owner") or 302)
+    assert ConnectionGrant.objects.filter(connection=a, user=member).exists() == allowed_own
+
+    team = world.team
+    change = client.post(
+        world.url("connection_grant_set", a),
+        {"subject_type": "team", "subject_id": team.pk, "role": "owner"},
+    )
+    assert change.status_code == (expected(who, role_a, "owner") or 302)
+    team_role = ConnectionGrant.objects.get(connection=a, team=team).role
+    assert team_role == ("owner" if allowed_own else "editor")
+
+    remove = client.post(
+        world.url("connection_grant_remove", a), {"subject_type": "team", "subject_id": team.pk}
+    )
+    assert remove.status_code == (expected(who, role_a, "owner") or 302)
+    assert ConnectionGrant.objects.filter(connection=a, team=team).exists() != allowed_own
+
+    confirm = client.get(world.url("connection_delete", a))
+    assert confirm.status_code == (expected(who, role_a, "owner") or 200)
+    delete = client.post(world.url("connection_delete", a))
+    assert delete.status_code == (expected(who, role_a, "owner") or 302)
+    assert Connection.objects.filter(pk=a.pk).exists() != allowed_own
+
+
+@pytest.mark.parametrize("who", ["owner", "outsider", "viewer", "stranger"])
+def test_organization_role_connection(world: World, who: str) -> None:
+    """B is open to the organization as editor: members edit it, org viewers only read."""
+    client = world.client(who)
+    role_b = ROLES[who][1]
+    assert client.get(world.url("connection_detail", world.b)).status_code == (
+        expected(who, role_b, "viewer") or 200
+    )
+    rename = client.post(world.url("connection_rename", world.b), {"name": "B renamed"})
+    assert rename.status_code == (expected(who, role_b, "editor") or 302)
+    grant = client.post(
+        world.url("connection_grant_set", world.b),
+        {"subject": f"team:{world.team.pk}", "role": "viewer"},
+    )
+    assert grant.status_code == (expected(who, role_b, "owner") or 302)
+
+
+def test_another_projects_connection_is_404_for_its_owner(world: World) -> None:
+    """The stranger owns the other organization, yet A is not theirs: 404 everywhere."""
+    client = world.client("stranger")
+    other = world.tenancy.other_project.slug
+    for name in ("connection_detail", "connection_delete"):
+        assert client.get(reverse(name, args=[other, world.a.pk])).status_code == 404
+    for name in ("connection_rename", "connection_check_now", "connection_grant_set"):
+        assert client.post(reverse(name, args=[other, world.a.pk])).status_code == 404
+
+
+def test_wrong_methods_are_405(world: World) -> None:
+    client = world.client("owner")
+    a = world.a
+    for name in (
+        "connection_check_now",
+        "connection_rename",
+        "connection_status",
+        "connection_refresh_tokens",
+        "connection_grant_set",
+        "connection_grant_remove",
+        "connection_org_role",
+    ):
+        assert client.get(world.url(name, a)).status_code == 405, name
+    assert client.get(world.url("connection_bulk")).status_code == 405
+    assert client.post(world.url("connection_list")).status_code == 405
+    assert client.post(world.url("connection_detail", a)).status_code == 405
+    assert client.put(world.url("connection_delete", a)).status_code == 405
+    assert Connection.objects.filter(pk=a.pk).exists()
+
+
+def test_refused_writes_show_the_page_with_the_message(world: World) -> None:
+    client = world.client("owner")
+    blank = client.post(world.url("connection_rename", world.a), {"name": "   "})
+    assert blank.status_code == 400 and "Give the connection a name." in blank.content.decode()
+    bad = client.post(world.url("connection_status", world.a), {"status": "error"})
+    assert bad.status_code == 400 and "disable or to enable" in bad.content.decode()
+    world.a.refresh_from_db()
+    assert world.a.name == "Alice CRM" and world.a.status == Status.ACTIVE
+    not_oauth = client.post(world.url("connection_refresh_tokens", world.a), follow=True)
+    assert "no OAuth tokens" in not_oauth.content.decode()
+    confirm = client.get(world.url("connection_delete", world.a))
+    assert 'data-testid="delete-confirm"' in confirm.content.decode()
+    assert Connection.objects.filter(pk=world.a.pk).exists()
+    gone = client.post(world.url("connection_delete", world.a), follow=True)
+    assert "Deleted the connection Alice CRM." in gone.content.decode()
+    assert AuditEntry.objects.filter(
+        action="connection.deleted", target_id=str(world.a.pk)
+    ).exists()
+
+
+def test_activity_lists_the_connections_own_audit_entries(world: World) -> None:
+    client = world.client("owner")
+    for n in range(25):
+        client.post(world.url("connection_rename", world.a), {"name": f"Name {n}"})
+    client.post(world.url("connection_rename", world.b), {"name": "Other one"})
+    html = client.get(world.url("connection_detail", world.a)).content.decode()
+    table = html[html.index('data-testid="activity-table"') :]
+    assert table.count("connection.renamed") == 20  # the last 20 only
+    assert "name: Name 24" in table and "Other one" not in table
+
+
+# --- Check now: HTMX and plain --------------------------------------------------------------
+
+
+def test_check_now_over_htmx_swaps_the_health_card(world: World, provider: Provider) -> None:
+    client = world.client("u_editor")
+    response = client.post(world.url("connection_check_now", world.a), headers=HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="card mb-3" id="health-card"')
+    assert "<html" not in html and "Checked just now: HTTP 200" in html
+    assert 'data-testid="health-badge">Healthy<' in html
+    assert 'hx-swap-oob="true"' in html  # the status badge at the top follows
+    (seen,) = provider.calls("/me")
+    assert seen.headers["Authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in html
+    world.a.refresh_from_db()
+    assert world.a.health == Health.HEALTHY and world.a.last_healthy_at is not None
+
+
+def test_check_now_plain_post_redirects_with_a_message(world: World, provider: Provider) -> None:
+    provider.routes["/me"] = Answer(401, {"error": "revoked"})
+    client = world.client("owner")
+    response = client.post(world.url("connection_check_now", world.a), follow=True)
+    assert response.redirect_chain[-1][0] == world.url("connection_detail", world.a)
+    html = response.content.decode()
+    assert "needs re-authentication" in html and "HTTP 401" in html
+    world.a.refresh_from_db()
+    assert world.a.health == Health.NEEDS_REAUTH and world.a.status == Status.NEEDS_REAUTH
+
+
+def test_check_now_is_403_for_a_viewer_over_htmx_too(world: World, provider: Provider) -> None:
+    response = world.client("u_viewer").post(
+        world.url("connection_check_now", world.a), headers=HTMX
+    )
+    assert response.status_code == 403
+    assert provider.calls("/me") == []
+
+
+# --- The Access tab over HTMX -----------------------------------------------------------------
+
+
+def test_grants_over_htmx_return_the_access_panel(world: World) -> None:
+    client = world.client("u_owner")
+    url = world.url("connection_grant_set", world.a)
+    member = world.tenancy.users["member"]
+    response = client.post(url, {"subject": f"user:{member.pk}", "role": "editor"}, headers=HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="access-panel"') and "<html" not in html
+    assert f'data-testid="grant-user-{member.pk}"' in html
+    assert "member is now editor of Alice CRM" in html
+    # Change the role through the row's select (subject_type + subject_id).
+    response = client.post(
+        url, {"subject_type": "user", "subject_id": member.pk, "role": "viewer"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert ConnectionGrant.objects.get(connection=world.a, user=member).role == "viewer"
+    # Refused input: 422 over HTMX with the panel and the message, 400 as a plain form.
+    bad = client.post(url, {"subject": f"user:{member.pk}", "role": "emperor"}, headers=HTMX)
+    assert bad.status_code == 422
+    bad_html = bad.content.decode()
+    assert bad_html.lstrip().startswith('<div id="access-panel"')
+    assert "role must be viewer, editor or owner" in bad_html
+    stranger = world.tenancy.users["stranger"]
+    plain = client.post(url, {"subject": f"user:{stranger.pk}", "role": "viewer"})
+    assert plain.status_code == 400
+    assert "No member of this organization has that id" in plain.content.decode()
+    assert "<html" in plain.content.decode()
+    assert not ConnectionGrant.objects.filter(user=stranger).exists()
+    # The organization-level role.
+    org = client.post(world.url("connection_org_role", world.a), {"role": "editor"}, headers=HTMX)
+    assert org.status_code == 200 and "Organization-level access is now: editor" in (
+        org.content.decode()
+    )
+    assert (
+        client.post(
+            world.url("connection_org_role", world.a), {"role": "owner"}, headers=HTMX
+        ).status_code
+        == 422
+    )
+    # Remove over HTMX.
+    removed = client.post(
+        world.url("connection_grant_remove", world.a),
+        {"subject_type": "user", "subject_id": member.pk},
+        headers=HTMX,
+    )
+    assert removed.status_code == 200
+    assert f'data-testid="grant-user-{member.pk}"' not in removed.content.decode()
+    assert AuditEntry.objects.filter(
+        action="connection.grant_removed", target_id=str(world.a.pk)
+    ).exists()
+
+
+def test_removing_ones_own_access_leaves_for_the_list(world: World) -> None:
+    client = world.client("u_owner")
+    me = world.tenancy.users["u_owner"]
+    response = client.post(
+        world.url("connection_grant_remove", world.a),
+        {"subject_type": "user", "subject_id": me.pk},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == world.url("connection_list")
+
+
+def test_access_tab_over_htmx_is_the_tab_partial(world: World) -> None:
+    response = world.client("owner").get(
+        world.url("connection_detail", world.a) + "?tab=access",
+        headers={**HTMX, "HX-Target": "connection-tab"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith('<div id="connection-tab"')
+    assert "Organization-level role" in html and "<html" not in html
+
+
+# --- Secrets never appear --------------------------------------------------------------------
+
+
+def test_secrets_appear_nowhere_only_their_masks(world: World, provider: Provider) -> None:
+    oauth_profile = make_profile(
+        world.tenancy.project,
+        "oauth_crm",
+        "oauth",
+        auth_type="oauth2",
+        required_fields=(),
+        base_url=provider.url,
+        health_path="/me",
+    )
+    oauth = make_connection(
+        oauth_profile,
+        "olivia-9",
+        config={},
+        tokens={"access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN, "scope": "read"},
+    )
+    client = world.client("owner")
+    pages = {
+        "list": client.get(world.url("connection_list")),
+        "list-htmx": client.get(world.url("connection_list") + "?q=ali", headers=HTMX),
+        "detail": client.get(world.url("connection_detail", world.a)),
+        "access": client.get(world.url("connection_detail", world.a) + "?tab=access"),
+        "oauth": client.get(world.url("connection_detail", oauth)),
+        "check-now": client.post(world.url("connection_check_now", world.a), headers=HTMX),
+        "oauth-check": client.post(world.url("connection_check_now", oauth), headers=HTMX),
+        "grants": client.post(
+            world.url("connection_grant_set", world.a),
+            {"subject": f"team:{world.team.pk}", "role": "viewer"},
+            headers=HTMX,
+        ),
+        "bulk-confirm": client.post(
+            world.url("connection_bulk"), {"action": "delete", "ids": [world.a.pk, oauth.pk]}
+        ),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        html = response.content.decode()
+        for secret in (SECRET, ACCESS_TOKEN, REFRESH_TOKEN):
+            assert secret not in html, (name, secret)
+            assert secret[4:-4] not in html, (name, secret)
+    assert mask(SECRET) in pages["detail"].content.decode()
+    oauth_html = pages["oauth"].content.decode()
+    assert mask(ACCESS_TOKEN) in oauth_html and mask(REFRESH_TOKEN) in oauth_html
+    assert "Refresh tokens" in oauth_html
+    # The health check did send the token to the provider (it is used, just never shown).
+    assert any(s.headers.get("Authorization") == f"Bearer {ACCESS_TOKEN}" for s in provider.seen)
+
+
+def test_refresh_tokens_upstream_failure_is_a_message(world: World, provider: Provider) -> None:
+    provider.routes["/token"] = Answer(503, {"error": "down"})
+    profile = make_profile(
+        world.tenancy.project,
+        "oauth_crm",
+        "oauth",
+        auth_type="oauth2",
+        required_fields=(),
+        token_url=f"{provider.url}/token",
+        setup_fields=("client_id", "client_secret"),
+        setup={"client_id": "cid", "client_secret": "csecret_0123456789"},
+    )
+    oauth = make_connection(
+        profile,
+        "olivia-9",
+        config={},
+        tokens={"access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN},
+    )
+    Connection.objects.filter(pk=oauth.pk).update(org_role="editor")
+    viewer = world.client("viewer").post(world.url("connection_refresh_tokens", oauth))
+    assert viewer.status_code == 403  # an organization viewer never writes
+    response = world.client("owner").post(
+        world.url("connection_refresh_tokens", oauth), follow=True
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "HTTP 503" in html and "tokens were kept" in html
+    assert len(provider.calls("/token")) == 1
+    for secret in (ACCESS_TOKEN, REFRESH_TOKEN, "csecret_0123456789"):
+        assert secret not in html
+    provider.routes["/token"] = Answer(
+        200, {"access_token": "at_new_token_0123456789", "token_type": "Bearer", "expires_in": 3600}
+    )
+    done = world.client("owner").post(world.url("connection_refresh_tokens", oauth), follow=True)
+    assert "The OAuth tokens were refreshed." in done.content.decode()
+
+
+# --- Filters, search, sort, keyset pages --------------------------------------------------------
+
+
+@pytest.fixture
+def seven(tenancy: Tenancy, settings: Any) -> list[Connection]:
+    settings.CONNECTIONS_PER_PAGE_CHOICES = (3, 25)
+    first = make_profile(tenancy.project, "acme_crm", "production")
+    second = make_profile(tenancy.project, "beta_desk", "support desk", title="Beta Desk")
+    names = ["Gina", "Ada", "Finn", "Bea", "Eve", "Cid", "Dan"]
+    rows = []
+    for index, name in enumerate(names):
+        profile = first if index % 2 == 0 else second
+        rows.append(
+            make_connection(
+                profile,
+                f"user-{index}",
+                name=name,
+                email=f"{name.lower()}@shop.example",
+                config={"api_key": f"sk_{index:02d}_abcdefghijkl"},
+            )
+        )
+    Connection.objects.filter(pk=rows[1].pk).update(status=Status.DISABLED)
+    Connection.objects.filter(pk=rows[2].pk).update(health=Health.UNHEALTHY)
+    return rows
+
+
+def names(response: Any) -> list[str]:
+    assert response.status_code == 200, response.content[:500]
+    return re.findall(
+        r'<a class="fw-semibold" href="/p/[^"]+/connections/\d+/">([^<]+)</a>',
+        (response.content.decode()),
+    )
+
+
+def test_filters_search_and_sort(tenancy: Tenancy, seven: list[Connection]) -> None:
+    client = tenancy.client("owner")
+    url = reverse("connection_list", args=[tenancy.project.slug])
+    assert names(client.get(url, {"per_page": "3"})) == ["Dan", "Cid", "Eve"]
+    assert names(client.get(url, {"per_page": "25"})) == [
+        "Dan", "Cid", "Eve", "Bea", "Finn", "Ada", "Gina"
+    ]  # fmt: skip
+    assert names(client.get(url, {"sort": "name", "dir": "asc", "per_page": "25"})) == sorted(
+        c.name for c in seven
+    )
+    oldest = client.get(url, {"sort": "created_at", "dir": "asc", "per_page": "3"})
+    assert names(oldest) == ["Gina", "Ada", "Finn"]
+    assert names(client.get(url, {"q": "finn"})) == ["Finn"]
+    assert names(client.get(url, {"q": "user-4"})) == ["Eve"]
+    assert names(client.get(url, {"q": "bea@shop"})) == ["Bea"]
+    assert names(client.get(url, {"connector": "beta_desk", "per_page": "25"})) == [
+        "Cid", "Bea", "Ada"
+    ]  # fmt: skip
+    profile_id = seven[0].profile_id
+    assert names(client.get(url, {"profile": str(profile_id), "per_page": "25"})) == [
+        "Dan", "Eve", "Finn", "Gina"
+    ]  # fmt: skip
+    assert names(client.get(url, {"status": "disabled"})) == ["Ada"]
+    assert names(client.get(url, {"health": "unhealthy"})) == ["Finn"]
+    assert names(client.get(url, {"version": "1.0.0", "q": "dan"})) == ["Dan"]
+    assert names(client.get(url, {"version": "9.9.9"})) == []
+    counted = client.get(url, {"connector": "acme_crm"}).content.decode()
+    assert re.search(r'data-testid="connection-count">4 matching connections<', counted)
+    assert re.search(
+        r'data-testid="connection-count">7 connections<', client.get(url).content.decode()
+    )
+
+
+def test_keyset_pages_forward_and_back(tenancy: Tenancy, seven: list[Connection]) -> None:
+    client = tenancy.client("owner")
+    url = reverse("connection_list", args=[tenancy.project.slug])
+    seen: list[str] = []
+    pages = []
+    query = {"sort": "name", "dir": "asc", "status": "active", "per_page": "3"}
+    response = client.get(url, query)
+    while True:
+        seen += names(response)
+        html = response.content.decode()
+        pages.append(html)
+        found = re.search(r'rel="next" href="([^"]+)"', html)
+        if not found:
+            break
+        response = client.get(url + found.group(1).replace("&amp;", "&"))
+    assert seen == ["Bea", "Cid", "Dan", "Eve", "Finn", "Gina"]  # Ada is disabled
+    assert len(pages) == 2
+    back = re.search(r'rel="prev" href="([^"]+)"', pages[-1])
+    assert back is not None and "status=active" in back.group(1)
+    assert names(client.get(url + back.group(1).replace("&amp;", "&"))) == ["Bea", "Cid", "Dan"]
+    # Over HTMX the pager answers with the table region only.
+    partial = client.get(url, query, headers=HTMX)
+    assert partial.content.decode().lstrip().startswith('<div id="connections-table"')
+
+
+def test_the_count_is_capped(
+    tenancy: Tenancy, seven: list[Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connections import selectors
+
+    counted = selectors.count_capped
+    monkeypatch.setattr(selectors, "count_capped", lambda qs: counted(qs, cap=5))
+    html = tenancy.client("owner").get(reverse("connection_list", args=[tenancy.project.slug]))
+    assert 'data-testid="connection-count">5+ connections<' in html.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "sleeping"},
+        {"health": "great"},
+        {"sort": "email"},
+        {"dir": "up"},
+        {"profile": "abc"},
+        {"per_page": "7"},
+        {"after": "not-a-cursor"},
+    ],
+)
+def test_bad_filter_input_is_400_with_a_message(
+    tenancy: Tenancy, seven: list[Connection], query: dict[str, str]
+) -> None:
+    client = tenancy.client("owner")
+    url = reverse("connection_list", args=[tenancy.project.slug])
+    plain = client.get(url, query)
+    assert plain.status_code == 400
+    assert 'data-testid="filter-error"' in plain.content.decode()
+    assert "<html" in plain.content.decode()
+    htmx = client.get(url, query, headers=HTMX)
+    assert htmx.status_code == 422
+    assert htmx.content.decode().lstrip().startswith('<div id="connections-table"')
+
+
+# --- Bulk actions ------------------------------------------------------------------------------
+
+
+def test_bulk_skips_rows_the_user_may_not_change(world: World) -> None:
+    client = world.client("u_editor")  # editor on A and B; C is invisible
+    other_profile = make_profile(world.tenancy.other_project)
+    foreign = make_connection(other_profile, "foreign-1")
+    ConnectionGrant.objects.create(
+        connection=world.b,
+        subject_type=SubjectType.USER,
+        user=world.tenancy.users["u_editor"],
+        role=GrantRole.VIEWER,
+    )  # the org role (editor) still wins on B
+    response = client.post(
+        world.url("connection_bulk"),
+        {"action": "disable", "ids": [world.a.pk, world.b.pk, world.c.pk, foreign.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Disabled 2 connections." in html and "2 connections not found." in html
+    statuses = dict(Connection.objects.values_list("origin_owner_id", "status"))
+    assert statuses["alice-1"] == statuses["bob-2"] == Status.DISABLED
+    assert statuses["carol-3"] == statuses["foreign-1"] == Status.ACTIVE
+
+    viewer = world.client("u_viewer")  # viewer on A, editor on B (org role)
+    response = viewer.post(
+        world.url("connection_bulk"), {"action": "enable", "ids": [world.a.pk, world.b.pk]},
+        follow=True,
+    )  # fmt: skip
+    assert "Enabled 1 connection. Skipped 1 connection you may not change." in (
+        response.content.decode()
+    )
+    world.a.refresh_from_db()
+    world.b.refresh_from_db()
+    assert world.a.status == Status.DISABLED and world.b.status == Status.ACTIVE
+
+
+def test_bulk_delete_asks_first_and_needs_owner(world: World) -> None:
+    client = world.client("u_owner")  # owner of A, editor of B
+    ids = [world.a.pk, world.b.pk]
+    confirm = client.post(world.url("connection_bulk"), {"action": "delete", "ids": ids})
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert 'data-testid="bulk-delete-confirm"' in html and "Delete 1 connection?" in html
+    assert "1 selected connection will be skipped" in html
+    assert Connection.objects.filter(pk__in=ids).count() == 2
+    done = client.post(
+        world.url("connection_bulk"),
+        {"action": "delete", "ids": ids, "confirmed": "yes"},
+        follow=True,
+    )
+    assert "Deleted 1 connection. Skipped 1 connection you may not change." in (
+        done.content.decode()
+    )
+    assert not Connection.objects.filter(pk=world.a.pk).exists()
+    assert Connection.objects.filter(pk=world.b.pk).exists()
+
+
+def test_bulk_health_check_only_writable_rows(world: World, provider: Provider) -> None:
+    client = world.client("u_viewer")  # viewer on A, editor on B
+    response = client.post(
+        world.url("connection_bulk"),
+        {"action": "check_health", "ids": [world.a.pk, world.b.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Checked 1 connection: 1 healthy." in html and "Skipped 1 connection" in html
+    assert len(provider.calls("/me")) == 1
+    world.a.refresh_from_db()
+    world.b.refresh_from_db()
+    assert world.a.health == Health.UNKNOWN and world.b.health == Health.HEALTHY
+
+
+def test_bulk_select_all_on_page_and_limits(world: World) -> None:
+    client = world.client("owner")
+    url = world.url("connection_bulk")
+    next_url = world.url("connection_list") + "?status=active"
+    response = client.post(
+        url,
+        {
+            "action": "disable",
+            "all_on_page": "1",
+            "page_ids": [world.a.pk, world.b.pk],
+            "next": next_url,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == next_url
+    assert set(Connection.objects.filter(status=Status.DISABLED).values_list("pk", flat=True)) == {
+        world.a.pk,
+        world.b.pk,
+    }
+    too_many = client.post(url, {"action": "enable", "ids": list(range(1, 202))})
+    assert too_many.status_code == 400 and "at most 200" in too_many.content.decode()
+    assert client.post(url, {"action": "explode", "ids": [world.a.pk]}).status_code == 400
+    assert client.post(url, {"action": "enable"}).status_code == 400
+    assert client.post(url, {"action": "enable", "ids": ["x"]}).status_code == 400
+    elsewhere = client.post(
+        url, {"action": "enable", "ids": [world.a.pk], "next": "https://evil.example/"}
+    )
+    assert elsewhere["Location"] == world.url("connection_list")
+    assert client.post(url, {"action": "enable", "ids": [world.c.pk]}).status_code == 302
+    anonymous = world.client("anonymous").post(url, {"action": "delete", "ids": [world.a.pk]})
+    assert anonymous.status_code == 302 and Connection.objects.filter(pk=world.a.pk).exists()
+
+
+# --- Query counts ------------------------------------------------------------------------------
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(db) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+def _measure(world: World, who: str) -> dict[str, int]:
+    client = world.client(who)
+    list_url = world.url("connection_list")
+    first = client.get(list_url, {"per_page": "3"}).content.decode()
+    deep = re.search(r'rel="next" href="([^"]+)"', first)
+    assert deep is not None
+    return {
+        "first": _queries(client, list_url),
+        "filtered": _queries(client, list_url + "?status=active&q=user&sort=name&dir=asc"),
+        "cursor": _queries(client, list_url + deep.group(1).replace("&amp;", "&")),
+        "detail": _queries(client, world.url("connection_detail", world.a)),
+        "access": _queries(client, world.url("connection_detail", world.a) + "?tab=access"),
+    }
+
+
+@pytest.mark.parametrize("who", ["owner", "teamed"])
+def test_query_counts_do_not_grow_with_the_data(world: World, who: str, settings: Any) -> None:
+    settings.CONNECTIONS_PER_PAGE_CHOICES = (3, 25, 100)
+    org = world.tenancy.organization
+    for n in range(4):
+        c = make_connection(world.profile, f"user-{n}")
+        Connection.objects.filter(pk=c.pk).update(org_role="viewer")
+    small = _measure(world, who)
+    extra_team = make_team(org, "More", world.tenancy.users["teamed"])
+    for n in range(40):
+        c = make_connection(world.profile, f"more-user-{n}")
+        ConnectionGrant.objects.create(
+            connection=c, subject_type=SubjectType.TEAM, team=extra_team, role=GrantRole.VIEWER
+        )
+        extra = make_member(org, Role.MEMBER)
+        ConnectionGrant.objects.create(
+            connection=world.a, subject_type=SubjectType.USER, user=extra, role=GrantRole.VIEWER
+        )
+    ConnectionGrant.objects.create(
+        connection=world.a, subject_type=SubjectType.TEAM, team=extra_team, role=GrantRole.OWNER
+    )
+    large = _measure(world, who)
+    assert large == small
+
+
+# --- Version adoption chart -----------------------------------------------------------------------
+
+
+def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None:
+    profile = make_profile(tenancy.project, version="1.0.0")
+    make_connection(profile, "a")
+    make_connection(profile, "b")
+    connector_version_push(
+        actor=SYSTEM,
+        project=tenancy.project,
+        files=[("c.yaml", connector_yaml(version="1.1.0", actions=("list_contacts", "x")))],
+        acknowledge_breaking=True,
+    )
+    make_connection(profile, "c")
+    cache.clear()
+    client = tenancy.client("viewer")
+    slug = tenancy.project.slug
+    for url in (
+        reverse("connector_detail", args=[slug, "acme_crm"]),
+        reverse("profile_detail", args=[slug, profile.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        svg = re.search(r"<svg class=\"adoption-chart\".*?</svg>", html, re.S)
+        assert svg is not None, url
+        chart = svg.group(0)
+        assert 'role="img"' in chart and "<title" in chart
+        bars = re.findall(r'data-version="([^"]+)" data-count="(\d+)"', chart)
+        assert bars == [("1.1.0", "1"), ("1.0.0", "2")]
+        assert "2 · 66.7%" in chart and "1 · 33.3%" in chart
+        assert "1.0.0: 2 connections (66.7%)" in chart  # the accessible description
+        assert "style=" not in chart
+        assert '<table class="visually-hidden">' in html
+        assert html.count('<svg class="adoption-chart"') == 1
+        head_title = re.search(r"<title>(.*?)</title>", html, re.S)
+        assert head_title is not None and "<" not in head_title.group(1)
+    profiles = client.get(reverse("profile_list", args=[slug])).content.decode()
+    assert re.search(rf'\?profile={profile.pk}">3</a>', profiles)
+
+
+def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:
+    profile = make_profile(tenancy.project)
+    client = tenancy.client("owner")
+    html = client.get(reverse("profile_detail", args=[tenancy.project.slug, profile.pk])).content
+    assert b'data-testid="adoption-empty"' in html and b"<svg" not in html
+    html = client.get(reverse("connector_detail", args=[tenancy.project.slug, "acme_crm"])).content
+    assert b'data-testid="adoption-empty"' in html
