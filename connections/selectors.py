@@ -292,8 +292,9 @@ def page(
     )
 
 
-def count_capped(connections: QuerySet[Connection], cap: int = COUNT_CAP) -> tuple[int, bool]:
+def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> tuple[int, bool]:
     """How many rows match, counting no further than ``cap`` (bounded cost at any size)."""
+    cap = COUNT_CAP if cap is None else cap
     n = connections.order_by().values("pk")[: cap + 1].count()
     return min(n, cap), n > cap
 
@@ -339,15 +340,23 @@ ADOPTION_CACHE_SECONDS = 60
 
 
 def adoption(
-    project: Project, *, connector_id: int | None = None, profile_id: int | None = None
+    project: Project,
+    *,
+    viewer: rbac.Viewer | None = None,
+    connector_id: int | None = None,
+    profile_id: int | None = None,
 ) -> list[tuple[str, int]]:
-    """How many of the project's connections are on each version now (their last
-    resolution), highest version first. Cached for a minute: an aggregate over every row."""
+    """How many of the connections ``viewer`` may see are on each version now (their last
+    resolution), highest version first. For those who see every connection it is cached for
+    a minute (an aggregate over every row); a member's own, smaller scope is counted live."""
+    everyone = viewer is None or viewer.sees_all
     key = f"adoption:{project.pk}:{connector_id}:{profile_id}"
-    cached = cache.get(key)
+    cached = cache.get(key) if everyone else None
     if cached is not None:
         return list(cached)
     rows = Connection.objects.filter(project=project)
+    if not everyone and viewer is not None:
+        rows = rbac.scope(viewer, rows)
     if connector_id is not None:
         rows = rows.filter(connector_id=connector_id)
     if profile_id is not None:
@@ -358,14 +367,32 @@ def adoption(
         .order_by("-resolved_version__version_key")
     )
     result = [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
-    cache.set(key, result, ADOPTION_CACHE_SECONDS)
+    if everyone:
+        cache.set(key, result, ADOPTION_CACHE_SECONDS)
     return result
 
 
-def counts_by_profile(project: Project) -> dict[int, int]:
+def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> dict[int, int]:
+    """Connections per profile, among those ``viewer`` may see (all for None / admins)."""
+    rows = Connection.objects.filter(project=project)
+    if viewer is not None:
+        rows = rbac.scope(viewer, rows)
     return dict(
-        Connection.objects.filter(project=project)
-        .values_list("profile_id")
-        .annotate(n=Count("pk"))
-        .values_list("profile_id", "n")
+        rows.values_list("profile_id").annotate(n=Count("pk")).values_list("profile_id", "n")
     )
+
+
+def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
+    """Title and icon (from ``info``) of a page's versions in one query, without loading
+    their whole definitions: version id → (title, icon)."""
+    from django.db.models.fields.json import KT
+
+    from connectors.models import ConnectorVersion
+
+    ids = [pk for pk in version_ids if pk]
+    if not ids:
+        return {}
+    rows = ConnectorVersion.objects.filter(pk__in=ids).values_list(
+        "pk", KT("definition__info__title"), KT("definition__info__assets__icon")
+    )
+    return {pk: (title or "", icon or "") for pk, title, icon in rows}

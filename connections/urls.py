@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import link_views, views
 
 urlpatterns = [
     path("", views.connection_list, name="connection_list"),
@@ -22,4 +22,9 @@ urlpatterns = [
         name="connection_grant_remove",
     ),
     path("<int:connection_id>/access/org-role/", views.org_role_set, name="connection_org_role"),
+    path(
+        "<int:connection_id>/reauth-link/",
+        link_views.connection_reauth_link,
+        name="connection_reauth_link",
+    ),
 ]

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import rbac
 from connections import selectors as connection_selectors
 from connections.charts import adoption_chart
 from projects.http import HtmxHttpRequest
@@ -71,7 +72,11 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
         template += "#versions"
     else:
         extra["adoption"] = adoption_chart(
-            connection_selectors.adoption(access.project, connector_id=connector.pk)
+            connection_selectors.adoption(
+                access.project,
+                viewer=rbac.Viewer(request.user, access.membership),
+                connector_id=connector.pk,
+            )
         )
     return render(
         request,

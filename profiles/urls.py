@@ -1,5 +1,7 @@
 from django.urls import path
 
+from connections import link_views
+
 from . import views
 
 urlpatterns = [
@@ -9,5 +11,10 @@ urlpatterns = [
     path("profiles/<int:profile_id>/save/", views.profile_save, name="profile_save"),
     path("profiles/<int:profile_id>/pin/", views.pin_save, name="profile_pin"),
     path("profiles/<int:profile_id>/pin/preview/", views.pin_preview, name="profile_pin_preview"),
+    path(
+        "profiles/<int:profile_id>/link/",
+        link_views.profile_link_create,
+        name="profile_link_create",
+    ),
     path("migrations/", views.migration_list, name="migration_list"),
 ]

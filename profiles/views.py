@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import rbac
 from connections import selectors as connection_selectors
 from connections.charts import adoption_chart
 from connectors.changes import compare_definitions
@@ -32,7 +33,9 @@ def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
     resolved = selectors.resolve_profiles(access.project, profiles)
-    counts = connection_selectors.counts_by_profile(access.project)
+    counts = connection_selectors.counts_by_profile(
+        access.project, rbac.Viewer(request.user, access.membership)
+    )
     rows = [(p, resolved[p.pk], selectors.stored_pin(p), counts.get(p.pk, 0)) for p in profiles]
     return render(
         request,
@@ -109,7 +112,11 @@ def _profile_context(
         candidates=rows,
         suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
         adoption=adoption_chart(
-            connection_selectors.adoption(profile.project, profile_id=profile.pk)
+            connection_selectors.adoption(
+                profile.project,
+                viewer=rbac.Viewer(request.user, access.membership),
+                profile_id=profile.pk,
+            )
         ),
         **extra,
     )

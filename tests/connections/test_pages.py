@@ -613,10 +613,15 @@ def test_the_count_is_capped(
 ) -> None:
     from connections import selectors
 
-    counted = selectors.count_capped
-    monkeypatch.setattr(selectors, "count_capped", lambda qs: counted(qs, cap=5))
-    html = tenancy.client("owner").get(reverse("connection_list", args=[tenancy.project.slug]))
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    url = reverse("connection_list", args=[tenancy.project.slug])
+    html = tenancy.client("owner").get(url)
     assert 'data-testid="connection-count">5+ connections<' in html.content.decode()
+    # A search counts only its page: a full page of 3 says "3+", a partial one is exact.
+    html = tenancy.client("owner").get(url + "?q=end&per_page=3")
+    assert 'data-testid="connection-count">3+ matching connections<' in html.content.decode()
+    html = tenancy.client("owner").get(url + f"?q={seven[0].origin_owner_id}&per_page=3")
+    assert 'data-testid="connection-count">1 matching connection<' in html.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -815,7 +820,7 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
     )
     make_connection(profile, "c")
     cache.clear()
-    client = tenancy.client("viewer")
+    client = tenancy.client("owner")
     slug = tenancy.project.slug
     for url in (
         reverse("connector_detail", args=[slug, "acme_crm"]),
@@ -839,6 +844,36 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
         assert head_title is not None and "<" not in head_title.group(1)
     profiles = client.get(reverse("profile_list", args=[slug])).content.decode()
     assert re.search(rf'\?profile={profile.pk}">3</a>', profiles)
+
+
+def test_adoption_and_profile_counts_follow_the_readers_access(tenancy: Tenancy) -> None:
+    """A member counts only the connections they may see: the chart, the profiles list and
+    the connection list never disagree."""
+    from connections.services import grant_set
+
+    profile = make_profile(tenancy.project)
+    mine = make_connection(profile, "mine")
+    make_connection(profile, "hidden")
+    cache.clear()
+    slug = tenancy.project.slug
+    member = tenancy.client("member")
+    detail = member.get(reverse("profile_detail", args=[slug, profile.pk])).content
+    assert b'data-testid="adoption-empty"' in detail
+    grant_set(
+        actor=SYSTEM,
+        connection=mine,
+        subject_type="user",
+        subject_id=tenancy.users["member"].pk,
+        role="viewer",
+    )
+    detail = member.get(reverse("profile_detail", args=[slug, profile.pk])).content.decode()
+    assert re.findall(r'data-version="([^"]+)" data-count="(\d+)"', detail) == [("1.0.0", "1")]
+    listing = member.get(reverse("profile_list", args=[slug])).content.decode()
+    owner_listing = tenancy.client("owner").get(reverse("profile_list", args=[slug])).content
+    assert "?profile=" in listing
+    counts = re.findall(r'\?profile=\d+"[^>]*>\s*(\d+)', listing)
+    owner_counts = re.findall(r'\?profile=\d+"[^>]*>\s*(\d+)', owner_listing.decode())
+    assert counts == ["1"] and owner_counts == ["2"], (counts, owner_counts)
 
 
 def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:

@@ -1,0 +1,364 @@
+"""Dashboard side of hosted connect links: "Link account" (profile and connector pages) and
+"Request re-authentication" (connection page).
+
+Each form POSTs here and ``connect.connect_session_create`` makes the session (and its audit
+entry, which never holds the token). The link is shown once, in the response to that POST:
+over HTMX the panel swaps itself for the result; a plain POST renders the link page with it
+(no redirect, since only the token's digest is stored). Every response is ``no-store``.
+
+Who may create links: organization members with write rights (member and up) on the profile
+and connector pages; the editor role on the connection (or higher) for re-authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from connectors.models import Connector
+from profiles.models import ConnectorProfile
+from projects.http import HtmxHttpRequest
+from projects.models import Project
+from projects.permissions import (
+    Need,
+    ProjectAccess,
+    get_connection_for_user,
+    get_connector_for_user,
+    get_profile_for_user,
+)
+from projects.services import Actor, ServiceError
+from projects.views import project_context
+
+from . import connect
+from .models import Connection, ConnectSession
+from .rbac import ConnNeed
+
+logger = logging.getLogger(__name__)
+
+EXPIRY_CHOICES = [
+    (connect.DEFAULT_LIFETIME, "30 minutes"),
+    (24 * 3600, "1 day"),
+    (connect.MAX_LIFETIME, "5 days"),
+]
+
+
+def _expiry_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label="Valid for", choices=EXPIRY_CHOICES, coerce=int, initial=connect.DEFAULT_LIFETIME
+    )
+
+
+class LinkForm(forms.Form):
+    """The end user a new link is for, and how long it stays valid."""
+
+    origin_owner_id = forms.CharField(
+        label="End user id",
+        max_length=255,
+        help_text="Your own id for this end user (origin owner id); the connection keeps it.",
+    )
+    origin_owner_name = forms.CharField(label="Name", max_length=255, required=False)
+    email = forms.EmailField(label="Email", max_length=254, required=False)
+    expires_in = _expiry_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "link-%s")
+        super().__init__(*args, **kwargs)
+        for name, bound in self.fields.items():
+            css = "form-select" if name == "expires_in" else "form-control"
+            bound.widget.attrs["class"] = css
+        self.fields["origin_owner_id"].widget.attrs["autocomplete"] = "off"
+
+
+class ReauthForm(forms.Form):
+    """Re-authentication: the origin fields come from the connection; only the expiry."""
+
+    expires_in = _expiry_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "link-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["expires_in"].widget.attrs["class"] = "form-select"
+
+
+@dataclass
+class LinkPanel:
+    """Everything ``connections/_link_panel.html`` shows."""
+
+    kind: str  # "account" (Link account) or "reauth" (Request re-authentication)
+    action: str  # where the form posts
+    again_url: str  # the page the form lives on ("Create another link")
+    form: forms.Form
+    profiles: list[ConnectorProfile] | None = None  # a select when there is a choice to make
+    selected_profile: int | None = None
+    current_profile: int | None = None  # re-authentication: the connection's own profile
+    connection: Connection | None = None  # re-authentication: the connection
+    created: connect.CreatedSession | None = None
+    error: str = ""
+    crumbs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return "Request re-authentication" if self.kind == "reauth" else "Link account"
+
+    @property
+    def reauth(self) -> bool:
+        return self.kind == "reauth"
+
+
+# --- Reads used by the pages (through the template tags) and by the views ---------------------
+
+
+def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
+    """The project's profiles of one connector: the default first, then by name."""
+    return (
+        ConnectorProfile.objects.filter(project=project, connector_id=connector_id)
+        .select_related("connector")
+        .order_by("-is_default", "name", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class ReauthLink:
+    """The newest re-authentication link of a connection, for its overview (no token: only
+    its digest is stored)."""
+
+    session: ConnectSession
+    state: str  # "used", "expired" or "unused"
+
+
+def latest_reauth_session(connection: Connection) -> ReauthLink | None:
+    """The newest connect session that re-authenticates ``connection`` (dashboard or API)."""
+    session = (
+        ConnectSession.objects.filter(account=connection)
+        .select_related("profile")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if session is None:
+        return None
+    if session.used_at is not None:
+        state = "used"
+    elif session.expires_at <= timezone.now():
+        state = "expired"
+    else:
+        state = "unused"
+    return ReauthLink(session, state)
+
+
+def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> LinkPanel:
+    extra.setdefault("form", LinkForm())
+    return LinkPanel(
+        kind="account",
+        action=reverse("profile_link_create", args=[project.slug, profile.pk]),
+        again_url=reverse("profile_detail", args=[project.slug, profile.pk]),
+        crumbs=[
+            ("Profiles", reverse("profile_list", args=[project.slug])),
+            (profile.name, reverse("profile_detail", args=[project.slug, profile.pk])),
+        ],
+        **extra,
+    )
+
+
+def connector_panel(project: Project, connector: Connector, **extra: Any) -> LinkPanel:
+    profiles = list(connector_profiles(project, connector.pk))
+    extra.setdefault("form", LinkForm())
+    extra.setdefault("selected_profile", profiles[0].pk if profiles else None)
+    title = getattr(connector, "display_title", "") or connector.key
+    return LinkPanel(
+        kind="account",
+        action=reverse("connector_link_create", args=[project.slug, connector.key]),
+        again_url=reverse("connector_detail", args=[project.slug, connector.key]),
+        profiles=profiles,
+        crumbs=[
+            ("Connectors", reverse("connector_list", args=[project.slug])),
+            (title, reverse("connector_detail", args=[project.slug, connector.key])),
+        ],
+        **extra,
+    )
+
+
+def reauth_panel(project: Project, connection: Connection, **extra: Any) -> LinkPanel:
+    extra.setdefault("form", ReauthForm())
+    extra.setdefault("selected_profile", connection.profile_id)
+    return LinkPanel(
+        kind="reauth",
+        action=reverse("connection_reauth_link", args=[project.slug, connection.pk]),
+        again_url=reverse("connection_detail", args=[project.slug, connection.pk]),
+        profiles=list(connector_profiles(project, connection.connector_id)),
+        current_profile=connection.profile_id,
+        connection=connection,
+        crumbs=[
+            ("Connections", reverse("connection_list", args=[project.slug])),
+            (connection.name, reverse("connection_detail", args=[project.slug, connection.pk])),
+        ],
+        **extra,
+    )
+
+
+# --- Views -----------------------------------------------------------------------------------
+
+
+def _respond(
+    request: HtmxHttpRequest, access: ProjectAccess, panel: LinkPanel, *, nav: str, status: int
+) -> HttpResponse:
+    """HTMX: the panel alone; plain POST: the link page around it. Never cached: the response
+    may carry the only copy of the link."""
+    context = project_context(request, access, nav=nav, link=panel)
+    template = "connections/_link_panel.html" if request.htmx else "connections/link.html"
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _profile_id(raw: str | None, default: int | None) -> int:
+    """The profile chosen in the select (a number), or ``default`` when the field is absent."""
+    if raw is None or not raw.strip():
+        if default is None:
+            raise ServiceError("Choose a profile.", field="profile")
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ServiceError("Choose a profile from the list.", field="profile") from exc
+
+
+def _create(
+    request: HtmxHttpRequest,
+    access: ProjectAccess,
+    panel: LinkPanel,
+    *,
+    nav: str,
+    connector_profile_id: int | None,
+    account_id: int | None = None,
+    origin: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Validate ``panel.form``, create the session, and answer with the link or the errors."""
+    form = panel.form
+    try:
+        if not form.is_valid():
+            raise ServiceError("Check the highlighted fields.")
+        if connector_profile_id is None:
+            raise ServiceError("Choose a profile.", field="profile")
+        created = connect.connect_session_create(
+            actor=Actor.from_request(request),
+            project=access.project,
+            connector_profile_id=connector_profile_id,
+            account_id=account_id,
+            expires_in=form.cleaned_data["expires_in"],
+            **(origin or {}),
+        )
+    except ServiceError as exc:
+        if exc.field and exc.field in form.fields and form.is_bound and not form.errors:
+            form.add_error(exc.field, exc.message)
+        else:
+            panel.error = exc.message
+        return _respond(request, access, panel, nav=nav, status=exc.status)
+    logger.info(
+        "connect session %s created for profile %s by %s (account %s)",
+        created.session.pk,
+        connector_profile_id,
+        request.user.get_username(),
+        account_id,
+    )
+    panel.created = created
+    panel.selected_profile = connector_profile_id
+    return _respond(request, access, panel, nav=nav, status=200)
+
+
+def _origin(form: forms.Form) -> dict[str, Any]:
+    if not form.is_valid():
+        return {}
+    data = form.cleaned_data
+    return {
+        "origin_owner_id": data["origin_owner_id"],
+        "origin_owner_name": data["origin_owner_name"],
+        "email": data["email"],
+    }
+
+
+@require_POST
+@login_required
+def profile_link_create(
+    request: HtmxHttpRequest, project_slug: str, profile_id: int
+) -> HttpResponse:
+    """ "Link account" on the profile page (members and up)."""
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
+    form = LinkForm(request.POST)
+    panel = profile_panel(access.project, profile, form=form)
+    return _create(
+        request,
+        access,
+        panel,
+        nav="profiles",
+        connector_profile_id=profile.pk,
+        origin=_origin(form),
+    )
+
+
+@require_POST
+@login_required
+def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
+    """ "Link account" on the connector page: the link goes to the chosen profile of this
+    connector (members and up). Another project's profile is 404, another connector's 400."""
+    access, connector = get_connector_for_user(request.user, project_slug, key, need=Need.WRITE)
+    form = LinkForm(request.POST)
+    panel = connector_panel(access.project, connector, form=form)
+    try:
+        chosen = _profile_id(request.POST.get("profile"), None)
+    except ServiceError as exc:
+        panel.error = exc.message
+        return _respond(request, access, panel, nav="connectors", status=exc.status)
+    profile = ConnectorProfile.objects.filter(project=access.project, pk=chosen).first()
+    if profile is None:
+        raise Http404("No such profile in this project.")
+    panel.selected_profile = profile.pk
+    if profile.connector_id != connector.pk:
+        panel.error = f"{profile.name} is a profile of another connector; choose one of {key}."
+        return _respond(request, access, panel, nav="connectors", status=400)
+    return _create(
+        request,
+        access,
+        panel,
+        nav="connectors",
+        connector_profile_id=profile.pk,
+        origin=_origin(form),
+    )
+
+
+@require_POST
+@login_required
+def connection_reauth_link(
+    request: HtmxHttpRequest, project_slug: str, connection_id: int
+) -> HttpResponse:
+    """ "Request re-authentication" (editor role on the connection or higher): a link for the
+    connection's end user, to its own profile or to another profile of the same connector,
+    where the connection moves when the end user finishes."""
+    access, connection, _role = get_connection_for_user(
+        request.user, project_slug, connection_id, need=ConnNeed.WRITE
+    )
+    form = ReauthForm(request.POST)
+    panel = reauth_panel(access.project, connection, form=form)
+    try:
+        chosen = _profile_id(request.POST.get("profile"), connection.profile_id)
+    except ServiceError as exc:
+        panel.error = exc.message
+        return _respond(request, access, panel, nav="connections", status=exc.status)
+    panel.selected_profile = chosen
+    return _create(
+        request,
+        access,
+        panel,
+        nav="connections",
+        connector_profile_id=chosen,
+        account_id=connection.pk,
+    )
