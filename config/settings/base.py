@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "django_tasks_db",
     "projects",
     "connectors",
     "profiles",
@@ -179,6 +180,15 @@ NINJA_PAGINATION_PER_PAGE = 50
 # Hosted connect pages: the OAuth redirect URI registered with providers. Fixed here (never
 # built from the request); defaults to SITE_URL + /connect/oauth/callback.
 CONNECT_OAUTH_REDIRECT_URI = env.str("CONNECT_OAUTH_REDIRECT_URI", default="")
+
+# Background work: Django's tasks framework. The database backend (django-tasks-db) by
+# default, run by `manage.py db_worker` (make run starts one); tests use the immediate backend.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
 
 # Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
 CONNECTION_HTTP_TIMEOUT = (

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connections.models import Connection, ConnectSession
-from profiles.models import ConnectorProfile
+from profiles.models import ConnectorProfile, MigrationNotice
 from projects.crypto import DecryptionError, rotate
 
 # (model, encrypted text field): every place a MultiFernet token is stored.
@@ -20,6 +20,7 @@ ENCRYPTED_FIELDS: list[tuple[type[Any], str]] = [
     (Connection, "config_secrets"),
     (Connection, "oauth_tokens"),
     (ConnectSession, "oauth_verifier"),
+    (MigrationNotice, "link_token"),
 ]
 BATCH = 500
 

@@ -1,0 +1,59 @@
+"""Background tasks (Django's tasks framework): reconnect emails for a profile migration."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.tasks import task
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from projects.services import Actor
+
+from . import migration_selectors
+from .models import MigrationNotice, ProfileMigration
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
+    """One email per account still pending, each with its own single-use reconnect link;
+    returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped."""
+    from .migration_services import migration_link
+
+    migration = (
+        ProfileMigration.objects.select_related("project__organization", "to_profile__connector")
+        .filter(pk=migration_id, completed_at__isnull=True)
+        .first()
+    )
+    if migration is None:
+        return 0
+    actor = Actor()
+    sent = 0
+    rows = migration_selectors.pending(migration).filter(pk__in=connection_ids).order_by("pk")
+    for connection in rows:
+        if not connection.email:
+            continue
+        notice, url = migration_link(actor=actor, migration=migration, connection=connection)
+        context = {
+            "migration": migration,
+            "connection": connection,
+            "url": url,
+            "expires_at": notice.link_expires_at,
+        }
+        EmailMessage(
+            subject=render_to_string("profiles/email/migration_subject.txt", context).strip(),
+            body=render_to_string("profiles/email/migration_body.txt", context),
+            to=[connection.email],
+        ).send()
+        with transaction.atomic():
+            MigrationNotice.objects.filter(pk=notice.pk).update(
+                notices_sent=F("notices_sent") + 1, last_sent_at=timezone.now()
+            )
+        sent += 1
+    logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)
+    return sent

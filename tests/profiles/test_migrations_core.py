@@ -1,0 +1,229 @@
+"""Profile migrations: creation rules, progress, reconnect links, notices (one email per
+account, each with its own single-use link), completion."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from connections.models import Connection, ConnectSession
+from connectors.models import ConnectorVersion
+from profiles import migration_selectors as sel
+from profiles.migration_services import (
+    migration_complete,
+    migration_create,
+    migration_link,
+    migration_notify,
+    migration_start_with_new_profile,
+)
+from profiles.models import ConnectorProfile, MigrationNotice
+from profiles.services import profile_create
+from projects.crypto import decrypt_json
+from projects.services import Actor, ConflictError, ServiceError
+from tests.factories import make_connection, make_profile, make_project
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system()
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    project = make_project()
+    old = make_profile(
+        project,
+        "acme_crm",
+        "v1",
+        version="1.0.0",
+        pin="1.x.x",
+        setup_fields=("client_id", "client_secret"),
+        setup={"client_id": "cid", "client_secret": "csecret-123456789"},
+    )
+    new = profile_create(
+        actor=SYSTEM, project=project, connector_key="acme_crm", name="v1b", pin="1.0.0"
+    )
+    accounts = [make_connection(old, f"u{n}", email=f"u{n}@x.example") for n in range(4)]
+    return {"project": project, "old": old, "new": new, "accounts": accounts}
+
+
+def start(world: dict[str, Any], **kw: Any) -> Any:
+    return migration_create(
+        actor=SYSTEM,
+        project=world["project"],
+        from_profile=world["old"],
+        to_profile=world["new"],
+        title="Move to v1b",
+        **kw,
+    )
+
+
+def test_create_rules(world: dict[str, Any]) -> None:
+    other_connector = make_profile(world["project"], "other_crm", "o")
+    with pytest.raises(ServiceError, match="same connector"):
+        migration_create(
+            actor=SYSTEM,
+            project=world["project"],
+            from_profile=world["old"],
+            to_profile=other_connector,
+            title="x",
+        )
+    elsewhere = make_profile(make_project(), "acme_crm", "theirs")
+    with pytest.raises(ServiceError, match="this project"):
+        migration_create(
+            actor=SYSTEM,
+            project=world["project"],
+            from_profile=world["old"],
+            to_profile=elsewhere,
+            title="x",
+        )
+    with pytest.raises(ServiceError):
+        migration_create(
+            actor=SYSTEM,
+            project=world["project"],
+            from_profile=world["old"],
+            to_profile=world["old"],
+            title="x",
+        )
+    start(world)
+    with pytest.raises(ConflictError):
+        start(world)
+
+
+def test_progress_counts_moves_since_the_start(world: dict[str, Any]) -> None:
+    migration = start(world)
+    assert sel.progress(migration) == sel.Progress(pending=4, migrated=0)
+    a, b = world["accounts"][:2]
+    Connection.objects.filter(pk__in=[a.pk, b.pk]).update(
+        profile=world["new"], moved_from_profile=world["old"], moved_at=timezone.now()
+    )
+    progress = sel.progress(migration)
+    assert (progress.pending, progress.migrated, progress.percent) == (2, 2, 50.0)
+    assert sel.progress_many([migration])[migration.pk] == progress
+    assert sel.daily_migrated(migration)[-1][1] == 2
+    assert sel.migration_for_connection(Connection.objects.get(pk=a.pk))[0] == "migrated"
+    assert sel.migration_for_connection(world["accounts"][3])[0] == "pending"
+
+
+def test_links_are_reused_while_valid(world: dict[str, Any]) -> None:
+    migration = start(world)
+    account = world["accounts"][0]
+    _notice, url = migration_link(actor=SYSTEM, migration=migration, connection=account)
+    _again, url2 = migration_link(actor=SYSTEM, migration=migration, connection=account)
+    assert url == url2 and ConnectSession.objects.count() == 1
+    session = ConnectSession.objects.get()
+    assert session.account_id == account.pk and session.profile_id == world["new"].pk
+    ConnectSession.objects.update(used_at=timezone.now())
+    _n, url3 = migration_link(actor=SYSTEM, migration=migration, connection=account)
+    assert url3 != url and ConnectSession.objects.count() == 2
+    assert MigrationNotice.objects.count() == 1
+
+
+def test_notices_one_email_per_account_with_working_links(
+    world: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    migration = start(world, message="We moved to a new app.")
+    chosen = [a.pk for a in world["accounts"][:3]]
+
+    def notify(ids: list[int] | None) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return migration_notify(actor=SYSTEM, migration=migration, connection_ids=ids)
+
+    assert notify(chosen) == 3
+    assert len(mail.outbox) == 3
+    assert sorted(m.to[0] for m in mail.outbox) == ["u0@x.example", "u1@x.example", "u2@x.example"]
+    urls = [
+        next(line for line in m.body.splitlines() if "/connect/" in line).strip()
+        for m in mail.outbox
+    ]
+    assert len(set(urls)) == 3
+    assert "We moved to a new app." in mail.outbox[0].body
+    page = Client().get(urlsplit(urls[0]).path)
+    assert page.status_code == 200 and b"Reconnect" in page.content
+    notices = MigrationNotice.objects.filter(migration=migration)
+    assert sorted(notices.values_list("notices_sent", flat=True)) == [1, 1, 1]
+    # Re-sending: tracking updated, still-valid links reused.
+    mail.outbox.clear()
+    notify(chosen)
+    assert len(mail.outbox) == 3
+    again = [
+        next(line for line in m.body.splitlines() if "/connect/" in line).strip()
+        for m in mail.outbox
+    ]
+    assert sorted(again) == sorted(urls)
+    assert sorted(notices.values_list("notices_sent", flat=True)) == [2, 2, 2]
+    assert ConnectSession.objects.count() == 3
+    # All pending: the fourth too; accounts of another profile never.
+    mail.outbox.clear()
+    assert notify(None) == 4
+    assert len(mail.outbox) == 4
+
+
+def test_reauth_through_the_link_turns_pending_into_migrated(world: dict[str, Any]) -> None:
+    migration = start(world)
+    account = world["accounts"][0]
+    _notice, url = migration_link(actor=SYSTEM, migration=migration, connection=account)
+    done = Client().post(urlsplit(url).path, {"config_api_key": "sk_new_0123456789abc"})
+    assert done.status_code == 200, done.content
+    assert sel.progress(migration) == sel.Progress(pending=3, migrated=1)
+    account.refresh_from_db()
+    assert account.profile_id == world["new"].pk
+    assert decrypt_json(account.config_secrets) == {"api_key": "sk_new_0123456789abc"}
+
+
+def test_complete_stops_notices(world: dict[str, Any]) -> None:
+    migration = start(world)
+    migration_complete(actor=SYSTEM, migration=migration)
+    with pytest.raises(ServiceError):
+        migration_notify(actor=SYSTEM, migration=migration)
+    start(world)  # a new one may start now
+
+
+def test_start_with_new_profile_copies_setup(world: dict[str, Any]) -> None:
+    from connectors.services import connector_version_push
+    from tests.factories import connector_yaml
+
+    connector_version_push(
+        actor=SYSTEM,
+        project=world["project"],
+        acknowledge_breaking=True,
+        files=[
+            (
+                "c.yaml",
+                connector_yaml(
+                    version="2.0.0",
+                    auth_type="oauth2",
+                    setup_fields=("client_id", "client_secret", "tenant"),
+                ),
+            )
+        ],
+    )
+    version = ConnectorVersion.objects.get(project=world["project"], version="2.0.0")
+    with pytest.raises(ServiceError, match="Tenant"):
+        migration_start_with_new_profile(
+            actor=SYSTEM,
+            project=world["project"],
+            version=version,
+            from_profile=world["old"],
+            profile_name="v2",
+            setup={},
+            title="To 2.x",
+        )
+    assert not ConnectorProfile.objects.filter(name="v2").exists()
+    migration = migration_start_with_new_profile(
+        actor=SYSTEM,
+        project=world["project"],
+        version=version,
+        from_profile=world["old"],
+        profile_name="v2",
+        setup={"tenant": "acme"},
+        title="To 2.x",
+        deadline=timezone.now() + timedelta(days=14),
+    )
+    new = migration.to_profile
+    assert new.pin == "2.x.x" and new.setup_values == {"client_id": "cid", "tenant": "acme"}
+    assert decrypt_json(new.setup_secrets) == {"client_secret": "csecret-123456789"}
