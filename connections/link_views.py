@@ -45,6 +45,7 @@ from .rbac import ConnNeed
 
 logger = logging.getLogger(__name__)
 
+MAX_ID_DIGITS = 18  # ids are 64-bit; longer input is not an id
 EXPIRY_CHOICES = [
     (connect.DEFAULT_LIFETIME, "30 minutes"),
     (24 * 3600, "1 day"),
@@ -226,10 +227,10 @@ def _profile_id(raw: str | None, default: int | None) -> int:
         if default is None:
             raise ServiceError("Choose a profile.", field="profile")
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ServiceError("Choose a profile from the list.", field="profile") from exc
+    value = raw.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_ID_DIGITS:
+        raise ServiceError("Choose a profile from the list.", field="profile")
+    return int(value)
 
 
 def _create(
@@ -238,7 +239,7 @@ def _create(
     panel: LinkPanel,
     *,
     nav: str,
-    connector_profile_id: int | None,
+    connector_profile_id: int,
     account_id: int | None = None,
     origin: dict[str, Any] | None = None,
 ) -> HttpResponse:
@@ -247,8 +248,6 @@ def _create(
     try:
         if not form.is_valid():
             raise ServiceError("Check the highlighted fields.")
-        if connector_profile_id is None:
-            raise ServiceError("Choose a profile.", field="profile")
         created = connect.connect_session_create(
             actor=Actor.from_request(request),
             project=access.project,

@@ -1,10 +1,15 @@
 // Connector Hub: progressive enhancements only; every page works without this file.
+// Copy buttons: data-copy names the element (an input's value, or any element's text).
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
   const source = document.getElementById(button.dataset.copy);
-  if (!source || !navigator.clipboard) return;
-  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+  if (!source) return;
+  const isInput = source instanceof HTMLInputElement;
+  if (isInput) source.select(); // without clipboard access, the text is selected to copy by hand
+  if (!navigator.clipboard) return;
+  const text = (isInput ? source.value : source.textContent).trim();
+  navigator.clipboard.writeText(text).then(() => {
     button.textContent = "Copied";
   });
 });

@@ -286,13 +286,15 @@ def test_connector_link_goes_to_the_chosen_profile(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("profile", "status"), [("foreign", 400), ("elsewhere", 404), ("bogus", 400), ("", 400)]
+    ("profile", "status"),
+    [("foreign", 400), ("elsewhere", 404), ("bogus", 400), ("huge", 400), ("", 400)],
 )
 def test_connector_link_refuses_other_profiles(world: World, profile: str, status: int) -> None:
     value = {
         "foreign": str(world.foreign.pk),
         "elsewhere": str(world.elsewhere.pk),
         "bogus": "abc",
+        "huge": "9" * 40,
         "": "",
     }[profile]
     response = world.client("owner").post(connector_link_url(world), {**ACCOUNT, "profile": value})

@@ -857,8 +857,8 @@ def test_adoption_and_profile_counts_follow_the_readers_access(tenancy: Tenancy)
     cache.clear()
     slug = tenancy.project.slug
     member = tenancy.client("member")
-    detail = member.get(reverse("profile_detail", args=[slug, profile.pk])).content
-    assert b'data-testid="adoption-empty"' in detail
+    empty = member.get(reverse("profile_detail", args=[slug, profile.pk])).content
+    assert b'data-testid="adoption-empty"' in empty
     grant_set(
         actor=SYSTEM,
         connection=mine,

@@ -105,8 +105,8 @@ def test_progress_counts_moves_since_the_start(world: dict[str, Any]) -> None:
     assert (progress.pending, progress.migrated, progress.percent) == (2, 2, 50.0)
     assert sel.progress_many([migration])[migration.pk] == progress
     assert sel.daily_migrated(migration)[-1][1] == 2
-    assert sel.migration_for_connection(Connection.objects.get(pk=a.pk))[0] == "migrated"
-    assert sel.migration_for_connection(world["accounts"][3])[0] == "pending"
+    assert sel.migration_for_connection(Connection.objects.get(pk=a.pk)) == ("migrated", migration)
+    assert sel.migration_for_connection(world["accounts"][3]) == ("pending", migration)
 
 
 def test_links_are_reused_while_valid(world: dict[str, Any]) -> None:
