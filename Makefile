@@ -47,7 +47,10 @@ install: .venv/.synced
 run: install .env
 	$(PY) manage.py migrate --no-input
 	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo
-	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
+	@# The task worker (reconnect emails) runs beside the server and stops with it.
+	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py db_worker --no-startup-delay & \
+	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 chromium:
