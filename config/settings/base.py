@@ -237,6 +237,9 @@ LOGGING = {
     "loggers": {
         # Never log request bodies or auth headers; django.request logs only the path.
         "django.db.backends": {"level": "WARNING"},
+        # The development server's request lines go through the redacting handler too
+        # (they carry /connect/<token>/ paths and OAuth callback codes).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # These log URLs (which may carry credentials) and token bodies at DEBUG: never.
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},

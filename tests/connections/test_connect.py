@@ -303,3 +303,39 @@ def test_logs_never_carry_tokens_codes_or_states(settings: Any) -> None:
     RedactSecretsFilter().filter(record)
     assert token not in record.getMessage()
     assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact"]
+
+
+def test_development_server_request_lines_are_redacted() -> None:
+    """runserver logs every request line through django.server: it must pass the filter."""
+    import io
+    import logging
+
+    logger = logging.getLogger("django.server")
+    handlers = [
+        h
+        for h in logger.handlers
+        if any(f.__class__.__name__ == "RedactSecretsFilter" for f in h.filters)
+    ]
+    assert handlers, "django.server must log through the redacting handler"
+    stream = io.StringIO()
+    handler = handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    old = handler.setStream(stream)
+    try:
+        logger.info(
+            '"%s" %s %s',
+            "GET /connect/oauth/callback?code=SECRETCODE123&state=S1 HTTP/1.1",
+            200,
+            901,
+        )
+        logger.info(
+            '"%s" %s %s',
+            "GET /connect/_dq5udOnIqzHl15-C6dOpGcuQO6fvWADuQvZz_T7bDU/ HTTP/1.1",
+            200,
+            1,
+        )
+    finally:
+        handler.setStream(old)
+    text = stream.getvalue()
+    assert "SECRETCODE123" not in text and "_dq5udOnIqzHl15" not in text
+    assert "/connect/oauth/callback" in text
