@@ -3,6 +3,8 @@ this very server (SITE_URL/sandbox/api), and a profile with connections on it.""
 
 from __future__ import annotations
 
+import base64
+
 import yaml
 from django.conf import settings
 
@@ -16,6 +18,21 @@ from projects.services import Actor
 KEY = "sandbox_crm"
 
 
+def _icon(color: str) -> str:
+    """A small square letter icon as a data: URI (works offline)."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+        f'<rect width="32" height="32" rx="7" fill="{color}"/><text x="16" y="22" '
+        'font-family="sans-serif" font-size="18" font-weight="700" fill="#fff" '
+        'text-anchor="middle">S</text></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+CRM_ICON = _icon("#fd7e14")
+HR_ICON = _icon("#20c997")
+
+
 def sandbox_definition(version: str = "1.0.0") -> bytes:
     document = {
         "info": {
@@ -24,6 +41,7 @@ def sandbox_definition(version: str = "1.0.0") -> bytes:
             "version": version,
             "description": "A demo provider served by this dashboard at /sandbox/ "
             "(local only): health checks work without internet.",
+            "assets": {"icon": CRM_ICON},
         },
         "baseUrl": settings.SITE_URL.rstrip("/") + "/sandbox/api",
         "authentication": {
@@ -91,6 +109,7 @@ def sandbox_oauth_definition(
             "version": version,
             "description": "OAuth 2 against the local sandbox provider (django-oauth-toolkit, "
             "PKCE): the whole connect flow works without internet.",
+            "assets": {"icon": HR_ICON},
         },
         "baseUrl": site + "/sandbox/api",
         "authentication": {
