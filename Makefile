@@ -76,6 +76,7 @@ bench: install
 	$(PY) bench/run.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
 
 clean:
 	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache

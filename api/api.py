@@ -12,7 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from connectors.definition import DefinitionError
 from projects.services import ServiceError
 
-from . import connect_sessions, connections, connectors, profiles
+from . import connect_sessions, connections, connectors, migrations, profiles
 from .auth import api_key_auth
 from .errors import error_response
 from .schemas import ProjectOut
@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 api = NinjaAPI(
     title="Connector Hub API",
     version="1",
-    description="Connectors, versions, profiles, connections and connect sessions.",
+    description=(
+        "Connectors, versions, profiles, connections, connect sessions and profile migrations."
+    ),
     auth=api_key_auth(),
     urls_namespace="api",
     openapi_url="/openapi.json",
@@ -97,3 +99,4 @@ api.add_router("", connectors.router)
 api.add_router("", profiles.router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
+api.add_router("", migrations.router)

@@ -1,0 +1,218 @@
+"""Profile migrations (issue 7): progress of each migration and its pending accounts.
+
+Read-only. A project API key sees its own project's migrations; another project's migration is
+a 404. Reconnect links are shown when a still-valid one exists (they are what an admin sends
+to the account); reading never creates one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+
+from connections.models import Connection
+from profiles import migration_selectors
+from profiles.migration_selectors import Progress
+from profiles.migration_services import link_is_reusable
+from profiles.models import MigrationNotice, ProfileMigration
+from projects.crypto import DecryptionError, decrypt_text
+
+from .connectors import _project
+
+router = Router(tags=["migrations"])
+
+MAX_LIMIT = 200
+StatusName = Literal["in_progress", "complete"]
+ConnectionStatusName = Literal["active", "needs_reauth", "error", "disabled"]
+
+
+# --- Schemas ---------------------------------------------------------------------------------
+
+
+class MigrationOut(Schema):
+    id: int
+    title: str
+    from_profile_id: int
+    from_profile_name: str
+    to_profile_id: int
+    to_profile_name: str
+    connector_key: str
+    started_at: datetime
+    deadline: datetime | None
+    completed_at: datetime | None
+    status: StatusName
+    pending: int = Field(description="Connections still on the from-profile.")
+    migrated: int = Field(
+        description="Connections moved from the from-profile to the to-profile by "
+        "re-authentication since the migration started."
+    )
+    total: int = Field(description="pending + migrated.")
+    percent: float = Field(description="migrated / total × 100, one decimal (100 when empty).")
+
+
+class MigrationDetailOut(MigrationOut):
+    message: str = Field(description="The message to end users in the reconnect email.")
+    notices_sent: int = Field(description="Reconnect emails sent, all accounts together.")
+    accounts_notified: int = Field(description="Accounts sent at least one reconnect email.")
+
+
+class PendingAccountOut(Schema):
+    id: int = Field(description="The connection's id.")
+    origin_owner_id: str
+    origin_owner_name: str
+    email: str
+    status: ConnectionStatusName
+    notices_sent: int
+    last_sent_at: datetime | None
+    reconnect_url: str | None = Field(
+        description="The account's current single-use reconnect link while it is valid; null "
+        "when none was made yet or it was used or expires within the hour (reading never "
+        "creates one)."
+    )
+
+
+class PendingPageOut(Schema):
+    items: list[PendingAccountOut]
+    total: int = Field(description="How many accounts are pending (exact).")
+    limit: int
+    offset: int
+
+
+class PendingQuery(Schema):
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0)
+
+
+# --- Bodies ----------------------------------------------------------------------------------
+
+
+def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str, Any]:
+    return {
+        "id": migration.pk,
+        "title": migration.title,
+        "from_profile_id": migration.from_profile_id,
+        "from_profile_name": migration.from_profile.name,
+        "to_profile_id": migration.to_profile_id,
+        "to_profile_name": migration.to_profile.name,
+        "connector_key": migration.from_profile.connector.key,
+        "started_at": migration.started_at,
+        "deadline": migration.deadline,
+        "completed_at": migration.completed_at,
+        "status": "in_progress" if migration.is_open else "complete",
+        "pending": progress.pending,
+        "migrated": progress.migrated,
+        "total": progress.total,
+        "percent": progress.percent,
+    }
+
+
+def _migration(request: HttpRequest, migration_id: int) -> ProfileMigration:
+    migration = migration_selectors.migrations_of(_project(request)).filter(pk=migration_id).first()
+    if migration is None:
+        raise Http404("No such migration in this project.")
+    return migration
+
+
+class _Links:
+    """Reconnect URLs of a page of notices: the stored token when the link is still valid
+    (one ``reverse`` per request, not per row)."""
+
+    def __init__(self) -> None:
+        marker = "TOKEN"
+        url = settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[marker])
+        self.head, _, self.tail = url.partition(marker)
+        self.now = timezone.now()
+
+    def url(self, notice: MigrationNotice | None) -> str | None:
+        if notice is None or not link_is_reusable(notice, self.now):
+            return None
+        try:
+            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
+        except DecryptionError:  # encrypted under a key since removed: no usable link
+            return None
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/migrations",
+    response=list[MigrationOut],
+    summary="List profile migrations",
+    description="Every migration of the API key's project, newest first, with its progress.",
+)
+def migration_list(request: HttpRequest) -> list[dict[str, Any]]:
+    migrations = list(migration_selectors.migrations_of(_project(request)))
+    progress = migration_selectors.progress_many(migrations)
+    return [migration_body(m, progress[m.pk]) for m in migrations]
+
+
+@router.get(
+    "/migrations/{migration_id}",
+    response=MigrationDetailOut,
+    summary="One profile migration",
+    description="The migration with its progress, its message and how many reconnect emails "
+    "were sent to how many accounts.",
+)
+def migration_detail(request: HttpRequest, migration_id: int) -> dict[str, Any]:
+    migration = _migration(request, migration_id)
+    progress = migration_selectors.progress_many([migration])[migration.pk]
+    notices = MigrationNotice.objects.filter(migration=migration).aggregate(
+        sent=Sum("notices_sent"), accounts=Count("pk", filter=Q(notices_sent__gt=0))
+    )
+    return {
+        **migration_body(migration, progress),
+        "message": migration.message,
+        "notices_sent": notices["sent"] or 0,
+        "accounts_notified": notices["accounts"] or 0,
+    }
+
+
+@router.get(
+    "/migrations/{migration_id}/pending",
+    response=PendingPageOut,
+    summary="Pending accounts of a migration",
+    description="Connections still on the from-profile, newest first, with their notice "
+    f"tracking and current reconnect link. `limit` 1–{MAX_LIMIT}, `offset` ≥ 0.",
+)
+def migration_pending(
+    request: HttpRequest, migration_id: int, query: Query[PendingQuery]
+) -> dict[str, Any]:
+    migration = _migration(request, migration_id)
+    accounts = migration_selectors.pending(migration)
+    total = accounts.order_by().count()
+    # The offset is walked in the (profile, -created_at, -id) index alone (an index-only
+    # subquery), then only the page's rows are read: offset 100,000 costs ~100,000 index
+    # entries, not 100,000 table rows.
+    order = ("-created_at", "-id")
+    page_ids = accounts.order_by(*order).values("id")[query.offset : query.offset + query.limit]
+    rows: list[Connection] = list(
+        Connection.objects.filter(pk__in=page_ids)
+        .order_by(*order)
+        .only("id", "origin_owner_id", "origin_owner_name", "email", "status", "created_at")
+    )
+    notices = migration_selectors.notices_for(migration, [c.pk for c in rows]) if rows else {}
+    links = _Links()
+    items = []
+    for connection in rows:
+        notice = notices.get(connection.pk)
+        items.append(
+            {
+                "id": connection.pk,
+                "origin_owner_id": connection.origin_owner_id,
+                "origin_owner_name": connection.origin_owner_name,
+                "email": connection.email,
+                "status": connection.status,
+                "notices_sent": notice.notices_sent if notice else 0,
+                "last_sent_at": notice.last_sent_at if notice else None,
+                "reconnect_url": links.url(notice),
+            }
+        )
+    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
