@@ -241,7 +241,9 @@ def _save(
         connection.config_secrets = encrypt_json(secret) if secret else ""
         if tokens is not None:
             connection.oauth_tokens, connection.token_expires_at = tokens_blob(tokens)
+        moved_from = None
         if connection.profile_id != session.profile_id:
+            moved_from = connection.profile_id
             connection.moved_from_profile = connection.profile
             connection.moved_at = now
             connection.profile = session.profile
@@ -259,6 +261,11 @@ def _save(
             before=before,
             after={"profile": session.profile.name, "status": connection.status},
         )
+        if moved_from is not None:
+            from profiles.migration_selectors import forget_progress
+
+            forget_progress(from_profile_id=moved_from)  # now, and again once committed
+            transaction.on_commit(lambda: forget_progress(from_profile_id=moved_from))
     if verified:
         Connection.objects.filter(pk=connection.pk).update(
             health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -71,16 +72,52 @@ class Progress:
         return int(self.percent)
 
 
+# Progress figures are exact counts (two index scans over up to hundreds of thousands of
+# rows); pages and the API read them through a short cache. A re-authentication that moves an
+# account clears its migration's entry at once (forget_progress), so the bar moves as soon as
+# an account migrates; other changes (new or deleted connections) show within the TTL.
+PROGRESS_TTL = 30
+
+
+def _progress_key(migration_id: int) -> str:
+    return f"migration-progress:{migration_id}"
+
+
+def forget_progress(*, from_profile_id: int) -> None:
+    """Drop the cached figures of the open migrations off ``from_profile_id``."""
+    ids = ProfileMigration.objects.filter(from_profile_id=from_profile_id).values_list(
+        "pk", flat=True
+    )
+    cache.delete_many([_progress_key(pk) for pk in ids])
+
+
 def progress(migration: ProfileMigration) -> Progress:
-    return Progress(pending(migration).count(), migrated(migration).count())
+    return progress_many([migration])[migration.pk]
 
 
 def progress_many(migrations: list[ProfileMigration]) -> dict[int, Progress]:
-    """Progress of a page of migrations in two grouped queries."""
-    from connections.models import Connection
-
+    """Progress of a page of migrations: from the cache, else two grouped queries."""
     if not migrations:
         return {}
+    cached = cache.get_many([_progress_key(m.pk) for m in migrations])
+    result = {
+        m.pk: Progress(*cached[_progress_key(m.pk)])
+        for m in migrations
+        if _progress_key(m.pk) in cached
+    }
+    missing = [m for m in migrations if m.pk not in result]
+    if missing:
+        fresh = _count_progress(missing)
+        cache.set_many(
+            {_progress_key(pk): (p.pending, p.migrated) for pk, p in fresh.items()}, PROGRESS_TTL
+        )
+        result.update(fresh)
+    return result
+
+
+def _count_progress(migrations: list[ProfileMigration]) -> dict[int, Progress]:
+    from connections.models import Connection
+
     from_ids = {m.from_profile_id for m in migrations}
     pending_by_profile = dict(
         Connection.objects.filter(profile_id__in=from_ids)

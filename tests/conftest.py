@@ -34,6 +34,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
+# --- Isolation ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Every test starts with an empty cache: ids are reused between tests on SQLite, so a
+    cached figure of one test's row must never answer for another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- Tenancy fixtures -------------------------------------------------------------------------
 
 
