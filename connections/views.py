@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
+from profiles.migration_views import connection_migration
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.models import AuditEntry, Membership, Team
@@ -458,6 +459,7 @@ def _detail_context(
         )
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
+        context["migration"] = connection_migration(connection)
     context.update(extra)
     return project_context(request, access, nav="connections", **context)
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connections import rbac
 from connections import selectors as connection_selectors
 from connections.charts import adoption_chart
+from profiles.migration_views import version_offer
 from projects.http import HtmxHttpRequest
 from projects.permissions import (
     Need,
@@ -127,6 +128,7 @@ def version_detail(
             auth=_auth_summary(version),
             headline=selectors.headline_versions(access.project, version.connector),
             can_edit=access.can_manage and version.project_id == access.project.pk,
+            migration_offer=version_offer(access, version),
         ),
     )
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from connections import link_views
 
@@ -16,5 +16,5 @@ urlpatterns = [
         link_views.profile_link_create,
         name="profile_link_create",
     ),
-    path("migrations/", views.migration_list, name="migration_list"),
+    path("migrations/", include("profiles.migration_urls")),
 ]

@@ -22,6 +22,7 @@ from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from . import selectors, services
+from .migration_views import profile_banners
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
 from .resolution import resolve_uncached
@@ -111,6 +112,7 @@ def _profile_context(
         secrets_set=services.secret_keys_set(profile),
         candidates=rows,
         suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
+        **profile_banners(access, profile, version),
         adoption=adoption_chart(
             connection_selectors.adoption(
                 profile.project,
@@ -224,13 +226,4 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             initial=request.POST or {"connector_key": request.GET.get("connector", "")},
         ),
         status=400 if error else 200,
-    )
-
-
-@require_GET
-@login_required
-def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, project_slug)
-    return render(
-        request, "profiles/migration_list.html", project_context(request, access, nav="migrations")
     )

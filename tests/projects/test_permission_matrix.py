@@ -34,7 +34,7 @@ ENDPOINTS = [
     Endpoint("connector_list", "get", READ),
     Endpoint("profile_list", "get", READ),
     Endpoint("connection_list", "get", READ),
-    Endpoint("migration_list", "get", READ),
+    Endpoint("migration_list", "get", MANAGE),
     Endpoint("settings_general", "get", READ),
     Endpoint("settings_members", "get", READ),
     Endpoint("settings_api_keys", "get", MANAGE),
