@@ -9,5 +9,5 @@ ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]  # noqa: F4
 WHITENOISE_AUTOREFRESH = DEBUG
 OAUTH_ALLOW_HTTP_LOOPBACK = allow_http_loopback()  # noqa: F405
 SANDBOX_ENABLED = True
-INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider", "sandbox"]  # noqa: F405
 OAUTH2_PROVIDER = SANDBOX_OAUTH2_PROVIDER  # noqa: F405

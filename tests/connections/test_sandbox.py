@@ -36,3 +36,25 @@ def test_sandbox_is_off_in_production_settings() -> None:
 
     assert base.SANDBOX_ENABLED is False
     assert base.OAUTH_ALLOW_HTTP_LOOPBACK is False
+
+
+def test_demo_breaking_release_offers_a_migration(settings: Any) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    from connectors.models import ConnectorVersion
+    from projects.models import Project
+
+    call_command("seed_demo", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_breaking_release", stdout=out)
+    version = ConnectorVersion.objects.get(
+        project=Project.objects.get(slug="acme-production"),
+        connector__key="sandbox_hr",
+        version="2.0.0",
+    )
+    assert version.reauth_required and version.change_level == "major"
+    assert "re-authentication required: yes" in out.getvalue()
+    call_command("demo_breaking_release", stdout=io.StringIO())  # idempotent
+    assert ConnectorVersion.objects.filter(connector__key="sandbox_hr").count() == 2

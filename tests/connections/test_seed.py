@@ -41,7 +41,8 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     assert demo.count() == 300
     # Plus two on the sandbox connector served by this server (local and test settings).
     sandbox = Connection.objects.filter(origin_owner_id__startswith="demo-sandbox-")
-    assert set(sandbox.values_list("connector__key", flat=True)) == {"sandbox_crm"}
+    assert set(sandbox.values_list("connector__key", flat=True)) == {"sandbox_crm", "sandbox_hr"}
+    assert sandbox.count() == 5
     production = Project.objects.get(slug="acme-production")
     staging = Project.objects.get(slug="acme-staging")
     assert demo.filter(project=staging).exists() and demo.filter(project=production).exists()
@@ -95,7 +96,7 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     assert sees("nina-newcomer", production) == set()
     assert len(sees("nina-newcomer", staging)) == 2
     assert len(sees("mo-member", staging)) == 2
-    assert len(sees("alice-admin", production)) == demo.filter(project=production).count() + 2
+    assert len(sees("alice-admin", production)) == demo.filter(project=production).count() + 5
     assert "mo-member (member, granted only): 8 in Production, 2 in Staging" in output
     assert "nina-newcomer (member, granted only): 0 in Production, 2 in Staging" in output
 
@@ -104,7 +105,7 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     second = seed_demo()
     assert set(demo.values_list("pk", flat=True)) == before
     assert ConnectionGrant.objects.count() == grants
-    assert "Demo connections: 302." in second
+    assert "Demo connections: 305." in second
 
 
 @pytest.mark.postgres

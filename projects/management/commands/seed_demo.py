@@ -2,6 +2,7 @@
 
 import random
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -331,7 +332,27 @@ def seed_sandbox(project: Project) -> None:
                 email=f"{owner_id}@customer.example",
                 config={"api_key": key},
             )
-    seed_sandbox_oauth_profile(project)
+    oauth_profile = seed_sandbox_oauth_profile(project)
+    # Three accounts signed in through Sandbox HR (their tokens are placeholders: a migration
+    # to a new Sandbox HR profile has someone to notify, and each reconnects for real).
+    for n, name in enumerate(["Ada Lovelace", "Grace Hopper", "Alan Turing"], start=1):
+        owner_id = f"demo-sandbox-hr-{n}"
+        if not Connection.objects.filter(project=project, origin_owner_id=owner_id).exists():
+            connection_create(
+                actor=Actor.system(),
+                profile=oauth_profile,
+                origin_owner_id=owner_id,
+                origin_owner_name=name,
+                email=f"{owner_id}@customer.example",
+                config={},
+                oauth_tokens={
+                    "access_token": f"demo-placeholder-access-{n}-0000",
+                    "refresh_token": f"demo-placeholder-refresh-{n}-0000",
+                    "token_type": "Bearer",
+                    "expires_at": time.time() + 3600,
+                    "scope": "contacts.read",
+                },
+            )
 
 
 def describe_access(organization: Organization) -> list[str]:

@@ -1,0 +1,49 @@
+"""Publish Sandbox HR 2.0.0 in the demo's Production project: it asks for one more OAuth scope,
+so its change report says "connections must re-authenticate" and the version page offers to
+start a migration. Idempotent."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from connectors.models import ConnectorVersion
+from connectors.services import connector_version_push
+from projects.models import Project
+from projects.services import Actor
+from sandbox.demo import OAUTH_KEY, sandbox_oauth_definition
+
+
+class Command(BaseCommand):
+    help = "Publish a breaking Sandbox HR 2.0.0 (an added OAuth scope) in acme-production."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--project", default="acme-production")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = Project.objects.filter(slug=options["project"]).first()
+        if project is None:
+            raise CommandError(f"No project {options['project']}; run seed_demo first.")
+        version = ConnectorVersion.objects.filter(
+            project=project, connector__key=OAUTH_KEY, version="2.0.0"
+        ).first()
+        if version is None:
+            version = connector_version_push(
+                actor=Actor.system(),
+                project=project,
+                files=[
+                    (
+                        "sandbox_hr.yaml",
+                        sandbox_oauth_definition("2.0.0", ("contacts.read", "contacts.write")),
+                    )
+                ],
+                description="Asks for contacts.write too: every account must reconnect.",
+            ).version
+        path = reverse("version_detail", args=[project.slug, OAUTH_KEY, version.pk])
+        url = settings.SITE_URL.rstrip("/") + path
+        self.stdout.write(
+            f"Sandbox HR {version.version}: change {version.change_level}, re-authentication "
+            f"required: {'yes' if version.reauth_required else 'no'}.\nOpen {url} and choose "
+            "“Create a profile pinned to 2.x.x and migrate”."
+        )
