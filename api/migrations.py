@@ -80,7 +80,10 @@ class PendingAccountOut(Schema):
 
 class PendingPageOut(Schema):
     items: list[PendingAccountOut]
-    total: int = Field(description="How many accounts are pending (exact).")
+    total: int = Field(
+        description="How many accounts are pending (exact; cached up to 30 s, refreshed at "
+        "once when an account re-authenticates)."
+    )
     limit: int
     offset: int
 
@@ -187,7 +190,7 @@ def migration_pending(
 ) -> dict[str, Any]:
     migration = _migration(request, migration_id)
     accounts = migration_selectors.pending(migration)
-    total = accounts.order_by().count()
+    total = migration_selectors.progress(migration).pending  # the cached figure
     # The offset is walked in the (profile, -created_at, -id) index alone (an index-only
     # subquery), then only the page's rows are read: offset 100,000 costs ~100,000 index
     # entries, not 100,000 table rows.

@@ -139,6 +139,7 @@ def connection_create(
         last_used_at=now,
     )
     connection.project = profile.project
+    _forget_migration_progress(profile.pk)
     _audit(
         actor,
         connection,
@@ -151,6 +152,14 @@ def connection_create(
         },
     )
     return connection
+
+
+def _forget_migration_progress(profile_id: int) -> None:
+    """A connection came or went on a profile: its migration figures are counted afresh."""
+    from profiles.migration_selectors import forget_progress
+
+    forget_progress(from_profile_id=profile_id)
+    transaction.on_commit(lambda: forget_progress(from_profile_id=profile_id))
 
 
 def _locked(connection: Connection) -> Connection:
@@ -212,7 +221,9 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
         "connection.deleted",
         before={"origin_owner_id": connection.origin_owner_id, "profile": connection.profile.name},
     )
+    profile_id = connection.profile_id
     connection.delete()
+    _forget_migration_progress(profile_id)
 
 
 def connections_bulk(

@@ -83,12 +83,16 @@ def _progress_key(migration_id: int) -> str:
     return f"migration-progress:{migration_id}"
 
 
+def _daily_key(migration_id: int) -> str:
+    return f"migration-daily:{migration_id}"
+
+
 def forget_progress(*, from_profile_id: int) -> None:
     """Drop the cached figures of the open migrations off ``from_profile_id``."""
     ids = ProfileMigration.objects.filter(from_profile_id=from_profile_id).values_list(
         "pk", flat=True
     )
-    cache.delete_many([_progress_key(pk) for pk in ids])
+    cache.delete_many([key for pk in ids for key in (_progress_key(pk), _daily_key(pk))])
 
 
 def progress(migration: ProfileMigration) -> Progress:
@@ -173,17 +177,27 @@ def migration_for_connection(connection: Connection) -> tuple[str, ProfileMigrat
     return None
 
 
+def _per_day(migration: ProfileMigration) -> dict[date, int]:
+    """Migrated accounts per day; cached like the progress figures (and cleared with them)."""
+    key = _daily_key(migration.pk)
+    cached = cache.get(key)
+    if cached is None:
+        cached = dict(
+            migrated(migration)
+            .annotate(day=TruncDate("moved_at"))
+            .values_list("day")
+            .annotate(n=Count("pk"))
+            .values_list("day", "n")
+        )
+        cache.set(key, cached, PROGRESS_TTL)
+    return dict(cached)
+
+
 def daily_migrated(migration: ProfileMigration, *, days: int = 60) -> list[tuple[date, int]]:
     """Cumulative migrated accounts per day since the start (at most ``days`` points)."""
     start = migration.started_at
     end = migration.completed_at or timezone.now()
-    per_day = dict(
-        migrated(migration)
-        .annotate(day=TruncDate("moved_at"))
-        .values_list("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-    )
+    per_day = _per_day(migration)
     first = start.date()
     span = max(0, (end.date() - first).days)
     step = max(1, -(-span // days))

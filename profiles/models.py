@@ -114,7 +114,15 @@ class MigrationNotice(models.Model):
                 fields=["migration", "connection"], name="notice_one_per_account"
             )
         ]
-        indexes = [models.Index(fields=["migration", "last_sent_at"], name="notice_sent")]
+        indexes = [
+            models.Index(fields=["migration", "last_sent_at"], name="notice_sent"),
+            # "Never notified" filters test each pending account against this (index only).
+            models.Index(
+                fields=["migration", "connection"],
+                condition=Q(notices_sent__gt=0),
+                name="notice_sent_accounts",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"notice for connection {self.connection_id}"
