@@ -19,6 +19,19 @@ from .models import MigrationNotice, ProfileMigration
 logger = logging.getLogger(__name__)
 
 
+def _connector_title(migration: ProfileMigration) -> str:
+    """The connector's title as the new profile's version words it (custom connectors have
+    their own)."""
+    from connections.services import resolved_version
+
+    profile = migration.to_profile
+    try:
+        info = resolved_version(profile).definition.get("info") or {}
+    except Exception:  # a profile that resolves to nothing: fall back to the key
+        info = {}
+    return str(info.get("title") or profile.connector.title or profile.connector.key)
+
+
 @task()
 def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
@@ -34,6 +47,7 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
         return 0
     actor = Actor()
     sent = 0
+    connector_title = _connector_title(migration)
     rows = migration_selectors.pending(migration).filter(pk__in=connection_ids).order_by("pk")
     for connection in rows:
         if not connection.email:
@@ -44,6 +58,7 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
             "connection": connection,
             "url": url,
             "expires_at": notice.link_expires_at,
+            "connector_title": connector_title,
         }
         EmailMessage(
             subject=render_to_string("profiles/email/migration_subject.txt", context).strip(),

@@ -145,6 +145,7 @@ def test_notices_one_email_per_account_with_working_links(
     ]
     assert len(set(urls)) == 3
     assert "We moved to a new app." in mail.outbox[0].body
+    assert "your Acme CRM account" in mail.outbox[0].subject
     page = Client().get(urlsplit(urls[0]).path)
     assert page.status_code == 200 and b"Reconnect" in page.content
     notices = MigrationNotice.objects.filter(migration=migration)
