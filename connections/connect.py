@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -247,7 +248,8 @@ def _save(
             connection.moved_from_profile = connection.profile
             connection.moved_at = now
             connection.profile = session.profile
-        connection.status = Status.ACTIVE
+        if connection.status != Status.DISABLED:  # an admin's "disabled" stays
+            connection.status = Status.ACTIVE
         connection.resolved_version = version
         connection.last_used_at = now
         connection.health_error = ""
@@ -399,6 +401,7 @@ def _exchange(
     client_id = str(session.profile.setup_values.get("client_id") or "")
     client_secret = str(decrypt_json(session.profile.setup_secrets).get("client_secret") or "")
     oauth = OAuth2Session(client_id, redirect_uri=redirect_uri())
+    oauth.max_redirects = 0  # a redirect could carry the code and verifier elsewhere
 
     def fail_on_5xx(response: requests.Response) -> requests.Response:
         if response.status_code >= 500:
@@ -449,6 +452,15 @@ def _exchange(
     return {k: v for k, v in tokens.items() if v is not None}
 
 
+def _same_origin(issuer: str, url: str) -> bool:
+    """RFC 9207: the ``iss`` a provider returns must name its own origin (scheme and host)."""
+    a, b = urlsplit(issuer), urlsplit(url)
+    return bool(a.scheme and a.netloc) and (a.scheme, a.netloc.lower()) == (
+        b.scheme,
+        b.netloc.lower(),
+    )
+
+
 def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Connection, bool]:
     """Check and consume the state, exchange the code, save the connection: (connection,
     re-authenticated?). CallbackError (nothing saved) otherwise."""
@@ -485,9 +497,7 @@ def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Con
         )
     version = session_version(session)
     issuer = params.get("iss")
-    if issuer and not str(version.authentication.get("authorizationUrl") or "").startswith(
-        issuer.rstrip("/") + "/"
-    ):
+    if issuer and not _same_origin(issuer, str(version.authentication.get("authorizationUrl"))):
         raise CallbackError("The sign-in response came from an unexpected issuer.", session=session)
     code = params.get("code") or ""
     if not code:

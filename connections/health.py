@@ -31,6 +31,7 @@ from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
 from .models import Connection, Health, Status
+from .outbound import DestinationRefused, check_destination
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def prepare(connection: Connection, access_token: str | None = None) -> Probe:
 
     def fill(match: re.Match[str]) -> str:
         value = values.get(match.group(1), "")
-        if not value:
+        if not value or value in (".", ".."):  # ".." would climb the URL's path
             missing.append(match.group(1))
         return quote(value, safe="")
 
@@ -144,6 +145,10 @@ def run(probe: Probe) -> HealthResult:
     now = timezone.now
     if probe.problem:
         return HealthResult(Health.UNKNOWN, now(), probe.problem)
+    try:
+        check_destination(probe.url)
+    except DestinationRefused as exc:
+        return HealthResult(Health.UNHEALTHY, now(), exc.message)
     try:
         response = requests.request(
             probe.method,

@@ -162,6 +162,16 @@ def _forget_migration_progress(profile_id: int) -> None:
     transaction.on_commit(lambda: forget_progress(from_profile_id=profile_id))
 
 
+def revoke_links(*, connection_ids: list[int]) -> int:
+    """Expire the unused re-authentication links of these connections (disabled accounts,
+    completed migrations): a link sent earlier can no longer change them."""
+    from .models import ConnectSession
+
+    return ConnectSession.objects.filter(
+        account_id__in=connection_ids, used_at__isnull=True, expires_at__gt=timezone.now()
+    ).update(expires_at=timezone.now())
+
+
 def _locked(connection: Connection) -> Connection:
     return (
         Connection.objects.select_for_update(of=("self",))
@@ -202,6 +212,8 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
             connection.health = Health.NEEDS_REAUTH
             fields.append("health")
         connection.save(update_fields=fields)
+        if status == Status.DISABLED:
+            revoke_links(connection_ids=[connection.pk])
         _audit(
             actor,
             connection,

@@ -57,6 +57,12 @@ def is_expired(tokens: dict[str, Any], margin: int = EXPIRY_MARGIN_SECONDS) -> b
 
 
 def check_token_url(token_url: str) -> None:
+    from .outbound import DestinationRefused, check_destination
+
+    try:
+        check_destination(token_url)
+    except DestinationRefused as exc:
+        raise UpstreamError(exc.message) from exc
     parts = urlsplit(token_url)
     if parts.scheme == "https":
         return
@@ -82,6 +88,7 @@ def _token_call(
     token_url: str, client_id: str, client_secret: str, refresh_token: str
 ) -> dict[str, Any]:
     session = OAuth2Session(client_id=client_id)
+    session.max_redirects = 0  # a redirect could carry the refresh token elsewhere
     session.register_compliance_hook("refresh_token_response", _fail_on_5xx)
     connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
     token = session.refresh_token(

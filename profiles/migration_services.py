@@ -170,8 +170,16 @@ def migration_complete(*, actor: Actor, migration: ProfileMigration) -> ProfileM
         .get(pk=migration.pk)
     )
     if migration.completed_at is None:
+        from connections.models import ConnectSession
+
         migration.completed_at = timezone.now()
         migration.save(update_fields=["completed_at"])
+        # The reconnect links it sent stop working (a later re-authentication is a new one).
+        ConnectSession.objects.filter(
+            pk__in=MigrationNotice.objects.filter(migration=migration).values("session_id"),
+            used_at__isnull=True,
+            expires_at__gt=migration.completed_at,
+        ).update(expires_at=migration.completed_at)
         progress = migration_selectors.progress(migration)
         _audit(
             actor,

@@ -197,6 +197,10 @@ CONNECTION_HTTP_TIMEOUT = (
 )
 # Plain-http token endpoints are accepted only on loopback and only where this is on (the
 # local sandbox and the tests); production settings force it off.
+# Health checks and token calls go to public https hosts only (no SSRF into the platform's
+# network); local and test settings allow loopback and private addresses (sandbox, tests).
+CONNECTION_ALLOW_PRIVATE_NETWORK = False
+
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False
 

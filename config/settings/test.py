@@ -17,6 +17,7 @@ STORAGES = {
 }
 OAUTH_ALLOW_HTTP_LOOPBACK = allow_http_loopback()  # noqa: F405
 SANDBOX_ENABLED = True
+CONNECTION_ALLOW_PRIVATE_NETWORK = True
 INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider", "sandbox"]  # noqa: F405
 OAUTH2_PROVIDER = SANDBOX_OAUTH2_PROVIDER  # noqa: F405
 # Tasks run at once, inside the test (a test may switch to the database backend).
