@@ -10,13 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
 from connections import health, rbac, selectors, services, tokens
-from connections.models import Connection, ConnectionGrant, SubjectType
+from connections.models import Connection, SubjectType
 from projects.crypto import decrypt_json
 from projects.services import ServiceError
 
@@ -215,9 +214,7 @@ def connection_body(connection: Connection) -> dict[str, Any]:
 
 
 def rbac_body(connection: Connection) -> dict[str, Any]:
-    grants = ConnectionGrant.objects.filter(connection_id=connection.pk).select_related(
-        "user", "team"
-    )
+    grants = selectors.grants_of(connection)
     items = []
     for grant in grants:
         if grant.subject_type == SubjectType.USER and grant.user is not None:
@@ -245,15 +242,11 @@ def _viewer() -> rbac.Viewer:
     return rbac.Viewer(user=None, membership=None)
 
 
-def _connection(
-    request: HttpRequest, connection_id: int, need: rbac.ConnNeed = rbac.ConnNeed.READ
-) -> Connection:
-    viewer = _viewer()
-    connection = selectors.visible(viewer, _project(request)).filter(pk=connection_id).first()
+def _connection(request: HttpRequest, connection_id: int) -> Connection:
+    """A connection of the key's project (a key holds all of them as owner), else 404."""
+    connection = selectors.visible(_viewer(), _project(request)).filter(pk=connection_id).first()
     if connection is None:
         raise Http404("No such connection in this project.")
-    if not rbac.allows(rbac.role(viewer, connection), need):  # pragma: no cover - keys own all
-        raise PermissionDenied("This API key may not do that to this connection.")
     return connection
 
 
@@ -322,7 +315,7 @@ def connection_detail(
 ) -> dict[str, Any]:
     if not refresh_oauth_tokens:
         return connection_body(_connection(request, connection_id))
-    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    connection = _connection(request, connection_id)
     if not connection.is_oauth:
         raise ServiceError("this connection has no OAuth tokens", field="refresh_oauth_tokens")
     tokens.connection_refresh_tokens(actor=_actor(request), connection=connection, force=True)
@@ -333,14 +326,14 @@ def connection_detail(
 def connection_rename(
     request: HttpRequest, connection_id: int, payload: RenameIn
 ) -> dict[str, Any]:
-    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    connection = _connection(request, connection_id)
     services.connection_rename(actor=_actor(request), connection=connection, name=payload.name)
     return connection_body(_connection(request, connection_id))
 
 
 @router.delete("/connections/{connection_id}", response={204: None}, summary="Delete")
 def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
-    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    connection = _connection(request, connection_id)
     services.connection_delete(actor=_actor(request), connection=connection)
     return HttpResponse(status=204)
 
@@ -358,7 +351,7 @@ def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
     ),
 )
 def connection_health(request: HttpRequest, connection_id: int) -> dict[str, Any]:
-    connection = _connection(request, connection_id, rbac.ConnNeed.WRITE)
+    connection = _connection(request, connection_id)
     result = health.connection_check_health(actor=_actor(request), connection=connection)
     return {"status": result.status, "checked_at": result.checked_at, "detail": result.detail}
 
@@ -376,7 +369,7 @@ def rbac_detail(request: HttpRequest, connection_id: int) -> dict[str, Any]:
     "organization (400 otherwise).",
 )
 def rbac_set(request: HttpRequest, connection_id: int, payload: GrantIn) -> dict[str, Any]:
-    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    connection = _connection(request, connection_id)
     services.grant_set(
         actor=_actor(request),
         connection=connection,
@@ -396,7 +389,7 @@ def rbac_set(request: HttpRequest, connection_id: int, payload: GrantIn) -> dict
 def rbac_remove(
     request: HttpRequest, connection_id: int, subject_type: SubjectTypeName, subject_id: int
 ) -> HttpResponse:
-    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    connection = _connection(request, connection_id)
     services.grant_remove(
         actor=_actor(request),
         connection=connection,
@@ -412,7 +405,7 @@ def rbac_remove(
     summary="Set the organization-level role",
 )
 def org_role_set(request: HttpRequest, connection_id: int, payload: OrgRoleIn) -> dict[str, Any]:
-    connection = _connection(request, connection_id, rbac.ConnNeed.OWN)
+    connection = _connection(request, connection_id)
     updated = services.connection_set_org_role(
         actor=_actor(request), connection=connection, role=payload.role
     )

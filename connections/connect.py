@@ -19,7 +19,6 @@ import base64
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,8 +43,15 @@ from projects.services import Actor, ServiceError, audit_record
 
 from . import health
 from .models import Connection, ConnectSession, Health, Status
-from .services import connection_create, resolved_version, split_config, tokens_blob
-from .tokens import UpstreamError, check_token_url
+from .outbound import http_timeout
+from .services import (
+    connection_create,
+    forget_migration_progress,
+    resolved_version,
+    split_config,
+    tokens_blob,
+)
+from .tokens import UpstreamError, check_token_url, merge_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -264,10 +270,7 @@ def _save(
             after={"profile": session.profile.name, "status": connection.status},
         )
         if moved_from is not None:
-            from profiles.migration_selectors import forget_progress
-
-            forget_progress(from_profile_id=moved_from)  # now, and again once committed
-            transaction.on_commit(lambda: forget_progress(from_profile_id=moved_from))
+            forget_migration_progress(moved_from)
     if verified:
         Connection.objects.filter(pk=connection.pk).update(
             health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now
@@ -318,7 +321,6 @@ def connect_with_config(*, token: str, values: dict[str, str]) -> Connection:
     version = session_version(session)
     if version.authentication.get("type") == "oauth2":
         raise ServiceError("This connector signs in with OAuth; use the sign-in button.")
-    split_config(version, values)  # field errors first, before any HTTP
     verified = verify_credentials(session, version, values)
     with transaction.atomic():
         session = _lock_usable(session.pk)
@@ -413,7 +415,6 @@ def _exchange(
         return response
 
     oauth.register_compliance_hook("access_token_response", fail_on_5xx)
-    connect, read = settings.CONNECTION_HTTP_TIMEOUT
     try:
         token = oauth.fetch_token(
             token_url,
@@ -421,7 +422,7 @@ def _exchange(
             code_verifier=verifier,
             auth=HTTPBasicAuth(client_id, client_secret),
             include_client_id=True,
-            timeout=(float(connect), float(read)),
+            timeout=http_timeout(),
         )
     except requests.Timeout as exc:
         raise CallbackError(
@@ -439,17 +440,7 @@ def _exchange(
             "The provider could not be reached. Nothing was saved; please try again.",
             session=session,
         ) from exc
-    tokens: dict[str, Any] = {
-        "access_token": token["access_token"],
-        "token_type": token.get("token_type") or "Bearer",
-        "refresh_token": token.get("refresh_token"),
-        "scope": token.get("scope"),
-    }
-    if isinstance(token.get("expires_at"), int | float):
-        tokens["expires_at"] = float(token["expires_at"])
-    elif isinstance(token.get("expires_in"), int | float):
-        tokens["expires_at"] = time.time() + float(token["expires_in"])
-    return {k: v for k, v in tokens.items() if v is not None}
+    return merge_tokens({}, dict(token))
 
 
 def _same_origin(issuer: str, url: str) -> bool:

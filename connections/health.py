@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
 from .models import Connection, Health, Status
-from .outbound import DestinationRefused, check_destination
+from .outbound import DestinationRefused, check_destination, http_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +57,6 @@ class Probe:
     expect: int | None = None
     secrets: list[str] = field(default_factory=list)
     problem: str = ""  # a reason the check cannot run (no healthCheck, missing credentials)
-
-
-def _timeout() -> tuple[float, float]:
-    connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
-    return float(connect), float(read)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -155,7 +149,7 @@ def run(probe: Probe) -> HealthResult:
             probe.url,
             headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
             auth=probe.auth,
-            timeout=_timeout(),
+            timeout=http_timeout(),
             allow_redirects=False,
         )
     except requests.Timeout:

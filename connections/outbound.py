@@ -45,3 +45,9 @@ def check_destination(url: str) -> None:
                 "The provider's address is on a private or reserved network; the platform does "
                 "not call such addresses."
             )
+
+
+def http_timeout() -> tuple[float, float]:
+    """(connect, read) seconds for every outbound call, from CONNECTION_HTTP_TIMEOUT."""
+    connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
+    return float(connect), float(read)

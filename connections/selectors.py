@@ -23,7 +23,7 @@ from projects.models import Project
 from projects.services import ServiceError
 
 from . import rbac
-from .models import Connection, Health, Status
+from .models import Connection, ConnectionGrant, Health, Status
 
 SORTS = ("created_at", "updated_at", "name")
 SEARCH_MIN_TRIGRAM = 3
@@ -300,6 +300,15 @@ def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> t
 
 
 # --- One connection --------------------------------------------------------------------------
+
+
+def grants_of(connection: Connection) -> QuerySet[ConnectionGrant]:
+    """The connection's grants with their subjects (the Access tab and the rbac endpoint)."""
+    return (
+        ConnectionGrant.objects.filter(connection_id=connection.pk)
+        .select_related("user", "team")
+        .order_by("subject_type", "id")
+    )
 
 
 def config_fields(connection: Connection) -> list[dict[str, Any]]:

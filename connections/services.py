@@ -138,8 +138,7 @@ def connection_create(
         resolved_version=version,
         last_used_at=now,
     )
-    connection.project = profile.project
-    _forget_migration_progress(profile.pk)
+    forget_migration_progress(profile.pk)
     _audit(
         actor,
         connection,
@@ -154,7 +153,7 @@ def connection_create(
     return connection
 
 
-def _forget_migration_progress(profile_id: int) -> None:
+def forget_migration_progress(profile_id: int) -> None:
     """A connection came or went on a profile: its migration figures are counted afresh."""
     from profiles.migration_selectors import forget_progress
 
@@ -235,7 +234,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
     )
     profile_id = connection.profile_id
     connection.delete()
-    _forget_migration_progress(profile_id)
+    forget_migration_progress(profile_id)
 
 
 def connections_bulk(

@@ -31,6 +31,7 @@ from projects.crypto import decrypt_json
 from projects.services import Actor, ServiceError, audit_record
 
 from .models import Connection, Health, Status
+from .outbound import http_timeout
 
 logger = logging.getLogger(__name__)
 EXPIRY_MARGIN_SECONDS = 60
@@ -90,17 +91,17 @@ def _token_call(
     session = OAuth2Session(client_id=client_id)
     session.max_redirects = 0  # a redirect could carry the refresh token elsewhere
     session.register_compliance_hook("refresh_token_response", _fail_on_5xx)
-    connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
     token = session.refresh_token(
         token_url,
         refresh_token=refresh_token,
         auth=HTTPBasicAuth(client_id, client_secret),
-        timeout=(float(connect), float(read)),
+        timeout=http_timeout(),
     )
     return dict(token)
 
 
-def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def merge_tokens(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The token set to store from a token response (``old`` fills what it leaves out)."""
     merged = {
         "access_token": new["access_token"],
         "token_type": new.get("token_type") or old.get("token_type") or "Bearer",
@@ -204,7 +205,7 @@ def connection_refresh_tokens(
                 f"The provider's token endpoint failed ({type(exc).__name__}); "
                 "the tokens were kept."
             ) from exc
-        merged = _merge(tokens, new)
+        merged = merge_tokens(tokens, new)
         row.oauth_tokens, row.token_expires_at = tokens_blob(merged)
         with transaction.atomic():
             row.save(update_fields=["oauth_tokens", "token_expires_at", "updated_at"])

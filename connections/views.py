@@ -29,8 +29,9 @@ from connectors.selectors import connectors_for_project
 from profiles.migration_views import connection_migration
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
-from projects.models import AuditEntry, Membership, Team
+from projects.models import AuditEntry, Team
 from projects.permissions import ProjectAccess, get_connection_for_user, get_project_for_user
+from projects.selectors import members_of
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
@@ -212,7 +213,6 @@ def _list_context(
         "sorts": SORT_CHOICES,
         "per_page_choices": per_page_choices(),
         "default_per_page": default_per_page(),
-        "bulk_actions": BULK_ACTIONS,
         "sees_all": viewer.sees_all,
         "rows": [],
         "page": None,
@@ -407,14 +407,10 @@ def _can(role: str) -> dict[str, bool]:
 def _access_context(access: ProjectAccess, connection: Connection) -> dict[str, Any]:
     """The Access tab: grants, and who could be granted (members and teams of the org)."""
     organization_id = access.project.organization_id
-    grants = list(connection.grants.select_related("user", "team").order_by("subject_type", "id"))
+    grants = list(selectors.grants_of(connection))
     granted_users = {g.user_id for g in grants if g.user_id}
     granted_teams = {g.team_id for g in grants if g.team_id}
-    memberships = list(
-        Membership.objects.filter(organization_id=organization_id)
-        .select_related("user")
-        .order_by("user__username")
-    )
+    memberships = list(members_of(access.organization))
     return {
         "grants": grants,
         "member_choices": [
