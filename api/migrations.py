@@ -10,19 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest
-from django.urls import reverse
-from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from connections.models import Connection
 from profiles import migration_selectors
 from profiles.migration_selectors import Progress
-from profiles.migration_services import link_is_reusable
+from profiles.migration_services import ReconnectLinks
 from profiles.models import MigrationNotice, ProfileMigration
-from projects.crypto import DecryptionError, decrypt_text
 
 from .connectors import _project
 
@@ -123,25 +119,6 @@ def _migration(request: HttpRequest, migration_id: int) -> ProfileMigration:
     return migration
 
 
-class _Links:
-    """Reconnect URLs of a page of notices: the stored token when the link is still valid
-    (one ``reverse`` per request, not per row)."""
-
-    def __init__(self) -> None:
-        marker = "TOKEN"
-        url = settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[marker])
-        self.head, _, self.tail = url.partition(marker)
-        self.now = timezone.now()
-
-    def url(self, notice: MigrationNotice | None) -> str | None:
-        if notice is None or not link_is_reusable(notice, self.now):
-            return None
-        try:
-            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
-        except DecryptionError:  # encrypted under a key since removed: no usable link
-            return None
-
-
 # --- Endpoints -------------------------------------------------------------------------------
 
 
@@ -202,7 +179,7 @@ def migration_pending(
         .only("id", "origin_owner_id", "origin_owner_name", "email", "status", "created_at")
     )
     notices = migration_selectors.notices_for(migration, [c.pk for c in rows]) if rows else {}
-    links = _Links()
+    links = ReconnectLinks()
     items = []
     for connection in rows:
         notice = notices.get(connection.pk)

@@ -67,10 +67,6 @@ class Progress:
     def percent(self) -> float:
         return round(100 * self.migrated / self.total, 1) if self.total else 100.0
 
-    @property
-    def percent_int(self) -> int:
-        return int(self.percent)
-
 
 # Progress figures are exact counts (two index scans over up to hundreds of thousands of
 # rows); pages and the API read them through a short cache. A re-authentication that moves an
@@ -211,9 +207,6 @@ def daily_migrated(migration: ProfileMigration, *, days: int = 60) -> list[tuple
             points.append((cursor, total))
         cursor += timedelta(days=1)
     return points
-
-
-NOTICE_STATES = ("never", "sent", "link_expired")
 
 
 def pending_with_notices(migration: ProfileMigration) -> QuerySet[Connection]:

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors.models import ConnectorVersion
-from projects.crypto import decrypt_json, decrypt_text, encrypt_text
+from projects.crypto import DecryptionError, decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
@@ -201,6 +202,24 @@ def _link_url(token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
 
 
+class ReconnectLinks:
+    """The current reconnect URLs of a page of notices: the stored token while the link is
+    still valid, else None (one ``reverse`` per page, not per row)."""
+
+    def __init__(self) -> None:
+        marker = "TOKEN"
+        self.head, _, self.tail = _link_url(marker).partition(marker)
+        self.now = timezone.now()
+
+    def url(self, notice: MigrationNotice | None) -> str | None:
+        if notice is None or not link_is_reusable(notice, self.now):
+            return None
+        try:
+            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
+        except DecryptionError:  # encrypted under a key since removed: no usable link
+            return None
+
+
 def link_is_reusable(notice: MigrationNotice, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     session = notice.session
@@ -247,6 +266,13 @@ def migration_link(
         notice.link_expires_at = created.expires_at
         notice.save(update_fields=["session", "link_token", "link_expires_at"])
         return notice, created.url
+
+
+def migration_notice_sent(*, notice_id: int) -> None:
+    """Count one more reconnect email sent for this account, now."""
+    MigrationNotice.objects.filter(pk=notice_id).update(
+        notices_sent=F("notices_sent") + 1, last_sent_at=timezone.now()
+    )
 
 
 def migration_notify(

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
@@ -35,7 +34,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connections import selectors as connection_selectors
 from connections.models import Connection, Status
 from connectors.models import ConnectorVersion
-from projects.crypto import DecryptionError, decrypt_text
 from projects.http import HtmxHttpRequest
 from projects.permissions import (
     Need,
@@ -530,24 +528,6 @@ class PendingRow:
         return self.notice.notices_sent if self.notice else 0
 
 
-class _Links:
-    """Reconnect URLs from stored tokens, with one ``reverse`` per request."""
-
-    def __init__(self) -> None:
-        marker = "TOKEN"
-        url = settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[marker])
-        self.head, _, self.tail = url.partition(marker)
-        self.now = timezone.now()
-
-    def url(self, notice: MigrationNotice | None) -> str:
-        if notice is None or not migration_services.link_is_reusable(notice, self.now):
-            return ""
-        try:
-            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
-        except DecryptionError:
-            return ""
-
-
 def _pending_params(params: QueryDict) -> tuple[connection_selectors.Filters, str, int]:
     notice = params.get("notice", "").strip()
     if notice and notice not in dict(NOTICE_FILTERS):
@@ -616,14 +596,14 @@ def _pending_context(
         return context, exc.status
     count, capped = connection_selectors.count_capped(rows)
     notices = sel.notices_for(migration, [c.pk for c in page.items])
-    links = _Links()
+    links = migration_services.ReconnectLinks()
     base = f"{detail_url}?{context['query']}&" if context["query"] else f"{detail_url}?"
     context.update(
         pending_filtered=bool(filters.active or notice),
         pending_count=count,
         pending_count_label=f"{count:,}+" if capped else f"{count:,}",
         pending_rows=[
-            PendingRow(c, notices.get(c.pk), links.url(notices.get(c.pk))) for c in page.items
+            PendingRow(c, notices.get(c.pk), links.url(notices.get(c.pk)) or "") for c in page.items
         ],
         prev_href=f"{base}before={page.prev}" if page.prev else "",
         next_href=f"{base}after={page.next}" if page.next else "",
@@ -815,11 +795,11 @@ def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
         if not batch:
             return
         notices = sel.notices_for(migration, [c.pk for c in batch])
-        links = _Links()
+        links = migration_services.ReconnectLinks()
         lines = []
         for connection in batch:
             notice = notices.get(connection.pk)
-            url = links.url(notice)
+            url = links.url(notice) or ""
             if not url and migration.is_open:
                 notice, url = migration_services.migration_link(
                     actor=actor, migration=migration, connection=connection
@@ -920,7 +900,7 @@ def profile_banners(
     )
     context: dict[str, Any] = {"migration_out": out, "migration_in": into}
     if out is not None and access.can_manage:
-        context["migration_out_pending"] = sel.pending(out).count()
+        context["migration_out_pending"] = sel.progress(out).pending
     if access.can_manage and out is None and version is not None:
         offer = _offer_version(profile.project, profile.connector_id, version.major)
         if offer is not None:

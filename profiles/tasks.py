@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import F
 from django.tasks import task
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from projects.services import Actor
 
 from . import migration_selectors
-from .models import MigrationNotice, ProfileMigration
+from .models import ProfileMigration
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +33,7 @@ def _connector_title(migration: ProfileMigration) -> str:
 def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
     returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped."""
-    from .migration_services import migration_link
+    from .migration_services import migration_link, migration_notice_sent
 
     migration = (
         ProfileMigration.objects.select_related("project__organization", "to_profile__connector")
@@ -65,10 +62,7 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
             body=render_to_string("profiles/email/migration_body.txt", context),
             to=[connection.email],
         ).send()
-        with transaction.atomic():
-            MigrationNotice.objects.filter(pk=notice.pk).update(
-                notices_sent=F("notices_sent") + 1, last_sent_at=timezone.now()
-            )
+        migration_notice_sent(notice_id=notice.pk)
         sent += 1
     logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)
     return sent

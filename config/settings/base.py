@@ -195,8 +195,6 @@ CONNECTION_HTTP_TIMEOUT = (
     env.float("CONNECTION_HTTP_CONNECT_TIMEOUT", default=3.0),
     env.float("CONNECTION_HTTP_READ_TIMEOUT", default=5.0),
 )
-# Plain-http token endpoints are accepted only on loopback and only where this is on (the
-# local sandbox and the tests); production settings force it off.
 # Health checks and token calls go to public https hosts only (no SSRF into the platform's
 # network); local and test settings allow loopback and private addresses (sandbox, tests).
 CONNECTION_ALLOW_PRIVATE_NETWORK = False
@@ -218,7 +216,8 @@ SANDBOX_OAUTH2_PROVIDER: dict[str, Any] = {
     "ROTATE_REFRESH_TOKEN": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
 }
-# local and test settings turn it on (and oauthlib's own https check off, see allow_http_loopback).
+# Plain-http token endpoints on loopback hosts: off here; local and test settings turn it on
+# (and oauthlib's own https check off, see allow_http_loopback).
 OAUTH_ALLOW_HTTP_LOOPBACK = False
 
 
