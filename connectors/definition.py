@@ -31,6 +31,7 @@ from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
+from .versioning import parse_version
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PUSH_BYTES = 2 * 1024 * 1024
@@ -651,6 +652,10 @@ def _check_version(version: Any) -> list[FieldError]:
         return [FieldError(place, f"{version!r} is not a semantic version such as 1.2.0")]
     if parsed.build is not None:
         return [FieldError(place, f"build metadata (+{parsed.build}) is not allowed")]
+    try:
+        parse_version(version)  # the storage limits: components below 2^63, short identifiers
+    except ValueError as exc:
+        return [FieldError(place, str(exc))]
     return []
 
 

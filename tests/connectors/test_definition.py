@@ -282,6 +282,14 @@ INVALID_CASES: list[tuple[str, Callable[[Definition], None], str, str]] = [
     ("version with v", _set("info/version", "v1.2.0"), "info.version", "semantic version"),
     ("version leading zero", _set("info/version", "01.2.0"), "info.version", "semantic"),
     ("version build metadata", _set("info/version", "1.2.0+build.7"), "info.version", "build"),
+    # Past the storage limits: a clear 400, not a 500 when the sort key is computed.
+    ("version too big", _set("info/version", "99999999999999999999.0.0"), "info.version", "2^63"),
+    (
+        "version pre-release too long",
+        _set("info/version", "1.0.0-" + "9" * 256),
+        "info.version",
+        "255",
+    ),
     ("version a number", _set("info/version", 1.2), "info.version", "must be a string"),
     ("unknown info key", _set("info/summary", "x"), "info.summary", "unknown key"),
     ("icon not a URL", _set("info/assets/icon", "acme.png"), "info.assets.icon", "http(s) URL"),
