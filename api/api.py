@@ -12,7 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from connectors.definition import DefinitionError
 from projects.services import ServiceError
 
-from . import connect_sessions, connections, connectors, migrations, profiles
+from . import connect_sessions, connections, connectors, profiles, rollouts
 from .auth import api_key_auth
 from .errors import error_response
 from .schemas import ProjectOut
@@ -99,4 +99,4 @@ api.add_router("", connectors.router)
 api.add_router("", profiles.router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
-api.add_router("", migrations.router)
+api.add_router("", rollouts.router)

@@ -15,6 +15,7 @@ from ninja.errors import HttpError
 from connectors import selectors, services
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from connectors.models import Connector, ConnectorVersion
+from profiles import selectors as profile_selectors
 from projects.models import ApiKey, Project
 from projects.services import Actor, ServiceError, client_ip
 
@@ -144,7 +145,7 @@ def connector_list(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-def _item(version: ConnectorVersion, headline: selectors.Headline) -> dict[str, Any]:
+def _item(version: ConnectorVersion, headline: profile_selectors.Headline) -> dict[str, Any]:
     return {
         "id": version.pk,
         "name": version.version,
@@ -220,7 +221,7 @@ def version_list(
         page = list(newest_first[: first + 1])
         has_more_older, has_newer = len(page) > first, False
         page = page[:first]
-    headline = selectors.headline_versions(project, connector)
+    headline = profile_selectors.headline_versions(project, connector)
     return {
         "items": [_item(v, headline) for v in page],
         "totalCount": versions.count(),
@@ -233,7 +234,8 @@ def _version(
     request: HttpRequest, key: str, version: str, owner: str | None = None
 ) -> ConnectorVersion:
     project = _project(request)
-    found = selectors.version_by_name(project, _connector(project, key), version, owner=owner)
+    connector = _connector(project, key)
+    found = profile_selectors.version_by_name(project, connector, version, owner=owner)
     if found is None:
         raise Http404(f"No version “{version}” of {key} is visible to this project.")
     return found
@@ -249,7 +251,7 @@ def version_detail(
 ) -> dict[str, Any]:
     project = _project(request)
     found = _version(request, key, version, owner)
-    headline = selectors.headline_versions(project, found.connector)
+    headline = profile_selectors.headline_versions(project, found.connector)
     return {
         **_item(found, headline),
         "key": found.connector.key,

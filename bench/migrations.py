@@ -120,10 +120,10 @@ def main() -> None:
 def prepare() -> dict[str, Any]:
     """The migration, an API key and the deep pages' cursor (computed from the data)."""
     from connections.selectors import _encode
-    from profiles import migration_selectors
-    from profiles.models import ProfileMigration
     from projects.models import ApiKey, Project
     from projects.services import Actor, api_key_create
+    from rollouts import selectors as migration_selectors
+    from rollouts.models import ProfileMigration
 
     project = Project.objects.get(slug=PROJECT)
     migration = ProfileMigration.objects.select_related("from_profile", "to_profile").get(
@@ -204,9 +204,9 @@ def enqueue_all(migration: Any) -> dict[str, Any]:
     to the end of the commit that inserts the task rows; the rows are deleted after."""
     from django_tasks_db.models import DBTaskResult
 
-    from profiles.migration_services import migration_notify
-    from profiles.tasks import send_migration_notices
     from projects.services import Actor
+    from rollouts.services import migration_notify
+    from rollouts.tasks import send_migration_notices
 
     path = send_migration_notices.module_path
     earlier = set(DBTaskResult.objects.filter(task_path=path).values_list("id", flat=True))

@@ -21,6 +21,8 @@ project_urls = [
     path("connectors/", include("connectors.urls")),
     path("connections/", include("connections.urls")),
     path("", include("profiles.urls")),
+    path("", include("connections.link_urls")),
+    path("migrations/", include("rollouts.urls")),
 ]
 
 handler403 = "projects.views.permission_denied"

@@ -1,6 +1,16 @@
 from django.apps import AppConfig
 
+from connectors import extensions as connector_pages
+from profiles import extensions as profile_pages
+
 
 class ConnectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "connections"
+
+    def ready(self) -> None:
+        from . import panels
+
+        connector_pages.connector_page.register(panels.connector_panels)
+        profile_pages.profile_page.register(panels.profile_panels)
+        profile_pages.profile_list.register(panels.profile_counts)

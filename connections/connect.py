@@ -46,7 +46,7 @@ from .models import Connection, ConnectSession, Health, Status
 from .outbound import http_timeout
 from .services import (
     connection_create,
-    forget_migration_progress,
+    profile_connections_change,
     resolved_version,
     split_config,
     tokens_blob,
@@ -270,7 +270,7 @@ def _save(
             after={"profile": session.profile.name, "status": connection.status},
         )
         if moved_from is not None:
-            forget_migration_progress(moved_from)
+            profile_connections_change(moved_from)
     if verified:
         Connection.objects.filter(pk=connection.pk).update(
             health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now

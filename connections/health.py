@@ -26,6 +26,7 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
+from profiles.selectors import resolve_profile
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
@@ -202,8 +203,6 @@ STATUS_AFTER = {
 @transaction.atomic
 def record(*, actor: Actor, connection: Connection, result: HealthResult) -> Connection:
     """Store a check's outcome on the row (and the status it implies, unless disabled)."""
-    from profiles.selectors import resolve_profile
-
     row = (
         Connection.objects.select_for_update(of=("self",))
         .select_related("project__organization", "profile")

@@ -25,17 +25,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from connections.permissions import get_connection_for_user
 from connectors.models import Connector
+from connectors.permissions import get_connector_for_user
 from profiles.models import ConnectorProfile
+from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
 from projects.models import Project
-from projects.permissions import (
-    Need,
-    ProjectAccess,
-    get_connection_for_user,
-    get_connector_for_user,
-    get_profile_for_user,
-)
+from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.utils.dateparse import parse_datetime
 
+from connectors.models import ConnectorVersion
 from projects.crypto import decrypt_json, mask
 from projects.models import Project
 from projects.services import ServiceError
@@ -394,10 +396,6 @@ def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> di
 def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
     """Title and icon (from ``info``) of a page's versions in one query, without loading
     their whole definitions: version id → (title, icon)."""
-    from django.db.models.fields.json import KT
-
-    from connectors.models import ConnectorVersion
-
     ids = [pk for pk in version_ids if pk]
     if not ids:
         return {}

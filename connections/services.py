@@ -20,6 +20,7 @@ from projects.services import Actor, ServiceError, audit_record
 
 from . import rbac
 from .models import Connection, ConnectionGrant, GrantRole, Health, OrgRole, Status, SubjectType
+from .signals import profile_connections_changed
 
 MAX_CONFIG_VALUE = 4096
 
@@ -138,7 +139,7 @@ def connection_create(
         resolved_version=version,
         last_used_at=now,
     )
-    forget_migration_progress(profile.pk)
+    profile_connections_change(profile.pk)
     _audit(
         actor,
         connection,
@@ -153,12 +154,15 @@ def connection_create(
     return connection
 
 
-def forget_migration_progress(profile_id: int) -> None:
-    """A connection came or went on a profile: its migration figures are counted afresh."""
-    from profiles.migration_selectors import forget_progress
+def profile_connections_change(profile_id: int) -> None:
+    """A connection came or went on a profile: tell the listeners (migration figures are
+    counted afresh) now and after the commit."""
 
-    forget_progress(from_profile_id=profile_id)
-    transaction.on_commit(lambda: forget_progress(from_profile_id=profile_id))
+    def send() -> None:
+        profile_connections_changed.send(sender=Connection, profile_id=profile_id)
+
+    send()
+    transaction.on_commit(send)
 
 
 def revoke_links(*, connection_ids: list[int]) -> int:
@@ -234,7 +238,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
     )
     profile_id = connection.profile_id
     connection.delete()
-    forget_migration_progress(profile_id)
+    profile_connections_change(profile_id)
 
 
 def connections_bulk(

@@ -24,18 +24,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from connections.permissions import get_connection_for_user
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
-from profiles.migration_views import connection_migration
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.models import AuditEntry, Team
-from projects.permissions import ProjectAccess, get_connection_for_user, get_project_for_user
+from projects.permissions import ProjectAccess, get_project_for_user
 from projects.selectors import members_of
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import health, rbac, selectors, services, tokens
+from . import extensions, health, rbac, selectors, services, tokens
 from .models import Connection, GrantRole, Health, OrgRole, Status, SubjectType
 from .rbac import ConnNeed
 
@@ -455,7 +455,11 @@ def _detail_context(
         )
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
-        context["migration"] = connection_migration(connection)
+        context.update(
+            extensions.connection_page.context(
+                request=request, access=access, connection=connection
+            )
+        )
     context.update(extra)
     return project_context(request, access, nav="connections", **context)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from projects.models import Project
 
@@ -49,6 +49,22 @@ class ConnectorVersionQuerySet(models.QuerySet["ConnectorVersion"]):
 
     def published(self) -> ConnectorVersionQuerySet:
         return self.filter(published_at__isnull=False)
+
+    def highest_first(self) -> ConnectorVersionQuerySet:
+        """Highest version first; on equal numbers the project's custom version first."""
+        return self.order_by("-version_key", _CUSTOM_FIRST)
+
+    def custom_first(self, *then: str) -> ConnectorVersionQuerySet:
+        """The project's custom versions before built-in ones, then by ``then``."""
+        return self.order_by(_CUSTOM_FIRST, *then)
+
+    def published_first(self) -> ConnectorVersionQuerySet:
+        """Published versions before drafts; on a tie the project's custom version first."""
+        return self.order_by(F("published_at").asc(nulls_last=True), _CUSTOM_FIRST)
+
+
+# A project's custom version (project set) before a built-in one (NULL) on every database.
+_CUSTOM_FIRST = F("project_id").desc(nulls_last=True)
 
 
 class ConnectorVersion(models.Model):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import (
     Case,
     Count,
@@ -22,10 +20,7 @@ from django.db.models.functions import Coalesce
 
 from projects.models import Project
 
-from .models import Connector, ConnectorVersion
-
-# Orders a project's custom version before a built-in one (NULL project) on every database.
-CUSTOM_FIRST = F("project_id").desc(nulls_last=True)
+from .models import Connector, ConnectorVersion, ConnectorVersionQuerySet
 
 
 def _highest(project: Project | None, *, builtin: bool) -> Subquery:
@@ -90,56 +85,10 @@ def connectors_for_project(project: Project, *, search: str = "") -> QuerySet[Co
     return connectors.order_by("display_title", "key")
 
 
-def versions_for_project(project: Project, connector: Connector) -> QuerySet[ConnectorVersion]:
+def versions_for_project(project: Project, connector: Connector) -> ConnectorVersionQuerySet:
     """Published built-in versions and all of the project's own versions (drafts included)."""
     return (
         ConnectorVersion.objects.filter(connector=connector)
         .filter(Q(project__isnull=True, published_at__isnull=False) | Q(project=project))
         .select_related("connector", "project")
     )
-
-
-@dataclass(frozen=True)
-class Headline:
-    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
-    ``default``: what the project's default profile for the connector resolves to (the
-    default resolution when it has none)."""
-
-    latest_id: int | None
-    default_id: int | None
-
-
-def headline_versions(project: Project, connector: Connector) -> Headline:
-    from profiles.models import ConnectorProfile  # profiles build on connectors
-    from profiles.pins import parse_pin
-    from profiles.resolution import resolve_uncached
-
-    latest = resolve_uncached(project, connector.pk, parse_pin("latest"))
-    default_profile = ConnectorProfile.objects.filter(
-        project=project, connector=connector, is_default=True
-    ).first()
-    default = (
-        resolve_uncached(project, connector.pk, parse_pin(default_profile.pin))
-        if default_profile
-        else latest
-    )
-    return Headline(
-        latest_id=latest.id if latest else None, default_id=default.id if default else None
-    )
-
-
-def version_by_name(
-    project: Project, connector: Connector, name: str, *, owner: str | None = None
-) -> ConnectorVersion | None:
-    """A version by number, or the aliases ``latest`` / ``default``; custom wins a tie."""
-    if name in ("latest", "default"):
-        headline = headline_versions(project, connector)
-        pk = headline.latest_id if name == "latest" else headline.default_id
-        return versions_for_project(project, connector).filter(pk=pk).first() if pk else None
-    versions = versions_for_project(project, connector).filter(version=name)
-    if owner == "platform":
-        versions = versions.filter(project__isnull=True)
-    elif owner:
-        versions = versions.filter(project__slug=owner)
-    # Published before a draft, then custom precedence (the project's own before a built-in).
-    return versions.order_by(F("published_at").asc(nulls_last=True), CUSTOM_FIRST).first()

@@ -27,6 +27,7 @@ from .changes import (
 )
 from .definition import ParsedDefinition, parse_definition
 from .models import Connector, ConnectorVersion
+from .signals import version_deleting
 from .versioning import version_key
 
 
@@ -366,15 +367,7 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
             "turn it off in the Danger Zone to delete published versions."
         )
     if not version.is_draft:
-        from profiles.selectors import profiles_resolving_to  # profiles build on connectors
-
-        subscribers = profiles_resolving_to(version)
-        if subscribers:
-            names = ", ".join(sorted(p.name for p in subscribers))
-            raise ConflictError(
-                f"Version {version.version} is in use: the profiles {names} resolve to it. "
-                "Pin them elsewhere first."
-            )
+        version_deleting.send(sender=ConnectorVersion, version=version)
         versions_changed(version.connector_id)
     audit_record(
         actor=actor,

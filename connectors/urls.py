@@ -1,7 +1,5 @@
 from django.urls import path
 
-from connections import link_views
-
 from . import views
 
 urlpatterns = [
@@ -10,7 +8,6 @@ urlpatterns = [
     path("upload/preview/", views.upload_preview, name="connector_upload_preview"),
     path("<slug:key>/", views.connector_detail, name="connector_detail"),
     path("<slug:key>/compare/", views.version_compare, name="version_compare"),
-    path("<slug:key>/link/", link_views.connector_link_create, name="connector_link_create"),
     path("<slug:key>/versions/<int:version_id>/", views.version_detail, name="version_detail"),
     path(
         "<slug:key>/versions/<int:version_id>/publish/",

@@ -14,25 +14,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import rbac
-from connections import selectors as connection_selectors
-from connections.charts import adoption_chart
-from profiles.migration_views import version_offer
+from connectors.permissions import get_connector_for_user, get_connector_version_for_user
 from projects.http import HtmxHttpRequest
-from projects.permissions import (
-    Need,
-    get_connector_for_user,
-    get_connector_version_for_user,
-    get_project_for_user,
-)
+from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import selectors, services
+from . import extensions, selectors, services
 from .changes import ChangeReport, structured_diff
 from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from .forms import CompareForm
-from .models import Connector, ConnectorVersion
+from .models import ConnectorVersion
 
 VERSIONS_PAGE_SIZE = 25
 
@@ -57,9 +49,7 @@ def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 @login_required
 def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
     access, connector = get_connector_for_user(request.user, project_slug, key)
-    versions = selectors.versions_for_project(access.project, connector).order_by(
-        "-version_key", selectors.CUSTOM_FIRST
-    )
+    versions = selectors.versions_for_project(access.project, connector).highest_first()
     page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for index, row in enumerate(rows):
@@ -68,17 +58,12 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
         row.compare_with = older.pk if older else None  # type: ignore[attr-defined]
     page.object_list = rows
     template = "connectors/detail.html"
-    extra: dict[str, Any] = {}
-    if request.htmx and not request.htmx.boosted:
+    partial = bool(request.htmx and not request.htmx.boosted)
+    if partial:
         template += "#versions"
-    else:
-        extra["adoption"] = adoption_chart(
-            connection_selectors.adoption(
-                access.project,
-                viewer=rbac.Viewer(request.user, access.membership),
-                connector_id=connector.pk,
-            )
-        )
+    panels = extensions.connector_page.context(
+        request=request, access=access, connector=connector, partial=partial
+    )
     return render(
         request,
         template,
@@ -88,9 +73,8 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
             nav="connectors",
             connector=connector,
             page=page,
-            headline=selectors.headline_versions(access.project, connector),
             compare_form=CompareForm(),
-            **extra,
+            **panels,
         ),
     )
 
@@ -126,9 +110,8 @@ def version_detail(
             version=version,
             report=report,
             auth=_auth_summary(version),
-            headline=selectors.headline_versions(access.project, version.connector),
             can_edit=access.can_manage and version.project_id == access.project.pk,
-            migration_offer=version_offer(access, version),
+            **extensions.version_page.context(request=request, access=access, version=version),
         ),
     )
 
@@ -160,9 +143,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
             old=old,
             new=new,
             diff=structured_diff(old.definition, new.definition),
-            all_versions=versions.order_by("-version_key", selectors.CUSTOM_FIRST).values_list(
-                "pk", "version", "project_id"
-            )[:500],
+            all_versions=versions.highest_first().values_list("pk", "version", "project_id")[:500],
         ),
     )
 
@@ -195,18 +176,6 @@ def _main_first(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return files
 
 
-def _profiles_that_would_move(project: Any, preview: services.PushPreview) -> list[Any]:
-    """The publish preview: profiles of this project that would resolve to the new version."""
-    from profiles.selectors import profiles_that_would_move  # profiles build on connectors
-
-    connector = Connector.objects.filter(key=preview.parsed.key).first()
-    if connector is None or preview.conflict:
-        return []
-    candidate = preview.existing or ConnectorVersion(connector=connector, project=project)
-    candidate.set_version(preview.parsed.version)
-    return profiles_that_would_move(project, candidate)
-
-
 @require_POST
 @login_required
 def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -226,7 +195,9 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                 force=bool(request.POST.get("force")),
             )
             context["preview"] = preview
-            context["moves"] = _profiles_that_would_move(access.project, preview)
+            context.update(
+                extensions.upload_preview.context(project=access.project, preview=preview)
+            )
         except DefinitionError as exc:
             context["error"] = exc
             status = exc.status
@@ -262,7 +233,7 @@ def _refused(
     except (DefinitionError, UnicodeDecodeError):
         return context
     context["preview"] = preview
-    context["moves"] = _profiles_that_would_move(access.project, preview)
+    context.update(extensions.upload_preview.context(project=access.project, preview=preview))
     context["description"] = request.POST.get("description", "")
     return context
 

@@ -15,8 +15,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from connectors.cache import versions_generation, versions_generations
-from connectors.models import PLATFORM_OWNER, ConnectorVersion
-from connectors.selectors import CUSTOM_FIRST
+from connectors.models import PLATFORM_OWNER, ConnectorVersion, ConnectorVersionQuerySet
 from projects.models import Project
 
 from .pins import Pin, PinKind
@@ -34,7 +33,7 @@ class Resolved:
     version_key: bytes
 
 
-def candidates(project: Project, connector_id: int) -> QuerySet[ConnectorVersion]:
+def candidates(project: Project, connector_id: int) -> ConnectorVersionQuerySet:
     return ConnectorVersion.objects.filter(
         connector_id=connector_id, published_at__isnull=False
     ).filter(Q(project__isnull=True) | Q(project=project))
@@ -161,7 +160,7 @@ def resolve_many(
                 connector_id__in={c for c, _ in missing}, published_at__isnull=False
             )
             .filter(Q(project__isnull=True) | Q(project=project))
-            .order_by(CUSTOM_FIRST, "-version_key")
+            .custom_first("-version_key")
             .only(
                 "pk",
                 "connector_id",

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from connectors.models import ConnectorVersion
-from connectors.selectors import CUSTOM_FIRST
+from connectors.models import Connector, ConnectorVersion
+from connectors.selectors import versions_for_project
+from connectors.services import PushPreview
 from projects.models import Project
 
 from .models import ConnectorProfile
@@ -52,7 +53,7 @@ def candidate_rows(
     owning project id or None for built-in)."""
     rows = (
         candidates(profile.project, profile.connector_id)
-        .order_by("-version_key", CUSTOM_FIRST)
+        .highest_first()
         .values_list("pk", "version", "major", "minor", "project_id")
     )
     return list(rows[:limit] if limit else rows)
@@ -92,3 +93,58 @@ def profiles_that_would_move(project: Project, version: ConnectorVersion) -> lis
         if pin_accepts(pin, version, project) and beats(version, current):
             moves.append(Move(profile, current))
     return moves
+
+
+def profiles_moved_by_publish(project: Project, preview: PushPreview) -> list[Move]:
+    """The publish preview: profiles of this project that would resolve to the new version."""
+    connector = Connector.objects.filter(key=preview.parsed.key).first()
+    if connector is None or preview.conflict:
+        return []
+    candidate = preview.existing or ConnectorVersion(connector=connector, project=project)
+    candidate.set_version(preview.parsed.version)
+    return profiles_that_would_move(project, candidate)
+
+
+# --- What the connector pages call latest and default -------------------------------------
+
+
+@dataclass(frozen=True)
+class Headline:
+    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
+    ``default``: what the project's default profile for the connector resolves to (the
+    default resolution when it has none)."""
+
+    latest_id: int | None
+    default_id: int | None
+
+
+def headline_versions(project: Project, connector: Connector) -> Headline:
+    latest = resolve_uncached(project, connector.pk, parse_pin("latest"))
+    default_profile = ConnectorProfile.objects.filter(
+        project=project, connector=connector, is_default=True
+    ).first()
+    default = (
+        resolve_uncached(project, connector.pk, parse_pin(default_profile.pin))
+        if default_profile
+        else latest
+    )
+    return Headline(
+        latest_id=latest.id if latest else None, default_id=default.id if default else None
+    )
+
+
+def version_by_name(
+    project: Project, connector: Connector, name: str, *, owner: str | None = None
+) -> ConnectorVersion | None:
+    """A version by number, or the aliases ``latest`` / ``default``; custom wins a tie."""
+    if name in ("latest", "default"):
+        headline = headline_versions(project, connector)
+        pk = headline.latest_id if name == "latest" else headline.default_id
+        return versions_for_project(project, connector).filter(pk=pk).first() if pk else None
+    versions = versions_for_project(project, connector).filter(version=name)
+    if owner == "platform":
+        versions = versions.filter(project__isnull=True)
+    elif owner:
+        versions = versions.filter(project__slug=owner)
+    # Published before a draft, then custom precedence (the project's own before a built-in).
+    return versions.published_first().first()

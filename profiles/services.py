@@ -9,13 +9,14 @@ from django.db import IntegrityError, transaction
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
 from connectors.services import lock_connector
-from projects.crypto import decrypt_json, encrypt_json
+from projects.crypto import decrypt_json, encrypt_json, mask
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
+from .selectors import profiles_resolving_to
 
 
 def _checked_pin(
@@ -141,8 +142,6 @@ def setup_fields(version: ConnectorVersion) -> list[dict[str, Any]]:
 
 def secret_keys_set(profile: ConnectorProfile) -> dict[str, str]:
     """The secret setup fields that have a value, masked (never the values themselves)."""
-    from projects.crypto import mask
-
     return {key: mask(value) for key, value in decrypt_json(profile.setup_secrets).items() if value}
 
 
@@ -204,3 +203,15 @@ def profile_update(
         after={"name": profile.name, "is_default": profile.is_default, "fields_changed": changed},
     )
     return profile
+
+
+def refuse_deleting_resolved_version(*, version: ConnectorVersion, **_: Any) -> None:
+    """A receiver of ``connectors.signals.version_deleting``: a published version that a
+    profile resolves to right now stays."""
+    subscribers = profiles_resolving_to(version)
+    if subscribers:
+        names = ", ".join(sorted(p.name for p in subscribers))
+        raise ConflictError(
+            f"Version {version.version} is in use: the profiles {names} resolve to it. "
+            "Pin them elsewhere first."
+        )

@@ -1,6 +1,4 @@
-from django.urls import include, path
-
-from connections import link_views
+from django.urls import path
 
 from . import views
 
@@ -11,10 +9,4 @@ urlpatterns = [
     path("profiles/<int:profile_id>/save/", views.profile_save, name="profile_save"),
     path("profiles/<int:profile_id>/pin/", views.pin_save, name="profile_pin"),
     path("profiles/<int:profile_id>/pin/preview/", views.pin_preview, name="profile_pin_preview"),
-    path(
-        "profiles/<int:profile_id>/link/",
-        link_views.profile_link_create,
-        name="profile_link_create",
-    ),
-    path("migrations/", include("profiles.migration_urls")),
 ]

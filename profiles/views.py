@@ -10,19 +10,16 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import rbac
-from connections import selectors as connection_selectors
-from connections.charts import adoption_chart
 from connectors.changes import compare_definitions
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
+from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
-from projects.permissions import Need, get_profile_for_user, get_project_for_user
+from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import selectors, services
-from .migration_views import profile_banners
+from . import extensions, selectors, services
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
 from .resolution import resolve_uncached
@@ -34,14 +31,13 @@ def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
     resolved = selectors.resolve_profiles(access.project, profiles)
-    counts = connection_selectors.counts_by_profile(
-        access.project, rbac.Viewer(request.user, access.membership)
-    )
+    panels = extensions.profile_list.context(request=request, access=access)
+    counts = panels.pop("connection_counts", {})
     rows = [(p, resolved[p.pk], selectors.stored_pin(p), counts.get(p.pk, 0)) for p in profiles]
     return render(
         request,
         "profiles/list.html",
-        project_context(request, access, nav="profiles", rows=rows),
+        project_context(request, access, nav="profiles", rows=rows, **panels),
     )
 
 
@@ -112,13 +108,8 @@ def _profile_context(
         secrets_set=services.secret_keys_set(profile),
         candidates=rows,
         suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
-        **profile_banners(access, profile, version),
-        adoption=adoption_chart(
-            connection_selectors.adoption(
-                profile.project,
-                viewer=rbac.Viewer(request.user, access.membership),
-                profile_id=profile.pk,
-            )
+        **extensions.profile_page.context(
+            request=request, access=access, profile=profile, version=version
         ),
         **extra,
     )

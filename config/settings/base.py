@@ -35,10 +35,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "django_tasks_db",
+    # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
     "projects",
+    "events",
     "connectors",
     "profiles",
     "connections",
+    "runtime",
+    "rollouts",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -152,8 +152,8 @@ def test_disabling_revokes_links_and_reauth_keeps_it_disabled(provider: Provider
 
 
 def test_completing_a_migration_revokes_its_links() -> None:
-    from profiles.migration_services import migration_complete, migration_create, migration_link
     from profiles.services import profile_create
+    from rollouts.services import migration_complete, migration_create, migration_link
 
     project = make_project()
     old = make_profile(project, "acme_crm", "old")

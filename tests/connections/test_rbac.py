@@ -12,6 +12,7 @@ from django.http import Http404
 
 from connections import rbac, selectors
 from connections.models import Connection, ConnectionGrant, Status
+from connections.permissions import get_connection_for_user
 from connections.rbac import ConnNeed
 from connections.services import (
     connection_set_org_role,
@@ -20,7 +21,6 @@ from connections.services import (
     grant_set,
 )
 from projects.models import Membership, Role
-from projects.permissions import get_connection_for_user
 from projects.services import Actor, ServiceError
 from tests.factories import (
     make_connection,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from projects.management.commands.seed_demo import DEMO_PASSWORD
+from ops.management.commands.seed_demo import DEMO_PASSWORD
 from projects.models import ApiKey, Membership
 from tests.conftest import screenshot
 

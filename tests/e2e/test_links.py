@@ -13,8 +13,8 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from connections.models import Connection, ConnectSession
+from ops.management.commands.seed_demo import DEMO_PASSWORD
 from profiles.models import ConnectorProfile
-from projects.management.commands.seed_demo import DEMO_PASSWORD
 from tests.conftest import SCREENSHOT_DIR, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -15,9 +15,10 @@ from django.utils import timezone
 from connections.models import Connection
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
-from profiles.models import ConnectorProfile, MigrationNotice, ProfileMigration
+from profiles.models import ConnectorProfile
 from projects.models import Project
 from projects.services import Actor
+from rollouts.models import MigrationNotice, ProfileMigration
 from tests.conftest import screenshot
 from tests.e2e.test_dashboard import log_in
 from tests.factories import connector_yaml

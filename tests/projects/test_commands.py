@@ -7,7 +7,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from projects.management.commands.seed_demo import DEMO_PASSWORD
+from ops.management.commands.seed_demo import DEMO_PASSWORD
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
 
 

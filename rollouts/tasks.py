@@ -8,9 +8,11 @@ from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
 
+from connections.services import resolved_version
 from projects.services import Actor
 
-from . import migration_selectors
+from . import selectors as migration_selectors
+from . import services as migration_services
 from .models import ProfileMigration
 
 logger = logging.getLogger(__name__)
@@ -19,8 +21,6 @@ logger = logging.getLogger(__name__)
 def _connector_title(migration: ProfileMigration) -> str:
     """The connector's title as the new profile's version words it (custom connectors have
     their own)."""
-    from connections.services import resolved_version
-
     profile = migration.to_profile
     try:
         info = resolved_version(profile).definition.get("info") or {}
@@ -33,8 +33,6 @@ def _connector_title(migration: ProfileMigration) -> str:
 def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
     returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped."""
-    from .migration_services import migration_link, migration_notice_sent
-
     migration = (
         ProfileMigration.objects.select_related("project__organization", "to_profile__connector")
         .filter(pk=migration_id, completed_at__isnull=True)
@@ -49,7 +47,9 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
     for connection in rows:
         if not connection.email:
             continue
-        notice, url = migration_link(actor=actor, migration=migration, connection=connection)
+        notice, url = migration_services.migration_link(
+            actor=actor, migration=migration, connection=connection
+        )
         context = {
             "migration": migration,
             "connection": connection,
@@ -58,11 +58,11 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
             "connector_title": connector_title,
         }
         EmailMessage(
-            subject=render_to_string("profiles/email/migration_subject.txt", context).strip(),
-            body=render_to_string("profiles/email/migration_body.txt", context),
+            subject=render_to_string("rollouts/email/reconnect_subject.txt", context).strip(),
+            body=render_to_string("rollouts/email/reconnect_body.txt", context),
             to=[connection.email],
         ).send()
-        migration_notice_sent(notice_id=notice.pk)
+        migration_services.migration_notice_sent(notice_id=notice.pk)
         sent += 1
     logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)
     return sent

@@ -6,23 +6,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
+from connections.connect import connect_session_create
+from connections.models import Connection, ConnectSession
 from connectors.models import ConnectorVersion
+from profiles.models import ConnectorProfile
+from profiles.services import profile_create, profile_update, setup_fields
 from projects.crypto import DecryptionError, decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from . import migration_selectors
-from .models import ConnectorProfile, MigrationNotice, ProfileMigration
-from .services import profile_create, profile_update, setup_fields
-
-if TYPE_CHECKING:
-    from connections.models import Connection
+from . import selectors as migration_selectors
+from . import tasks
+from .models import MigrationNotice, ProfileMigration
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
 LINK_REUSE_MARGIN = timedelta(hours=1)  # a link expiring sooner than this is replaced
@@ -171,8 +174,6 @@ def migration_complete(*, actor: Actor, migration: ProfileMigration) -> ProfileM
         .get(pk=migration.pk)
     )
     if migration.completed_at is None:
-        from connections.models import ConnectSession
-
         migration.completed_at = timezone.now()
         migration.save(update_fields=["completed_at"])
         # The reconnect links it sent stop working (a later re-authentication is a new one).
@@ -196,9 +197,6 @@ def migration_complete(*, actor: Actor, migration: ProfileMigration) -> ProfileM
 
 
 def _link_url(token: str) -> str:
-    from django.conf import settings
-    from django.urls import reverse
-
     return settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
 
 
@@ -236,7 +234,6 @@ def migration_link(
 ) -> tuple[MigrationNotice, str]:
     """The account's reconnect link: a connect session with ``account_id`` routed to the
     to-profile. A still-valid link is reused; an expired or used one is replaced."""
-    from connections.connect import connect_session_create
 
     with transaction.atomic():
         notice, _ = MigrationNotice.objects.get_or_create(
@@ -281,8 +278,6 @@ def migration_notify(
     """Queue the reconnect email for the given pending accounts (all pending with None):
     background tasks of NOTICE_BATCH accounts each, enqueued after the commit. Returns how
     many accounts were queued."""
-    from .tasks import send_migration_notices
-
     if ProfileMigration.objects.filter(pk=migration.pk, completed_at__isnull=False).exists():
         raise ServiceError("This migration is complete; it sends no more notices.")
     pending = migration_selectors.pending(migration).order_by("pk")
@@ -295,7 +290,7 @@ def migration_notify(
 
     def enqueue() -> None:
         for batch in batches:
-            send_migration_notices.enqueue(migration.pk, batch, actor.label)
+            tasks.send_migration_notices.enqueue(migration.pk, batch, actor.label)
 
     transaction.on_commit(enqueue)
     _audit(actor, migration, "migration.notices_queued", accounts=len(ids))

@@ -14,18 +14,19 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectSession
 from connectors.models import ConnectorVersion
-from profiles import migration_selectors as sel
-from profiles.migration_services import (
+from profiles.models import ConnectorProfile
+from profiles.services import profile_create
+from projects.crypto import decrypt_json
+from projects.services import Actor, ConflictError, ServiceError
+from rollouts import selectors as sel
+from rollouts.models import MigrationNotice
+from rollouts.services import (
     migration_complete,
     migration_create,
     migration_link,
     migration_notify,
     migration_start_with_new_profile,
 )
-from profiles.models import ConnectorProfile, MigrationNotice
-from profiles.services import profile_create
-from projects.crypto import decrypt_json
-from projects.services import Actor, ConflictError, ServiceError
 from tests.factories import make_connection, make_profile, make_project
 
 pytestmark = pytest.mark.django_db

@@ -34,21 +34,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from connections import selectors as connection_selectors
 from connections.models import Connection, Status
 from connectors.models import ConnectorVersion
+from connectors.permissions import get_connector_version_for_user
+from profiles import selectors
+from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
-from projects.permissions import (
-    Need,
-    ProjectAccess,
-    get_connector_version_for_user,
-    get_project_for_user,
-)
+from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import migration_selectors as sel
-from . import migration_services, selectors
-from .migration_charts import ProgressBar, progress_bar, progress_chart
-from .models import ConnectorProfile, MigrationNotice, ProfileMigration
-from .resolution import Resolved
+from . import selectors as sel
+from . import services as migration_services
+from .charts import ProgressBar, progress_bar, progress_chart
+from .models import MigrationNotice, ProfileMigration
 
 PER_PAGE_CHOICES = (25, 50, 100)
 DEFAULT_PER_PAGE = 25
@@ -174,7 +171,7 @@ def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     context["form"] = NewForm()
     return render(
         request,
-        "profiles/migrations/list.html",
+        "rollouts/list.html",
         project_context(request, access, nav="migrations", **context),
     )
 
@@ -268,7 +265,7 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             return redirect("migration_detail", project_slug, migration.pk)
     return render(
         request,
-        "profiles/migrations/new.html",
+        "rollouts/new.html",
         project_context(
             request, access, nav="migrations", form=form, profiles=_profile_choices(access)
         ),
@@ -277,46 +274,6 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 
 
 # --- Starting from a breaking release --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A profile that could move to the new major: its resolution now, and whether it
-    already has a migration in progress (then it cannot start another)."""
-
-    profile: ConnectorProfile
-    resolved: Resolved | None
-    busy: bool
-
-    def major(self) -> int | None:
-        if self.resolved is None:
-            return None
-        head = self.resolved.version.split(".", 1)[0]
-        return int(head) if head.isdigit() else None
-
-
-def _candidates(project: Any, version: ConnectorVersion) -> list[Candidate]:
-    """Profiles of the version's connector, except those already pinned to its major."""
-    pin = f"{version.major}.x.x"
-    profiles = [
-        p
-        for p in selectors.profiles_of(project)
-        .filter(connector_id=version.connector_id)
-        .order_by("name", "pk")
-        if (p.pin or "").strip() != pin
-    ]
-    resolved = selectors.resolve_profiles(project, profiles)
-    busy = set(
-        ProfileMigration.objects.filter(
-            from_profile__in=profiles, completed_at__isnull=True
-        ).values_list("from_profile_id", flat=True)
-    )
-    return [Candidate(p, resolved[p.pk], p.pk in busy) for p in profiles]
-
-
-def _on_older_major(candidate: Candidate, version: ConnectorVersion) -> bool:
-    major = candidate.major()
-    return major is not None and major < version.major
 
 
 @dataclass
@@ -381,12 +338,12 @@ def _start_render(
     request: HtmxHttpRequest,
     access: ProjectAccess,
     version: ConnectorVersion,
-    candidates: list[Candidate],
+    candidates: list[sel.Candidate],
     form: StartForm,
     *,
     status: int = 200,
 ) -> HttpResponse:
-    template = "profiles/migrations/start.html"
+    template = "rollouts/start.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "start-new-profile":
         template += "#new-profile"
     context = project_context(
@@ -407,13 +364,13 @@ def _start_render(
 
 
 def _default_from(
-    candidates: list[Candidate], version: ConnectorVersion, wanted: int | None
+    candidates: list[sel.Candidate], version: ConnectorVersion, wanted: int | None
 ) -> ConnectorProfile | None:
     free = [c for c in candidates if not c.busy]
     for c in free:
         if c.profile.pk == wanted:
             return c.profile
-    older = [c for c in free if _on_older_major(c, version)]
+    older = [c for c in free if sel.on_older_major(c, version)]
     chosen = older or free
     return chosen[0].profile if chosen else None
 
@@ -431,7 +388,7 @@ def migration_start(
     )
     if version.is_draft:
         raise Http404("This version is not published.")
-    candidates = _candidates(access.project, version)
+    candidates = sel.candidates_for(access.project, version)
     major = version.major
     title_default = f"Reconnect to {_connector_title(version)} {major}.x"
     if request.method == "GET":
@@ -640,7 +597,7 @@ def migration_detail(
     request: HtmxHttpRequest, project_slug: str, migration_id: int
 ) -> HttpResponse:
     access, migration = _get_migration(request, project_slug, migration_id)
-    template = "profiles/migrations/detail.html"
+    template = "rollouts/detail.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "pending-table":
         table, status = _pending_context(request, migration, request.GET)
         context = project_context(
@@ -661,7 +618,7 @@ def _detail_error(
 ) -> HttpResponse:
     messages.error(request, exc.message)
     context, _status = _detail_context(request, access, migration)
-    return _no_store(render(request, "profiles/migrations/detail.html", context, status=exc.status))
+    return _no_store(render(request, "rollouts/detail.html", context, status=exc.status))
 
 
 @require_POST
@@ -693,7 +650,7 @@ def migration_link_create(
             migration=migration,
             row=PendingRow(connection, notice, url),
         )
-        return _no_store(render(request, "profiles/migrations/detail.html#pending-row", context))
+        return _no_store(render(request, "rollouts/detail.html#pending-row", context))
     messages.success(request, f"Reconnect link ready for {connection.name}.")
     detail = reverse("migration_detail", args=[project_slug, migration.pk])
     return redirect(f"{detail}#pending")
@@ -727,7 +684,7 @@ def migration_notify(
                 return _no_store(
                     render(
                         request,
-                        "profiles/migrations/confirm.html",
+                        "rollouts/confirm.html",
                         project_context(
                             request,
                             access,
@@ -847,7 +804,7 @@ def migration_complete(
         return _no_store(
             render(
                 request,
-                "profiles/migrations/confirm.html",
+                "rollouts/confirm.html",
                 project_context(
                     request,
                     access,
@@ -867,76 +824,3 @@ def migration_complete(
     else:
         messages.info(request, f"“{migration.title}” was complete already.")
     return redirect("migration_detail", project_slug, migration.pk)
-
-
-# --- What other pages show -------------------------------------------------------------------
-
-
-def _offer_version(project: Any, connector_id: int, above_major: int) -> ConnectorVersion | None:
-    """The highest published version of the connector, visible to the project, whose change
-    report says connections must re-authenticate, on a major above ``above_major``."""
-    return (
-        ConnectorVersion.objects.visible_to(project)
-        .published()
-        .filter(connector_id=connector_id, reauth_required=True, major__gt=above_major)
-        .select_related("connector")
-        .only("id", "version", "major", "connector__key")
-        .order_by("-version_key")
-        .first()
-    )
-
-
-def profile_banners(
-    access: ProjectAccess, profile: ConnectorProfile, version: ConnectorVersion | None
-) -> dict[str, Any]:
-    """The profile page's migration banners and the "start migration" offer. Pending counts
-    only for admins (others may not see every connection); the offer only for admins."""
-    out = sel.open_migration_from(profile.pk)
-    into = (
-        ProfileMigration.objects.filter(to_profile=profile, completed_at__isnull=True)
-        .select_related("from_profile")
-        .order_by("-started_at")
-        .first()
-    )
-    context: dict[str, Any] = {"migration_out": out, "migration_in": into}
-    if out is not None and access.can_manage:
-        context["migration_out_pending"] = sel.progress(out).pending
-    if access.can_manage and out is None and version is not None:
-        offer = _offer_version(profile.project, profile.connector_id, version.major)
-        if offer is not None:
-            url = reverse(
-                "migration_start", args=[profile.project.slug, offer.connector.key, offer.pk]
-            )
-            context["migration_offer"] = {
-                "version": offer,
-                "major": offer.major,
-                "url": f"{url}?from_profile={profile.pk}",
-            }
-    return context
-
-
-def version_offer(access: ProjectAccess, version: ConnectorVersion) -> dict[str, Any] | None:
-    """The version page's offer, when the version is published, says connections must
-    re-authenticate, and profiles of this project are on an older major."""
-    if not (access.can_manage and version.reauth_required and not version.is_draft):
-        return None
-    candidates = _candidates(access.project, version)
-    older = [c for c in candidates if _on_older_major(c, version) and not c.busy]
-    if not older:
-        return None
-    url = reverse("migration_start", args=[access.project.slug, version.connector.key, version.pk])
-    if len(older) == 1:
-        url += f"?from_profile={older[0].profile.pk}"
-    return {"major": version.major, "url": url, "profiles": [c.profile for c in older]}
-
-
-def connection_migration(connection: Connection) -> dict[str, Any] | None:
-    """The connection page's migration line: pending (with its last notice) or migrated."""
-    found = sel.migration_for_connection(connection)
-    if found is None:
-        return None
-    state, migration = found
-    notice = None
-    if state == "pending":
-        notice = MigrationNotice.objects.filter(migration=migration, connection=connection).first()
-    return {"state": state, "migration": migration, "notice": notice}

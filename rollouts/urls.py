@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import migration_views as views
+from . import views
 
 urlpatterns = [
     path("", views.migration_list, name="migration_list"),

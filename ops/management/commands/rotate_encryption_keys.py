@@ -11,8 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connections.models import Connection, ConnectSession
-from profiles.models import ConnectorProfile, MigrationNotice
+from profiles.models import ConnectorProfile
 from projects.crypto import DecryptionError, rotate
+from rollouts.models import MigrationNotice
 
 # (model, encrypted text field): every place a MultiFernet token is stored.
 ENCRYPTED_FIELDS: list[tuple[type[Any], str]] = [

@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from connections.connect import connect_with_config
 from connections.models import Connection, ConnectSession, Status
-from profiles.migration_services import migration_complete, migration_create, migration_link
-from profiles.models import ConnectorProfile, MigrationNotice, ProfileMigration
+from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.models import Project
 from projects.services import Actor
+from rollouts.models import MigrationNotice, ProfileMigration
+from rollouts.services import migration_complete, migration_create, migration_link
 from tests.conftest import Tenancy
 from tests.factories import make_api_key, make_connection, make_profile
 
@@ -267,7 +268,7 @@ def test_reconnect_url_is_the_current_valid_link_and_never_created_on_get(world:
 
 
 def test_notice_tracking(world: World, django_capture_on_commit_callbacks: Any) -> None:
-    from profiles.migration_services import migration_notify
+    from rollouts.services import migration_notify
 
     chosen = world.accounts[:2]
     for _ in range(2):

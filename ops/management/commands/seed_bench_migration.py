@@ -25,12 +25,13 @@ from django.utils import timezone
 
 from connections.models import Connection
 from connections.services import resolved_version
-from profiles import migration_selectors
-from profiles.migration_services import migration_create, migration_link
-from profiles.models import ConnectorProfile, MigrationNotice, ProfileMigration
+from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.models import Project
 from projects.services import Actor
+from rollouts import selectors as migration_selectors
+from rollouts.models import MigrationNotice, ProfileMigration
+from rollouts.services import migration_create, migration_link
 
 CONNECTOR = "acme_crm"
 SOURCE = "production"  # seed_bench's profile the rows are taken from

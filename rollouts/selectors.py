@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from connections.models import Connection
+from connectors.models import ConnectorVersion
+from profiles import selectors as profile_selectors
+from profiles.models import ConnectorProfile
+from profiles.resolution import Resolved
 from projects.models import Project
 
 from .models import MigrationNotice, ProfileMigration
-
-if TYPE_CHECKING:
-    from connections.models import Connection
 
 
 def migrations_of(project: Project) -> QuerySet[ProfileMigration]:
@@ -39,14 +40,10 @@ def migrations_of(project: Project) -> QuerySet[ProfileMigration]:
 
 
 def pending(migration: ProfileMigration) -> QuerySet[Connection]:
-    from connections.models import Connection
-
     return Connection.objects.filter(profile_id=migration.from_profile_id)
 
 
 def migrated(migration: ProfileMigration) -> QuerySet[Connection]:
-    from connections.models import Connection
-
     return Connection.objects.filter(
         profile_id=migration.to_profile_id,
         moved_from_profile_id=migration.from_profile_id,
@@ -91,6 +88,11 @@ def forget_progress(*, from_profile_id: int) -> None:
     cache.delete_many([key for pk in ids for key in (_progress_key(pk), _daily_key(pk))])
 
 
+def forget_progress_on_change(*, profile_id: int, **_: object) -> None:
+    """A receiver of ``connections.signals.profile_connections_changed``."""
+    forget_progress(from_profile_id=profile_id)
+
+
 def progress(migration: ProfileMigration) -> Progress:
     return progress_many([migration])[migration.pk]
 
@@ -116,8 +118,6 @@ def progress_many(migrations: list[ProfileMigration]) -> dict[int, Progress]:
 
 
 def _count_progress(migrations: list[ProfileMigration]) -> dict[int, Progress]:
-    from connections.models import Connection
-
     from_ids = {m.from_profile_id for m in migrations}
     pending_by_profile = dict(
         Connection.objects.filter(profile_id__in=from_ids)
@@ -234,3 +234,73 @@ def deadline_left(migration: ProfileMigration, now: datetime | None = None) -> t
     if migration.deadline is None:
         return None
     return migration.deadline - (now or timezone.now())
+
+
+# --- Starting from a breaking release --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A profile that could move to the new major: its resolution now, and whether it
+    already has a migration in progress (then it cannot start another)."""
+
+    profile: ConnectorProfile
+    resolved: Resolved | None
+    busy: bool
+
+    def major(self) -> int | None:
+        if self.resolved is None:
+            return None
+        head = self.resolved.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+
+def candidates_for(project: Project, version: ConnectorVersion) -> list[Candidate]:
+    """Profiles of the version's connector, except those already pinned to its major."""
+    pin = f"{version.major}.x.x"
+    profiles = [
+        p
+        for p in profile_selectors.profiles_of(project)
+        .filter(connector_id=version.connector_id)
+        .order_by("name", "pk")
+        if (p.pin or "").strip() != pin
+    ]
+    resolved = profile_selectors.resolve_profiles(project, profiles)
+    busy = set(
+        ProfileMigration.objects.filter(
+            from_profile__in=profiles, completed_at__isnull=True
+        ).values_list("from_profile_id", flat=True)
+    )
+    return [Candidate(p, resolved[p.pk], p.pk in busy) for p in profiles]
+
+
+def on_older_major(candidate: Candidate, version: ConnectorVersion) -> bool:
+    major = candidate.major()
+    return major is not None and major < version.major
+
+
+def offer_version(project: Project, connector_id: int, above_major: int) -> ConnectorVersion | None:
+    """The highest published version of the connector, visible to the project, whose change
+    report says connections must re-authenticate, on a major above ``above_major``."""
+    return (
+        ConnectorVersion.objects.visible_to(project)
+        .published()
+        .filter(connector_id=connector_id, reauth_required=True, major__gt=above_major)
+        .select_related("connector")
+        .only("id", "version", "major", "connector__key")
+        .order_by("-version_key")
+        .first()
+    )
+
+
+def open_migration_into(profile: ConnectorProfile) -> ProfileMigration | None:
+    return (
+        ProfileMigration.objects.filter(to_profile=profile, completed_at__isnull=True)
+        .select_related("from_profile")
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def notice_of(migration: ProfileMigration, connection: Connection) -> MigrationNotice | None:
+    return MigrationNotice.objects.filter(migration=migration, connection=connection).first()

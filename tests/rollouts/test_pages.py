@@ -27,11 +27,12 @@ from django.utils import timezone
 from connections.models import Connection, ConnectSession, Status
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
-from profiles.migration_services import migration_complete, migration_create, migration_link
-from profiles.models import ConnectorProfile, MigrationNotice, ProfileMigration
+from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.crypto import decrypt_json
 from projects.services import Actor
+from rollouts.models import MigrationNotice, ProfileMigration
+from rollouts.services import migration_complete, migration_create, migration_link
 from tests.conftest import WHO, Tenancy
 from tests.factories import connector_yaml, make_connection, make_profile
 
@@ -778,7 +779,7 @@ def test_export_csv(world: World) -> None:
 
 
 def test_export_streams_in_batches(world: World, monkeypatch: Any) -> None:
-    from profiles import migration_views
+    from rollouts import views as migration_views
 
     monkeypatch.setattr(migration_views, "EXPORT_BATCH", 2)
     m = world.migrate()

@@ -15,10 +15,10 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from connections.models import Connection
-from profiles import migration_selectors
-from profiles.migration_selectors import Progress
-from profiles.migration_services import ReconnectLinks
-from profiles.models import MigrationNotice, ProfileMigration
+from rollouts import selectors as migration_selectors
+from rollouts.models import MigrationNotice, ProfileMigration
+from rollouts.selectors import Progress
+from rollouts.services import ReconnectLinks
 
 from .connectors import _project
 

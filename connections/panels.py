@@ -1,0 +1,57 @@
+"""What the connections app adds to the connector and profile pages (registered in
+``ConnectionsConfig.ready()``): the version adoption chart, connection counts and the
+"Link account" panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.models import Connector
+from profiles.models import ConnectorProfile
+from projects.http import HtmxHttpRequest
+from projects.permissions import ProjectAccess
+
+from . import link_views, rbac, selectors
+from .charts import adoption_chart
+
+
+def _viewer(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
+    return rbac.Viewer(request.user, access.membership)
+
+
+def connector_panels(
+    *,
+    request: HtmxHttpRequest,
+    access: ProjectAccess,
+    connector: Connector,
+    partial: bool = False,
+    **_: Any,
+) -> dict[str, Any]:
+    """The adoption chart and the Link account panel (not for a swap of the versions table)."""
+    if partial:
+        return {}
+    adoption = selectors.adoption(
+        access.project, viewer=_viewer(request, access), connector_id=connector.pk
+    )
+    context: dict[str, Any] = {"adoption": adoption_chart(adoption)}
+    if access.can_write:
+        context["link_panel"] = link_views.connector_panel(access.project, connector)
+    return context
+
+
+def profile_panels(
+    *, request: HtmxHttpRequest, access: ProjectAccess, profile: ConnectorProfile, **_: Any
+) -> dict[str, Any]:
+    adoption = selectors.adoption(
+        profile.project, viewer=_viewer(request, access), profile_id=profile.pk
+    )
+    context: dict[str, Any] = {"adoption": adoption_chart(adoption)}
+    if access.can_write:
+        context["link_panel"] = link_views.profile_panel(access.project, profile)
+    return context
+
+
+def profile_counts(*, request: HtmxHttpRequest, access: ProjectAccess, **_: Any) -> dict[str, Any]:
+    """Connections per profile among those the reader may see."""
+    counts = selectors.counts_by_profile(access.project, _viewer(request, access))
+    return {"connection_counts": counts}

@@ -1,0 +1,11 @@
+"""Where higher apps add to the profile pages (registered in their ``AppConfig.ready()``).
+
+- ``profile_list``: ``request``, ``access``; entries for the profiles list;
+- ``profile_page``: ``request``, ``access``, ``profile``, ``version`` (what it resolves to,
+  or None).
+"""
+
+from projects.extensions import PagePanels
+
+profile_list = PagePanels("profile list")
+profile_page = PagePanels("profile page")

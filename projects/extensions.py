@@ -1,0 +1,38 @@
+"""Extension points: a page of a lower app shows panels that a higher app provides.
+
+The connector page shows the adoption chart of ``connections``; the version page offers a
+migration of ``rollouts``. A lower app cannot import those (the layers contract in
+pyproject.toml), so it declares a ``PagePanels`` slot, and the higher app registers a
+provider in its ``AppConfig.ready()``. The page merges what every provider returns into its
+template context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Provider = Callable[..., dict[str, Any]]
+
+
+class PagePanels:
+    """The panels of one page: providers called with the page's keyword arguments, each
+    returning template context entries."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._providers: dict[str, Provider] = {}
+
+    def __repr__(self) -> str:
+        return f"PagePanels({self.name!r})"
+
+    def register(self, provider: Provider) -> Provider:
+        """Add a provider (idempotent: registering the same function again replaces it)."""
+        self._providers[f"{provider.__module__}.{provider.__qualname__}"] = provider
+        return provider
+
+    def context(self, **kwargs: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for provider in self._providers.values():
+            merged.update(provider(**kwargs))
+        return merged

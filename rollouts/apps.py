@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+
+from connections import extensions as connection_pages
+from connections.signals import profile_connections_changed
+from connectors import extensions as connector_pages
+from profiles import extensions as profile_pages
+
+
+class RolloutsConfig(AppConfig):
+    """Moving accounts to new versions: profile migrations, reconnect notices."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "rollouts"
+    verbose_name = "Rollouts"
+
+    def ready(self) -> None:
+        from . import panels, selectors
+
+        connector_pages.version_page.register(panels.version_offer)
+        profile_pages.profile_page.register(panels.profile_banners)
+        connection_pages.connection_page.register(panels.connection_migration)
+        profile_connections_changed.connect(
+            selectors.forget_progress_on_change, dispatch_uid="rollouts.forget_progress"
+        )
