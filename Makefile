@@ -23,7 +23,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 help:
 	@echo "make run    - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite)"
 	@echo "make test   - the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff, mypy and the import layers (import-linter)"
 	@echo "make bench  - benchmarks (ratios measured in one run)"
 
 .tools/bin/uv:
@@ -67,6 +67,8 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	@# The layers contract of pyproject.toml: no app imports one above it.
+	.venv/bin/lint-imports
 
 fmt: install
 	$(PY) -m ruff format .
@@ -79,4 +81,4 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
 
 clean:
-	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

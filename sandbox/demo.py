@@ -8,10 +8,11 @@ import base64
 import yaml
 from django.conf import settings
 
+from connections.connect import redirect_uri
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import profile_create, profile_update
 from projects.models import Project
 from projects.services import Actor
 
@@ -173,9 +174,6 @@ def ensure_sandbox_oauth_client(redirect_uri: str) -> None:
 def seed_sandbox_oauth_profile(project: Project) -> ConnectorProfile:
     """The sandbox OAuth connector in ``project``, its client registered with the sandbox
     provider, and a default profile holding the client id and secret."""
-    from connections.connect import redirect_uri
-    from profiles.services import profile_update
-
     ensure_sandbox_oauth_client(redirect_uri())
     if not ConnectorVersion.objects.filter(project=project, connector__key=OAUTH_KEY).exists():
         connector_version_push(

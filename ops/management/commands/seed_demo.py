@@ -16,6 +16,7 @@ from connections import rbac
 from connections.models import Connection, Health, OrgRole, Status, SubjectType
 from connections.selectors import visible
 from connections.services import (
+    connection_create,
     connection_set_org_role,
     grant_set,
     resolved_version,
@@ -31,6 +32,7 @@ from projects.crypto import encrypt_json
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
+from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
 
 DEMO_PASSWORD = "connector-hub-demo"
 DEMO_ORG = ("acme", "Acme Integrations")
@@ -318,9 +320,6 @@ SANDBOX_CONNECTIONS = [
 def seed_sandbox(project: Project) -> None:
     """Connectors served by this very server (local settings): "Check now" and a whole OAuth
     connect work without internet."""
-    from connections.services import connection_create
-    from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
-
     profile = seed_sandbox_profile(project)
     for owner_id, name, key in SANDBOX_CONNECTIONS:
         if not Connection.objects.filter(project=project, origin_owner_id=owner_id).exists():
