@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.dateparse import parse_datetime
 from ninja import Router, Status
 from ninja.errors import HttpError
 
 from connectors import selectors, services
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from connectors.models import Connector, ConnectorVersion
+from core.pager import InvalidCursor, KeysetOrder, keyset_page
 from profiles import selectors as profile_selectors
 from projects.models import ApiKey, Project
 from projects.services import Actor, ServiceError, client_ip
@@ -161,23 +158,7 @@ def _item(version: ConnectorVersion, headline: profile_selectors.Headline) -> di
     }
 
 
-def _encode_cursor(version: ConnectorVersion) -> str:
-    raw = f"{version.updated_at.isoformat()}|{version.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, field: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, pk = raw.split("|")
-        when = parse_datetime(stamp)
-        if when is None:
-            raise ValueError
-        return when, int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ServiceError(
-            "The cursor is not valid; use a next/prev value from a response.", field=field
-        ) from exc
+NEWEST_UPDATED = KeysetOrder("updated_at", descending=True)
 
 
 @router.get(
@@ -197,36 +178,21 @@ def version_list(
     project = _project(request)
     connector = _connector(project, key)
     versions = selectors.versions_for_project(project, connector)
-    newest_first = versions.order_by("-updated_at", "-id")
-    if after:
-        when, pk = _decode_cursor(after, "after")
-        page = list(
-            newest_first.filter(updated_at__lte=when).exclude(updated_at=when, id__gte=pk)[
-                : first + 1
-            ]
+    cursor_field = "before" if before else "after"
+    try:
+        page = keyset_page(
+            versions, NEWEST_UPDATED, after=after or "", before=before or "", limit=first
         )
-        has_more_older, has_newer = len(page) > first, True
-        page = page[:first]
-    elif before:
-        when, pk = _decode_cursor(before, "before")
-        older_first = versions.order_by("updated_at", "id")
-        page = list(
-            older_first.filter(updated_at__gte=when).exclude(updated_at=when, id__lte=pk)[
-                : first + 1
-            ]
-        )
-        has_newer, has_more_older = len(page) > first, True
-        page = page[:first][::-1]
-    else:
-        page = list(newest_first[: first + 1])
-        has_more_older, has_newer = len(page) > first, False
-        page = page[:first]
+    except InvalidCursor as exc:
+        raise ServiceError(
+            "The cursor is not valid; use a next/prev value from a response.", field=cursor_field
+        ) from exc
     headline = profile_selectors.headline_versions(project, connector)
     return {
-        "items": [_item(v, headline) for v in page],
+        "items": [_item(v, headline) for v in page.items],
         "totalCount": versions.count(),
-        "next": _encode_cursor(page[-1]) if page and has_more_older else None,
-        "prev": _encode_cursor(page[0]) if page and has_newer else None,
+        "next": page.next,
+        "prev": page.prev,
     }
 
 

@@ -23,6 +23,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from connections.permissions import get_connection_for_user
@@ -213,9 +214,7 @@ def _respond(
     may carry the only copy of the link."""
     context = project_context(request, access, nav=nav, link=panel)
     template = "connections/_link_panel.html" if request.htmx else "connections/link.html"
-    response = render(request, template, context, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, template, context, status=status)
 
 
 def _profile_id(raw: str | None, default: int | None) -> int:
@@ -282,6 +281,7 @@ def _origin(form: forms.Form) -> dict[str, Any]:
     }
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def profile_link_create(
@@ -301,6 +301,7 @@ def profile_link_create(
     )
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
@@ -331,6 +332,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
     )
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def connection_reauth_link(

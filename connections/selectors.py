@@ -7,9 +7,6 @@ they can never disagree about who sees what.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +17,7 @@ from django.db.models.fields.json import KT
 from django.utils.dateparse import parse_datetime
 
 from connectors.models import ConnectorVersion
+from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page
 from projects.crypto import decrypt_json, mask
 from projects.models import Project
 from projects.services import ServiceError
@@ -214,45 +212,9 @@ def ordered(connections: QuerySet[Connection], filters: Filters) -> QuerySet[Con
 # --- Keyset pages ----------------------------------------------------------------------------
 
 
-@dataclass
-class Page:
-    items: list[Connection]
-    next: str | None
-    prev: str | None
-
-
-def _encode(connection: Connection, sort_by: str) -> str:
-    value = getattr(connection, sort_by)
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps([value, connection.pk], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str, sort_by: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, pk = json.loads(raw)
-        if not isinstance(pk, int) or isinstance(pk, bool):
-            raise ValueError
-        if sort_by == "name":
-            if not isinstance(value, str):
-                raise ValueError
-        else:
-            value = parse_datetime(value) if isinstance(value, str) else None
-            if value is None:
-                raise ValueError
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise ServiceError("The page cursor is not valid; start from the first page.") from exc
-    return value, pk
-
-
-def _after(sort_by: str, descending: bool, value: Any, pk: int) -> Q:
-    """Rows strictly after (value, pk) in the given direction, written so that the first
-    condition is an index range on the sort column."""
-    if descending:
-        return Q(**{f"{sort_by}__lte": value}) & (Q(**{f"{sort_by}__lt": value}) | Q(id__lt=pk))
-    return Q(**{f"{sort_by}__gte": value}) & (Q(**{f"{sort_by}__gt": value}) | Q(id__gt=pk))
+def order_of(filters: Filters) -> KeysetOrder:
+    kind = str if filters.sort_by == "name" else datetime
+    return KeysetOrder(filters.sort_by, descending=filters.sort_dir == "desc", kind=kind)
 
 
 def page(
@@ -262,36 +224,13 @@ def page(
     after: str = "",
     before: str = "",
     limit: int = 50,
-) -> Page:
-    """One page by keyset: the cost does not grow with how deep the page is."""
+) -> Page[Connection]:
+    """One keyset page (``core.pager``): the cost does not grow with how deep the page is."""
     limit = max(1, min(limit, MAX_LIMIT))
-    descending = filters.sort_dir == "desc"
-    sort_by = filters.sort_by
-    if before:
-        value, pk = _decode(before, sort_by)
-        flipped = Filters(sort_by=sort_by, sort_dir="asc" if descending else "desc")
-        rows = list(
-            ordered(connections.filter(_after(sort_by, not descending, value, pk)), flipped)[
-                : limit + 1
-            ]
-        )
-        has_more = len(rows) > limit
-        items = list(reversed(rows[:limit]))
-        return Page(
-            items,
-            next=_encode(items[-1], sort_by) if items else None,
-            prev=_encode(items[0], sort_by) if items and has_more else None,
-        )
-    if after:
-        value, pk = _decode(after, sort_by)
-        connections = connections.filter(_after(sort_by, descending, value, pk))
-    rows = list(ordered(connections, filters)[: limit + 1])
-    items = rows[:limit]
-    return Page(
-        items,
-        next=_encode(items[-1], sort_by) if len(rows) > limit else None,
-        prev=_encode(items[0], sort_by) if after and items else None,
-    )
+    try:
+        return keyset_page(connections, order_of(filters), after=after, before=before, limit=limit)
+    except InvalidCursor as exc:
+        raise ServiceError("The page cursor is not valid; start from the first page.") from exc
 
 
 def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> tuple[int, bool]:

@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from connections.permissions import get_connection_for_user
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
+from core.pager import without_cursors
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.models import AuditEntry, Team
@@ -71,7 +72,6 @@ BULK_ACTIONS = {
     "delete": "Delete",
 }
 SORT_CHOICES = [("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name")]
-PAGING_PARAMS = ("after", "before")
 
 
 def _viewer(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
@@ -199,12 +199,9 @@ def _list_context(
     profiles = list(profiles_of(project).order_by("connector__key", "name"))
     # Only connectors with a profile here can have connections: the filter's choices.
     connectors = list({p.connector.key: p.connector for p in profiles}.values())
-    query = params.copy()
-    for name in PAGING_PARAMS:
-        query.pop(name, None)
     context: dict[str, Any] = {
         "params": params,
-        "query": query.urlencode(),
+        "query": without_cursors(params),
         "connectors": connectors,
         "profiles": profiles,
         "versions": _version_choices(access),
@@ -243,7 +240,7 @@ def _list_context(
         count, capped = selectors.count_capped(visible)
     info = selectors.version_labels({c.resolved_version_id for c in page.items})
     roles = rbac.roles(viewer, page.items)
-    base = f"?{context['query']}&" if context["query"] else "?"
+    prev_href, next_href = page.links(params)
     context.update(
         filters=filters,
         per_page=per_page,
@@ -251,8 +248,8 @@ def _list_context(
         count=count,
         count_label=f"{count:,}+" if capped else f"{count:,}",
         empty=count == 0 and not filters.active and not paged,
-        prev_href=f"{base}before={page.prev}" if page.prev else "",
-        next_href=f"{base}after={page.next}" if page.next else "",
+        prev_href=prev_href,
+        next_href=next_href,
         rows=[_row(project.slug, c, roles[c.pk], info) for c in page.items],
     )
     return context, 200

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -376,6 +377,7 @@ def team_member_remove(request: HtmxHttpRequest, project_slug: str, team_id: int
 # --- Settings: API keys --------------------------------------------------------------------------
 
 
+@cache_control(no_store=True)
 @require_http_methods(["GET", "POST"])
 @login_required
 def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -406,9 +408,7 @@ def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
     if request.htmx and request.method == "POST":
         template += "#keys-panel"
     # The new key is rendered into this response only (never stored, never redirected through).
-    response = render(request, template, context, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, template, context, status=status)
 
 
 @require_POST

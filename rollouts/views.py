@@ -29,12 +29,14 @@ from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections import selectors as connection_selectors
 from connections.models import Connection, Status
 from connectors.models import ConnectorVersion
 from connectors.permissions import get_connector_version_for_user
+from core.pager import without_cursors
 from profiles import selectors
 from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
@@ -78,12 +80,6 @@ CSV_COLUMNS = (
     "last_sent_at",
     "reconnect_url",
 )
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    """Pages of a migration may show reconnect links: never kept by a cache."""
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _plural(n: int, word: str) -> str:
@@ -360,7 +356,7 @@ def _start_render(
             "migration_start", args=[access.project.slug, version.connector.key, version.pk]
         ),
     )
-    return _no_store(render(request, template, context, status=status))
+    return render(request, template, context, status=status)
 
 
 def _default_from(
@@ -375,6 +371,7 @@ def _default_from(
     return chosen[0].profile if chosen else None
 
 
+@cache_control(no_store=True)
 @require_http_methods(["GET", "POST"])
 @login_required
 def migration_start(
@@ -522,12 +519,9 @@ def _pending_context(
     """The pending table: filters, one keyset page, a capped count, the page's notices (one
     query) — a fixed number of queries at any size."""
     detail_url = reverse("migration_detail", args=[migration.project.slug, migration.pk])
-    query = params.copy()
-    for name in ("after", "before"):
-        query.pop(name, None)
     context: dict[str, Any] = {
         "params": params,
-        "query": query.urlencode(),
+        "query": without_cursors(params),
         "statuses": Status.choices,
         "notice_filters": NOTICE_FILTERS,
         "sorts": PENDING_SORTS,
@@ -554,7 +548,7 @@ def _pending_context(
     count, capped = connection_selectors.count_capped(rows)
     notices = sel.notices_for(migration, [c.pk for c in page.items])
     links = migration_services.ReconnectLinks()
-    base = f"{detail_url}?{context['query']}&" if context["query"] else f"{detail_url}?"
+    prev_href, next_href = page.links(params, base=detail_url)
     context.update(
         pending_filtered=bool(filters.active or notice),
         pending_count=count,
@@ -562,8 +556,8 @@ def _pending_context(
         pending_rows=[
             PendingRow(c, notices.get(c.pk), links.url(notices.get(c.pk)) or "") for c in page.items
         ],
-        prev_href=f"{base}before={page.prev}" if page.prev else "",
-        next_href=f"{base}after={page.next}" if page.next else "",
+        prev_href=prev_href,
+        next_href=next_href,
     )
     return context, 200
 
@@ -591,6 +585,7 @@ def _detail_context(
     return project_context(request, access, nav="migrations", **context), status
 
 
+@cache_control(no_store=True)
 @require_GET
 @login_required
 def migration_detail(
@@ -608,9 +603,9 @@ def migration_detail(
             progress=sel.progress(migration),
             **table,
         )
-        return _no_store(render(request, template + "#pending-table", context, status=status))
+        return render(request, template + "#pending-table", context, status=status)
     context, status = _detail_context(request, access, migration)
-    return _no_store(render(request, template, context, status=status))
+    return render(request, template, context, status=status)
 
 
 def _detail_error(
@@ -618,9 +613,10 @@ def _detail_error(
 ) -> HttpResponse:
     messages.error(request, exc.message)
     context, _status = _detail_context(request, access, migration)
-    return _no_store(render(request, "rollouts/detail.html", context, status=exc.status))
+    return render(request, "rollouts/detail.html", context, status=exc.status)
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def migration_link_create(
@@ -650,7 +646,7 @@ def migration_link_create(
             migration=migration,
             row=PendingRow(connection, notice, url),
         )
-        return _no_store(render(request, "rollouts/detail.html#pending-row", context))
+        return render(request, "rollouts/detail.html#pending-row", context)
     messages.success(request, f"Reconnect link ready for {connection.name}.")
     detail = reverse("migration_detail", args=[project_slug, migration.pk])
     return redirect(f"{detail}#pending")
@@ -667,6 +663,7 @@ def _selected_ids(request: HtmxHttpRequest) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def migration_notify(
@@ -681,19 +678,17 @@ def migration_notify(
         if scope == "all":
             if request.POST.get("confirmed") != "yes":
                 pending = sel.progress(migration).pending
-                return _no_store(
-                    render(
+                return render(
+                    request,
+                    "rollouts/confirm.html",
+                    project_context(
                         request,
-                        "rollouts/confirm.html",
-                        project_context(
-                            request,
-                            access,
-                            nav="migrations",
-                            migration=migration,
-                            kind="notify",
-                            pending=pending,
-                        ),
-                    )
+                        access,
+                        nav="migrations",
+                        migration=migration,
+                        kind="notify",
+                        pending=pending,
+                    ),
                 )
             ids = None
         elif scope == "selected":
@@ -779,6 +774,7 @@ def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
         last = batch[-1].pk
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def migration_export(
@@ -790,10 +786,10 @@ def migration_export(
         _export_rows(Actor.from_request(request), migration), content_type="text/csv"
     )
     response["Content-Disposition"] = f'attachment; filename="migration-{migration.pk}-pending.csv"'
-    response["Cache-Control"] = "no-store"
     return response
 
 
+@cache_control(no_store=True)
 @require_POST
 @login_required
 def migration_complete(
@@ -801,19 +797,17 @@ def migration_complete(
 ) -> HttpResponse:
     access, migration = _get_migration(request, project_slug, migration_id)
     if request.POST.get("confirmed") != "yes":
-        return _no_store(
-            render(
+        return render(
+            request,
+            "rollouts/confirm.html",
+            project_context(
                 request,
-                "rollouts/confirm.html",
-                project_context(
-                    request,
-                    access,
-                    nav="migrations",
-                    migration=migration,
-                    kind="complete",
-                    pending=sel.progress(migration).pending,
-                ),
-            )
+                access,
+                nav="migrations",
+                migration=migration,
+                kind="complete",
+                pending=sel.progress(migration).pending,
+            ),
         )
     was_open = migration.is_open
     migration = migration_services.migration_complete(

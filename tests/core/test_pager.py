@@ -1,0 +1,61 @@
+"""The keyset pager's cursor codec and page boundaries."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import pytest
+from django.http import QueryDict
+
+from core.pager import InvalidCursor, KeysetOrder, decode_cursor, encode_cursor, keyset_page
+from projects.models import Organization
+
+pytestmark = pytest.mark.django_db
+BY_SLUG = KeysetOrder("slug", descending=False, kind=str)
+
+
+@pytest.fixture
+def orgs() -> list[Organization]:
+    return [Organization.objects.create(name=f"Org {n}", slug=f"org-{n:02d}") for n in range(7)]
+
+
+def test_pages_forward_and_back_cover_every_row_once(orgs: list[Organization]) -> None:
+    rows = Organization.objects.all()
+    first = keyset_page(rows, BY_SLUG, limit=3)
+    assert [o.slug for o in first.items] == ["org-00", "org-01", "org-02"]
+    assert first.prev is None and first.next is not None
+    second = keyset_page(rows, BY_SLUG, after=first.next, limit=3)
+    third = keyset_page(rows, BY_SLUG, after=second.next or "", limit=3)
+    assert [o.slug for o in second.items] == ["org-03", "org-04", "org-05"]
+    assert [o.slug for o in third.items] == ["org-06"] and third.next is None
+    back = keyset_page(rows, BY_SLUG, before=third.prev or "", limit=3)
+    assert [o.slug for o in back.items] == ["org-03", "org-04", "org-05"]
+    assert back.prev is not None and back.next is not None
+    assert keyset_page(rows, BY_SLUG, before=back.prev, limit=3).prev is None
+
+
+def test_descending_order_by_date(orgs: list[Organization]) -> None:
+    newest = KeysetOrder("created_at", descending=True, kind=datetime)
+    page = keyset_page(Organization.objects.all(), newest, limit=4)
+    later = keyset_page(Organization.objects.all(), newest, after=page.next or "", limit=4)
+    seen = [o.pk for o in page.items + later.items]
+    assert sorted(seen) == sorted(o.pk for o in orgs) and len(set(seen)) == 7
+
+
+def test_cursor_round_trip_and_refusals(orgs: list[Organization]) -> None:
+    cursor = encode_cursor(orgs[2], BY_SLUG)
+    assert decode_cursor(cursor, BY_SLUG) == ("org-02", orgs[2].pk)
+    forged = base64.urlsafe_b64encode(b'["org-02", true]').decode()
+    for bad in ("not-a-cursor", forged, encode_cursor(orgs[2], KeysetOrder("name", kind=str))[:-3]):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad, BY_SLUG)
+    with pytest.raises(InvalidCursor):  # a text value where a date belongs
+        decode_cursor(cursor, KeysetOrder("created_at"))
+
+
+def test_links_keep_filters_and_drop_old_cursors(orgs: list[Organization]) -> None:
+    page = keyset_page(Organization.objects.all(), BY_SLUG, limit=3)
+    prev_href, next_href = page.links(QueryDict("q=org&after=old"), base="/list/")
+    assert prev_href == ""
+    assert next_href == f"/list/?q=org&after={page.next}"
