@@ -178,7 +178,7 @@ def prepare() -> dict[str, Any]:
     from django.contrib.auth.models import User
 
     from connections.models import Connection, Status
-    from connections.selectors import _encode
+    from core.pager import KeysetOrder, encode_cursor
     from projects.models import ApiKey, Project
     from projects.services import Actor, api_key_create
 
@@ -199,7 +199,7 @@ def prepare() -> dict[str, Any]:
         "project": project,
         "raw_key": raw_key,
         "admin": admin_user,
-        "deep_after": _encode(before_deep, "created_at"),
+        "deep_after": encode_cursor(before_deep, KeysetOrder("created_at")),
         "detail_id": middle.pk,
         "rare_owner": rare,
         "errors": errors,

@@ -119,7 +119,7 @@ def main() -> None:
 
 def prepare() -> dict[str, Any]:
     """The migration, an API key and the deep pages' cursor (computed from the data)."""
-    from connections.selectors import _encode
+    from core.pager import KeysetOrder, encode_cursor
     from projects.models import ApiKey, Project
     from projects.services import Actor, api_key_create
     from rollouts import selectors as migration_selectors
@@ -137,7 +137,7 @@ def prepare() -> dict[str, Any]:
         "project": project,
         "migration": migration,
         "raw_key": raw_key,
-        "deep_after": _encode(before_deep, "created_at"),
+        "deep_after": encode_cursor(before_deep, KeysetOrder("created_at")),
         "progress": migration_selectors.progress(migration),
     }
 
