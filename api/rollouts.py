@@ -1,4 +1,4 @@
-"""Profile migrations (issue 7): progress of each migration and its pending accounts.
+"""Profile migrations: progress of each migration and its pending accounts.
 
 Read-only. A project API key sees its own project's migrations; another project's migration is
 a 404. Reconnect links are shown when a still-valid one exists (they are what an admin sends
@@ -10,15 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from connections.models import Connection
 from rollouts import selectors as migration_selectors
-from rollouts.models import MigrationNotice, ProfileMigration
+from rollouts.models import ProfileMigration
 from rollouts.selectors import Progress
-from rollouts.services import ReconnectLinks
 
 from .connectors import _project
 
@@ -113,7 +110,7 @@ def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str,
 
 
 def _migration(request: HttpRequest, migration_id: int) -> ProfileMigration:
-    migration = migration_selectors.migrations_of(_project(request)).filter(pk=migration_id).first()
+    migration = migration_selectors.migration_of(_project(request), migration_id)
     if migration is None:
         raise Http404("No such migration in this project.")
     return migration
@@ -144,14 +141,12 @@ def migration_list(request: HttpRequest) -> list[dict[str, Any]]:
 def migration_detail(request: HttpRequest, migration_id: int) -> dict[str, Any]:
     migration = _migration(request, migration_id)
     progress = migration_selectors.progress_many([migration])[migration.pk]
-    notices = MigrationNotice.objects.filter(migration=migration).aggregate(
-        sent=Sum("notices_sent"), accounts=Count("pk", filter=Q(notices_sent__gt=0))
-    )
+    sent, accounts = migration_selectors.notice_totals(migration)
     return {
         **migration_body(migration, progress),
         "message": migration.message,
-        "notices_sent": notices["sent"] or 0,
-        "accounts_notified": notices["accounts"] or 0,
+        "notices_sent": sent,
+        "accounts_notified": accounts,
     }
 
 
@@ -166,33 +161,19 @@ def migration_pending(
     request: HttpRequest, migration_id: int, query: Query[PendingQuery]
 ) -> dict[str, Any]:
     migration = _migration(request, migration_id)
-    accounts = migration_selectors.pending(migration)
     total = migration_selectors.progress(migration).pending  # the cached figure
-    # The offset is walked in the (profile, -created_at, -id) index alone (an index-only
-    # subquery), then only the page's rows are read: offset 100,000 costs ~100,000 index
-    # entries, not 100,000 table rows.
-    order = ("-created_at", "-id")
-    page_ids = accounts.order_by(*order).values("id")[query.offset : query.offset + query.limit]
-    rows: list[Connection] = list(
-        Connection.objects.filter(pk__in=page_ids)
-        .order_by(*order)
-        .only("id", "origin_owner_id", "origin_owner_name", "email", "status", "created_at")
-    )
-    notices = migration_selectors.notices_for(migration, [c.pk for c in rows]) if rows else {}
-    links = ReconnectLinks()
-    items = []
-    for connection in rows:
-        notice = notices.get(connection.pk)
-        items.append(
-            {
-                "id": connection.pk,
-                "origin_owner_id": connection.origin_owner_id,
-                "origin_owner_name": connection.origin_owner_name,
-                "email": connection.email,
-                "status": connection.status,
-                "notices_sent": notice.notices_sent if notice else 0,
-                "last_sent_at": notice.last_sent_at if notice else None,
-                "reconnect_url": links.url(notice),
-            }
-        )
+    rows = migration_selectors.pending_by_offset(migration, offset=query.offset, limit=query.limit)
+    items = [
+        {
+            "id": row.connection.pk,
+            "origin_owner_id": row.connection.origin_owner_id,
+            "origin_owner_name": row.connection.origin_owner_name,
+            "email": row.connection.email,
+            "status": row.connection.status,
+            "notices_sent": row.notices_sent,
+            "last_sent_at": row.last_sent_at,
+            "reconnect_url": row.link_url,
+        }
+        for row in migration_selectors.pending_rows(migration, rows)
+    ]
     return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}

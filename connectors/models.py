@@ -143,6 +143,17 @@ class ConnectorVersion(models.Model):
         self.is_prerelease = bool(parsed.prerelease)
 
     @property
+    def title(self) -> str:
+        """The connector's name as this version words it: ``info.title``, else the
+        connector's title as the project sees it, else its key."""
+        info = self.definition.get("info") if isinstance(self.definition, dict) else None
+        title = info.get("title") if isinstance(info, dict) else None
+        if title:
+            return str(title)
+        connector = self.connector
+        return str(getattr(connector, "display_title", "") or connector.title or connector.key)
+
+    @property
     def authentication(self) -> dict[str, Any]:
         auth = self.definition.get("authentication")
         return auth if isinstance(auth, dict) else {}

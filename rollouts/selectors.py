@@ -8,12 +8,15 @@ one index-only count per figure.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import Connection
@@ -21,6 +24,7 @@ from connectors.models import ConnectorVersion
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.resolution import Resolved
+from projects.crypto import DecryptionError, decrypt_text
 from projects.models import Project
 
 from .models import MigrationNotice, ProfileMigration
@@ -304,3 +308,149 @@ def open_migration_into(profile: ConnectorProfile) -> ProfileMigration | None:
 
 def notice_of(migration: ProfileMigration, connection: Connection) -> MigrationNotice | None:
     return MigrationNotice.objects.filter(migration=migration, connection=connection).first()
+
+
+# --- Reconnect links and the pending table ----------------------------------------------------
+
+LINK_REUSE_MARGIN = timedelta(hours=1)  # a link expiring sooner than this is replaced
+
+
+def link_url(token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
+
+
+class ReconnectLinks:
+    """The current reconnect URLs of a page of notices: the stored token while the link is
+    still valid, else None (one ``reverse`` per page, not per row)."""
+
+    def __init__(self) -> None:
+        marker = "TOKEN"
+        self.head, _, self.tail = link_url(marker).partition(marker)
+        self.now = timezone.now()
+
+    def url(self, notice: MigrationNotice | None) -> str | None:
+        if notice is None or not link_is_reusable(notice, self.now):
+            return None
+        try:
+            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
+        except DecryptionError:  # encrypted under a key since removed: no usable link
+            return None
+
+
+def link_is_reusable(notice: MigrationNotice, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    session = notice.session
+    return bool(
+        notice.link_token
+        and session is not None
+        and session.used_at is None
+        and session.expires_at > now + LINK_REUSE_MARGIN
+    )
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A pending account with its notice tracking and its current reconnect link (None when
+    it has no valid one)."""
+
+    connection: Connection
+    notice: MigrationNotice | None
+    link_url: str | None
+
+    @property
+    def notices_sent(self) -> int:
+        return self.notice.notices_sent if self.notice else 0
+
+    @property
+    def last_sent_at(self) -> datetime | None:
+        return self.notice.last_sent_at if self.notice else None
+
+
+def pending_rows(migration: ProfileMigration, connections: list[Connection]) -> list[PendingRow]:
+    """The rows of a page of pending accounts (the page, the CSV export and the API): their
+    notices in one query, their links with one ``reverse``."""
+    notices = notices_for(migration, [c.pk for c in connections]) if connections else {}
+    links = ReconnectLinks()
+    return [PendingRow(c, notices.get(c.pk), links.url(notices.get(c.pk))) for c in connections]
+
+
+# What a pending row shows (and pages by): loading only these keeps a page cheap.
+PENDING_COLUMNS = (
+    "id",
+    "project_id",
+    "profile_id",
+    "name",
+    "origin_owner_id",
+    "origin_owner_name",
+    "email",
+    "status",
+    "created_at",
+)
+
+
+def pending_columns(migration: ProfileMigration, notice: str = "") -> QuerySet[Connection]:
+    """Pending accounts with only the row columns; ``notice`` "sent" / "never" filters by
+    whether a reconnect email went out."""
+    if not notice:
+        return pending(migration).only(*PENDING_COLUMNS)
+    rows = pending_with_notices(migration).only(*PENDING_COLUMNS)
+    return rows.filter(**{"notice_sent": notice == "sent"})  # pending_with_notices annotates it
+
+
+def pending_by_offset(migration: ProfileMigration, *, offset: int, limit: int) -> list[Connection]:
+    """A page of pending accounts, newest first, by offset (the API). The offset is walked in
+    the (profile, -created_at, -id) index alone (an index-only subquery), then only the page's
+    rows are read: offset 100,000 costs ~100,000 index entries, not 100,000 table rows."""
+    order = ("-created_at", "-id")
+    page_ids = pending(migration).order_by(*order).values("id")[offset : offset + limit]
+    return list(
+        Connection.objects.filter(pk__in=page_ids)
+        .order_by(*order)
+        .only("id", "origin_owner_id", "origin_owner_name", "email", "status", "created_at")
+    )
+
+
+def pending_batches(migration: ProfileMigration, *, size: int) -> Iterator[list[Connection]]:
+    """Every pending account in batches by id (the CSV export): memory stays flat."""
+    last = 0
+    while True:
+        batch = list(
+            pending(migration).only(*PENDING_COLUMNS).filter(pk__gt=last).order_by("pk")[:size]
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].pk
+
+
+def migrated_recent(migration: ProfileMigration, *, limit: int) -> list[Connection]:
+    return list(
+        migrated(migration)
+        .only("id", "name", "origin_owner_id", "email", "status", "moved_at", "profile_id")
+        .order_by("-moved_at", "-id")[:limit]
+    )
+
+
+def migration_of(project: Project, migration_id: int) -> ProfileMigration | None:
+    return migrations_of(project).filter(pk=migration_id).first()
+
+
+def notice_totals(migration: ProfileMigration) -> tuple[int, int]:
+    """(reconnect emails sent, accounts that got at least one)."""
+    totals = MigrationNotice.objects.filter(migration=migration).aggregate(
+        sent=Sum("notices_sent"), accounts=Count("pk", filter=Q(notices_sent__gt=0))
+    )
+    return totals["sent"] or 0, totals["accounts"] or 0
+
+
+def profile_in_project(project: Project, profile_id: int) -> ConnectorProfile | None:
+    return (
+        ConnectorProfile.objects.select_related("connector", "project")
+        .filter(project=project, pk=profile_id)
+        .first()
+    )
+
+
+def migratable_profiles(project: Project) -> list[ConnectorProfile]:
+    """The project's profiles, for the "start by hand" form."""
+    return list(profile_selectors.profiles_of(project).order_by("connector__key", "name", "pk"))

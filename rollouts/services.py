@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
 from connections.connect import connect_session_create
@@ -19,16 +17,16 @@ from connections.models import Connection, ConnectSession
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create, profile_update, setup_fields
-from projects.crypto import DecryptionError, decrypt_json, decrypt_text, encrypt_text
+from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from . import selectors as migration_selectors
 from . import tasks
 from .models import MigrationNotice, ProfileMigration
+from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
-LINK_REUSE_MARGIN = timedelta(hours=1)  # a link expiring sooner than this is replaced
 NOTICE_BATCH = 500
 
 
@@ -196,39 +194,6 @@ def migration_complete(*, actor: Actor, migration: ProfileMigration) -> ProfileM
 # --- Reconnect links ------------------------------------------------------------------------------
 
 
-def _link_url(token: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
-
-
-class ReconnectLinks:
-    """The current reconnect URLs of a page of notices: the stored token while the link is
-    still valid, else None (one ``reverse`` per page, not per row)."""
-
-    def __init__(self) -> None:
-        marker = "TOKEN"
-        self.head, _, self.tail = _link_url(marker).partition(marker)
-        self.now = timezone.now()
-
-    def url(self, notice: MigrationNotice | None) -> str | None:
-        if notice is None or not link_is_reusable(notice, self.now):
-            return None
-        try:
-            return f"{self.head}{decrypt_text(notice.link_token)}{self.tail}"
-        except DecryptionError:  # encrypted under a key since removed: no usable link
-            return None
-
-
-def link_is_reusable(notice: MigrationNotice, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    session = notice.session
-    return bool(
-        notice.link_token
-        and session is not None
-        and session.used_at is None
-        and session.expires_at > now + LINK_REUSE_MARGIN
-    )
-
-
 def migration_link(
     *, actor: Actor, migration: ProfileMigration, connection: Connection
 ) -> tuple[MigrationNotice, str]:
@@ -245,7 +210,7 @@ def migration_link(
             .get(pk=notice.pk)
         )
         if link_is_reusable(notice):
-            return notice, _link_url(decrypt_text(notice.link_token))
+            return notice, link_url(decrypt_text(notice.link_token))
         lifetime = LINK_LIFETIME
         if migration.deadline is not None:
             until_deadline = migration.deadline - timezone.now()

@@ -9,7 +9,7 @@ from django.tasks import task
 from django.template.loader import render_to_string
 
 from connections.services import resolved_version
-from projects.services import Actor
+from projects.services import Actor, ServiceError
 
 from . import selectors as migration_selectors
 from . import services as migration_services
@@ -23,10 +23,9 @@ def _connector_title(migration: ProfileMigration) -> str:
     their own)."""
     profile = migration.to_profile
     try:
-        info = resolved_version(profile).definition.get("info") or {}
-    except Exception:  # a profile that resolves to nothing: fall back to the key
-        info = {}
-    return str(info.get("title") or profile.connector.title or profile.connector.key)
+        return resolved_version(profile).title
+    except ServiceError:  # a profile that resolves to nothing: fall back to the connector
+        return str(profile.connector.title or profile.connector.key)
 
 
 @task()
