@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from connections import connect
+from connections.services import connect
 
 from .connectors import _actor, _project
 

@@ -14,8 +14,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
-from connections import health, rbac, selectors, services, tokens
+from connections import rbac, selectors
 from connections.models import Connection, SubjectType
+from connections.services import connections as services
+from connections.services import health, tokens
 from projects.crypto import decrypt_json
 from projects.services import ServiceError
 

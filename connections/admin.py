@@ -26,8 +26,10 @@ from projects.admin_mixins import ReadOnlyAdmin
 from projects.crypto import DecryptionError
 from projects.services import Actor, ServiceError
 
-from . import selectors, services
+from . import selectors
 from .models import Connection, ConnectionGrant, Status
+from .services import connections as services
+from .services.health import connections_check_health_bulk
 
 # An action touches at most this many connections (each is a request or an audited write).
 HEALTH_CHECK_LIMIT = 100
@@ -188,8 +190,6 @@ class ConnectionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     @admin.action(description="Run health check", permissions=["view"])
     def run_health_check(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
-        from .health import connections_check_health_bulk
-
         rows = self._limited(request, queryset, HEALTH_CHECK_LIMIT, "check")
         if rows is None:
             return

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import connect_views as views
+from .views import hosted as views
 
 # The callback comes first: "oauth" is never a token (tokens are 43 characters).
 urlpatterns = [

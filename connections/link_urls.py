@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import link_views
+from .views import links as link_views
 
 urlpatterns = [
     path(

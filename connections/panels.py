@@ -11,8 +11,9 @@ from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 
-from . import link_views, rbac, selectors
+from . import rbac, selectors
 from .charts import adoption_chart
+from .views import links as link_views
 
 
 def _viewer(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:

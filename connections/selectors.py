@@ -14,16 +14,19 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KT
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.models import ConnectorVersion
+from connectors.models import Connector, ConnectorVersion
+from connectors.selectors import connectors_for_project
 from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page
+from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
-from projects.models import Project
+from projects.models import AuditEntry, Project, Team
 from projects.services import ServiceError
 
 from . import rbac
-from .models import Connection, ConnectionGrant, Health, Status
+from .models import Connection, ConnectionGrant, ConnectSession, Health, Status
 
 SORTS = ("created_at", "updated_at", "name")
 SEARCH_MIN_TRIGRAM = 3
@@ -342,3 +345,86 @@ def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
         "pk", KT("definition__info__title"), KT("definition__info__assets__icon")
     )
     return {pk: (title or "", icon or "") for pk, title, icon in rows}
+
+
+# --- Reads of the connection pages -------------------------------------------------------------
+
+
+def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[int]) -> list[Connection]:
+    """The connections among ``ids`` that ``viewer`` may see (a bulk action's rows)."""
+    return list(visible(viewer, project).filter(pk__in=ids))
+
+
+def version_numbers(project: Project, *, limit: int) -> list[str]:
+    """Published version numbers this project can resolve to, highest first (bounded): the
+    list's version filter."""
+    seen: dict[str, None] = {}
+    rows = (
+        ConnectorVersion.objects.visible_to(project)
+        .published()
+        .order_by("-version_key")
+        .values_list("version", flat=True)[:limit]
+    )
+    for number in rows:
+        seen.setdefault(number, None)
+    return list(seen)
+
+
+def activity_of(connection: Connection, *, limit: int) -> list[AuditEntry]:
+    """The connection's newest audit entries."""
+    return list(
+        AuditEntry.objects.filter(
+            target_type="connection", target_id=str(connection.pk), project_id=connection.project_id
+        ).order_by("-id")[:limit]
+    )
+
+
+def teams_of(organization_id: int) -> QuerySet[Team]:
+    """The organization's teams by name (who can be granted access)."""
+    return Team.objects.filter(organization_id=organization_id).order_by("name")
+
+
+def connector_as_seen(project: Project, connector_id: int) -> Connector | None:
+    """The connector with the project's display title and icon (``connectors_for_project``)."""
+    return connectors_for_project(project).filter(pk=connector_id).first()
+
+
+def profile_of_project(project: Project, profile_id: int) -> ConnectorProfile | None:
+    return ConnectorProfile.objects.filter(project=project, pk=profile_id).first()
+
+
+def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
+    """The project's profiles of one connector: the default first, then by name."""
+    return (
+        ConnectorProfile.objects.filter(project=project, connector_id=connector_id)
+        .select_related("connector")
+        .order_by("-is_default", "name", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class ReauthLink:
+    """The newest re-authentication link of a connection, for its overview (no token: only
+    its digest is stored)."""
+
+    session: ConnectSession
+    state: str  # "used", "expired" or "unused"
+
+
+def latest_reauth_session(connection: Connection) -> ReauthLink | None:
+    """The newest connect session that re-authenticates ``connection`` (dashboard or API)."""
+    session = (
+        ConnectSession.objects.filter(account=connection)
+        .select_related("profile")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if session is None:
+        return None
+    if session.used_at is not None:
+        state = "used"
+    elif session.expires_at <= timezone.now():
+        state = "expired"
+    else:
+        state = "unused"
+    return ReauthLink(session, state)

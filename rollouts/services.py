@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connections.connect import connect_session_create
 from connections.models import Connection, ConnectSession
+from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create, profile_update, setup_fields

@@ -8,7 +8,7 @@ from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
 
-from connections.services import resolved_version
+from connections.services.connections import resolved_version
 from projects.services import Actor, ServiceError
 
 from . import selectors as migration_selectors

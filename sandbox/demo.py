@@ -8,7 +8,7 @@ import base64
 import yaml
 from django.conf import settings
 
-from connections.connect import redirect_uri
+from connections.services.connect import redirect_uri
 from connectors.models import ConnectorVersion
 from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile

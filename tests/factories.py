@@ -174,7 +174,7 @@ def make_connection(
     **extra: str,
 ) -> Connection:
     """A connection through the real service (config validated, secrets encrypted)."""
-    from connections.services import connection_create
+    from connections.services.connections import connection_create
 
     n = next(_seq)
     owner_id = owner_id or f"end-user-{n}"

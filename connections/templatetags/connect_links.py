@@ -7,8 +7,9 @@ from typing import Any
 
 from django import template
 
-from connections import link_views
+from connections import selectors
 from connections.models import Connection
+from connections.views import links as link_views
 
 register = template.Library()
 
@@ -25,5 +26,5 @@ def reauth_link_panel(context: template.Context) -> dict[str, Any]:
 
 
 @register.simple_tag
-def latest_reauth_link(connection: Connection) -> link_views.ReauthLink | None:
-    return link_views.latest_reauth_session(connection)
+def latest_reauth_link(connection: Connection) -> selectors.ReauthLink | None:
+    return selectors.latest_reauth_session(connection)

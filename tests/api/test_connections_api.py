@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from connections.models import Connection, ConnectionGrant, Health, Status
-from connections.services import connection_set_status
+from connections.services.connections import connection_set_status
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Project

@@ -15,8 +15,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connections.connect import connect_with_config
 from connections.models import Connection, ConnectSession, Status
+from connections.services.connect import connect_with_config
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.models import Project

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from connections.admin import CappedCountPaginator
 from connections.models import Connection, ConnectionGrant, Health, Status
-from connections.services import connection_set_status, grant_set
+from connections.services.connections import connection_set_status, grant_set
 from profiles.models import ConnectorProfile
 from projects.crypto import mask
 from projects.models import AuditEntry

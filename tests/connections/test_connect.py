@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from connections.connect import connect_session_create
 from connections.models import Connection, ConnectSession, Health, Status
+from connections.services.connect import connect_session_create
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.crypto import decrypt_json

@@ -14,9 +14,9 @@ from django.db import connection as db_connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from connections.connect import connect_session_create
 from connections.models import Connection, ConnectSession, Status
-from connections.tokens import connection_refresh_tokens
+from connections.services.connect import connect_session_create
+from connections.services.tokens import connection_refresh_tokens
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json
 from projects.models import Project

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from connections.health import connection_check_health, connections_check_health_bulk
 from connections.models import Connection, Health, Status
-from connections.services import connection_set_status
+from connections.services.connections import connection_set_status
+from connections.services.health import connection_check_health, connections_check_health_bulk
 from projects.models import AuditEntry
 from projects.services import Actor
 from tests.factories import make_connection, make_profile, make_project

@@ -11,12 +11,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from connections.connect import _same_origin, connect_session_create
-from connections.health import connection_check_health
 from connections.models import Connection, Status
-from connections.outbound import DestinationRefused, check_destination
-from connections.services import connection_set_status
-from connections.tokens import UpstreamError, connection_refresh_tokens
+from connections.services.connect import connect_session_create
+from connections.services.connections import connection_set_status
+from connections.services.health import connection_check_health
+from connections.services.oauth import _same_origin
+from connections.services.tokens import UpstreamError, connection_refresh_tokens
+from core.outbound import DestinationRefused, check_destination
 from projects.services import Actor
 from tests.factories import make_connection, make_profile, make_project
 from tests.provider import Answer, Provider, provider_server

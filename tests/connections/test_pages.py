@@ -849,7 +849,7 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
 def test_adoption_and_profile_counts_follow_the_readers_access(tenancy: Tenancy) -> None:
     """A member counts only the connections they may see: the chart, the profiles list and
     the connection list never disagree."""
-    from connections.services import grant_set
+    from connections.services.connections import grant_set
 
     profile = make_profile(tenancy.project)
     mine = make_connection(profile, "mine")

@@ -14,7 +14,7 @@ from connections import rbac, selectors
 from connections.models import Connection, ConnectionGrant, Status
 from connections.permissions import get_connection_for_user
 from connections.rbac import ConnNeed
-from connections.services import (
+from connections.services.connections import (
     connection_set_org_role,
     connections_bulk,
     grant_remove,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connections.health import connection_check_health
+from connections.services.health import connection_check_health
 from projects.services import Actor
 from sandbox.demo import seed_sandbox_profile
 from tests.factories import make_connection, make_project

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection as db_connection
 from django.test import override_settings
 
-from connections.health import connection_check_health
 from connections.models import Connection, Health, Status
-from connections.tokens import UpstreamError, connection_refresh_tokens
+from connections.services.health import connection_check_health
+from connections.services.tokens import UpstreamError, connection_refresh_tokens
 from projects.crypto import decrypt_json
 from projects.models import AuditEntry
 from projects.services import Actor

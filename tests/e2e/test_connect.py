@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from connections.models import Connection, Health, Status
-from connections.tokens import connection_refresh_tokens
+from connections.services.tokens import connection_refresh_tokens
 from projects.crypto import decrypt_json
 from projects.services import Actor
 from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
@@ -73,7 +73,7 @@ def test_oauth_connect_through_the_sandbox(browser: Any, live_server: Any, setti
     assert result.refreshed
     fresh = decrypt_json(result.connection.oauth_tokens)
     assert fresh["access_token"] != tokens["access_token"]
-    from connections.health import connection_check_health
+    from connections.services.health import connection_check_health
 
     assert connection_check_health(actor=Actor.system(), connection=connection).status == "healthy"
 

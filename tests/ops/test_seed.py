@@ -11,7 +11,7 @@ from django.db import connection as db_connection
 from connections import rbac
 from connections.models import Connection, ConnectionGrant, Health, OrgRole, Status
 from connections.selectors import credentials_masked, visible
-from connections.services import split_config
+from connections.services.connections import split_config
 from projects.crypto import decrypt_json
 from projects.models import Membership, Project
 

@@ -30,7 +30,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from connections.models import Connection, Health, OrgRole, Status
-from connections.services import resolved_version
+from connections.services.connections import resolved_version
 from connectors.builtin_loader import load_builtin_connectors
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connections.models import Connection
-from connections.services import resolved_version
+from connections.services.connections import resolved_version
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.models import Project

@@ -15,7 +15,7 @@ from django.utils import timezone
 from connections import rbac
 from connections.models import Connection, Health, OrgRole, Status, SubjectType
 from connections.selectors import visible
-from connections.services import (
+from connections.services.connections import (
     connection_create,
     connection_set_org_role,
     grant_set,

@@ -26,12 +26,13 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
+from core.outbound import DestinationRefused, check_destination, http_timeout
 from profiles.selectors import resolve_profile
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
-from .models import Connection, Health, Status
-from .outbound import DestinationRefused, check_destination, http_timeout
+from ..models import Connection, Health, Status
+from .tokens import UpstreamError, connection_refresh_tokens, is_expired
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +182,6 @@ def _access_token(actor: Actor, connection: Connection) -> str | None:
     """The current access token, refreshed first when it has expired."""
     if not connection.oauth_tokens:
         return None
-    from .tokens import UpstreamError, connection_refresh_tokens, is_expired
-
     tokens = decrypt_json(connection.oauth_tokens)
     if is_expired(tokens) and tokens.get("refresh_token"):
         try:

@@ -18,15 +18,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from connections.permissions import get_connection_for_user
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
 from profiles.models import ConnectorProfile
@@ -37,56 +34,14 @@ from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import connect
-from .models import Connection, ConnectSession
-from .rbac import ConnNeed
+from .. import selectors
+from ..forms import LinkForm, ReauthForm
+from ..models import Connection
+from ..permissions import get_connection_for_user
+from ..rbac import ConnNeed
+from ..services import connect
 
 logger = logging.getLogger(__name__)
-
-MAX_ID_DIGITS = 18  # ids are 64-bit; longer input is not an id
-EXPIRY_CHOICES = [
-    (connect.DEFAULT_LIFETIME, "30 minutes"),
-    (24 * 3600, "1 day"),
-    (connect.MAX_LIFETIME, "5 days"),
-]
-
-
-def _expiry_field() -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(
-        label="Valid for", choices=EXPIRY_CHOICES, coerce=int, initial=connect.DEFAULT_LIFETIME
-    )
-
-
-class LinkForm(forms.Form):
-    """The end user a new link is for, and how long it stays valid."""
-
-    origin_owner_id = forms.CharField(
-        label="End user id",
-        max_length=255,
-        help_text="Your own id for this end user (origin owner id); the connection keeps it.",
-    )
-    origin_owner_name = forms.CharField(label="Name", max_length=255, required=False)
-    email = forms.EmailField(label="Email", max_length=254, required=False)
-    expires_in = _expiry_field()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "link-%s")
-        super().__init__(*args, **kwargs)
-        for name, bound in self.fields.items():
-            css = "form-select" if name == "expires_in" else "form-control"
-            bound.widget.attrs["class"] = css
-        self.fields["origin_owner_id"].widget.attrs["autocomplete"] = "off"
-
-
-class ReauthForm(forms.Form):
-    """Re-authentication: the origin fields come from the connection; only the expiry."""
-
-    expires_in = _expiry_field()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "link-%s")
-        super().__init__(*args, **kwargs)
-        self.fields["expires_in"].widget.attrs["class"] = "form-select"
 
 
 @dataclass
@@ -114,46 +69,6 @@ class LinkPanel:
         return self.kind == "reauth"
 
 
-# --- Reads used by the pages (through the template tags) and by the views ---------------------
-
-
-def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
-    """The project's profiles of one connector: the default first, then by name."""
-    return (
-        ConnectorProfile.objects.filter(project=project, connector_id=connector_id)
-        .select_related("connector")
-        .order_by("-is_default", "name", "pk")
-    )
-
-
-@dataclass(frozen=True)
-class ReauthLink:
-    """The newest re-authentication link of a connection, for its overview (no token: only
-    its digest is stored)."""
-
-    session: ConnectSession
-    state: str  # "used", "expired" or "unused"
-
-
-def latest_reauth_session(connection: Connection) -> ReauthLink | None:
-    """The newest connect session that re-authenticates ``connection`` (dashboard or API)."""
-    session = (
-        ConnectSession.objects.filter(account=connection)
-        .select_related("profile")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if session is None:
-        return None
-    if session.used_at is not None:
-        state = "used"
-    elif session.expires_at <= timezone.now():
-        state = "expired"
-    else:
-        state = "unused"
-    return ReauthLink(session, state)
-
-
 def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> LinkPanel:
     extra.setdefault("form", LinkForm())
     return LinkPanel(
@@ -169,7 +84,7 @@ def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> 
 
 
 def connector_panel(project: Project, connector: Connector, **extra: Any) -> LinkPanel:
-    profiles = list(connector_profiles(project, connector.pk))
+    profiles = list(selectors.connector_profiles(project, connector.pk))
     extra.setdefault("form", LinkForm())
     extra.setdefault("selected_profile", profiles[0].pk if profiles else None)
     title = getattr(connector, "display_title", "") or connector.key
@@ -193,7 +108,7 @@ def reauth_panel(project: Project, connection: Connection, **extra: Any) -> Link
         kind="reauth",
         action=reverse("connection_reauth_link", args=[project.slug, connection.pk]),
         again_url=reverse("connection_detail", args=[project.slug, connection.pk]),
-        profiles=list(connector_profiles(project, connection.connector_id)),
+        profiles=list(selectors.connector_profiles(project, connection.connector_id)),
         current_profile=connection.profile_id,
         connection=connection,
         crumbs=[
@@ -215,18 +130,6 @@ def _respond(
     context = project_context(request, access, nav=nav, link=panel)
     template = "connections/_link_panel.html" if request.htmx else "connections/link.html"
     return render(request, template, context, status=status)
-
-
-def _profile_id(raw: str | None, default: int | None) -> int:
-    """The profile chosen in the select (a number), or ``default`` when the field is absent."""
-    if raw is None or not raw.strip():
-        if default is None:
-            raise ServiceError("Choose a profile.", field="profile")
-        return default
-    value = raw.strip()
-    if not value.isascii() or not value.isdigit() or len(value) > MAX_ID_DIGITS:
-        raise ServiceError("Choose a profile from the list.", field="profile")
-    return int(value)
 
 
 def _create(
@@ -270,17 +173,6 @@ def _create(
     return _respond(request, access, panel, nav=nav, status=200)
 
 
-def _origin(form: forms.Form) -> dict[str, Any]:
-    if not form.is_valid():
-        return {}
-    data = form.cleaned_data
-    return {
-        "origin_owner_id": data["origin_owner_id"],
-        "origin_owner_name": data["origin_owner_name"],
-        "email": data["email"],
-    }
-
-
 @cache_control(no_store=True)
 @require_POST
 @login_required
@@ -297,7 +189,7 @@ def profile_link_create(
         panel,
         nav="profiles",
         connector_profile_id=profile.pk,
-        origin=_origin(form),
+        origin=form.origin(),
     )
 
 
@@ -311,11 +203,11 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
     form = LinkForm(request.POST)
     panel = connector_panel(access.project, connector, form=form)
     try:
-        chosen = _profile_id(request.POST.get("profile"), None)
+        chosen = form.chosen_profile(None)
     except ServiceError as exc:
         panel.error = exc.message
         return _respond(request, access, panel, nav="connectors", status=exc.status)
-    profile = ConnectorProfile.objects.filter(project=access.project, pk=chosen).first()
+    profile = selectors.profile_of_project(access.project, chosen)
     if profile is None:
         raise Http404("No such profile in this project.")
     panel.selected_profile = profile.pk
@@ -328,7 +220,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
         panel,
         nav="connectors",
         connector_profile_id=profile.pk,
-        origin=_origin(form),
+        origin=form.origin(),
     )
 
 
@@ -347,7 +239,7 @@ def connection_reauth_link(
     form = ReauthForm(request.POST)
     panel = reauth_panel(access.project, connection, form=form)
     try:
-        chosen = _profile_id(request.POST.get("profile"), connection.profile_id)
+        chosen = form.chosen_profile(connection.profile_id)
     except ServiceError as exc:
         panel.error = exc.message
         return _respond(request, access, panel, nav="connections", status=exc.status)

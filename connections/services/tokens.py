@@ -27,11 +27,12 @@ from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from core.outbound import DestinationRefused, check_destination, http_timeout
 from projects.crypto import decrypt_json
 from projects.services import Actor, ServiceError, audit_record
 
-from .models import Connection, Health, Status
-from .outbound import http_timeout
+from ..models import Connection, Health, Status
+from .connections import tokens_blob
 
 logger = logging.getLogger(__name__)
 EXPIRY_MARGIN_SECONDS = 60
@@ -58,8 +59,6 @@ def is_expired(tokens: dict[str, Any], margin: int = EXPIRY_MARGIN_SECONDS) -> b
 
 
 def check_token_url(token_url: str) -> None:
-    from .outbound import DestinationRefused, check_destination
-
     try:
         check_destination(token_url)
     except DestinationRefused as exc:
@@ -145,8 +144,6 @@ def connection_refresh_tokens(
     *, actor: Actor, connection: Connection, force: bool = True
 ) -> RefreshResult:
     """Refresh the connection's OAuth tokens (``force=False``: only when expired)."""
-    from .services import tokens_blob
-
     seen = connection.oauth_tokens
     with refresh_lock(connection.pk):
         row = Connection.objects.select_related(

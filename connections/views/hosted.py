@@ -21,8 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from projects.services import ServiceError
 
-from . import connect
-from .models import ConnectSession
+from ..forms import ConnectConfigForm, OAuthCallbackForm
+from ..models import ConnectSession
+from ..services import connect, oauth
 
 HOSTED_CSP: dict[str, list[str]] = {
     "default-src": [CSP.NONE],
@@ -55,7 +56,7 @@ def _context(session: ConnectSession, **extra: Any) -> dict[str, Any]:
         "session": session,
         "project": session.project,
         "version": version,
-        "title": info.get("title") or session.profile.connector.key,
+        "title": version.title,
         "icon": assets.get("icon"),
         "auth_type": version.authentication.get("type"),
         "fields": [
@@ -94,7 +95,7 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
     if request.method == "GET":
         return render(request, "connect/page.html", _context(session, values={}, token=token))
-    values = {k[7:]: str(v) for k, v in request.POST.items() if k.startswith("config_")}
+    values = ConnectConfigForm(request.POST).values()
     try:
         connection = connect.connect_with_config(token=token, values=values)
     except connect.SessionUnusable as exc:
@@ -125,7 +126,7 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def oauth_start(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        url = connect.oauth_start(token=token, browser=request.session)
+        url = oauth.oauth_start(token=token, browser=request.session)
     except connect.SessionUnusable as exc:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
     except ServiceError as exc:
@@ -136,20 +137,19 @@ def oauth_start(request: HttpRequest, token: str) -> HttpResponse:
 @hosted
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
-    params = {k: str(v) for k, v in request.GET.items()}
+    params = OAuthCallbackForm(request.GET).params()
     try:
-        connection, reauth = connect.oauth_callback(params=params, browser=request.session)
-    except connect.CallbackError as exc:
+        connection, reauth = oauth.oauth_callback(params=params, browser=request.session)
+    except oauth.CallbackError as exc:
         return _problem(request, exc.message, kind="oauth", status=400, session=exc.session)
     version = connection.resolved_version
-    title = (version.definition.get("info") or {}).get("title") if version else None
     return render(
         request,
         "connect/done.html",
         {
             "project": connection.project,
             "connection": connection,
-            "title": title or connection.connector.key,
+            "title": version.title if version else connection.connector.key,
             "reauth": reauth,
         },
     )

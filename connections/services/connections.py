@@ -18,9 +18,18 @@ from projects.crypto import encrypt_json
 from projects.models import Membership, Team
 from projects.services import Actor, ServiceError, audit_record
 
-from . import rbac
-from .models import Connection, ConnectionGrant, GrantRole, Health, OrgRole, Status, SubjectType
-from .signals import profile_connections_changed
+from .. import rbac
+from ..models import (
+    Connection,
+    ConnectionGrant,
+    ConnectSession,
+    GrantRole,
+    Health,
+    OrgRole,
+    Status,
+    SubjectType,
+)
+from ..signals import profile_connections_changed
 
 MAX_CONFIG_VALUE = 4096
 
@@ -168,8 +177,6 @@ def profile_connections_change(profile_id: int) -> None:
 def revoke_links(*, connection_ids: list[int]) -> int:
     """Expire the unused re-authentication links of these connections (disabled accounts,
     completed migrations): a link sent earlier can no longer change them."""
-    from .models import ConnectSession
-
     return ConnectSession.objects.filter(
         account_id__in=connection_ids, used_at__isnull=True, expires_at__gt=timezone.now()
     ).update(expires_at=timezone.now())

@@ -1,0 +1,264 @@
+"""The query strings and POST bodies of the connection pages and the hosted connect pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from core.forms import IdField, IdListField, SearchField, SelectionForm, parse_id
+from projects.services import ServiceError
+
+from . import selectors
+from .models import Status
+from .services import connect
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25  # the first of the choices that is at least this
+MAX_BULK = 200
+BULK_ACTIONS = {
+    "check_health": "Check health",
+    "disable": "Disable",
+    "enable": "Enable",
+    "delete": "Delete",
+}
+SORT_CHOICES = [("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name")]
+EXPIRY_CHOICES = [
+    (connect.DEFAULT_LIFETIME, "30 minutes"),
+    (24 * 3600, "1 day"),
+    (connect.MAX_LIFETIME, "5 days"),
+]
+
+
+def per_page_choices() -> tuple[int, ...]:
+    """Page sizes offered (``CONNECTIONS_PER_PAGE_CHOICES`` overrides, e.g. in tests)."""
+    return tuple(getattr(settings, "CONNECTIONS_PER_PAGE_CHOICES", PER_PAGE_CHOICES))
+
+
+def default_per_page() -> int:
+    choices = per_page_choices()
+    return next((n for n in choices if n >= DEFAULT_PER_PAGE), choices[-1])
+
+
+# --- The list ------------------------------------------------------------------------------
+
+
+class ConnectionFilterForm(forms.Form):
+    """The list's query string: filters, sort and page size (the cursor is checked by the
+    pager). ``filters`` gives the selector's Filters."""
+
+    profile = IdField(error_messages={"invalid": "Choose a profile from the list."})
+    per_page = forms.CharField(required=False)
+    q = SearchField()
+    connector = forms.CharField(required=False)
+    status = forms.CharField(required=False)
+    health = forms.CharField(required=False)
+    version = forms.CharField(required=False)
+    sort = forms.CharField(required=False)
+    dir = forms.CharField(required=False)
+    after = forms.CharField(required=False)
+    before = forms.CharField(required=False)
+
+    def clean_per_page(self) -> int:
+        raw = self.cleaned_data["per_page"]
+        try:
+            per_page = int(raw) if raw else default_per_page()
+        except ValueError:
+            per_page = 0
+        if per_page not in per_page_choices():
+            allowed = ", ".join(map(str, per_page_choices()))
+            raise forms.ValidationError(f"Rows per page must be one of {allowed}.")
+        return per_page
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                data["filters"] = selectors.Filters(
+                    search=data["q"],
+                    connector_key=data["connector"],
+                    profile_id=data["profile"],
+                    status=data["status"],
+                    health=data["health"],
+                    version=data["version"],
+                    sort_by=data["sort"] or "created_at",
+                    sort_dir=data["dir"] or "desc",
+                )
+            except ServiceError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return data
+
+    @property
+    def filters(self) -> selectors.Filters:
+        return self.cleaned_data["filters"]
+
+
+class ConnectionBulkForm(SelectionForm):
+    """One action on the selected rows (``confirmed=yes`` after a delete's confirmation);
+    ``next`` is where to return (checked by the view)."""
+
+    action = forms.CharField(required=False)
+    ids = IdListField(
+        error_messages={"invalid": "The selection holds something that is not a connection id."}
+    )
+    page_ids = IdListField(
+        error_messages={"invalid": "The selection holds something that is not a connection id."}
+    )
+    confirmed = forms.CharField(required=False)
+    next = forms.CharField(required=False, strip=False)
+    field_order = ["action", "ids", "page_ids", "all_on_page"]
+
+    def clean_action(self) -> str:
+        action = self.cleaned_data["action"]
+        if action not in BULK_ACTIONS:
+            raise forms.ValidationError("Choose an action for the selection.")
+        return str(action)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            if not self.selected:
+                raise forms.ValidationError("Select at least one connection.")
+            if len(self.selected) > MAX_BULK:
+                raise forms.ValidationError(f"Select at most {MAX_BULK} connections at a time.")
+        return data
+
+
+# --- One connection --------------------------------------------------------------------------
+
+
+class DetailTabForm(forms.Form):
+    tab = forms.CharField(required=False)
+
+    @property
+    def tab_name(self) -> str:
+        return "access" if self.is_valid() and self.cleaned_data["tab"] == "access" else "overview"
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(required=False, strip=False)  # the service checks it
+
+
+class StatusForm(forms.Form):
+    status = forms.CharField(required=False)
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status not in (Status.ACTIVE, Status.DISABLED):
+            raise forms.ValidationError("Choose to disable or to enable the connection.")
+        return str(status)
+
+
+class GrantForm(forms.Form):
+    """A grant's subject as ``subject=user:12`` (the add form's one select) or
+    ``subject_type`` + ``subject_id``, and its role (the service checks them)."""
+
+    subject = forms.CharField(required=False)
+    subject_type = forms.CharField(required=False)
+    subject_id = forms.CharField(required=False)
+    role = forms.CharField(required=False)
+
+    def subject_of(self) -> tuple[str, str]:
+        data = self.cleaned_data
+        if data["subject"]:
+            subject_type, _, subject_id = data["subject"].partition(":")
+            return subject_type, subject_id
+        return data["subject_type"], data["subject_id"]
+
+
+class OrgRoleForm(forms.Form):
+    role = forms.CharField(required=False)  # the service checks it
+
+
+# --- Connect links -----------------------------------------------------------------------------
+
+
+def _expiry_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label="Valid for", choices=EXPIRY_CHOICES, coerce=int, initial=connect.DEFAULT_LIFETIME
+    )
+
+
+class _ProfileChoice:
+    """The profile chosen in the link panel's select (a number), or ``default`` when the
+    field is absent."""
+
+    data: Any
+
+    def chosen_profile(self, default: int | None) -> int:
+        raw = self.data.get("profile")
+        if raw is None or not str(raw).strip():
+            if default is None:
+                raise ServiceError("Choose a profile.", field="profile")
+            return default
+        try:
+            pk = parse_id(raw)
+        except ValueError as exc:
+            raise ServiceError("Choose a profile from the list.", field="profile") from exc
+        assert pk is not None
+        return pk
+
+
+class LinkForm(_ProfileChoice, forms.Form):
+    """The end user a new link is for, and how long it stays valid."""
+
+    origin_owner_id = forms.CharField(
+        label="End user id",
+        max_length=255,
+        help_text="Your own id for this end user (origin owner id); the connection keeps it.",
+    )
+    origin_owner_name = forms.CharField(label="Name", max_length=255, required=False)
+    email = forms.EmailField(label="Email", max_length=254, required=False)
+    expires_in = _expiry_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "link-%s")
+        super().__init__(*args, **kwargs)
+        for name, bound in self.fields.items():
+            css = "form-select" if name == "expires_in" else "form-control"
+            bound.widget.attrs["class"] = css
+        self.fields["origin_owner_id"].widget.attrs["autocomplete"] = "off"
+
+    def origin(self) -> dict[str, Any]:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "origin_owner_id": data["origin_owner_id"],
+            "origin_owner_name": data["origin_owner_name"],
+            "email": data["email"],
+        }
+
+
+class ReauthForm(_ProfileChoice, forms.Form):
+    """Re-authentication: the origin fields come from the connection; only the expiry."""
+
+    expires_in = _expiry_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "link-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["expires_in"].widget.attrs["class"] = "form-select"
+
+
+# --- Hosted connect pages ------------------------------------------------------------------------
+
+
+class ConnectConfigForm(forms.Form):
+    """The end user's credentials, as ``config_<key>`` fields of the definition's
+    configFields (the service validates them against the version)."""
+
+    PREFIX = "config_"
+
+    def values(self) -> dict[str, str]:
+        prefix = self.PREFIX
+        return {k[len(prefix) :]: str(v) for k, v in self.data.items() if k.startswith(prefix)}
+
+
+class OAuthCallbackForm(forms.Form):
+    """The provider's redirect back: ``code`` and ``state``, or ``error``; ``iss`` when the
+    provider names itself (the service checks them all)."""
+
+    def params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.data.items()}

@@ -1,0 +1,296 @@
+"""The connections list: filters, search, sort, keyset pages, a capped count and bulk actions.
+
+Every read goes through ``selectors.visible`` (the same RBAC scope as the API); every write
+through the services.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from core.forms import first_error, plural
+from core.pager import without_cursors
+from profiles.selectors import profiles_of
+from projects.http import HtmxHttpRequest
+from projects.permissions import ProjectAccess, get_project_for_user
+from projects.services import Actor, ServiceError
+from projects.views import project_context
+
+from .. import rbac, selectors
+from ..forms import (
+    SORT_CHOICES,
+    ConnectionBulkForm,
+    ConnectionFilterForm,
+    default_per_page,
+    per_page_choices,
+)
+from ..models import Connection, Health, Status
+from ..rbac import ConnNeed
+from ..services import connections as services
+from ..services import health
+
+VERSION_CHOICES_LIMIT = 300
+# What a list row shows (and sorts, pages and checks access by): loading only these makes a
+# 50-row page several milliseconds cheaper than whole rows with their related objects.
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "origin_owner_id",
+    "email",
+    "status",
+    "health",
+    "org_role",
+    "created_at",
+    "updated_at",
+    "profile_id",
+    "profile__name",
+    "connector_id",
+    "connector__key",
+    "resolved_version_id",
+    "resolved_version__version",
+)
+
+
+def viewer_of(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
+    return rbac.Viewer(user=request.user, membership=access.membership)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One list row, with its links and labels built in Python: a hundred {% url %} and
+    |date calls cost more than the page's SQL (bench/connections.py)."""
+
+    connection: Connection
+    role: str
+    connector_title: str
+    connector_icon: str
+    detail_href: str
+    profile_href: str
+    version_href: str
+    created_label: str
+    created_iso: str
+
+
+def _prefix(name: str, *args: Any) -> str:
+    """A reversed URL with its trailing id cut off, to append ids to (one reverse per page)."""
+    url = reverse(name, args=[*args, 0])
+    return url[: url.rindex("/0/") + 1]
+
+
+def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) -> Row:
+    title, icon = info.get(c.resolved_version_id or 0, ("", ""))
+    created = timezone.localtime(c.created_at)
+    return Row(
+        c,
+        role,
+        title or c.connector.key,
+        icon,
+        f"{_DETAIL[slug]}{c.pk}/",
+        f"{_PROFILE[slug]}{c.profile_id}/",
+        f"{_VERSION[slug, c.connector.key]}{c.resolved_version_id}/"
+        if c.resolved_version_id
+        else "",
+        created.strftime("%Y-%m-%d %H:%M"),
+        created.isoformat(),
+    )
+
+
+class _Prefixes(dict[Any, str]):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, key: Any) -> str:
+        args = key if isinstance(key, tuple) else (key,)
+        value = self[key] = _prefix(self.name, *args)
+        return value
+
+
+_DETAIL = _Prefixes("connection_detail")
+_PROFILE = _Prefixes("profile_detail")
+_VERSION = _Prefixes("version_detail")
+
+
+def _list_context(
+    request: HtmxHttpRequest, access: ProjectAccess, params: QueryDict
+) -> tuple[dict[str, Any], int]:
+    """Everything the list page shows, with a fixed number of queries at any data size:
+    the page, a capped count, the roles on the page, and the filter choices."""
+    viewer = viewer_of(request, access)
+    project = access.project
+    profiles = list(profiles_of(project).order_by("connector__key", "name"))
+    # Only connectors with a profile here can have connections: the filter's choices.
+    connectors = list({p.connector.key: p.connector for p in profiles}.values())
+    context: dict[str, Any] = {
+        "params": params,
+        "query": without_cursors(params),
+        "connectors": connectors,
+        "profiles": profiles,
+        "versions": selectors.version_numbers(project, limit=VERSION_CHOICES_LIMIT),
+        "statuses": Status.choices,
+        "healths": Health.choices,
+        "sorts": SORT_CHOICES,
+        "per_page_choices": per_page_choices(),
+        "default_per_page": default_per_page(),
+        "sees_all": viewer.sees_all,
+        "rows": [],
+        "page": None,
+        "error": None,
+        "next_url": request.get_full_path(),
+        "list_url": reverse("connection_list", args=[project.slug]),
+    }
+    form = ConnectionFilterForm(params)
+    if not form.is_valid():
+        context["error"] = first_error(form)[1]
+        return context, 400
+    filters, per_page = form.filters, form.cleaned_data["per_page"]
+    visible = selectors.apply_filters(
+        selectors.visible(viewer, project).only(*LIST_COLUMNS), filters
+    )
+    try:
+        page = selectors.page(
+            visible,
+            filters,
+            after=form.cleaned_data["after"],
+            before=form.cleaned_data["before"],
+            limit=per_page,
+        )
+    except ServiceError as exc:
+        context["error"] = exc.message
+        return context, exc.status
+    paged = bool(form.cleaned_data["after"] or form.cleaned_data["before"])
+    if filters.search and not paged:
+        # A search's page says enough (a full page: "25+"): no second trigram scan to count.
+        count, capped = len(page.items), page.next is not None
+    else:
+        count, capped = selectors.count_capped(visible)
+    info = selectors.version_labels({c.resolved_version_id for c in page.items})
+    roles = rbac.roles(viewer, page.items)
+    prev_href, next_href = page.links(params)
+    context.update(
+        filters=filters,
+        per_page=per_page,
+        page=page,
+        count=count,
+        count_label=f"{count:,}+" if capped else f"{count:,}",
+        empty=count == 0 and not filters.active and not paged,
+        prev_href=prev_href,
+        next_href=next_href,
+        rows=[_row(project.slug, c, roles[c.pk], info) for c in page.items],
+    )
+    return context, 200
+
+
+@require_GET
+@login_required
+def connection_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, project_slug)
+    context, status = _list_context(request, access, request.GET)
+    template = "connections/list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#table"
+    return render(
+        request,
+        template,
+        project_context(request, access, nav="connections", **context),
+        status=status,
+    )
+
+
+def _next_url(request: HtmxHttpRequest, access: ProjectAccess, candidate: str) -> str:
+    """Where a bulk action returns: the list with the filters it was sent from."""
+    default = reverse("connection_list", args=[access.project.slug])
+    if (
+        candidate
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and urlsplit(candidate).path == default
+    ):
+        return candidate
+    return default
+
+
+def _bulk_error(
+    request: HtmxHttpRequest, access: ProjectAccess, next_url: str, message: str
+) -> HttpResponse:
+    params = QueryDict(urlsplit(next_url).query)
+    context, _status = _list_context(request, access, params)
+    context["next_url"] = next_url
+    messages.error(request, message)
+    return render(
+        request,
+        "connections/list.html",
+        project_context(request, access, nav="connections", **context),
+        status=400,
+    )
+
+
+@require_POST
+@login_required
+def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """One action on the selected rows. Ids are looked up among the connections the user
+    can see (anything else is "not found"); rows the user may not change are skipped."""
+    access = get_project_for_user(request.user, project_slug)
+    form = ConnectionBulkForm(request.POST)
+    form.is_valid()
+    next_url = _next_url(request, access, form.cleaned_data.get("next", ""))
+    if form.errors:
+        return _bulk_error(request, access, next_url, first_error(form)[1])
+    action, ids = form.cleaned_data["action"], form.selected
+    viewer = viewer_of(request, access)
+    rows = selectors.visible_by_ids(viewer, access.project, ids)
+    not_found = len(ids) - len(rows)
+    actor = Actor.from_request(request)
+    roles = rbac.roles(viewer, rows)
+
+    if action == "delete" and form.cleaned_data["confirmed"] != "yes":
+        deletable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.OWN)]
+        return render(
+            request,
+            "connections/bulk_delete.html",
+            project_context(
+                request,
+                access,
+                nav="connections",
+                deletable=deletable,
+                skipped=len(rows) - len(deletable),
+                not_found=not_found,
+                next_url=next_url,
+            ),
+        )
+    if action == "check_health":
+        writable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.WRITE)]
+        results = health.connections_check_health_bulk(actor=actor, connections=writable)
+        tally = Counter(r.status for r in results.values())
+        parts = [
+            f"{tally[value]} {label.lower()}" for value, label in Health.choices if tally[value]
+        ]
+        message = f"Checked {plural(len(results), 'connection')}" + (
+            f": {', '.join(parts)}." if parts else "."
+        )
+        skipped = len(rows) - len(writable)
+    else:
+        done, skipped = services.connections_bulk(
+            actor=actor, viewer=viewer, connections=rows, action=action
+        )
+        verb = {"disable": "Disabled", "enable": "Enabled", "delete": "Deleted"}[action]
+        message = f"{verb} {plural(done, 'connection')}."
+    if skipped:
+        message += f" Skipped {plural(skipped, 'connection')} you may not change."
+    if not_found:
+        message += f" {plural(not_found, 'connection')} not found."
+    (messages.warning if skipped or not_found else messages.success)(request, message)
+    return redirect(next_url)
