@@ -12,8 +12,11 @@ UV := .tools/bin/uv
 UV_DEP := .tools/bin/uv
 endif
 PY := .venv/bin/python
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# Where `make run` serves the demo: SITE_URL in .env, the one place the server, the task worker
+# and every manage.py command read it from. `make run HOST=... PORT=...` rewrites that line
+# (either alone keeps the other part); without them .env decides (http://127.0.0.1:8000).
+HOST ?=
+PORT ?=
 CHROMIUM ?= /usr/bin/chromium
 # bench/resolution.py drops and re-creates this database (PostgreSQL only).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
@@ -21,7 +24,8 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 .PHONY: help run test lint fmt bench install chromium clean
 
 help:
-	@echo "make run    - install, migrate, seed the demo and serve http://$(HOST):$(PORT) (SQLite)"
+	@echo "make run    - install, migrate, seed the demo and serve it (SQLite) at SITE_URL from .env"
+	@echo "              (http://127.0.0.1:8000; make run HOST=... PORT=... changes it)"
 	@echo "make test   - the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff, mypy and the import layers (import-linter)"
 	@echo "make bench  - benchmarks (ratios measured in one run)"
@@ -36,21 +40,24 @@ help:
 
 install: .venv/.synced
 
-# Local secrets for development: a random SECRET_KEY and a Fernet key; never committed.
+# Local settings for development: a random SECRET_KEY and a Fernet key (never committed) and
+# the site's address.
 .env: | .venv/.synced
 	@$(PY) -c "import secrets; from cryptography.fernet import Fernet; \
 	print('DEBUG=true'); \
 	print('SECRET_KEY=' + secrets.token_urlsafe(50)); \
-	print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode())" > $@
-	@echo "Wrote .env with a new SECRET_KEY and FIELD_ENCRYPTION_KEYS"
+	print('FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode()); \
+	print('SITE_URL=http://127.0.0.1:8000')" > $@
+	@echo "Wrote .env with a new SECRET_KEY, FIELD_ENCRYPTION_KEYS and SITE_URL"
 
 run: install .env
+	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' > /dev/null
 	$(PY) manage.py migrate --no-input
-	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo
 	@# The task worker (reconnect emails) runs beside the server and stops with it.
-	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py db_worker --no-startup-delay & \
+	$(PY) manage.py db_worker --no-startup-delay & \
 	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
+	  $(PY) manage.py runserver "$$($(PY) -m config.devserver)"
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 chromium:

@@ -1,4 +1,4 @@
-"""The JSON API of ../shared/API.md, served under /api/v1/."""
+"""The JSON API (guide: docs/api.md; reference: the OpenAPI document), under /api/v1/."""
 
 from __future__ import annotations
 

@@ -34,3 +34,24 @@ class RedactSecretsFilter(logging.Filter):
             record.msg = cleaned
             record.args = None
         return True
+
+
+class QuietStaticRequests(logging.Filter):
+    """Drops the development server's request lines for static files that were served (a page
+    view otherwise logs one line per stylesheet and script). Failed ones (4xx/5xx) still show.
+    Settings attach it to ``django.server`` unless ``LOG_STATIC`` is true."""
+
+    def __init__(self, prefix: str = "/static/") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status >= 400:
+            return True
+        args = record.args
+        if not isinstance(args, tuple) or not args or not isinstance(args[0], str):
+            return True
+        # args[0] is the request line: "GET /static/css/app.css HTTP/1.1".
+        parts = args[0].split(" ")
+        return not (len(parts) >= 2 and parts[1].startswith(self.prefix))

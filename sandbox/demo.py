@@ -93,6 +93,24 @@ def seed_sandbox_profile(project: Project) -> ConnectorProfile:
     return profile
 
 
+def stale_sandbox_versions(project: Project) -> list[str]:
+    """The sandbox versions of ``project`` whose provider URLs name another address than
+    SITE_URL (seeded while the server ran elsewhere): their health checks and OAuth sign-in
+    call that other address. Published versions are immutable, so only a fresh database
+    fixes them."""
+    site = settings.SITE_URL.rstrip("/") + "/sandbox/"
+    versions = (
+        ConnectorVersion.objects.filter(project=project, connector__key__in=[KEY, OAUTH_KEY])
+        .select_related("connector")
+        .order_by("connector__key", "version_key")
+    )
+    return [
+        f"{version.connector.key} {version.version} ({version.definition.get('baseUrl')})"
+        for version in versions
+        if not str(version.definition.get("baseUrl", "")).startswith(site)
+    ]
+
+
 OAUTH_KEY = "sandbox_hr"
 OAUTH_CLIENT_ID = "sandbox-demo-client"
 # The demo's client secret: known, because the demo profile must hold it (encrypted there).

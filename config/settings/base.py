@@ -233,21 +233,42 @@ def allow_http_loopback() -> bool:
     return True
 
 
+# Development server request lines for static files (one per stylesheet and script of every
+# page) are left out unless LOG_STATIC is true; failed ones always show.
+LOG_STATIC = env.bool("LOG_STATIC", default=False)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+# Every line goes out once, through one handler that redacts connect tokens and OAuth codes:
+# the root's. Django's own default handlers (a second, unfiltered console handler on the
+# "django" logger, mail_admins) are replaced, or each Django warning and task line would be
+# printed twice, the second time unredacted.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "config.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "config.logging.RedactSecretsFilter"},
+        "quiet_static": {
+            "()": "config.logging.QuietStaticRequests",
+            "prefix": "/" + STATIC_URL.lstrip("/"),
+        },
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Never log request bodies or auth headers; django.request logs only the path.
         "django.db.backends": {"level": "WARNING"},
         # The development server's request lines go through the redacting handler too
         # (they carry /connect/<token>/ paths and OAuth callback codes).
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": [] if LOG_STATIC else ["quiet_static"],
+        },
         # These log URLs (which may carry credentials) and token bodies at DEBUG: never.
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},

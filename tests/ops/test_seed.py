@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -106,6 +107,17 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     assert set(demo.values_list("pk", flat=True)) == before
     assert ConnectionGrant.objects.count() == grants
     assert "Demo connections: 305." in second
+    assert "seeded for another address" not in second
+
+
+def test_seed_demo_warns_when_the_sandbox_was_seeded_for_another_address(settings: Any) -> None:
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    assert "seeded for another address" not in seed_demo()
+    settings.SITE_URL = "http://127.0.0.1:8018"
+    output = seed_demo()
+    assert "seeded for another address than SITE_URL http://127.0.0.1:8018" in output
+    assert "sandbox_crm 1.0.0 (http://127.0.0.1:8000/sandbox/api)" in output
+    assert "sandbox_hr 1.0.0 (http://127.0.0.1:8000/sandbox/api)" in output
 
 
 @pytest.mark.postgres

@@ -32,7 +32,7 @@ from projects.crypto import encrypt_json
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
-from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
+from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile, stale_sandbox_versions
 
 DEMO_PASSWORD = "connector-hub-demo"
 DEMO_ORG = ("acme", "Acme Integrations")
@@ -317,9 +317,9 @@ SANDBOX_CONNECTIONS = [
 ]
 
 
-def seed_sandbox(project: Project) -> None:
+def seed_sandbox(project: Project) -> list[str]:
     """Connectors served by this very server (local settings): "Check now" and a whole OAuth
-    connect work without internet."""
+    connect work without internet. Returns the sandbox versions seeded for another SITE_URL."""
     profile = seed_sandbox_profile(project)
     for owner_id, name, key in SANDBOX_CONNECTIONS:
         if not Connection.objects.filter(project=project, origin_owner_id=owner_id).exists():
@@ -352,6 +352,7 @@ def seed_sandbox(project: Project) -> None:
                     "scope": "contacts.read",
                 },
             )
+    return stale_sandbox_versions(project)
 
 
 def describe_access(organization: Organization) -> list[str]:
@@ -418,11 +419,21 @@ class Command(BaseCommand):
         if seed_connections():
             self.stdout.write("Demo connections created.")
         if settings.SANDBOX_ENABLED:
-            seed_sandbox(Project.objects.get(slug="acme-production"))
+            stale = seed_sandbox(Project.objects.get(slug="acme-production"))
             self.stdout.write(
                 "Sandbox connectors (served by this server under /sandbox/): sandbox_crm (API "
                 "key, Check now works offline) and sandbox_hr (OAuth 2 with PKCE)."
             )
+            if stale:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"These sandbox versions were seeded for another address than SITE_URL "
+                        f"{settings.SITE_URL}: {', '.join(stale)}. Their health checks and "
+                        "OAuth sign-in call that address. Serve that address again (make run "
+                        "HOST=... PORT=...), or seed a fresh database (SQLite: delete "
+                        "db.sqlite3, then make run)."
+                    )
+                )
         total = Connection.objects.filter(
             project__organization=organization, origin_owner_id__startswith=DEMO_OWNER_PREFIX
         ).count()
