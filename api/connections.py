@@ -1,4 +1,5 @@
-"""Connections: the "Connections" section of API.md (seed 002's reference API).
+"""Connections: list with filters, sort and offsets, detail, rename, delete, health, access
+grants and the organization-level role.
 
 A project API key holds every connection of its own project as ``owner``; another project's
 connection is a 404, never a 403 and never its data. Secrets never leave: secret config
@@ -246,7 +247,7 @@ def _viewer() -> rbac.Viewer:
 
 def _connection(request: HttpRequest, connection_id: int) -> Connection:
     """A connection of the key's project (a key holds all of them as owner), else 404."""
-    connection = selectors.visible(_viewer(), _project(request)).filter(pk=connection_id).first()
+    connection = selectors.visible_one(_viewer(), _project(request), connection_id)
     if connection is None:
         raise Http404("No such connection in this project.")
     return connection
@@ -292,8 +293,7 @@ def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> 
         sort_dir=query.sort_dir,
     )
     matching = selectors.apply_filters(selectors.visible(_viewer(), _project(request)), filters)
-    total = matching.order_by().count()
-    rows = selectors.ordered(matching, filters)[query.offset : query.offset + query.limit]
+    rows, total = selectors.offset_page(matching, filters, offset=query.offset, limit=query.limit)
     return {
         "items": [connection_body(c) for c in rows],
         "total": total,

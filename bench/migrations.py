@@ -1,6 +1,6 @@
 """Benchmark of profile migrations at a million connections (PostgreSQL), measured in one run.
 
-Issue 7: with 200,000 connections pending out of 1,000,000, the Migrations page and a
+With 200,000 connections pending out of 1,000,000, the Migrations page and a
 migration page (first and a deep page of pending accounts) as ratios to the bare view, with
 query counts, the API's migration endpoints, and the time to enqueue notices for all 200,000.
 

@@ -133,7 +133,7 @@ class Connection(models.Model):
             models.Index(fields=["connector", "-created_at", "-id"], name="conn_connector_created"),
             models.Index(fields=["resolved_version", "-created_at"], name="conn_version_created"),
             models.Index(fields=["project", "origin_owner_id"], name="conn_project_owner"),
-            # Profile migrations (issue 7): the migrated accounts' count, daily chart and newest
+            # Profile migrations: the migrated accounts' count, daily chart and newest
             # first list read this index alone (moved rows only, so it stays small).
             models.Index(
                 fields=["moved_from_profile", "profile", "-moved_at", "-id"],

@@ -1,4 +1,4 @@
-"""Who may do what with a connection (seed 002's per-connection RBAC).
+"""Who may do what with a connection: per-connection grants on top of the organization role.
 
 - Organization owners and admins, and project API keys, hold every connection as ``owner``.
 - Everyone else holds the highest of: their user grant, their teams' grants, and the

@@ -56,7 +56,7 @@ def visible(viewer: rbac.Viewer, project: Project) -> QuerySet[Connection]:
 
 # --- Filters -------------------------------------------------------------------------------
 
-# field__operator filters of the API (seed 002): field → (ORM path, kind).
+# field__operator filters of the API: field → (ORM path, kind).
 FILTER_FIELDS: dict[str, tuple[str, str]] = {
     "created_at": ("created_at", "datetime"),
     "updated_at": ("updated_at", "datetime"),
@@ -348,6 +348,18 @@ def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
 
 
 # --- Reads of the connection pages -------------------------------------------------------------
+
+
+def visible_one(viewer: rbac.Viewer, project: Project, connection_id: int) -> Connection | None:
+    return visible(viewer, project).filter(pk=connection_id).first()
+
+
+def offset_page(
+    connections: QuerySet[Connection], filters: Filters, *, offset: int, limit: int
+) -> tuple[list[Connection], int]:
+    """The API's page by offset, with the exact count of all that match."""
+    total = connections.order_by().count()
+    return list(ordered(connections, filters)[offset : offset + limit]), total
 
 
 def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[int]) -> list[Connection]:

@@ -431,6 +431,20 @@ def migrated_recent(migration: ProfileMigration, *, limit: int) -> list[Connecti
     )
 
 
+def open_migration(migration_id: int) -> ProfileMigration | None:
+    """An open migration with what its notices name (the notice task)."""
+    return (
+        ProfileMigration.objects.select_related("project__organization", "to_profile__connector")
+        .filter(pk=migration_id, completed_at__isnull=True)
+        .first()
+    )
+
+
+def pending_among(migration: ProfileMigration, connection_ids: list[int]) -> QuerySet[Connection]:
+    """The given accounts that are still pending, by id."""
+    return pending(migration).filter(pk__in=connection_ids).order_by("pk")
+
+
 def migration_of(project: Project, migration_id: int) -> ProfileMigration | None:
     return migrations_of(project).filter(pk=migration_id).first()
 

@@ -32,17 +32,13 @@ def _connector_title(migration: ProfileMigration) -> str:
 def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
     returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped."""
-    migration = (
-        ProfileMigration.objects.select_related("project__organization", "to_profile__connector")
-        .filter(pk=migration_id, completed_at__isnull=True)
-        .first()
-    )
+    migration = migration_selectors.open_migration(migration_id)
     if migration is None:
         return 0
     actor = Actor()
     sent = 0
     connector_title = _connector_title(migration)
-    rows = migration_selectors.pending(migration).filter(pk__in=connection_ids).order_by("pk")
+    rows = migration_selectors.pending_among(migration, connection_ids)
     for connection in rows:
         if not connection.email:
             continue

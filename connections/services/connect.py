@@ -289,7 +289,7 @@ def verify_credentials(
         config_secrets=encrypt_json(secret) if secret else "",
         resolved_version=version,
     )
-    result = health.run(health.prepare(probe_row))
+    result = health.health_probe_run(health.health_probe(probe_row))
     if result.status == Health.HEALTHY:
         return True
     if result.status == Health.UNKNOWN:

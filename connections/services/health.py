@@ -74,7 +74,7 @@ def _pick(values: dict[str, str], preferred: Iterable[str], fallback: list[str])
     return fallback[0] if fallback else ""
 
 
-def prepare(connection: Connection, access_token: str | None = None) -> Probe:
+def health_probe(connection: Connection, access_token: str | None = None) -> Probe:
     """Build the request from the connection's resolved version (no HTTP, no writes)."""
     probe = Probe()
     version = connection.resolved_version
@@ -136,7 +136,7 @@ def prepare(connection: Connection, access_token: str | None = None) -> Probe:
     return probe
 
 
-def run(probe: Probe) -> HealthResult:
+def health_probe_run(probe: Probe) -> HealthResult:
     """The HTTP part only (safe to run in a worker thread: no database access)."""
     now = timezone.now
     if probe.problem:
@@ -200,7 +200,9 @@ STATUS_AFTER = {
 
 
 @transaction.atomic
-def record(*, actor: Actor, connection: Connection, result: HealthResult) -> Connection:
+def health_result_record(
+    *, actor: Actor, connection: Connection, result: HealthResult
+) -> Connection:
     """Store a check's outcome on the row (and the status it implies, unless disabled)."""
     row = (
         Connection.objects.select_for_update(of=("self",))
@@ -251,8 +253,8 @@ def _loaded(connections: Iterable[Connection]) -> list[Connection]:
 def connection_check_health(*, actor: Actor, connection: Connection) -> HealthResult:
     """Check one connection now and record the outcome."""
     (row,) = _loaded([connection])
-    result = run(prepare(row, _access_token(actor, row)))
-    record(actor=actor, connection=row, result=result)
+    result = health_probe_run(health_probe(row, _access_token(actor, row)))
+    health_result_record(actor=actor, connection=row, result=result)
     logger.info("health check of connection %s: %s", row.pk, result.status)
     return result
 
@@ -263,9 +265,9 @@ def connections_check_health_bulk(
     """Check many connections: requests prepared here, sent in parallel (at most
     MAX_PARALLEL at once), outcomes recorded here."""
     rows = _loaded(connections)
-    probes = {row.pk: prepare(row, _access_token(actor, row)) for row in rows}
+    probes = {row.pk: health_probe(row, _access_token(actor, row)) for row in rows}
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
-        results = dict(zip(probes, pool.map(run, probes.values()), strict=True))
+        results = dict(zip(probes, pool.map(health_probe_run, probes.values()), strict=True))
     for row in rows:
-        record(actor=actor, connection=row, result=results[row.pk])
+        health_result_record(actor=actor, connection=row, result=results[row.pk])
     return results

@@ -1,4 +1,4 @@
-"""The "Connections" endpoints, exactly as API.md has them (seed 002's reference API)."""
+"""The "Connections" endpoints, exactly as API.md has them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The profile-migration endpoints (issue 7, item 6), with API.md's conventions."""
+"""The profile-migration endpoints, with API.md's conventions."""
 
 from __future__ import annotations
 
