@@ -143,6 +143,18 @@ class ConnectorVersion(models.Model):
         self.is_prerelease = bool(parsed.prerelease)
 
     @property
+    def title(self) -> str:
+        """The connector's name as this version words it: the definition's ``info.title``, else
+        the connector's display title (the project's view of it, annotated by
+        ``selectors.connectors_for_project``; else the shared row's title), else its key."""
+        info = self.definition.get("info") if isinstance(self.definition, dict) else None
+        title = info.get("title") if isinstance(info, dict) else None
+        connector = self.connector
+        return str(
+            title or getattr(connector, "display_title", "") or connector.title or connector.key
+        )
+
+    @property
     def authentication(self) -> dict[str, Any]:
         auth = self.definition.get("authentication")
         return auth if isinstance(auth, dict) else {}
