@@ -66,9 +66,7 @@ def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    projects = selectors.projects_for_user(request.user)
-    last = request.session.get(LAST_PROJECT_SESSION_KEY)
-    project = (projects.filter(slug=last).first() if last else None) or projects.first()
+    project = selectors.project_to_open(request.user, request.session.get(LAST_PROJECT_SESSION_KEY))
     if project is not None:
         return redirect(project)
     return render(request, "projects/welcome.html", {"form": OrganizationForm()})
@@ -208,7 +206,7 @@ def _members_context(
         members=members,
         page=page,
         search=search,
-        member_choices=selectors.members_of(organization).values_list("user_id", "user__username"),
+        member_choices=selectors.member_choices(organization),
         teams=teams,
         add_form=add_form,
         team_form=extra.pop("team_form", None) or TeamForm(),
@@ -451,17 +449,12 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     entries = selectors.audit_entries_for_project(
         access.project, **{k: v for k, v in filters.items() if v}
     )
-    before, after = _int_param(request, "before"), _int_param(request, "after")
-    if after is not None:
-        rows = list(entries.filter(id__gt=after).order_by("id")[: AUDIT_PAGE_SIZE + 1])
-        has_newer, has_older = len(rows) > AUDIT_PAGE_SIZE, True
-        rows = rows[:AUDIT_PAGE_SIZE][::-1]
-    else:
-        if before is not None:
-            entries = entries.filter(id__lt=before)
-        rows = list(entries[: AUDIT_PAGE_SIZE + 1])
-        has_newer, has_older = before is not None, len(rows) > AUDIT_PAGE_SIZE
-        rows = rows[:AUDIT_PAGE_SIZE]
+    page = selectors.audit_page(
+        entries,
+        before=_int_param(request, "before"),
+        after=_int_param(request, "after"),
+        size=AUDIT_PAGE_SIZE,
+    )
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)
@@ -471,9 +464,9 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         nav="settings",
         tab="audit",
         form=form,
-        entries=rows,
-        newer_cursor=rows[0].pk if rows and has_newer else None,
-        older_cursor=rows[-1].pk if rows and has_older else None,
+        entries=page.entries,
+        newer_cursor=page.newer_cursor,
+        older_cursor=page.older_cursor,
         query=query.urlencode(),
         target_types=selectors.audited_target_types(),
     )
@@ -511,7 +504,7 @@ def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
                 return _done(request, reverse("settings_danger", args=[project_slug]))
         else:
             status = 400
-    access.project.refresh_from_db(fields=["immutable_versioning"])
+    selectors.with_current_settings(access.project)
     template = "projects/settings_danger.html"
     if request.htmx and request.method == "POST":
         template += "#danger-panel"
