@@ -49,7 +49,7 @@ def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 @login_required
 def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
     access, connector = get_connector_for_user(request.user, project_slug, key)
-    versions = selectors.versions_for_project(access.project, connector).highest_first()
+    versions = selectors.versions_highest_first(access.project, connector)
     page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for index, row in enumerate(rows):
@@ -124,12 +124,10 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
     if not form.is_valid():
         messages.error(request, "Choose two versions to compare.")
         return redirect("connector_detail", project_slug, key)
-    versions = selectors.versions_for_project(access.project, connector)
-    pair = {
-        v.pk: v for v in versions.filter(pk__in=[form.cleaned_data["a"], form.cleaned_data["b"]])
-    }
+    a, b = form.cleaned_data["a"], form.cleaned_data["b"]
+    pair = selectors.versions_by_pk(access.project, connector, [a, b])
     try:
-        old, new = pair[form.cleaned_data["a"]], pair[form.cleaned_data["b"]]
+        old, new = pair[a], pair[b]
     except KeyError as exc:
         raise Http404("No such version.") from exc
     return render(
@@ -143,7 +141,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
             old=old,
             new=new,
             diff=structured_diff(old.definition, new.definition),
-            all_versions=versions.highest_first().values_list("pk", "version", "project_id")[:500],
+            all_versions=selectors.version_choices(access.project, connector, limit=500),
         ),
     )
 
@@ -307,6 +305,6 @@ def version_delete(
         messages.error(request, exc.message)
         return redirect("version_detail", project_slug, key, version_id)
     messages.success(request, f"{key} {version.version} deleted.")
-    if selectors.connectors_for_project(access.project).filter(key=key).exists():
+    if selectors.connector_is_visible(access.project, key):
         return redirect("connector_detail", project_slug, key)
     return redirect(reverse("connector_list", args=[project_slug]))
