@@ -11,8 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.changes import compare_definitions
-from connectors.models import ConnectorVersion
-from connectors.selectors import connectors_for_project
+from connectors.selectors import connectors_for_project, definitions_by_pk
 from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
@@ -77,11 +76,7 @@ def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
             "it would be refused."
         )
     elif current is not None and new.id != current.id:
-        definitions = dict(
-            ConnectorVersion.objects.filter(pk__in=[current.id, new.id]).values_list(
-                "pk", "definition"
-            )
-        )
+        definitions = definitions_by_pk([current.id, new.id])
         older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
         report = compare_definitions(
             definitions[older.id], definitions[newer.id], previous_version=older.version
@@ -94,7 +89,7 @@ def _profile_context(
     request: HtmxHttpRequest, access: Any, profile: ConnectorProfile, **extra: Any
 ) -> dict[str, Any]:
     resolved = selectors.resolve_profile(profile)
-    version = ConnectorVersion.objects.filter(pk=resolved.id).first() if resolved else None
+    version = selectors.version_of(resolved)
     rows = selectors.candidate_rows(profile, limit=500)
     return project_context(
         request,
@@ -163,7 +158,7 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> Ht
 def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     resolved = selectors.resolve_profile(profile)
-    version = ConnectorVersion.objects.get(pk=resolved.id) if resolved else None
+    version = selectors.version_of(resolved)
     try:
         if version is None:
             raise ServiceError("This profile resolves to no version; fix its pin first.")
