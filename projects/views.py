@@ -19,15 +19,18 @@ from django_htmx.http import HttpResponseClientRedirect
 from . import selectors, services
 from .forms import (
     ApiKeyForm,
+    AuditCursorForm,
     AuditFilterForm,
     DangerZoneForm,
     MemberAddForm,
+    MemberFilterForm,
     OrganizationForm,
     ProjectForm,
     ProjectRenameForm,
     RoleForm,
     TeamForm,
     TeamMemberForm,
+    TeamMemberRemoveForm,
 )
 from .http import HtmxHttpRequest
 from .models import Role
@@ -177,9 +180,11 @@ def _members_context(
     request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
 ) -> dict[str, Any]:
     organization = access.project.organization
-    search = request.GET.get("q", "").strip()[:100]
+    query = MemberFilterForm(request.GET)
+    query.is_valid()  # each field that is not valid counts as not given
+    search = query.cleaned_data.get("q", "")
     page = Paginator(selectors.members_of(organization, search=search), MEMBERS_PAGE_SIZE).get_page(
-        request.GET.get("page")
+        query.cleaned_data.get("page")
     )
     members = list(page.object_list)
     teams = list(selectors.teams_of(organization))
@@ -359,12 +364,12 @@ def team_member_add(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
 @login_required
 def team_member_remove(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
     access, team = get_team_for_user(request.user, project_slug, team_id)
-    user_id = request.POST.get("user", "")
+    form = TeamMemberRemoveForm(request.POST)
     try:
-        if not user_id.isdigit():
+        if not form.is_valid():
             raise ServiceError("Choose a member to remove from the team.")
         services.team_member_remove(
-            actor=Actor.from_request(request), team=team, user_id=int(user_id)
+            actor=Actor.from_request(request), team=team, user_id=form.cleaned_data["user"]
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -434,11 +439,6 @@ def api_key_revoke(request: HtmxHttpRequest, project_slug: str, api_key_id: int)
 AUDIT_PAGE_SIZE = 50
 
 
-def _int_param(request: HtmxHttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @require_GET
 @login_required
 def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -449,10 +449,12 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     entries = selectors.audit_entries_for_project(
         access.project, **{k: v for k, v in filters.items() if v}
     )
+    cursor = AuditCursorForm(request.GET)
+    cursor.is_valid()  # a cursor that is not valid counts as not given
     page = selectors.audit_page(
         entries,
-        before=_int_param(request, "before"),
-        after=_int_param(request, "after"),
+        before=cursor.cleaned_data.get("before"),
+        after=cursor.cleaned_data.get("after"),
         size=AUDIT_PAGE_SIZE,
     )
     query = request.GET.copy()
