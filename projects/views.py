@@ -16,6 +16,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.pager import without_cursors
+
 from . import selectors, services
 from .forms import (
     ApiKeyForm,
@@ -457,9 +459,6 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         after=cursor.cleaned_data.get("after"),
         size=AUDIT_PAGE_SIZE,
     )
-    query = request.GET.copy()
-    for key in ("before", "after"):
-        query.pop(key, None)
     context = project_context(
         request,
         access,
@@ -469,7 +468,7 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         entries=page.entries,
         newer_cursor=page.newer_cursor,
         older_cursor=page.older_cursor,
-        query=query.urlencode(),
+        query=without_cursors(request.GET),
         target_types=selectors.audited_target_types(),
     )
     template = "projects/settings_audit.html"
