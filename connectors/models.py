@@ -149,10 +149,10 @@ class ConnectorVersion(models.Model):
         ``selectors.connectors_for_project``; else the shared row's title), else its key."""
         info = self.definition.get("info") if isinstance(self.definition, dict) else None
         title = info.get("title") if isinstance(info, dict) else None
+        if title:
+            return str(title)  # without loading the connector
         connector = self.connector
-        return str(
-            title or getattr(connector, "display_title", "") or connector.title or connector.key
-        )
+        return str(getattr(connector, "display_title", "") or connector.title or connector.key)
 
     @property
     def authentication(self) -> dict[str, Any]:
