@@ -81,7 +81,8 @@ class ChangeReport:
         )
 
     def as_messages(self) -> list[dict[str, Any]]:
-        """The report as ``messages`` (seed 003): text, severity info|warning|error, detail."""
+        """The report as the version's ``messages``: each a text, a severity (info, warning or
+        error) and a detail list."""
         if self.level == "initial":
             return [{"text": "First version of this connector", "severity": "info", "detail": []}]
         against = self.previous_version or "the previous version"

@@ -144,12 +144,13 @@ class ConnectorVersion(models.Model):
 
     @property
     def title(self) -> str:
-        """The connector's name as this version words it: ``info.title``, else the
-        connector's title as the project sees it, else its key."""
+        """The connector's name as this version words it: the definition's ``info.title``, else
+        the connector's display title (the project's view of it, annotated by
+        ``selectors.connectors_for_project``; else the shared row's title), else its key."""
         info = self.definition.get("info") if isinstance(self.definition, dict) else None
         title = info.get("title") if isinstance(info, dict) else None
         if title:
-            return str(title)
+            return str(title)  # without loading the connector
         connector = self.connector
         return str(getattr(connector, "display_title", "") or connector.title or connector.key)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import (
     Case,
     Count,
@@ -92,3 +95,33 @@ def versions_for_project(project: Project, connector: Connector) -> ConnectorVer
         .filter(Q(project__isnull=True, published_at__isnull=False) | Q(project=project))
         .select_related("connector", "project")
     )
+
+
+def versions_highest_first(project: Project, connector: Connector) -> ConnectorVersionQuerySet:
+    """The versions page's rows: ``versions_for_project``, highest number first."""
+    return versions_for_project(project, connector).highest_first()
+
+
+def versions_by_pk(
+    project: Project, connector: Connector, pks: Iterable[int]
+) -> dict[int, ConnectorVersion]:
+    """Those of ``pks`` that the project sees among the connector's versions, by id."""
+    return {v.pk: v for v in versions_for_project(project, connector).filter(pk__in=list(pks))}
+
+
+def version_choices(
+    project: Project, connector: Connector, *, limit: int
+) -> QuerySet[ConnectorVersion, tuple[int, str, int | None]]:
+    """(id, number, owning project id) of the first ``limit`` versions, highest first."""
+    versions = versions_highest_first(project, connector)
+    return versions.values_list("pk", "version", "project_id")[:limit]
+
+
+def connector_is_visible(project: Project, key: str) -> bool:
+    """Whether the project still sees a version of the connector ``key``."""
+    return connectors_for_project(project).filter(key=key).exists()
+
+
+def definitions_by_pk(pks: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The definitions of the versions ``pks``, by version id (one query)."""
+    return dict(ConnectorVersion.objects.filter(pk__in=list(pks)).values_list("pk", "definition"))

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.permissions import get_connector_for_user, get_connector_version_for_user
+from projects.forms import PageForm, SearchForm, first_error
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
@@ -23,7 +24,7 @@ from projects.views import project_context
 from . import extensions, selectors, services
 from .changes import ChangeReport, structured_diff
 from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
-from .forms import CompareForm
+from .forms import CompareForm, PublishForm, VersionPublishForm
 from .models import ConnectorVersion
 
 VERSIONS_PAGE_SIZE = 25
@@ -33,7 +34,8 @@ VERSIONS_PAGE_SIZE = 25
 @login_required
 def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    search = request.GET.get("q", "").strip()[:100]
+    query = SearchForm(request.GET)
+    search = query.cleaned_data["q"] if query.is_valid() else ""
     connectors = list(selectors.connectors_for_project(access.project, search=search))
     template = "connectors/list.html"
     if request.htmx and not request.htmx.boosted:
@@ -49,8 +51,10 @@ def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 @login_required
 def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> HttpResponse:
     access, connector = get_connector_for_user(request.user, project_slug, key)
-    versions = selectors.versions_for_project(access.project, connector).highest_first()
-    page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    versions = selectors.versions_highest_first(access.project, connector)
+    query = PageForm(request.GET)
+    number = query.cleaned_data["page"] if query.is_valid() else None
+    page = Paginator(versions, VERSIONS_PAGE_SIZE).get_page(number)
     rows = list(page.object_list)
     for index, row in enumerate(rows):
         # "changes": against the next lower version of the same owner, like the change report.
@@ -124,12 +128,10 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
     if not form.is_valid():
         messages.error(request, "Choose two versions to compare.")
         return redirect("connector_detail", project_slug, key)
-    versions = selectors.versions_for_project(access.project, connector)
-    pair = {
-        v.pk: v for v in versions.filter(pk__in=[form.cleaned_data["a"], form.cleaned_data["b"]])
-    }
+    a, b = form.cleaned_data["a"], form.cleaned_data["b"]
+    pair = selectors.versions_by_pk(access.project, connector, [a, b])
     try:
-        old, new = pair[form.cleaned_data["a"]], pair[form.cleaned_data["b"]]
+        old, new = pair[a], pair[b]
     except KeyError as exc:
         raise Http404("No such version.") from exc
     return render(
@@ -143,7 +145,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
             old=old,
             new=new,
             diff=structured_diff(old.definition, new.definition),
-            all_versions=versions.highest_first().values_list("pk", "version", "project_id")[:500],
+            all_versions=selectors.version_choices(access.project, connector, limit=500),
         ),
     )
 
@@ -181,18 +183,21 @@ def _main_first(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
 def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     """Parse and validate the chosen files and show what publishing would do; stores nothing."""
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
-    files = request.FILES.getlist("files")
+    form = PublishForm(request.POST, request.FILES)
     context = project_context(request, access, nav="connectors", preview=None, error=None)
     status = 200
-    if not files:
+    if not form.is_valid():
+        context["error"] = ServiceError(first_error(form))
+        status = 400
+    elif not form.cleaned_data["files"]:
         context["error"] = DefinitionError("Choose the definition file (and any partials).")
         status = 400
     else:
         try:
             preview = services.connector_version_preview(
                 project=access.project,
-                files=_uploaded(files),
-                force=bool(request.POST.get("force")),
+                files=_uploaded(form.cleaned_data["files"]),
+                force=form.cleaned_data["force"],
             )
             context["preview"] = preview
             context.update(
@@ -207,34 +212,37 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-def _posted_files(request: HtmxHttpRequest) -> list[tuple[str, bytes]]:
+def _posted_files(form: PublishForm) -> list[tuple[str, bytes]]:
     """The chosen files, or the ones kept in the form after a refused publish."""
-    uploads = request.FILES.getlist("files")
+    uploads = form.cleaned_data["files"]
     if uploads:
         return _uploaded(uploads)
-    names, bodies = request.POST.getlist("kept_name"), request.POST.getlist("kept_body")
-    kept = [(name, body.encode()) for name, body in zip(names, bodies, strict=False)]
+    kept = [(name, body.encode()) for name, body in form.kept()]
     if sum(len(body) for _name, body in kept) > MAX_PUSH_BYTES:
         raise DefinitionError(f"At most {MAX_PUSH_BYTES:,} bytes in all.", status=413)
     return kept
 
 
 def _refused(
-    request: HtmxHttpRequest, access: Any, files: list[tuple[str, bytes]], error: Exception
+    request: HtmxHttpRequest,
+    access: Any,
+    form: PublishForm,
+    files: list[tuple[str, bytes]],
+    error: Exception,
 ) -> dict[str, Any]:
     """Context for a refused publish: the error, the preview again, and the files kept (so the
     force / acknowledge options can be ticked without choosing the files again)."""
     context = project_context(request, access, nav="connectors", preview=None, error=error)
     try:
         preview = services.connector_version_preview(
-            project=access.project, files=files, force=bool(request.POST.get("force"))
+            project=access.project, files=files, force=form.cleaned_data["force"]
         )
         context["kept"] = [(name, body.decode()) for name, body in files]
     except (DefinitionError, UnicodeDecodeError):
         return context
     context["preview"] = preview
     context.update(extensions.upload_preview.context(project=access.project, preview=preview))
-    context["description"] = request.POST.get("description", "")
+    context["description"] = form.cleaned_data["description"]
     return context
 
 
@@ -244,24 +252,28 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     context = project_context(request, access, nav="connectors", preview=None, error=None)
     if request.method == "POST":
-        draft = request.POST.get("action") == "draft"
+        form = PublishForm(request.POST, request.FILES)
+        if not form.is_valid():
+            context["error"] = ServiceError(first_error(form))
+            return render(request, "connectors/upload.html", context, status=400)
+        draft = form.draft
         files: list[tuple[str, bytes]] = []
         try:
-            files = _posted_files(request)
+            files = _posted_files(form)
             result = services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,
                 files=files,
-                force=bool(request.POST.get("force")),
+                force=form.cleaned_data["force"],
                 draft=draft,
-                acknowledge_breaking=bool(request.POST.get("acknowledge_breaking")),
-                description=request.POST.get("description", "")[:2000],
+                acknowledge_breaking=form.cleaned_data["acknowledge_breaking"],
+                description=form.cleaned_data["description"],
             )
         except DefinitionError as exc:
             context["error"] = exc
             return render(request, "connectors/upload.html", context, status=exc.status)
         except ServiceError as exc:
-            context = _refused(request, access, files, exc)
+            context = _refused(request, access, form, files, exc)
             return render(request, "connectors/upload.html", context, status=exc.status)
         version = result.version
         verb = (
@@ -280,11 +292,13 @@ def version_publish(
     _access, version = get_connector_version_for_user(
         request.user, project_slug, key, version_id, need=Need.MANAGE, own=True
     )
+    form = VersionPublishForm(request.POST)
+    acknowledge_breaking = form.is_valid() and form.cleaned_data["acknowledge_breaking"]
     try:
         services.connector_version_publish(
             actor=Actor.from_request(request),
             version=version,
-            acknowledge_breaking=bool(request.POST.get("acknowledge_breaking")),
+            acknowledge_breaking=acknowledge_breaking,
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -307,6 +321,6 @@ def version_delete(
         messages.error(request, exc.message)
         return redirect("version_detail", project_slug, key, version_id)
     messages.success(request, f"{key} {version.version} deleted.")
-    if selectors.connectors_for_project(access.project).filter(key=key).exists():
+    if selectors.connector_is_visible(access.project, key):
         return redirect("connector_detail", project_slug, key)
     return redirect(reverse("connector_list", args=[project_slug]))

@@ -6,6 +6,7 @@ from projects.admin_mixins import ReadOnlyAdmin
 
 from .models import ConnectorProfile
 from .selectors import resolve_profile
+from .services import secret_keys_set
 
 
 @admin.register(ConnectorProfile)
@@ -43,6 +44,4 @@ class ConnectorProfileAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     @admin.display(description="Secret setup fields")
     def secret_fields(self, obj: ConnectorProfile) -> str:
-        from .services import secret_keys_set
-
         return ", ".join(f"{k}: {v}" for k, v in secret_keys_set(obj).items()) or "none"

@@ -37,6 +37,11 @@ def resolve_profile(profile: ConnectorProfile) -> Resolved | None:
     return resolve(profile.project, profile.connector_id, stored_pin(profile))
 
 
+def version_of(resolved: Resolved | None) -> ConnectorVersion | None:
+    """The version row a resolution names (None for no resolution, or a row gone since)."""
+    return ConnectorVersion.objects.filter(pk=resolved.id).first() if resolved else None
+
+
 def resolve_profiles(
     project: Project, profiles: list[ConnectorProfile]
 ) -> dict[int, Resolved | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -11,15 +12,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.changes import compare_definitions
-from connectors.models import ConnectorVersion
-from connectors.selectors import connectors_for_project
+from connectors.selectors import connectors_for_project, definitions_by_pk
 from profiles.permissions import get_profile_for_user
+from projects.forms import first_error
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from . import extensions, selectors, services
+from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
 from .resolution import resolve_uncached
@@ -77,11 +79,7 @@ def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
             "it would be refused."
         )
     elif current is not None and new.id != current.id:
-        definitions = dict(
-            ConnectorVersion.objects.filter(pk__in=[current.id, new.id]).values_list(
-                "pk", "definition"
-            )
-        )
+        definitions = definitions_by_pk([current.id, new.id])
         older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
         report = compare_definitions(
             definitions[older.id], definitions[newer.id], previous_version=older.version
@@ -94,7 +92,7 @@ def _profile_context(
     request: HtmxHttpRequest, access: Any, profile: ConnectorProfile, **extra: Any
 ) -> dict[str, Any]:
     resolved = selectors.resolve_profile(profile)
-    version = ConnectorVersion.objects.filter(pk=resolved.id).first() if resolved else None
+    version = selectors.version_of(resolved)
     rows = selectors.candidate_rows(profile, limit=500)
     return project_context(
         request,
@@ -126,13 +124,12 @@ def profile_detail(request: HtmxHttpRequest, project_slug: str, profile_id: int)
 @login_required
 def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id)
-    context = project_context(
-        request,
-        access,
-        nav="profiles",
-        profile=profile,
-        preview=_pin_preview(profile, request.GET.get("pin")),
-    )
+    form = PinForm(request.GET)
+    if form.is_valid():
+        preview = _pin_preview(profile, form.cleaned_data["pin"])
+    else:
+        preview = {"raw": "", "error": first_error(form)}
+    context = project_context(request, access, nav="profiles", profile=profile, preview=preview)
     return render(request, "profiles/detail.html#pin-preview", context)
 
 
@@ -140,8 +137,12 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) ->
 @login_required
 def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
-    raw = None if request.POST.get("action") == "reset" else request.POST.get("pin")
+    form = PinForm(request.POST)
+    valid = form.is_valid()
+    raw = form.typed()
     try:
+        if not valid:
+            raise ServiceError(first_error(form))
         profile = services.profile_set_pin(
             actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
         )
@@ -163,17 +164,21 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> Ht
 def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     resolved = selectors.resolve_profile(profile)
-    version = ConnectorVersion.objects.get(pk=resolved.id) if resolved else None
+    version = selectors.version_of(resolved)
     try:
         if version is None:
             raise ServiceError("This profile resolves to no version; fix its pin first.")
+        setup_keys = [field["key"] for field in services.setup_fields(version)]
+        form = ProfileForm(request.POST, setup_keys=setup_keys)
+        if not form.is_valid():
+            raise ServiceError(first_error(form))
         services.profile_update(
             actor=Actor.from_request(request),
             profile=profile,
             version=version,
-            name=request.POST.get("name", ""),
-            is_default=bool(request.POST.get("is_default")),
-            values={k[6:]: str(v) for k, v in request.POST.items() if k.startswith("setup_")},
+            name=form.cleaned_data["name"],
+            is_default=form.cleaned_data["is_default"],
+            values=form.setup_values(),
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -189,16 +194,23 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -
 def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     connectors = list(connectors_for_project(access.project))
+    query = ProfileNewQueryForm(request.GET)
+    connector_key = query.cleaned_data["connector"] if query.is_valid() else ""
+    initial: Mapping[str, Any] = {"connector_key": connector_key}
     error = None
     if request.method == "POST":
+        form = ProfileNewForm(request.POST)
+        initial = form.data or initial  # the page shows what was typed
         try:
+            if not form.is_valid():
+                raise ServiceError(first_error(form))
             profile = services.profile_create(
                 actor=Actor.from_request(request),
                 project=access.project,
-                connector_key=request.POST.get("connector_key", ""),
-                name=request.POST.get("name", ""),
-                pin=_pin_text(request.POST.get("pin")),
-                is_default=bool(request.POST.get("is_default")),
+                connector_key=form.cleaned_data["connector_key"],
+                name=form.cleaned_data["name"],
+                pin=form.cleaned_data["pin"],
+                is_default=form.cleaned_data["is_default"],
             )
         except ServiceError as exc:
             error = exc
@@ -214,7 +226,7 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             nav="profiles",
             connectors=connectors,
             error=error,
-            initial=request.POST or {"connector_key": request.GET.get("connector", "")},
+            initial=initial,
         ),
         status=400 if error else 200,
     )

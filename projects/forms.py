@@ -4,6 +4,30 @@ from django import forms
 
 from .models import Role, slug_validator
 
+SEARCH_MAX_CHARS = 100
+
+
+def first_error(form: forms.Form) -> str:
+    """The first message of an invalid form, for the pages that show a single message."""
+    return str(next(iter(form.errors.values()))[0])
+
+
+class SearchForm(forms.Form):
+    """A search box: ``q`` stripped and cut to 100 characters (longer input is cut, not
+    refused)."""
+
+    q = forms.CharField(required=False)
+
+    def clean_q(self) -> str:
+        return str(self.cleaned_data["q"])[:SEARCH_MAX_CHARS]
+
+
+class PageForm(forms.Form):
+    """``page`` of a paged table, for ``Paginator.get_page``: a page that is not a number is
+    the first page, one past the end the last."""
+
+    page = forms.IntegerField(required=False)
+
 
 class StyledForm(forms.Form):
     """Adds Bootstrap's classes to every widget, so templates render ``field.as_field_group``."""
@@ -57,6 +81,14 @@ class TeamMemberForm(StyledForm):
     user = forms.IntegerField()
 
 
+class MemberFilterForm(SearchForm, PageForm):
+    """The members table: search on username or email, and its page."""
+
+
+class TeamMemberRemoveForm(forms.Form):
+    user = forms.IntegerField(min_value=0)
+
+
 class ApiKeyForm(StyledForm):
     name = forms.CharField(
         max_length=100,
@@ -71,6 +103,14 @@ class AuditFilterForm(StyledForm):
     target_type = forms.CharField(required=False, max_length=64, label="Target")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AuditCursorForm(forms.Form):
+    """Where an audit page starts: just older than ``before`` or just newer than ``after``
+    (entry ids); a cursor that is not a whole number is ignored."""
+
+    before = forms.IntegerField(required=False, min_value=0)
+    after = forms.IntegerField(required=False, min_value=0)
 
 
 class DangerZoneForm(StyledForm):

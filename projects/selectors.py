@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -20,6 +21,29 @@ def projects_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
     )
 
 
+def project_to_open(user: User | AnonymousUser, last_slug: str | None) -> Project | None:
+    """The project the home page opens: the one visited last while the user still belongs to
+    it, else the user's first project (None when they have none)."""
+    projects = projects_for_user(user)
+    return (projects.filter(slug=last_slug).first() if last_slug else None) or projects.first()
+
+
+def project_by_slug(slug: str) -> Project | None:
+    """Any project by its slug, with its organization (for the management commands)."""
+    return Project.objects.select_related("organization").filter(slug=slug).first()
+
+
+def organization_by_slug(slug: str) -> Organization | None:
+    return Organization.objects.filter(slug=slug).first()
+
+
+def with_current_settings(project: Project) -> Project:
+    """``project`` with its Danger Zone setting read again (a write may have gone through
+    another instance of the row)."""
+    project.refresh_from_db(fields=["immutable_versioning"])
+    return project
+
+
 def organizations_for_user(user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user).order_by("name")
 
@@ -31,6 +55,11 @@ def members_of(organization: Organization, *, search: str = "") -> QuerySet[Memb
             Q(user__username__icontains=search) | Q(user__email__icontains=search)
         )
     return members.select_related("user").order_by("user__username")
+
+
+def member_choices(organization: Organization) -> QuerySet[Membership, tuple[int, str]]:
+    """(user id, username) of every member, by username: the choices of the team forms."""
+    return members_of(organization).values_list("user_id", "user__username")
 
 
 def teams_of(organization: Organization) -> QuerySet[Team]:
@@ -77,6 +106,37 @@ def audit_entries_for_project(
     if until:
         entries = entries.filter(created_at__date__lte=until)
     return entries.order_by("-id")
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of audit entries, newest first, with the ids that open its neighbours."""
+
+    entries: list[AuditEntry]
+    newer_cursor: int | None  # ``after=`` this id: the page of newer entries
+    older_cursor: int | None  # ``before=`` this id: the page of older entries
+
+
+def audit_page(
+    entries: QuerySet[AuditEntry], *, before: int | None, after: int | None, size: int
+) -> AuditPage:
+    """Keyset paging on id (``entries`` newest first): the ``size`` entries just newer than
+    ``after``, else just older than ``before``, else the newest; no count, no offset scan."""
+    if after is not None:
+        rows = list(entries.filter(id__gt=after).order_by("id")[: size + 1])
+        has_newer, has_older = len(rows) > size, True
+        rows = rows[:size][::-1]
+    else:
+        if before is not None:
+            entries = entries.filter(id__lt=before)
+        rows = list(entries[: size + 1])
+        has_newer, has_older = before is not None, len(rows) > size
+        rows = rows[:size]
+    return AuditPage(
+        entries=rows,
+        newer_cursor=rows[0].pk if rows and has_newer else None,
+        older_cursor=rows[-1].pk if rows and has_older else None,
+    )
 
 
 def audited_target_types() -> list[str]:

@@ -16,18 +16,23 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.pager import without_cursors
+
 from . import selectors, services
 from .forms import (
     ApiKeyForm,
+    AuditCursorForm,
     AuditFilterForm,
     DangerZoneForm,
     MemberAddForm,
+    MemberFilterForm,
     OrganizationForm,
     ProjectForm,
     ProjectRenameForm,
     RoleForm,
     TeamForm,
     TeamMemberForm,
+    TeamMemberRemoveForm,
 )
 from .http import HtmxHttpRequest
 from .models import Role
@@ -66,9 +71,7 @@ def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    projects = selectors.projects_for_user(request.user)
-    last = request.session.get(LAST_PROJECT_SESSION_KEY)
-    project = (projects.filter(slug=last).first() if last else None) or projects.first()
+    project = selectors.project_to_open(request.user, request.session.get(LAST_PROJECT_SESSION_KEY))
     if project is not None:
         return redirect(project)
     return render(request, "projects/welcome.html", {"form": OrganizationForm()})
@@ -179,9 +182,11 @@ def _members_context(
     request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
 ) -> dict[str, Any]:
     organization = access.project.organization
-    search = request.GET.get("q", "").strip()[:100]
+    query = MemberFilterForm(request.GET)
+    query.is_valid()  # each field that is not valid counts as not given
+    search = query.cleaned_data.get("q", "")
     page = Paginator(selectors.members_of(organization, search=search), MEMBERS_PAGE_SIZE).get_page(
-        request.GET.get("page")
+        query.cleaned_data.get("page")
     )
     members = list(page.object_list)
     teams = list(selectors.teams_of(organization))
@@ -208,7 +213,7 @@ def _members_context(
         members=members,
         page=page,
         search=search,
-        member_choices=selectors.members_of(organization).values_list("user_id", "user__username"),
+        member_choices=selectors.member_choices(organization),
         teams=teams,
         add_form=add_form,
         team_form=extra.pop("team_form", None) or TeamForm(),
@@ -361,12 +366,12 @@ def team_member_add(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
 @login_required
 def team_member_remove(request: HtmxHttpRequest, project_slug: str, team_id: int) -> HttpResponse:
     access, team = get_team_for_user(request.user, project_slug, team_id)
-    user_id = request.POST.get("user", "")
+    form = TeamMemberRemoveForm(request.POST)
     try:
-        if not user_id.isdigit():
+        if not form.is_valid():
             raise ServiceError("Choose a member to remove from the team.")
         services.team_member_remove(
-            actor=Actor.from_request(request), team=team, user_id=int(user_id)
+            actor=Actor.from_request(request), team=team, user_id=form.cleaned_data["user"]
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -436,11 +441,6 @@ def api_key_revoke(request: HtmxHttpRequest, project_slug: str, api_key_id: int)
 AUDIT_PAGE_SIZE = 50
 
 
-def _int_param(request: HtmxHttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @require_GET
 @login_required
 def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -451,30 +451,24 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     entries = selectors.audit_entries_for_project(
         access.project, **{k: v for k, v in filters.items() if v}
     )
-    before, after = _int_param(request, "before"), _int_param(request, "after")
-    if after is not None:
-        rows = list(entries.filter(id__gt=after).order_by("id")[: AUDIT_PAGE_SIZE + 1])
-        has_newer, has_older = len(rows) > AUDIT_PAGE_SIZE, True
-        rows = rows[:AUDIT_PAGE_SIZE][::-1]
-    else:
-        if before is not None:
-            entries = entries.filter(id__lt=before)
-        rows = list(entries[: AUDIT_PAGE_SIZE + 1])
-        has_newer, has_older = before is not None, len(rows) > AUDIT_PAGE_SIZE
-        rows = rows[:AUDIT_PAGE_SIZE]
-    query = request.GET.copy()
-    for key in ("before", "after"):
-        query.pop(key, None)
+    cursor = AuditCursorForm(request.GET)
+    cursor.is_valid()  # a cursor that is not valid counts as not given
+    page = selectors.audit_page(
+        entries,
+        before=cursor.cleaned_data.get("before"),
+        after=cursor.cleaned_data.get("after"),
+        size=AUDIT_PAGE_SIZE,
+    )
     context = project_context(
         request,
         access,
         nav="settings",
         tab="audit",
         form=form,
-        entries=rows,
-        newer_cursor=rows[0].pk if rows and has_newer else None,
-        older_cursor=rows[-1].pk if rows and has_older else None,
-        query=query.urlencode(),
+        entries=page.entries,
+        newer_cursor=page.newer_cursor,
+        older_cursor=page.older_cursor,
+        query=without_cursors(request.GET),
         target_types=selectors.audited_target_types(),
     )
     template = "projects/settings_audit.html"
@@ -511,7 +505,7 @@ def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
                 return _done(request, reverse("settings_danger", args=[project_slug]))
         else:
             status = 400
-    access.project.refresh_from_db(fields=["immutable_versioning"])
+    selectors.with_current_settings(access.project)
     template = "projects/settings_danger.html"
     if request.htmx and request.method == "POST":
         template += "#danger-panel"

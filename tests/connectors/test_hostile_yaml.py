@@ -9,7 +9,6 @@ from unittest import mock
 import pytest
 import yaml
 
-from connectors import definition as definition_module
 from connectors.definition import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -17,6 +16,7 @@ from connectors.definition import (
     DefinitionError,
     parse_definition,
 )
+from connectors.definition import files as definition_module
 
 from .test_definition import DEAL_ACTIONS, base_definition, dump, with_refs
 

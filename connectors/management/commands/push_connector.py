@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.definition import MAX_FILE_BYTES, DefinitionError
 from connectors.services import connector_version_push
-from projects.models import Project
+from projects.selectors import project_by_slug
 from projects.services import Actor, ServiceError
 
 
@@ -24,11 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         project = None
         if options["project"]:
-            project = (
-                Project.objects.select_related("organization")
-                .filter(slug=options["project"])
-                .first()
-            )
+            project = project_by_slug(options["project"])
             if project is None:
                 raise CommandError(f"No project with the slug {options['project']}.")
         files = []

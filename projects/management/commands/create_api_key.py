@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from projects.models import Project
+from projects.selectors import project_by_slug
 from projects.services import Actor, api_key_create
 
 
@@ -14,11 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="command line")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = (
-            Project.objects.select_related("organization")
-            .filter(slug=options["project_slug"])
-            .first()
-        )
+        project = project_by_slug(options["project_slug"])
         if project is None:
             raise CommandError(f"No project with the slug {options['project_slug']}.")
         api_key, raw_key = api_key_create(

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from projects.models import Organization, Project
+from projects.selectors import organization_by_slug, project_by_slug
 from projects.services import Actor, ServiceError, organization_create, project_create
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         slug: str = options["project_slug"]
         org_slug: str = options["organization"] or slug
         actor = Actor.system()
-        existing = Project.objects.select_related("organization").filter(slug=slug).first()
+        existing = project_by_slug(slug)
         if existing is not None:
             if options["organization"] and existing.organization.slug != org_slug:
                 raise CommandError(
@@ -30,7 +30,7 @@ class Command(BaseCommand):
             )
             return
         try:
-            organization = Organization.objects.filter(slug=org_slug).first()
+            organization = organization_by_slug(org_slug)
             if organization is None:
                 organization = organization_create(
                     actor=actor, slug=org_slug, name=org_slug.replace("-", " ").title()

@@ -1,0 +1,250 @@
+"""Validation of a spliced definition: JSON Schema (shapes) plus the semantic rules that span
+several places (uniqueness, semver, URLs, ``${credentials.<key>}`` references)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any, Final, cast
+from urllib.parse import urlsplit
+
+import semver
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from ..definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
+from ..versioning import parse_version
+from .errors import FieldError, format_place
+
+RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
+_CREDENTIAL_PATTERN: Final = re.compile(r"\$\{([^{}]*)\}")
+_CREDENTIAL_NAME_PATTERN: Final = re.compile(r"credentials\.([A-Za-z0-9_]+)")
+
+_TYPE_WORDS: Final = {
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _required(
+    validator: Any, required: list[str], instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for name in required:
+        if name not in instance:
+            yield ValidationError("is required", path=[name])
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if additional is not False:
+        yield from Draft202012Validator.VALIDATORS["additionalProperties"](
+            validator, additional, instance, schema
+        )
+        return
+    if not validator.is_type(instance, "object"):
+        return
+    known = list(schema.get("properties", {}))
+    for name in instance:
+        if name in known:
+            continue
+        message = "unknown key"
+        close = difflib.get_close_matches(str(name), known, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        yield ValidationError(message, path=[name])
+
+
+_DefinitionValidator = validators.extend(
+    Draft202012Validator,
+    {"required": _required, "additionalProperties": _additional_properties},
+)
+_VALIDATOR = _DefinitionValidator(DEFINITION_SCHEMA)
+
+
+def _schema_message(error: ValidationError) -> str:
+    kind, expected = error.validator, error.validator_value
+    expected = cast(Any, expected)
+    if kind in {"required", "additionalProperties"}:
+        return error.message
+    if kind == "type":
+        return f"must be {_TYPE_WORDS.get(str(expected), str(expected))}"
+    if kind == "enum":
+        return f"must be one of: {', '.join(map(str, expected))} (not {error.instance!r})"
+    if kind == "pattern":
+        return f"must be {PATTERN_DESCRIPTIONS.get(str(expected), f'like {expected}')}"
+    if kind == "minLength" and expected == 1:
+        return "must not be empty"
+    if kind == "minItems" and expected == 1:
+        return "must not be empty"
+    if kind == "maxLength":
+        return f"must be at most {expected} characters long"
+    if kind == "minimum":
+        return f"must be at least {expected}"
+    if kind == "maximum":
+        return f"must be at most {expected}"
+    return error.message
+
+
+def schema_errors(definition: dict[str, Any]) -> list[FieldError]:
+    return [
+        FieldError(format_place(list(error.absolute_path)), _schema_message(error))
+        for error in _VALIDATOR.iter_errors(definition)
+    ]
+
+
+def is_http_url(value: str) -> bool:
+    if not value or any(char.isspace() for char in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(hostname)
+
+
+MAX_ICON_DATA_URI = 64 * 1024
+ICON_DATA_URI = re.compile(r"^data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}$")
+
+
+def _check_icon(errors: list[FieldError], place: str, value: Any) -> None:
+    """An http(s) URL, or a small base64 data:image URI (shown offline; CSP allows data:)."""
+    if not isinstance(value, str) or is_http_url(value):
+        return
+    if value.startswith("data:"):
+        if len(value) > MAX_ICON_DATA_URI:
+            errors.append(
+                FieldError(place, f"a data: icon may be at most {MAX_ICON_DATA_URI:,} bytes")
+            )
+        elif not ICON_DATA_URI.match(value):
+            errors.append(
+                FieldError(place, "must be a base64 data:image/(png|jpeg|gif|webp|svg+xml) URI")
+            )
+        return
+    errors.append(FieldError(place, "must be an http(s) URL or a data:image URI"))
+
+
+def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """The mapping items of a list (with their index); nothing when it is not a list."""
+    if not isinstance(value, list):
+        return []
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _check_version(version: Any) -> list[FieldError]:
+    if not isinstance(version, str):
+        return []  # the schema reports it
+    place = "info.version"
+    if version in RESERVED_VERSION_NAMES:
+        return [FieldError(place, f"{version!r} is a reserved name, not a version")]
+    try:
+        parsed = semver.Version.parse(version)
+    except ValueError:
+        return [FieldError(place, f"{version!r} is not a semantic version such as 1.2.0")]
+    if parsed.build is not None:
+        return [FieldError(place, f"build metadata (+{parsed.build}) is not allowed")]
+    try:
+        parse_version(version)  # the storage limits: components below 2^63, short identifiers
+    except ValueError as exc:
+        return [FieldError(place, str(exc))]
+    return []
+
+
+def _check_url(errors: list[FieldError], place: str, value: Any) -> None:
+    if isinstance(value, str) and not is_http_url(value):
+        errors.append(FieldError(place, "must be an http(s) URL"))
+
+
+def _check_unique(
+    errors: list[FieldError],
+    items: list[tuple[str, Any]],
+    what: str,
+) -> None:
+    first: dict[Any, str] = {}
+    for place, value in items:
+        if not isinstance(value, str):
+            continue
+        if value in first:
+            errors.append(FieldError(place, f"duplicate {what} {value!r} (also at {first[value]})"))
+        else:
+            first[value] = place
+
+
+def semantic_errors(definition: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    info = definition.get("info")
+    if isinstance(info, dict):
+        errors += _check_version(info.get("version"))
+        assets = info.get("assets")
+        if isinstance(assets, dict):
+            _check_icon(errors, "info.assets.icon", assets.get("icon"))
+
+    auth = definition.get("authentication")
+    auth = auth if isinstance(auth, dict) else {}
+    field_keys: list[tuple[str, Any]] = [
+        (f"authentication.{kind}[{index}].key", item.get("key"))
+        for kind in ("setupFields", "configFields")
+        for index, item in _dicts(auth.get(kind))
+    ]
+    _check_unique(errors, field_keys, "field key")
+    if auth.get("type") == "oauth2":
+        errors += [
+            FieldError(f"authentication.{name}", "is required when type is oauth2")
+            for name in ("authorizationUrl", "tokenUrl")
+            if name not in auth
+        ]
+    for name in ("authorizationUrl", "tokenUrl"):
+        _check_url(errors, f"authentication.{name}", auth.get(name))
+    scopes = auth.get("scopes")
+    if isinstance(scopes, list):
+        _check_unique(
+            errors,
+            [(f"authentication.scopes[{index}]", scope) for index, scope in enumerate(scopes)],
+            "scope",
+        )
+
+    base_url = definition.get("baseUrl")
+    if isinstance(base_url, str):
+        known = {key for _, key in field_keys if isinstance(key, str)}
+        for match in _CREDENTIAL_PATTERN.finditer(base_url):
+            credential = _CREDENTIAL_NAME_PATTERN.fullmatch(match.group(1).strip())
+            if credential is None:
+                errors.append(
+                    FieldError(
+                        "baseUrl", f"{match.group(0)}: only ${{credentials.<key>}} is allowed"
+                    )
+                )
+            elif credential.group(1) not in known:
+                errors.append(
+                    FieldError(
+                        "baseUrl",
+                        f"{match.group(0)} names no setupFields or configFields key",
+                    )
+                )
+        _check_url(errors, "baseUrl", _CREDENTIAL_PATTERN.sub("placeholder", base_url))
+
+    actions = _dicts(definition.get("actions"))
+    _check_unique(
+        errors,
+        [(f"actions[{index}].actionId", action.get("actionId")) for index, action in actions],
+        "actionId",
+    )
+    for index, action in actions:
+        _check_url(errors, f"actions[{index}].context", action.get("context"))
+        _check_unique(
+            errors,
+            [
+                (f"actions[{index}].inputs[{position}].name", item.get("name"))
+                for position, item in _dicts(action.get("inputs"))
+            ],
+            "input name",
+        )
+    return errors

@@ -1,0 +1,58 @@
+"""The profile pages' inputs. Names, pins and setup values are checked by the services, which
+word the errors; these forms only read and normalise what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+
+SETUP_PREFIX = "setup_"
+
+
+class PinForm(forms.Form):
+    """The pin editor (preview and save): ``pin`` as typed, shown again in the preview (blank
+    means no pin: the default resolution); ``action=reset`` removes the pin."""
+
+    pin = forms.CharField(required=False, strip=False)
+    action = forms.CharField(required=False)
+
+    def typed(self) -> str | None:
+        """The pin as typed; None after a reset."""
+        if self.cleaned_data.get("action") == "reset":
+            return None
+        return self.cleaned_data.get("pin")
+
+
+class ProfileForm(forms.Form):
+    """The profile's name, default flag and a ``setup_<key>`` value per setup field of the
+    version it resolves to."""
+
+    name = forms.CharField(required=False)
+    is_default = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, setup_keys: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key in setup_keys:
+            self.fields[SETUP_PREFIX + key] = forms.CharField(required=False)
+
+    def setup_values(self) -> dict[str, str]:
+        return {
+            name.removeprefix(SETUP_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(SETUP_PREFIX)
+        }
+
+
+class ProfileNewForm(forms.Form):
+    connector_key = forms.CharField(required=False)
+    name = forms.CharField(required=False)
+    pin = forms.CharField(required=False, empty_value=None)  # blank: no pin
+    is_default = forms.BooleanField(required=False)
+
+
+class ProfileNewQueryForm(forms.Form):
+    """``?connector=<key>``: the connector the new-profile page starts with."""
+
+    connector = forms.CharField(required=False)
