@@ -41,7 +41,7 @@ def _project(request: HttpRequest) -> Project:
 
 
 def _connector(project: Project, key: str) -> Connector:
-    connector = selectors.connectors_for_project(project).filter(key=key).first()
+    connector = selectors.connector_for_project(project, key)
     if connector is None:
         raise Http404(f"No connector “{key}” is visible to this project.")
     return connector
@@ -190,7 +190,7 @@ def version_list(
     headline = profile_selectors.headline_versions(project, connector)
     return {
         "items": [_item(v, headline) for v in page.items],
-        "totalCount": versions.count(),
+        "totalCount": selectors.versions_total(project, connector),
         "next": page.next,
         "prev": page.prev,
     }
@@ -232,12 +232,9 @@ def version_detail(
 def _own_version(request: HttpRequest, key: str, version: str) -> ConnectorVersion:
     project = _project(request)
     connector = _connector(project, key)
-    own = ConnectorVersion.objects.filter(
-        connector=connector, project=project, version=version
-    ).select_related("connector", "project")
-    found = own.first()
+    found = selectors.own_version(project, connector, version)
     if found is None:
-        if selectors.versions_for_project(project, connector).filter(version=version).exists():
+        if selectors.version_is_visible(project, connector, version):
             raise HttpError(
                 409, f"Version {version} of {key} is built-in; built-in versions are immutable."
             )

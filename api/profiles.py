@@ -8,7 +8,6 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 
 from connections import selectors as connection_selectors
-from connections.models import Connection
 from connectors.models import PLATFORM_OWNER
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
@@ -62,7 +61,7 @@ def profile_body(
     if resolved is None:
         resolved = selectors.resolve_profile(profile)
     if connection_count is None:
-        connection_count = Connection.objects.filter(profile_id=profile.pk).count()
+        connection_count = connection_selectors.count_on_profile(profile)
     return {
         "id": profile.pk,
         "name": profile.name,
@@ -79,7 +78,7 @@ def profile_body(
 
 
 def _profile(request: HttpRequest, profile_id: int) -> ConnectorProfile:
-    profile = selectors.profiles_of(_project(request)).filter(pk=profile_id).first()
+    profile = selectors.profile_of(_project(request), profile_id)
     if profile is None:
         raise Http404("No such connector profile in this project.")
     return profile

@@ -350,6 +350,11 @@ def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
 # --- Reads of the connection pages -------------------------------------------------------------
 
 
+def count_on_profile(profile: ConnectorProfile) -> int:
+    """Every connection on the profile (an API key sees all of its project's)."""
+    return Connection.objects.filter(profile_id=profile.pk).count()
+
+
 def visible_one(viewer: rbac.Viewer, project: Project, connection_id: int) -> Connection | None:
     return visible(viewer, project).filter(pk=connection_id).first()
 

@@ -97,6 +97,35 @@ def versions_for_project(project: Project, connector: Connector) -> ConnectorVer
     )
 
 
+def connector_for_project(project: Project, key: str) -> Connector | None:
+    """A connector the project can see, with its display title and icon."""
+    return connectors_for_project(project).filter(key=key).first()
+
+
+def own_version(project: Project, connector: Connector, version: str) -> ConnectorVersion | None:
+    """The project's own (custom) version by number."""
+    return (
+        ConnectorVersion.objects.filter(connector=connector, project=project, version=version)
+        .select_related("connector", "project")
+        .first()
+    )
+
+
+def own_version_by_key(project: Project, key: str, version: str) -> ConnectorVersion | None:
+    """The project's own version of the connector ``key`` by number."""
+    return ConnectorVersion.objects.filter(
+        project=project, connector__key=key, version=version
+    ).first()
+
+
+def version_is_visible(project: Project, connector: Connector, version: str) -> bool:
+    return versions_for_project(project, connector).filter(version=version).exists()
+
+
+def versions_total(project: Project, connector: Connector) -> int:
+    return versions_for_project(project, connector).count()
+
+
 def versions_highest_first(project: Project, connector: Connector) -> ConnectorVersionQuerySet:
     """The versions page's rows: ``versions_for_project``, highest number first."""
     return versions_for_project(project, connector).highest_first()

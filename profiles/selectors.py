@@ -28,6 +28,10 @@ def profiles_of(project: Project) -> QuerySet[ConnectorProfile]:
     return ConnectorProfile.objects.filter(project=project).select_related("connector", "project")
 
 
+def profile_of(project: Project, profile_id: int) -> ConnectorProfile | None:
+    return profiles_of(project).filter(pk=profile_id).first()
+
+
 def stored_pin(profile: ConnectorProfile) -> Pin:
     """The profile's pin; a stored pin is always valid (it was checked when set)."""
     return parse_pin(profile.pin)

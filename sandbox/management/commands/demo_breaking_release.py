@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from connectors.models import ConnectorVersion
+from connectors.selectors import own_version_by_key
 from connectors.services import connector_version_push
-from projects.models import Project
+from projects.selectors import project_by_slug
 from projects.services import Actor
 from sandbox.demo import OAUTH_KEY, sandbox_oauth_definition
 
@@ -22,12 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--project", default="acme-production")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = Project.objects.filter(slug=options["project"]).first()
+        project = project_by_slug(options["project"])
         if project is None:
             raise CommandError(f"No project {options['project']}; run seed_demo first.")
-        version = ConnectorVersion.objects.filter(
-            project=project, connector__key=OAUTH_KEY, version="2.0.0"
-        ).first()
+        version = own_version_by_key(project, OAUTH_KEY, "2.0.0")
         if version is None:
             version = connector_version_push(
                 actor=Actor.system(),
