@@ -6,7 +6,6 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from connectors.definition import DefinitionError
@@ -15,11 +14,12 @@ from projects.services import ServiceError
 from . import connect_sessions, connections, connectors, profiles, rollouts
 from .auth import api_key_auth
 from .errors import error_response
+from .openapi import DocumentedNinjaAPI
 from .schemas import ProjectOut
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = DocumentedNinjaAPI(
     title="Connector Hub API",
     version="1",
     description=(
