@@ -172,7 +172,7 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -
         form = ProfileForm(request.POST, setup_keys=setup_keys)
         if not form.is_valid():
             raise ServiceError(first_error(form))
-        services.profile_update(
+        profile = services.profile_update(
             actor=Actor.from_request(request),
             profile=profile,
             version=version,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -140,13 +143,13 @@ def audit_page(
 
 
 def audited_target_types() -> list[str]:
-    """Every model name an audit entry can point at (no query; for the filter's choices)."""
-    from django.apps import apps
-
-    labels = ("projects", "connectors", "profiles", "connections")
+    """Every model name an audit entry can point at: the models of the project's own apps,
+    whichever layer they are in (no query; for the filter's choices)."""
+    root = Path(settings.BASE_DIR).resolve()
     return sorted(
         model._meta.model_name or ""
-        for label in labels
-        for model in apps.get_app_config(label).get_models()
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().parent == root
+        for model in config.get_models()
         if model is not AuditEntry
     )

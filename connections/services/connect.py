@@ -298,7 +298,7 @@ def verify_credentials(
         raise ServiceError("The provider rejected these credentials. Check them and try again.")
     raise ServiceError(
         "We could not verify these credentials with the provider right now "
-        f"({result.detail}). Nothing was saved; try again in a moment."
+        f"({result.detail.rstrip('.')}). Nothing was saved; try again in a moment."
     )
 
 

@@ -18,7 +18,7 @@ from projects.crypto import decrypt_json
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy
-from tests.factories import connector_yaml
+from tests.factories import connector_yaml, make_profile
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -193,3 +193,11 @@ def test_query_counts_do_not_grow(tenancy: Tenancy, profile: ConnectorProfile) -
         )
     publish(None, "3.0.0", key="other_one")
     assert [_queries(client, url) for url in urls] == before
+
+
+def test_saving_a_rename_names_the_profile_by_its_new_name(tenancy: Tenancy) -> None:
+    profile = make_profile(tenancy.project, "acme_crm", "old-name")
+    client = tenancy.client("admin")
+    save = reverse("profile_save", args=[tenancy.project.slug, profile.pk])
+    page = client.post(save, {"name": "new-name"}, follow=True).content.decode()
+    assert "Profile new-name saved." in page and "Profile old-name saved." not in page

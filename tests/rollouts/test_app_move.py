@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from profiles.services import profile_create
+from projects.selectors import audited_target_types
 from projects.services import Actor
 from rollouts.models import MigrationNotice, ProfileMigration
 from rollouts.services import migration_create, migration_link
@@ -73,3 +74,10 @@ def test_rows_survive_the_move_both_ways() -> None:
     ]
     assert ContentType.objects.get(pk=content_type.pk).app_label == "rollouts"
     assert not ContentType.objects.filter(app_label="profiles", model="profilemigration").exists()
+
+
+def test_the_audit_filter_offers_the_moved_models() -> None:
+    """The audit log's Target filter lists every app's models, rollouts' included."""
+    types = audited_target_types()
+    assert {"profilemigration", "migrationnotice", "connection", "connectorprofile"} <= set(types)
+    assert "auditentry" not in types and "user" not in types
