@@ -396,6 +396,7 @@ def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
                 actor=Actor.from_request(request),
                 project=access.project,
                 name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
             )
             form = ApiKeyForm()
         else:

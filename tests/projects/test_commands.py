@@ -68,3 +68,17 @@ def test_create_api_key_prints_the_key_alone_on_the_last_line() -> None:
     assert response.status_code == 200 and response.json()["slug"] == "p1"
     with pytest.raises(CommandError, match="No project"):
         run("create_api_key", "nope")
+
+
+@pytest.mark.django_db
+def test_create_api_key_with_read_scope() -> None:
+    run("create_project", "p1")
+    out, err = run("create_api_key", "p1", "--scope", "read")
+    key = out.strip().splitlines()[-1]
+    assert ApiKey.objects.get().scope == "read" and "(read)" in err
+    headers = {"Authorization": f"Bearer {key}"}
+    assert Client().get("/api/v1/project", headers=headers).status_code == 200
+    response = Client().post("/api/v1/connector_profiles", headers=headers)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    with pytest.raises(CommandError):
+        run("create_api_key", "p1", "--scope", "admin")

@@ -44,7 +44,7 @@ def test_api_key_audit_holds_the_prefix_never_the_key(tenancy: Tenancy) -> None:
         actor=actor_for(tenancy, "owner"), project=tenancy.project, name="CI"
     )
     entry = AuditEntry.objects.get(action="api_key.created")
-    assert entry.after == {"name": "CI", "prefix": api_key.prefix}
+    assert entry.after == {"name": "CI", "prefix": api_key.prefix, "scope": "full"}
     assert raw not in str(entry.after) and raw not in entry.target_repr
 
 
