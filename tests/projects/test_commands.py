@@ -5,7 +5,7 @@ import io
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from ops.management.commands.seed_demo import DEMO_PASSWORD
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
@@ -25,8 +25,10 @@ def test_seed_demo_is_idempotent_and_prints_a_working_login() -> None:
     run("seed_demo")
     assert [m.objects.count() for m in (Organization, Project, Membership, Team)] == counts
     assert counts[1] >= 2
-    assert authenticate(username="demo", password=DEMO_PASSWORD) is not None
-    support = authenticate(username="sam-support", password=DEMO_PASSWORD)
+    # django-axes' backend needs the request (it counts failures per address).
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="demo", password=DEMO_PASSWORD) is not None
+    support = authenticate(request, username="sam-support", password=DEMO_PASSWORD)
     assert support is not None
     assert support.groups.filter(name="support").exists()
 
