@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 
 class HtmxValidationStatusMiddleware:
@@ -20,4 +21,28 @@ class HtmxValidationStatusMiddleware:
         if response.status_code == 400 and htmx and not request.path.startswith("/api/"):
             response.status_code = 422
             response.reason_phrase = "Unprocessable Content"
+        return response
+
+
+API_PREFIX = "/api/"
+
+
+class PrivateCacheControlMiddleware:
+    """``Cache-Control: private, no-store`` on every answer to a logged-in user and on every
+    API answer to a key: they carry account data no shared cache or browser history may keep.
+    Static files never get here (WhiteNoise answers them first) and stay cacheable; the login
+    page and other anonymous pages are left as their views set them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX):
+            private = getattr(request, "api_key", None) is not None
+        else:
+            user = getattr(request, "user", None)
+            private = bool(user is not None and user.is_authenticated)
+        if private:
+            patch_cache_control(response, private=True, no_store=True)
         return response

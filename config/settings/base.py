@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxValidationStatusMiddleware",
+    "projects.middleware.PrivateCacheControlMiddleware",
     "api.middleware.ApiErrorBodyMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -302,5 +303,7 @@ LOGGING = {
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # django-axes logs every successful login's reset of its counters at INFO.
+        "axes": {"level": "WARNING"},
     },
 }
