@@ -1,7 +1,10 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+
+from core.cache import CacheUnavailable
 
 
 class HtmxValidationStatusMiddleware:
@@ -45,4 +48,22 @@ class PrivateCacheControlMiddleware:
             private = bool(user is not None and user.is_authenticated)
         if private:
             patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class CacheUnavailableMiddleware:
+    """A dashboard write that could not invalidate the shared cache (core.cache) was rolled
+    back: answer 503 with a clear page instead of a 500. The API answers its own error body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, CacheUnavailable):
+            return None
+        response = render(request, "503.html", {"message": exception.message}, status=503)
+        response["Retry-After"] = "30"
         return response

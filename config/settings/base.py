@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxValidationStatusMiddleware",
     "projects.middleware.PrivateCacheControlMiddleware",
+    "projects.middleware.CacheUnavailableMiddleware",
     "api.middleware.ApiErrorBodyMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -103,6 +104,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://connector-hub")}
+# Redis through core.cache: reads fail soft (the database answers), invalidations fail with 503.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "core.cache.FailSoftRedisCache"
 
 # --- Field encryption -----------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def test_hosted_connect_posts_are_rate_limited_per_token_and_address() -> None:
     client = Client(REMOTE_ADDR="203.0.113.9")
     for _ in range(3):
         assert client.post(path, {}).status_code == 400  # the required key is missing
-    response = client.post(path, {"api_key": "sk_live_abcdefghijkl"})
+    response = client.post(path, {"config_api_key": "sk_live_abcdefghijkl"})
     assert response.status_code == 429
     page = response.content.decode()
     assert "Too many attempts" in page and created.token not in page
