@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from connectors.definition import DefinitionError
+from core.cache import CacheUnavailable
 from projects.services import ServiceError
 
 from . import connect_sessions, connections, connectors, profiles, rollouts
@@ -81,6 +82,13 @@ def on_definition_error(request: HttpRequest, exc: DefinitionError) -> HttpRespo
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(exc.status_code, str(exc))
+
+
+@api.exception_handler(CacheUnavailable)
+def on_cache_unavailable(request: HttpRequest, exc: CacheUnavailable) -> HttpResponse:
+    response = error_response(503, exc.message)
+    response["Retry-After"] = "30"
+    return response
 
 
 @api.exception_handler(Exception)

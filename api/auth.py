@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja.security import HttpBasicAuth, HttpBearer
 
@@ -46,10 +47,20 @@ class ApiKeyBasic(HttpBasicAuth):
         return _login(request, username)
 
 
+# What a read-scoped key may do (API.md "Authentication"): anything else is 403 forbidden.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
     api_key = api_key_authenticate(raw_key)
-    if api_key is not None:
-        request.api_key = api_key  # type: ignore[attr-defined]
+    if api_key is None:
+        return None
+    if not api_key.can_write and request.method not in READ_METHODS:
+        # Checked here, once for every operation, so a new write endpoint is covered too.
+        raise PermissionDenied(
+            f"API key {api_key.prefix} is read-only (scope read): it may only use GET."
+        )
+    request.api_key = api_key  # type: ignore[attr-defined]
     return api_key
 
 

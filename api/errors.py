@@ -18,6 +18,7 @@ CODES = {
     422: "refused",
     429: "rate_limited",
     500: "server_error",
+    503: "unavailable",
 }
 
 

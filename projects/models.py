@@ -116,11 +116,19 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         return self.filter(revoked_at__isnull=True)
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do (API.md): ``full`` everything, ``read`` GET/HEAD/OPTIONS only."""
+
+    FULL = "full", "Full access"
+    READ = "read", "Read only"
+
+
 class ApiKey(models.Model):
     """A project API key. Only a SHA-256 digest of the key is stored; the key is shown once."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(
@@ -135,6 +143,11 @@ class ApiKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=[s.value for s in ApiKeyScope]), name="api_key_scope_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -142,6 +155,10 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiKeyScope.FULL
 
 
 class AuditEntry(models.Model):

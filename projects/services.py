@@ -20,7 +20,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import ApiKey, AuditEntry, Membership, Organization, Project, Role, Team
+from .models import ApiKey, ApiKeyScope, AuditEntry, Membership, Organization, Project, Role, Team
 
 API_KEY_PREFIX = "chk_"
 # last_used_at is refreshed at most this often, so authentication is not a write per request.
@@ -414,14 +414,18 @@ def _hash_key(raw_key: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, actor: Actor, project: Project, name: str) -> tuple[ApiKey, str]:
-    """Create a key; returns it with its plaintext, which is never stored nor shown again."""
+def api_key_create(
+    *, actor: Actor, project: Project, name: str, scope: str = ApiKeyScope.FULL
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with its plaintext, which is never stored nor shown again.
+    ``scope`` is ``full`` (default) or ``read`` (GET only in the API)."""
     name = name.strip() or "API key"
     prefix = API_KEY_PREFIX + secrets.token_hex(4)
     raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
         project=project,
         name=name[:100],
+        scope=ApiKeyScope(scope),
         prefix=prefix,
         key_hash=_hash_key(raw_key),
         created_by=actor.user,
@@ -432,7 +436,7 @@ def api_key_create(*, actor: Actor, project: Project, name: str) -> tuple[ApiKey
         project=project,
         action="api_key.created",
         target=api_key,
-        after={"name": api_key.name, "prefix": prefix},
+        after={"name": api_key.name, "prefix": prefix, "scope": api_key.scope},
     )
     return api_key, raw_key
 

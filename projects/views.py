@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.pager import without_cursors
+from core.throttle import client_ip, over_limit
 
 from . import selectors, services
 from .forms import (
@@ -396,6 +399,7 @@ def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
                 actor=Actor.from_request(request),
                 project=access.project,
                 name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
             )
             form = ApiKeyForm()
         else:
@@ -530,3 +534,30 @@ def permission_denied(request: HtmxHttpRequest, exception: Exception) -> HttpRes
         else:
             context.update(access=access, project=access.project)
     return render(request, "403.html", context, status=403)
+
+
+# --- Login lockout and password reset throttling ---------------------------------------------
+
+
+def login_locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' AXES_LOCKOUT_CALLABLE: the login page's lockout message, 429."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+_password_reset_view = auth_views.PasswordResetView.as_view()
+
+
+def password_reset(request: HttpRequest) -> HttpResponseBase:
+    """Django's password reset form, its POSTs limited per client address: each sends an
+    email, so an unlimited form is a mail cannon aimed at any user (core/throttle.py)."""
+    if request.method == "POST" and over_limit(
+        request,
+        group="password_reset",
+        key=client_ip(request),
+        rate=settings.THROTTLE_PASSWORD_RESET_RATE,
+    ):
+        return render(request, "registration/password_reset_throttled.html", status=429)
+    return _password_reset_view(request)

@@ -54,8 +54,10 @@ def make_team(organization: Organization, name: str | None = None, *members: Use
     return team
 
 
-def make_api_key(project: Project, name: str = "test key") -> tuple[ApiKey, str]:
-    return api_key_create(actor=Actor.system(), project=project, name=name)
+def make_api_key(
+    project: Project, name: str = "test key", *, scope: str = "full"
+) -> tuple[ApiKey, str]:
+    return api_key_create(actor=Actor.system(), project=project, name=name, scope=scope)
 
 
 def connector_yaml(

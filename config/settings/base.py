@@ -4,6 +4,7 @@ SQLite is the embedded default when ``DATABASE_URL`` is unset; PostgreSQL (psyco
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "django_tasks_db",
+    "axes",
     # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
     "projects",
     "events",
@@ -58,7 +60,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxValidationStatusMiddleware",
+    "projects.middleware.PrivateCacheControlMiddleware",
+    "projects.middleware.CacheUnavailableMiddleware",
     "api.middleware.ApiErrorBodyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,6 +104,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://connector-hub")}
+# Redis through core.cache: reads fail soft (the database answers), invalidations fail with 503.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "core.cache.FailSoftRedisCache"
 
 # --- Field encryption -----------------------------------------------------------------------
 
@@ -125,6 +134,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username + address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is locked out for AXES_COOLOFF_TIME; other users and addresses
+# are unaffected. Attempts live in the database (AxesDatabaseHandler), so the lockout holds
+# through a cache outage and across app servers. Admins lift it in the Django admin (Axes →
+# Access attempts) or with `manage.py axes_reset_username <name>` / `axes_reset`.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "projects.views.login_locked_out"
+# The address is REMOTE_ADDR (django-ipware is not installed): a client-sent X-Forwarded-For
+# never picks the lockout key.
+AXES_VERBOSE = False
+# Password reset requests and hosted connect page POSTs (core/throttle.py, django-ratelimit
+# counting in the shared cache; fails open with a warning when the cache is down).
+RATELIMIT_FAIL_OPEN = True
+THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/15m")
+THROTTLE_CONNECT_RATE = env.str("THROTTLE_CONNECT_RATE", default="10/5m")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -274,5 +307,7 @@ LOGGING = {
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # django-axes logs every successful login's reset of its counters at INFO.
+        "axes": {"level": "WARNING"},
     },
 }

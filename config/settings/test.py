@@ -22,3 +22,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider", "sandbox"]  # noqa: F405
 OAUTH2_PROVIDER = SANDBOX_OAUTH2_PROVIDER  # noqa: F405
 # Tasks run at once, inside the test (a test may switch to the database backend).
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# The suite logs in many times; the throttling tests set the real limits with override_settings.
+AXES_FAILURE_LIMIT = 1000
+THROTTLE_PASSWORD_RESET_RATE = "1000/m"
+THROTTLE_CONNECT_RATE = "1000/m"

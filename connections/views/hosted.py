@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -19,6 +20,7 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.throttle import client_ip, over_limit
 from projects.services import ServiceError
 
 from ..forms import ConnectConfigForm, OAuthCallbackForm
@@ -95,6 +97,15 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
     if request.method == "GET":
         return render(request, "connect/page.html", _context(session, values={}, token=token))
+    # Each POST may call the provider (a health check): limited per link and address.
+    if over_limit(
+        request,
+        group="connect_page",
+        key=f"{token}|{client_ip(request)}",
+        rate=settings.THROTTLE_CONNECT_RATE,
+    ):
+        message = "Too many attempts from your address. Please wait a few minutes and try again."
+        return _problem(request, message, kind="throttled", status=429, session=session)
     values = ConnectConfigForm(request.POST).values()
     try:
         connection = connect.connect_with_config(token=token, values=values)

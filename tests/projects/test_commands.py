@@ -5,7 +5,7 @@ import io
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from ops.management.commands.seed_demo import DEMO_PASSWORD
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
@@ -25,8 +25,10 @@ def test_seed_demo_is_idempotent_and_prints_a_working_login() -> None:
     run("seed_demo")
     assert [m.objects.count() for m in (Organization, Project, Membership, Team)] == counts
     assert counts[1] >= 2
-    assert authenticate(username="demo", password=DEMO_PASSWORD) is not None
-    support = authenticate(username="sam-support", password=DEMO_PASSWORD)
+    # django-axes' backend needs the request (it counts failures per address).
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="demo", password=DEMO_PASSWORD) is not None
+    support = authenticate(request, username="sam-support", password=DEMO_PASSWORD)
     assert support is not None
     assert support.groups.filter(name="support").exists()
 
@@ -68,3 +70,17 @@ def test_create_api_key_prints_the_key_alone_on_the_last_line() -> None:
     assert response.status_code == 200 and response.json()["slug"] == "p1"
     with pytest.raises(CommandError, match="No project"):
         run("create_api_key", "nope")
+
+
+@pytest.mark.django_db
+def test_create_api_key_with_read_scope() -> None:
+    run("create_project", "p1")
+    out, err = run("create_api_key", "p1", "--scope", "read")
+    key = out.strip().splitlines()[-1]
+    assert ApiKey.objects.get().scope == "read" and "(read)" in err
+    headers = {"Authorization": f"Bearer {key}"}
+    assert Client().get("/api/v1/project", headers=headers).status_code == 200
+    response = Client().post("/api/v1/connector_profiles", headers=headers)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    with pytest.raises(CommandError):
+        run("create_api_key", "p1", "--scope", "admin")

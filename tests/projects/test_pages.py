@@ -123,12 +123,32 @@ def test_api_key_is_shown_once(tenancy: Tenancy) -> None:
     url = reverse("settings_api_keys", args=[tenancy.project.slug])
     response = client.post(url, {"name": "deploy"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
+    assert set(response["Cache-Control"].split(", ")) == {"no-store", "private"}
     content = response.content.decode()
     raw = content.split('id="new-api-key">')[1].split("<")[0]
     assert raw.startswith(ApiKey.objects.get(name="deploy").prefix + "_")
     assert raw not in client.get(url).content.decode(), "never shown again"
     assert raw not in str(list(AuditEntry.objects.values()))
+
+
+def test_api_key_scope_is_chosen_on_the_page_and_listed(tenancy: Tenancy) -> None:
+    client = tenancy.client("admin")
+    url = reverse("settings_api_keys", args=[tenancy.project.slug])
+    page = client.get(url).content.decode()
+    assert 'name="scope"' in page and 'value="read"' in page
+    response = client.post(url, {"name": "reporting", "scope": "read"})
+    assert response.status_code == 200
+    assert ApiKey.objects.get(name="reporting").scope == "read"
+    client.post(url, {"name": "deploy"})
+    assert ApiKey.objects.get(name="deploy").scope == "full", "full is the default"
+    listed = client.get(url).content.decode()
+    rows = listed.split('data-testid="key-scope">')[1:]
+    assert sorted(row.split("</td>")[0].split(">")[1].split("<")[0] for row in rows) == [
+        "full",
+        "read",
+    ]
+    assert client.post(url, {"name": "bad", "scope": "admin"}).status_code == 400
+    assert not ApiKey.objects.filter(name="bad").exists()
 
 
 def test_invalid_api_key_name_is_a_clear_error(tenancy: Tenancy) -> None:

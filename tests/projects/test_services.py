@@ -44,7 +44,7 @@ def test_api_key_audit_holds_the_prefix_never_the_key(tenancy: Tenancy) -> None:
         actor=actor_for(tenancy, "owner"), project=tenancy.project, name="CI"
     )
     entry = AuditEntry.objects.get(action="api_key.created")
-    assert entry.after == {"name": "CI", "prefix": api_key.prefix}
+    assert entry.after == {"name": "CI", "prefix": api_key.prefix, "scope": "full"}
     assert raw not in str(entry.after) and raw not in entry.target_repr
 
 
@@ -90,7 +90,12 @@ def test_new_member_gets_an_invitation_with_a_working_link(tenancy: Tenancy, cli
         {"new_password1": "a-long-new-passphrase", "new_password2": "a-long-new-passphrase"},
     )
     assert done.status_code == 302
-    assert client.login(username="newbie@example.com", password="a-long-new-passphrase")
+    # Through the login page (django-axes refuses Client.login, which passes no request).
+    login = client.post(
+        "/accounts/login/",
+        {"username": "newbie@example.com", "password": "a-long-new-passphrase"},
+    )
+    assert login.status_code == 302 and "_auth_user_id" in client.session
 
 
 def test_only_owners_grant_or_touch_the_owner_role(tenancy: Tenancy) -> None:
