@@ -5,7 +5,8 @@ Every operation can answer 400 (a parameter or body that does not validate), 401
 key) and 500 (logged, never a stack trace); an operation with a path parameter 404 (another
 project's object, an unknown or malformed id); a write 403 (a key whose scope does not allow
 it). ``EXTRA`` adds what a rule of the operation's service can answer: 409 conflict, 413 too
-large, 422 refused by a rule, 502 the provider failed.
+large, 422 refused by a rule, 502 the provider failed, 503 the shared cache is down (a
+publish must invalidate it).
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ DESCRIPTIONS = {
     413: "The request is too large.",
     422: "Refused by a rule (the message says which).",
     502: "The provider answered with an error or not at all.",
+    503: "The shared cache is unreachable; nothing was changed (see Retry-After).",
     500: "An unexpected error on our side (logged).",
 }
 WRITES = {"post", "put", "patch", "delete"}
 # operationId → the statuses its service can answer beyond the common ones.
 EXTRA: dict[str, set[int]] = {
-    "api_connectors_push": {409, 413, 422},
-    "api_connectors_version_delete": {409},
-    "api_connectors_version_publish": {409, 422},
+    "api_connectors_push": {409, 413, 422, 503},
+    "api_connectors_version_delete": {409, 503},
+    "api_connectors_version_publish": {409, 422, 503},
     "api_profiles_profile_create": {404, 409},
     "api_profiles_pin_set": {409},
     "api_connections_connection_detail": {502},
