@@ -95,8 +95,10 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
     if request.method == "GET":
         return render(request, "connect/page.html", _context(session, values={}, token=token))
-    values = ConnectConfigForm(request.POST).values()
+    form = ConnectConfigForm(request.POST)
+    values = form.values()
     try:
+        form.check()
         connection = connect.connect_with_config(token=token, values=values)
     except connect.SessionUnusable as exc:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
@@ -104,7 +106,7 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         safe_values = {
             f["key"]: values.get(f["key"], "")
             for f in _context(session)["fields"]
-            if not f.get("secret")
+            if not f.get("secret") and f["key"] != exc.field  # the refused value is not echoed
         }
         context = _context(
             session, error=exc.message, error_field=exc.field, values=safe_values, token=token
