@@ -50,6 +50,12 @@ def _connector(project: Project, key: str) -> Connector:
 
 def _files_from_request(request: HttpRequest) -> list[tuple[str, bytes]]:
     """The main file and partials, with sizes checked before anything is read or parsed."""
+    if (
+        not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
+        # Django reads a WSGI body by its Content-Length: a chunked body would read as empty.
+        raise HttpError(411, "Send the push with a Content-Length (chunked bodies are refused).")
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     # multipart adds boundaries and headers; allow a little room before the exact checks.
     if length > MAX_PUSH_BYTES + 64 * 1024:

@@ -163,3 +163,35 @@ def test_a_maximum_push_over_the_api_is_refused_with_the_limit(
 def test_reserved_header_names_are_refused() -> None:
     body = connector_yaml(header_name="Content-Length")
     assert "set by the HTTP client" in errors_of(body)["authentication.headerName"]
+
+
+# --- Uploads ----------------------------------------------------------------------------------
+
+
+def test_a_push_with_300_parts_is_a_413_naming_the_limit(
+    api: Client, profile: ConnectorProfile
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    parts = [SimpleUploadedFile(f"p{n}.yaml", b"[]") for n in range(300)]
+    before = ConnectorVersion.objects.count()
+    response = api.post("/api/v1/connectors/push", {"files": parts})
+    assert response.status_code == 413, response.content[:300]
+    body = response.json()
+    assert body["code"] == "too_large"
+    assert "100" in body["message"]
+    assert ConnectorVersion.objects.count() == before
+
+
+def test_a_chunked_push_without_length_is_a_411(api: Client, profile: ConnectorProfile) -> None:
+    body = connector_yaml(version="1.1.0")
+    response = api.post(
+        "/api/v1/connectors/push",
+        body,
+        content_type="application/yaml",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411, response.content[:300]
+    assert response.json()["code"] == "length_required"
+    assert not ConnectorVersion.objects.filter(version="1.1.0").exists()
