@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -77,6 +83,24 @@ def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
 def on_definition_error(request: HttpRequest, exc: DefinitionError) -> HttpResponse:
     fields = [{"field": e.field, "message": e.message} for e in exc.errors]
     return error_response(exc.status, exc.message, code=exc.code, fields=fields)
+
+
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_files(request: HttpRequest, exc: TooManyFilesSent) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return error_response(413, f"The request has more than {limit:,} files; that is the limit.")
+
+
+@api.exception_handler(TooManyFieldsSent)
+def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return error_response(413, f"The request has more than {limit:,} fields; that is the limit.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(413, f"The request body is larger than the {limit:,}-byte limit.")
 
 
 @api.exception_handler(HttpError)

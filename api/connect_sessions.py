@@ -9,6 +9,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from connections.services import connect
+from core.validation import Email, Line
 
 from .connectors import _actor, _project
 
@@ -16,12 +17,12 @@ router = Router(tags=["connect sessions"])
 
 
 class ConnectSessionIn(Schema):
-    origin_owner_id: str = Field(min_length=1, max_length=255)
-    origin_owner_name: str = Field(default="", max_length=255)
-    origin_username: str | None = Field(default=None, max_length=255)
-    email: str | None = Field(default=None, max_length=254)
+    origin_owner_id: Line = Field(min_length=1, max_length=255)
+    origin_owner_name: Line = Field(default="", max_length=255)
+    origin_username: Line | None = Field(default=None, max_length=255)
+    email: Email | None = Field(default=None, max_length=254)
     connector_profile_id: int | None = None
-    connector_key: str | None = None
+    connector_key: Line | None = Field(default=None, max_length=64)
     account_id: int | None = None
     expires_in: int = Field(
         default=connect.DEFAULT_LIFETIME, ge=connect.MIN_LIFETIME, le=connect.MAX_LIFETIME

@@ -19,6 +19,7 @@ from connections import rbac, selectors
 from connections.models import Connection, SubjectType
 from connections.services import connections as services
 from connections.services import health, tokens
+from core.validation import MAX_OFFSET, MAX_SEARCH, Line, text_problem
 from projects.crypto import decrypt_json
 from projects.services import ServiceError
 
@@ -102,18 +103,22 @@ class ConnectionPageOut(Schema):
 
 
 class ConnectionListQuery(Schema):
-    connector_key: str | None = Field(None, description="Only connections of this connector.")
+    connector_key: Line | None = Field(
+        None, max_length=64, description="Only connections of this connector."
+    )
     profile_id: int | None = Field(None, description="Only connections of this profile.")
     status: StatusName | None = None
     health: HealthName | None = None
-    resolved_version: str | None = Field(
-        None, description="Only connections last resolved to this version number."
+    resolved_version: Line | None = Field(
+        None, max_length=255, description="Only connections last resolved to this version number."
     )
-    search: str | None = Field(
-        None, description="Owner id, name, owner name, username or email containing this text."
+    search: Line | None = Field(
+        None,
+        max_length=MAX_SEARCH,
+        description="Owner id, name, owner name, username or email containing this text.",
     )
     limit: int = Field(50, ge=1, le=selectors.MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: SortBy = "created_at"
     sort_dir: SortDir = "desc"
 
@@ -133,7 +138,7 @@ class ConnectionListQuery(Schema):
 
 
 class RenameIn(Schema):
-    name: str = Field(description="The new display name (1–200 characters).")
+    name: Line = Field(max_length=200, description="The new display name (1–200 characters).")
 
 
 class HealthCheckOut(Schema):
@@ -254,11 +259,17 @@ def _connection(request: HttpRequest, connection_id: int) -> Connection:
 
 
 def _field_filters(request: HttpRequest) -> dict[str, str]:
-    return {
+    """The ``field__operator`` parameters, through the input boundary (400 naming one)."""
+    filters = {
         name: request.GET.getlist(name)[-1]
         for name in request.GET
         if "__" in name and name not in LIST_PARAMS
     }
+    for name, value in filters.items():
+        problem = text_problem(name, max_length=100) or text_problem(value, max_length=MAX_SEARCH)
+        if problem is not None:
+            raise ServiceError(f"{name} {problem}.", field=name)
+    return filters
 
 
 # --- Endpoints -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from connectors import selectors, services
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from connectors.models import Connector, ConnectorVersion
 from core.pager import InvalidCursor, KeysetOrder, keyset_page
+from core.validation import Line
 from profiles import selectors as profile_selectors
 from projects.models import ApiKey, Project
 from projects.services import Actor, ServiceError, client_ip
@@ -49,6 +50,12 @@ def _connector(project: Project, key: str) -> Connector:
 
 def _files_from_request(request: HttpRequest) -> list[tuple[str, bytes]]:
     """The main file and partials, with sizes checked before anything is read or parsed."""
+    if (
+        not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
+        # Django reads a WSGI body by its Content-Length: a chunked body would read as empty.
+        raise HttpError(411, "Send the push with a Content-Length (chunked bodies are refused).")
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     # multipart adds boundaries and headers; allow a little room before the exact checks.
     if length > MAX_PUSH_BYTES + 64 * 1024:
@@ -166,10 +173,10 @@ NEWEST_UPDATED = KeysetOrder("updated_at", descending=True)
 )
 def version_list(
     request: HttpRequest,
-    key: str,
+    key: Line,
     first: int = 20,
-    after: str | None = None,
-    before: str | None = None,
+    after: Line | None = None,
+    before: Line | None = None,
 ) -> dict[str, Any]:
     if not 1 <= first <= 100:
         raise ServiceError("first must be between 1 and 100.", field="first")
@@ -213,7 +220,7 @@ def _version(
     summary="One version with its definition (also latest / default)",
 )
 def version_detail(
-    request: HttpRequest, key: str, version: str, owner: str | None = None
+    request: HttpRequest, key: Line, version: Line, owner: Line | None = None
 ) -> dict[str, Any]:
     project = _project(request)
     found = _version(request, key, version, owner)
@@ -248,7 +255,7 @@ def _own_version(request: HttpRequest, key: str, version: str) -> ConnectorVersi
     summary="Publish a draft",
 )
 def version_publish(
-    request: HttpRequest, key: str, version: str, acknowledge_breaking: bool = False
+    request: HttpRequest, key: Line, version: Line, acknowledge_breaking: bool = False
 ) -> dict[str, Any]:
     published = services.connector_version_publish(
         actor=_actor(request),
@@ -263,7 +270,7 @@ def version_publish(
     response={204: None},
     summary="Delete a custom version",
 )
-def version_delete(request: HttpRequest, key: str, version: str) -> HttpResponse:
+def version_delete(request: HttpRequest, key: Line, version: Line) -> HttpResponse:
     services.connector_version_delete(
         actor=_actor(request), version=_own_version(request, key, version)
     )

@@ -14,6 +14,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    411: "length_required",
     413: "too_large",
     422: "refused",
     429: "rate_limited",

@@ -39,6 +39,7 @@ DESCRIPTIONS = {
     403: "The key may not do this.",
     404: "No such object in the key's project.",
     409: "A conflict with the current state.",
+    411: "A chunked body without Content-Length is refused.",
     413: "The request is too large.",
     422: "Refused by a rule (the message says which).",
     502: "The provider answered with an error or not at all.",
@@ -48,7 +49,7 @@ DESCRIPTIONS = {
 WRITES = {"post", "put", "patch", "delete"}
 # operationId → the statuses its service can answer beyond the common ones.
 EXTRA: dict[str, set[int]] = {
-    "api_connectors_push": {409, 413, 422, 503},
+    "api_connectors_push": {409, 411, 413, 422, 503},
     "api_connectors_version_delete": {409, 503},
     "api_connectors_version_publish": {409, 422, 503},
     "api_profiles_profile_create": {404, 409},

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from connections import selectors as connection_selectors
 from connectors.models import PLATFORM_OWNER
+from core.validation import Line
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.resolution import Resolved
@@ -19,14 +20,14 @@ router = Router(tags=["connector profiles"])
 
 
 class ProfileIn(Schema):
-    name: str
-    connector_key: str
-    pinned_version: str | None = None
+    name: Line = Field(max_length=services.NAME_MAX_CHARS)
+    connector_key: Line = Field(max_length=64)
+    pinned_version: Line | None = Field(default=None, max_length=255)
     is_default: bool = False
 
 
 class PinIn(Schema):
-    pinned_version: str | None
+    pinned_version: Line | None = Field(max_length=255)
 
 
 class ResolvedOut(Schema):

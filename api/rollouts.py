@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from core.validation import MAX_OFFSET
 from rollouts import selectors as migration_selectors
 from rollouts.models import ProfileMigration
 from rollouts.selectors import Progress
@@ -83,7 +84,7 @@ class PendingPageOut(Schema):
 
 class PendingQuery(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 # --- Bodies ----------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def migration_detail(request: HttpRequest, migration_id: int) -> dict[str, Any]:
     response=PendingPageOut,
     summary="Pending accounts of a migration",
     description="Connections still on the from-profile, newest first, with their notice "
-    f"tracking and current reconnect link. `limit` 1–{MAX_LIMIT}, `offset` ≥ 0.",
+    f"tracking and current reconnect link. `limit` 1–{MAX_LIMIT}, `offset` 0–{MAX_OFFSET:,}.",
 )
 def migration_pending(
     request: HttpRequest, migration_id: int, query: Query[PendingQuery]

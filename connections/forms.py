@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from core.forms import IdField, IdListField, SearchField, SelectionForm, parse_id
+from core.forms import IdField, IdListField, SearchField, SelectionForm, TextField, parse_id
+from core.validation import text_problem
 from projects.services import ServiceError
 
 from . import selectors
@@ -49,16 +50,16 @@ class ConnectionFilterForm(forms.Form):
     pager). ``filters`` gives the selector's Filters."""
 
     profile = IdField(error_messages={"invalid": "Choose a profile from the list."})
-    per_page = forms.CharField(required=False)
+    per_page = TextField(required=False)
     q = SearchField()
-    connector = forms.CharField(required=False)
-    status = forms.CharField(required=False)
-    health = forms.CharField(required=False)
-    version = forms.CharField(required=False)
-    sort = forms.CharField(required=False)
-    dir = forms.CharField(required=False)
-    after = forms.CharField(required=False)
-    before = forms.CharField(required=False)
+    connector = TextField(required=False)
+    status = TextField(required=False)
+    health = TextField(required=False)
+    version = TextField(required=False)
+    sort = TextField(required=False)
+    dir = TextField(required=False)
+    after = TextField(required=False)
+    before = TextField(required=False)
 
     def clean_per_page(self) -> int:
         raw = self.cleaned_data["per_page"]
@@ -98,15 +99,15 @@ class ConnectionBulkForm(SelectionForm):
     """One action on the selected rows (``confirmed=yes`` after a delete's confirmation);
     ``next`` is where to return (checked by the view)."""
 
-    action = forms.CharField(required=False)
+    action = TextField(required=False)
     ids = IdListField(
         error_messages={"invalid": "The selection holds something that is not a connection id."}
     )
     page_ids = IdListField(
         error_messages={"invalid": "The selection holds something that is not a connection id."}
     )
-    confirmed = forms.CharField(required=False)
-    next = forms.CharField(required=False, strip=False)
+    confirmed = TextField(required=False)
+    next = TextField(required=False, strip=False)
     field_order = ["action", "ids", "page_ids", "all_on_page"]
 
     def clean_action(self) -> str:
@@ -129,7 +130,7 @@ class ConnectionBulkForm(SelectionForm):
 
 
 class DetailTabForm(forms.Form):
-    tab = forms.CharField(required=False)
+    tab = TextField(required=False)
 
     @property
     def tab_name(self) -> str:
@@ -137,11 +138,11 @@ class DetailTabForm(forms.Form):
 
 
 class RenameForm(forms.Form):
-    name = forms.CharField(required=False, strip=False)  # the service checks it
+    name = TextField(label="The name", required=False, strip=False, max_length=200)
 
 
 class StatusForm(forms.Form):
-    status = forms.CharField(required=False)
+    status = TextField(required=False)
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -154,10 +155,10 @@ class GrantForm(forms.Form):
     """A grant's subject as ``subject=user:12`` (the add form's one select) or
     ``subject_type`` + ``subject_id``, and its role (the service checks them)."""
 
-    subject = forms.CharField(required=False)
-    subject_type = forms.CharField(required=False)
-    subject_id = forms.CharField(required=False)
-    role = forms.CharField(required=False)
+    subject = TextField(required=False)
+    subject_type = TextField(required=False)
+    subject_id = TextField(required=False)
+    role = TextField(required=False)
 
     def subject_of(self) -> tuple[str, str]:
         data = self.cleaned_data
@@ -168,7 +169,7 @@ class GrantForm(forms.Form):
 
 
 class OrgRoleForm(forms.Form):
-    role = forms.CharField(required=False)  # the service checks it
+    role = TextField(required=False)  # the service checks it
 
 
 # --- Connect links -----------------------------------------------------------------------------
@@ -203,12 +204,12 @@ class _ProfileChoice:
 class LinkForm(_ProfileChoice, forms.Form):
     """The end user a new link is for, and how long it stays valid."""
 
-    origin_owner_id = forms.CharField(
+    origin_owner_id = TextField(
         label="End user id",
         max_length=255,
         help_text="Your own id for this end user (origin owner id); the connection keeps it.",
     )
-    origin_owner_name = forms.CharField(label="Name", max_length=255, required=False)
+    origin_owner_name = TextField(label="Name", max_length=255, required=False)
     email = forms.EmailField(label="Email", max_length=254, required=False)
     expires_in = _expiry_field()
 
@@ -250,10 +251,19 @@ class ConnectConfigForm(forms.Form):
     configFields (the service validates them against the version)."""
 
     PREFIX = "config_"
+    MAX_VALUE_CHARS = 4096  # an API key, a subdomain, a password: far below this
 
     def values(self) -> dict[str, str]:
         prefix = self.PREFIX
         return {k[len(prefix) :]: str(v) for k, v in self.data.items() if k.startswith(prefix)}
+
+    def check(self) -> None:
+        """The input boundary for every value sent: ServiceError (400) naming the first field
+        with a control or bidi character, or longer than MAX_VALUE_CHARS."""
+        for key, value in self.values().items():
+            problem = text_problem(value, max_length=self.MAX_VALUE_CHARS)
+            if problem is not None:
+                raise ServiceError(f"{key} {problem}.", field=key)
 
 
 class OAuthCallbackForm(forms.Form):

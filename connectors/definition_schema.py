@@ -14,6 +14,8 @@ FIELD_KEY_PATTERN: Final = r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$"
 ACTION_ID_PATTERN: Final = r"^[a-z][a-z0-9_]{0,99}$"
 INPUT_NAME_PATTERN: Final = r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$"
 HEALTH_CHECK_PATH_PATTERN: Final = r"^/"
+# RFC 7230 token (tchar+), so a header name can never carry ": " or a line break.
+HEADER_NAME_PATTERN: Final = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$"
 
 # A human description of each pattern, used in error messages.
 PATTERN_DESCRIPTIONS: Final[dict[str, str]] = {
@@ -26,6 +28,10 @@ PATTERN_DESCRIPTIONS: Final[dict[str, str]] = {
         "1 to 100 letters, digits or underscores, starting with a letter or an underscore"
     ),
     HEALTH_CHECK_PATH_PATTERN: "a path starting with /",
+    HEADER_NAME_PATTERN: (
+        "an HTTP header name (an RFC 7230 token of 1 to 100 letters, digits and "
+        "!#$%&'*+-.^_`|~; no spaces, colons or line breaks)"
+    ),
 }
 
 AUTH_TYPES: Final = ("oauth2", "api_key", "basic", "custom")
@@ -136,7 +142,7 @@ DEFINITION_SCHEMA: Final[dict[str, Any]] = {
                 "authorizationUrl": _STRING,
                 "tokenUrl": _STRING,
                 "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                "headerName": _STRING,
+                "headerName": {"type": "string", "pattern": HEADER_NAME_PATTERN},
             },
         },
         "healthCheck": {

@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 
+from core.forms import MultilineTextField, TextField
 from projects.forms import StyledForm
 
 DESCRIPTION_MAX_CHARS = 2000
@@ -25,17 +26,15 @@ class PublishForm(forms.Form):
     kept_body = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     force = forms.BooleanField(required=False)
     acknowledge_breaking = forms.BooleanField(required=False)
-    action = forms.CharField(required=False)
-    description = forms.CharField(required=False, strip=False)
+    action = TextField(required=False)
+    description = MultilineTextField(
+        label="The description", required=False, strip=False, max_length=DESCRIPTION_MAX_CHARS
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Added here: a field declared on the class as ``files`` would shadow ``Form.files``.
         self.fields["files"] = forms.Field(required=False, widget=MultipleFileInput)
-
-    def clean_description(self) -> str:
-        """The changelog, cut to 2,000 characters (longer input is cut, not refused)."""
-        return str(self.cleaned_data["description"])[:DESCRIPTION_MAX_CHARS]
 
     @property
     def draft(self) -> bool:

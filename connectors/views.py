@@ -35,16 +35,21 @@ VERSIONS_PAGE_SIZE = 25
 def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     query = SearchForm(request.GET)
-    search = query.cleaned_data["q"] if query.is_valid() else ""
+    valid = query.is_valid()
+    search = query.cleaned_data["q"] if valid else ""
     connectors = list(selectors.connectors_for_project(access.project, search=search))
     template = "connectors/list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#catalogue"
-    return render(
+    context = project_context(
         request,
-        template,
-        project_context(request, access, nav="connectors", connectors=connectors, search=search),
+        access,
+        nav="connectors",
+        connectors=connectors,
+        search=search,
+        search_error=None if valid else first_error(query),
     )
+    return render(request, template, context, status=200 if valid else 400)
 
 
 @require_GET

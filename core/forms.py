@@ -6,8 +6,9 @@ from typing import Any
 
 from django import forms
 
+from .validation import MAX_SEARCH, text_problem
+
 MAX_ID_DIGITS = 18  # ids are 64-bit: longer input is not an id
-MAX_SEARCH = 200  # characters of a table's search box that are used
 
 
 def parse_id(raw: object) -> int | None:
@@ -58,15 +59,44 @@ class IdListField(forms.Field):
         return list(dict.fromkeys(ids))
 
 
-class SearchField(forms.CharField):
-    """A table's search box: stripped, at most MAX_SEARCH characters used."""
+class TextField(forms.CharField):
+    """Single-line text through the input boundary (``core.validation``): no control or bidi
+    override characters, and ``max_length`` refused with the limit named, never cut. The
+    message starts with the field's ``label`` (or "The text")."""
+
+    multiline = False
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if isinstance(value, str) and value:
+            problem = text_problem(value, multiline=self.multiline)
+            if problem is not None:
+                raise forms.ValidationError(f"{self.label or 'The text'} {problem}.", code="text")
+
+    def run_validators(self, value: Any) -> None:
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            raise forms.ValidationError(
+                f"{self.label or 'The text'} "
+                f"{text_problem(value, max_length=self.max_length, multiline=True)}.",
+                code="max_length",
+            )
+        super().run_validators(value)
+
+
+class MultilineTextField(TextField):
+    """A textarea's text: tab and newlines allowed, other control characters refused."""
+
+    multiline = True
+
+
+class SearchField(TextField):
+    """A table's search box: stripped, at most MAX_SEARCH characters (a form error beyond)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_SEARCH)
+        kwargs.setdefault("label", "The search")
         super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> str:
-        return str(super().to_python(value))[:MAX_SEARCH]
 
 
 class SelectionForm(forms.Form):

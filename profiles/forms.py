@@ -8,15 +8,18 @@ from typing import Any
 
 from django import forms
 
+from core.forms import TextField
+
 SETUP_PREFIX = "setup_"
+NAME_MAX_CHARS = 100  # ConnectorProfile.name
 
 
 class PinForm(forms.Form):
     """The pin editor (preview and save): ``pin`` as typed, shown again in the preview (blank
     means no pin: the default resolution); ``action=reset`` removes the pin."""
 
-    pin = forms.CharField(required=False, strip=False)
-    action = forms.CharField(required=False)
+    pin = TextField(required=False, strip=False)
+    action = TextField(required=False)
 
     def typed(self) -> str | None:
         """The pin as typed; None after a reset."""
@@ -29,13 +32,13 @@ class ProfileForm(forms.Form):
     """The profile's name, default flag and a ``setup_<key>`` value per setup field of the
     version it resolves to."""
 
-    name = forms.CharField(required=False)
+    name = TextField(label="The name", required=False, max_length=NAME_MAX_CHARS)
     is_default = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, setup_keys: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for key in setup_keys:
-            self.fields[SETUP_PREFIX + key] = forms.CharField(required=False)
+            self.fields[SETUP_PREFIX + key] = TextField(label=key, required=False)
 
     def setup_values(self) -> dict[str, str]:
         return {
@@ -46,13 +49,13 @@ class ProfileForm(forms.Form):
 
 
 class ProfileNewForm(forms.Form):
-    connector_key = forms.CharField(required=False)
-    name = forms.CharField(required=False)
-    pin = forms.CharField(required=False, empty_value=None)  # blank: no pin
+    connector_key = TextField(label="The connector key", required=False)
+    name = TextField(label="The name", required=False, max_length=NAME_MAX_CHARS)
+    pin = TextField(required=False, empty_value=None)  # blank: no pin
     is_default = forms.BooleanField(required=False)
 
 
 class ProfileNewQueryForm(forms.Form):
     """``?connector=<key>``: the connector the new-profile page starts with."""
 
-    connector = forms.CharField(required=False)
+    connector = TextField(required=False)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
 from connectors.services import lock_connector
+from core.validation import text_problem
 from projects.crypto import decrypt_json, encrypt_json, mask
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
@@ -52,6 +53,21 @@ def _state(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[
     return state
 
 
+NAME_MAX_CHARS = 100  # ConnectorProfile.name
+
+
+def _checked_name(name: str) -> str:
+    """The name, stripped; ServiceError when it is empty, too long (never cut) or holds a
+    control or bidi character."""
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the profile a name.", field="name")
+    problem = text_problem(name, max_length=NAME_MAX_CHARS)
+    if problem is not None:
+        raise ServiceError(f"The name {problem}.", field="name")
+    return name
+
+
 def _set_default(profile: ConnectorProfile) -> None:
     ConnectorProfile.objects.filter(
         project_id=profile.project_id, connector_id=profile.connector_id, is_default=True
@@ -68,9 +84,7 @@ def profile_create(
     pin: str | None = None,
     is_default: bool = False,
 ) -> ConnectorProfile:
-    name = name.strip()
-    if not name:
-        raise ServiceError("Give the profile a name.", field="name")
+    name = _checked_name(name)
     connector = connectors_for_project(project).filter(key=connector_key).first()
     if connector is None:
         raise ServiceError(
@@ -81,7 +95,7 @@ def profile_create(
     profile = ConnectorProfile(
         project=project,
         connector=connector,
-        name=name[:100],
+        name=name,
         pin=parsed.text,
         is_default=is_default or first,  # the first profile of a connector is its default
     )
@@ -165,9 +179,7 @@ def profile_update(
         .select_related("project")
         .get(pk=profile.pk)
     )
-    name = name.strip()
-    if not name:
-        raise ServiceError("Give the profile a name.", field="name")
+    name = _checked_name(name)
     plain = dict(profile.setup_values)
     secrets = decrypt_json(profile.setup_secrets)
     changed: list[str] = []
@@ -182,7 +194,7 @@ def profile_update(
             plain[key] = value
             changed.append(key)
     before = {"name": profile.name, "is_default": profile.is_default}
-    profile.name = name[:100]
+    profile.name = name
     profile.setup_values = plain
     profile.setup_secrets = encrypt_json(secrets) if secrets else ""
     if is_default and not profile.is_default:

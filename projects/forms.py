@@ -2,9 +2,9 @@ from typing import Any
 
 from django import forms
 
-from .models import ApiKeyScope, Role, slug_validator
+from core.forms import SearchField, TextField
 
-SEARCH_MAX_CHARS = 100
+from .models import ApiKeyScope, Role, slug_validator
 
 
 def first_error(form: forms.Form) -> str:
@@ -13,13 +13,10 @@ def first_error(form: forms.Form) -> str:
 
 
 class SearchForm(forms.Form):
-    """A search box: ``q`` stripped and cut to 100 characters (longer input is cut, not
-    refused)."""
+    """A search box: ``q`` stripped, at most ``core.forms.MAX_SEARCH`` characters (a form
+    error beyond, never a cut)."""
 
-    q = forms.CharField(required=False)
-
-    def clean_q(self) -> str:
-        return str(self.cleaned_data["q"])[:SEARCH_MAX_CHARS]
+    q = SearchField()
 
 
 class PageForm(forms.Form):
@@ -40,7 +37,7 @@ class StyledForm(forms.Form):
 
 
 class ProjectForm(StyledForm):
-    name = forms.CharField(max_length=200)
+    name = TextField(max_length=200)
     slug = forms.SlugField(
         max_length=63,
         validators=[slug_validator],
@@ -49,18 +46,18 @@ class ProjectForm(StyledForm):
 
 
 class OrganizationForm(StyledForm):
-    organization_name = forms.CharField(max_length=200, label="Organization name")
+    organization_name = TextField(max_length=200, label="Organization name")
     organization_slug = forms.SlugField(
         max_length=63, validators=[slug_validator], label="Organization slug"
     )
-    project_name = forms.CharField(max_length=200, label="First project name", initial="Production")
+    project_name = TextField(max_length=200, label="First project name", initial="Production")
     project_slug = forms.SlugField(
         max_length=63, validators=[slug_validator], label="First project slug"
     )
 
 
 class ProjectRenameForm(StyledForm):
-    name = forms.CharField(max_length=200)
+    name = TextField(max_length=200)
 
 
 class MemberAddForm(StyledForm):
@@ -73,7 +70,7 @@ class RoleForm(StyledForm):
 
 
 class TeamForm(StyledForm):
-    name = forms.CharField(max_length=100)
+    name = TextField(max_length=100)
 
 
 class TeamMemberForm(StyledForm):
@@ -90,7 +87,7 @@ class TeamMemberRemoveForm(forms.Form):
 
 
 class ApiKeyForm(StyledForm):
-    name = forms.CharField(
+    name = TextField(
         max_length=100,
         help_text="What uses this key.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. CI deploy"}),
@@ -108,9 +105,9 @@ class ApiKeyForm(StyledForm):
 
 
 class AuditFilterForm(StyledForm):
-    action = forms.CharField(required=False, max_length=64)
-    actor = forms.CharField(required=False, max_length=200)
-    target_type = forms.CharField(required=False, max_length=64, label="Target")
+    action = TextField(required=False, max_length=64)
+    actor = TextField(required=False, max_length=200)
+    target_type = TextField(required=False, max_length=64, label="Target")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -125,4 +122,4 @@ class AuditCursorForm(forms.Form):
 
 class DangerZoneForm(StyledForm):
     immutable_versioning = forms.BooleanField(required=False)
-    confirmation = forms.CharField(max_length=63, label="Type the project slug to confirm")
+    confirmation = TextField(max_length=63, label="Type the project slug to confirm")

@@ -186,8 +186,9 @@ def _members_context(
 ) -> dict[str, Any]:
     organization = access.project.organization
     query = MemberFilterForm(request.GET)
-    query.is_valid()  # each field that is not valid counts as not given
+    query.is_valid()  # each field that is not valid counts as not given (the search: a 400)
     search = query.cleaned_data.get("q", "")
+    extra.setdefault("search_error", str(query.errors["q"][0]) if "q" in query.errors else None)
     page = Paginator(selectors.members_of(organization, search=search), MEMBERS_PAGE_SIZE).get_page(
         query.cleaned_data.get("page")
     )
@@ -232,7 +233,8 @@ def settings_members(request: HtmxHttpRequest, project_slug: str) -> HttpRespons
     template = "projects/settings_members.html"
     if request.htmx and not request.htmx.boosted:
         template += "#members-panel"
-    return render(request, template, _members_context(request, access))
+    context = _members_context(request, access)
+    return render(request, template, context, status=400 if context["search_error"] else 200)
 
 
 def _members_response(

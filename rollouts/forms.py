@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from connections.models import Status
 from connections.selectors import Filters
-from core.forms import IdField, IdListField, SearchField, SelectionForm, parse_id
+from core.forms import (
+    IdField,
+    IdListField,
+    MultilineTextField,
+    SearchField,
+    SelectionForm,
+    TextField,
+    parse_id,
+)
 
 PER_PAGE_CHOICES = (25, 50, 100)
 DEFAULT_PER_PAGE = 25
@@ -60,8 +68,8 @@ class MigrationNewForm(forms.Form):
 
     from_profile = ProfileIdField()
     to_profile = ProfileIdField()
-    title = forms.CharField(required=False, strip=False)
-    message = forms.CharField(required=False, strip=False)
+    title = TextField(label="The title", required=False, strip=False, max_length=200)
+    message = MultilineTextField(label="The message", required=False, strip=False)
     deadline = DeadlineField()
 
 
@@ -70,11 +78,11 @@ class MigrationStartForm(forms.Form):
     Setup values arrive as ``setup_<key>`` fields (``setup_values``)."""
 
     from_profile = ProfileIdField()
-    profile_name = forms.CharField(required=False)
-    title = forms.CharField(required=False, strip=False)
-    message = forms.CharField(required=False, strip=False)
+    profile_name = TextField(label="The profile name", required=False, max_length=100)
+    title = TextField(label="The title", required=False, strip=False, max_length=200)
+    message = MultilineTextField(label="The message", required=False, strip=False)
     deadline = DeadlineField()
-    action = forms.CharField(required=False)
+    action = TextField(required=False)
 
     def setup_values(self, keys: list[str]) -> dict[str, str]:
         """What was typed for the given setup fields (blank ones left out)."""
@@ -94,14 +102,14 @@ class PendingFilterForm(forms.Form):
     """The pending-accounts table's query string: search, status, notice state, sort and
     page size (the cursor is checked by the pager)."""
 
-    notice = forms.CharField(required=False)
-    per_page = forms.CharField(required=False)
-    sort = forms.CharField(required=False)
-    dir = forms.CharField(required=False)
-    status = forms.CharField(required=False)
+    notice = TextField(required=False)
+    per_page = TextField(required=False)
+    sort = TextField(required=False)
+    dir = TextField(required=False)
+    status = TextField(required=False)
     q = SearchField()
-    after = forms.CharField(required=False)
-    before = forms.CharField(required=False)
+    after = TextField(required=False)
+    before = TextField(required=False)
 
     def clean_notice(self) -> str:
         notice = self.cleaned_data["notice"]
@@ -155,8 +163,8 @@ class NotifyForm(SelectionForm):
     page_ids = IdListField(
         error_messages={"invalid": "The selection holds something that is not an account id."}
     )
-    scope = forms.CharField(required=False)
-    confirmed = forms.CharField(required=False)
+    scope = TextField(required=False)
+    confirmed = TextField(required=False)
     field_order = ["scope", "confirmed", "ids", "page_ids", "all_on_page"]
 
     def clean_scope(self) -> str:
@@ -181,7 +189,7 @@ class NotifyForm(SelectionForm):
 
 
 class ConfirmForm(forms.Form):
-    confirmed = forms.CharField(required=False)
+    confirmed = TextField(required=False)
 
     @property
     def is_confirmed(self) -> bool:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from connections.models import Connection, ConnectSession
 from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
+from core.validation import text_problem
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create, profile_update, setup_fields
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
@@ -55,6 +56,9 @@ def migration_create(
     title = title.strip()
     if not title:
         raise ServiceError("Give the migration a title.", field="title")
+    problem = text_problem(title, max_length=200)
+    if problem is not None:
+        raise ServiceError(f"The title {problem}.", field="title")
     if from_profile.project_id != project.pk or to_profile.project_id != project.pk:
         raise ServiceError("Both profiles must belong to this project.", field="to_profile")
     if from_profile.pk == to_profile.pk:
@@ -70,7 +74,7 @@ def migration_create(
         project=project,
         from_profile=from_profile,
         to_profile=to_profile,
-        title=title[:200],
+        title=title,
         message=message.strip(),
         deadline=deadline,
         created_by=actor.user,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
 
 from connections.services.connections import resolved_version
+from core.validation import email_problem
 from projects.services import Actor, ServiceError
 
 from . import selectors as migration_selectors
@@ -31,7 +33,9 @@ def _connector_title(migration: ProfileMigration) -> str:
 @task()
 def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
-    returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped."""
+    returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped;
+    so is an address that is not one (stored before the input boundary checked it) or that the
+    mail server refuses: it is logged (by connection id) and the rest of the batch still goes."""
     migration = migration_selectors.open_migration(migration_id)
     if migration is None:
         return 0
@@ -41,6 +45,13 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
     rows = migration_selectors.pending_among(migration, connection_ids)
     for connection in rows:
         if not connection.email:
+            continue
+        if email_problem(connection.email) is not None:
+            logger.warning(
+                "migration %s: connection %s has no valid email address; no notice sent",
+                migration_id,
+                connection.pk,
+            )
             continue
         notice, url = migration_services.migration_link(
             actor=actor, migration=migration, connection=connection
@@ -52,11 +63,20 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
             "expires_at": notice.link_expires_at,
             "connector_title": connector_title,
         }
-        EmailMessage(
-            subject=render_to_string("rollouts/email/reconnect_subject.txt", context).strip(),
-            body=render_to_string("rollouts/email/reconnect_body.txt", context),
-            to=[connection.email],
-        ).send()
+        try:
+            EmailMessage(
+                subject=render_to_string("rollouts/email/reconnect_subject.txt", context).strip(),
+                body=render_to_string("rollouts/email/reconnect_body.txt", context),
+                to=[connection.email],
+            ).send()
+        except (ValueError, smtplib.SMTPRecipientsRefused) as exc:
+            logger.warning(
+                "migration %s: the notice to connection %s was refused (%s)",
+                migration_id,
+                connection.pk,
+                type(exc).__name__,
+            )
+            continue
         migration_services.migration_notice_sent(notice_id=notice.pk)
         sent += 1
     logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from connectors.models import ConnectorVersion
+from core.validation import text_problem
 from profiles.models import ConnectorProfile
 from profiles.selectors import resolve_profile
 from projects.crypto import encrypt_json
@@ -195,8 +196,9 @@ def connection_rename(*, actor: Actor, connection: Connection, name: str) -> Con
     name = name.strip()
     if not name:
         raise ServiceError("Give the connection a name.", field="name")
-    if len(name) > 200:
-        raise ServiceError("The name is too long (at most 200 characters).", field="name")
+    problem = text_problem(name, max_length=200)
+    if problem is not None:
+        raise ServiceError(f"The name {problem}.", field="name")
     connection = _locked(connection)
     if name != connection.name:
         before = connection.name

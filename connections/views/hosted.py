@@ -106,8 +106,10 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
     ):
         message = "Too many attempts from your address. Please wait a few minutes and try again."
         return _problem(request, message, kind="throttled", status=429, session=session)
-    values = ConnectConfigForm(request.POST).values()
+    form = ConnectConfigForm(request.POST)
+    values = form.values()
     try:
+        form.check()
         connection = connect.connect_with_config(token=token, values=values)
     except connect.SessionUnusable as exc:
         return _problem(request, exc.message, kind=exc.kind, status=STATUS_FOR[exc.kind])
@@ -115,7 +117,7 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         safe_values = {
             f["key"]: values.get(f["key"], "")
             for f in _context(session)["fields"]
-            if not f.get("secret")
+            if not f.get("secret") and f["key"] != exc.field  # the refused value is not echoed
         }
         context = _context(
             session, error=exc.message, error_field=exc.field, values=safe_values, token=token

@@ -13,15 +13,30 @@ Stages, each of which stops the parse when it finds errors:
 """
 
 from .errors import DefinitionError, FieldError
-from .limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_PUSH_BYTES, MAX_SPLICED_NODES
+from .limits import (
+    MAX_ACTIONS,
+    MAX_DEPTH,
+    MAX_FIELDS,
+    MAX_FILE_BYTES,
+    MAX_INPUTS_PER_ACTION,
+    MAX_PUSH_BYTES,
+    MAX_SPLICED_NODES,
+    MAX_STEPS_PER_ACTION,
+    MAX_YAML_NODES,
+)
 from .parser import ParsedDefinition, parse_definition
 from .validation import RESERVED_VERSION_NAMES
 
 __all__ = [
+    "MAX_ACTIONS",
     "MAX_DEPTH",
+    "MAX_FIELDS",
     "MAX_FILE_BYTES",
+    "MAX_INPUTS_PER_ACTION",
     "MAX_PUSH_BYTES",
     "MAX_SPLICED_NODES",
+    "MAX_STEPS_PER_ACTION",
+    "MAX_YAML_NODES",
     "RESERVED_VERSION_NAMES",
     "DefinitionError",
     "FieldError",

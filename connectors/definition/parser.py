@@ -9,7 +9,7 @@ from typing import Any
 from .errors import DefinitionError, FieldError, raise_errors
 from .files import check_sizes, read_files
 from .partials import splice
-from .validation import schema_errors, semantic_errors
+from .validation import limit_errors, schema_errors, semantic_errors, text_errors
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ def parse_definition(files: Sequence[tuple[str, bytes]]) -> ParsedDefinition:
     loaded = read_files(files)
     main, partials = loaded[0], loaded[1:]
     definition = splice(main, partials)
+    raise_errors(limit_errors(definition))
+    raise_errors(text_errors(definition))
     raise_errors(schema_errors(definition) + semantic_errors(definition))
 
     info: dict[str, Any] = definition["info"]

@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 import semver
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from core.validation import text_problem
+
 from ..definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
 from ..versioning import parse_version
-from .errors import FieldError, format_place
+from .errors import FieldError, PathPart, format_place
+from .limits import MAX_ACTIONS, MAX_FIELDS, MAX_INPUTS_PER_ACTION, MAX_STEPS_PER_ACTION
 
 RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
 _CREDENTIAL_PATTERN: Final = re.compile(r"\$\{([^{}]*)\}")
@@ -91,6 +94,102 @@ def _schema_message(error: ValidationError) -> str:
     if kind == "maximum":
         return f"must be at most {expected}"
     return error.message
+
+
+def limit_errors(definition: dict[str, Any]) -> list[FieldError]:
+    """The work bounds (docs/connector-definition.md "Limits"), checked before the schema so
+    that an oversized definition costs almost nothing to refuse."""
+    errors: list[FieldError] = []
+    actions = definition.get("actions")
+    if isinstance(actions, list):
+        if len(actions) > MAX_ACTIONS:
+            return [
+                FieldError(
+                    "actions",
+                    f"a definition may have at most {MAX_ACTIONS:,} actions "
+                    f"(this one has {len(actions):,})",
+                )
+            ]
+        for index, action in _dicts(actions):
+            for name, limit in (("inputs", MAX_INPUTS_PER_ACTION), ("steps", MAX_STEPS_PER_ACTION)):
+                items = action.get(name)
+                if isinstance(items, list) and len(items) > limit:
+                    errors.append(
+                        FieldError(
+                            f"actions[{index}].{name}",
+                            f"an action may have at most {limit:,} {name} "
+                            f"(this one has {len(items):,})",
+                        )
+                    )
+    auth = definition.get("authentication")
+    if isinstance(auth, dict):
+        count = sum(
+            len(auth[kind])
+            for kind in ("setupFields", "configFields")
+            if isinstance(auth.get(kind), list)
+        )
+        if count > MAX_FIELDS:
+            errors.append(
+                FieldError(
+                    "authentication",
+                    f"a definition may have at most {MAX_FIELDS:,} setupFields and configFields "
+                    f"together (this one has {count:,})",
+                )
+            )
+    return errors
+
+
+# Strings under these keys are one line: names, labels, URLs, paths and header names (no
+# line breaks, no bidi overrides); every other string (descriptions, tooltips, steps) may
+# hold tabs and newlines. No string, and no mapping key, may hold another control character.
+SINGLE_LINE_KEYS: Final = frozenset(
+    {
+        "actionId",
+        "authorizationUrl",
+        "baseUrl",
+        "entrypointUrl",
+        "headerName",
+        "icon",
+        "key",
+        "label",
+        "name",
+        "path",
+        "placeholder",
+        "title",
+        "tokenUrl",
+        "url",
+        "version",
+    }
+)
+MAX_TEXT_ERRORS = 20
+
+
+def text_errors(definition: dict[str, Any]) -> list[FieldError]:
+    """Control and bidi characters in any string value or key, with its place."""
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, list[PathPart]]] = [(definition, [])]
+    while stack and len(errors) < MAX_TEXT_ERRORS:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                problem = text_problem(str(key))
+                if problem is not None:
+                    errors.append(FieldError(format_place(path), f"a key {problem}"))
+                    continue
+                stack.append((value, [*path, key]))
+        elif isinstance(node, list):
+            stack.extend((item, [*path, index]) for index, item in enumerate(node))
+        elif isinstance(node, str):
+            single = bool(path) and path[-1] in SINGLE_LINE_KEYS
+            problem = text_problem(node, multiline=not single)
+            if problem is not None:
+                errors.append(FieldError(format_place(path), problem))
+    return errors
+
+
+RESERVED_HEADER_NAMES: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "cookie"}
+)
 
 
 def schema_errors(definition: dict[str, Any]) -> list[FieldError]:
@@ -203,6 +302,14 @@ def semantic_errors(definition: dict[str, Any]) -> list[FieldError]:
         ]
     for name in ("authorizationUrl", "tokenUrl"):
         _check_url(errors, f"authentication.{name}", auth.get(name))
+    header_name = auth.get("headerName")
+    if isinstance(header_name, str) and header_name.lower() in RESERVED_HEADER_NAMES:
+        errors.append(
+            FieldError(
+                "authentication.headerName",
+                f"{header_name} is set by the HTTP client and cannot carry the key",
+            )
+        )
     scopes = auth.get("scopes")
     if isinstance(scopes, list):
         _check_unique(

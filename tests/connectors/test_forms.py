@@ -13,10 +13,16 @@ def posted(query: str) -> QueryDict:
     return QueryDict(query)
 
 
-def test_the_changelog_is_cut_to_2000_characters_not_refused() -> None:
+def test_the_changelog_over_2000_characters_is_refused_not_cut() -> None:
+    assert PublishForm(posted("description=" + "x" * 2000)).is_valid()
     form = PublishForm(posted("description=" + "x" * 2500))
-    assert form.is_valid()
-    assert form.cleaned_data["description"] == "x" * 2000
+    assert not form.is_valid()
+    assert "at most 2,000 characters" in form.errors["description"][0]
+
+
+def test_the_changelog_keeps_newlines_but_not_other_controls() -> None:
+    assert PublishForm(posted("description=one%0D%0Atwo%09three")).is_valid()
+    assert not PublishForm(posted("description=one%00two")).is_valid()
 
 
 def test_flags_and_the_draft_action() -> None:

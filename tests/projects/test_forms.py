@@ -5,10 +5,13 @@ from __future__ import annotations
 from projects.forms import AuditCursorForm, MemberFilterForm, TeamMemberRemoveForm
 
 
-def test_search_is_stripped_and_cut_not_refused() -> None:
-    form = MemberFilterForm({"q": "  " + "x" * 150 + "  "})
+def test_search_is_stripped_and_refused_beyond_200_characters_never_cut() -> None:
+    form = MemberFilterForm({"q": "  " + "x" * 200 + "  "})
     assert form.is_valid()
-    assert form.cleaned_data["q"] == "x" * 100
+    assert form.cleaned_data["q"] == "x" * 200
+    too_long = MemberFilterForm({"q": "x" * 201})
+    assert not too_long.is_valid()
+    assert "at most 200 characters" in too_long.errors["q"][0]
 
 
 def test_a_page_that_is_not_a_number_counts_as_not_given() -> None:
