@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 def _get(url: str) -> int:
     try:
-        with urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+        with urlopen(url, timeout=10) as response:
             return int(response.status)
     except HTTPError as exc:
         return exc.code
@@ -84,7 +84,7 @@ def test_no_token_code_or_state_in_gunicorns_log(tmp_path: Path) -> None:
             server.terminate()
             server.wait(timeout=15)
     text = log_path.read_text()
-    assert f'"GET /connect/[redacted]/ HTTP/1.1" 200' in text
+    assert '"GET /connect/[redacted]/ HTTP/1.1" 200' in text
     assert "/connect/oauth/callback?code=[redacted]&state=[redacted]" in text
     for secret in (token, code, state):
         assert secret not in text
