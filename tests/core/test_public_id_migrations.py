@@ -4,6 +4,7 @@ be unapplied and applied again."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -30,7 +31,7 @@ AFTER = [
     ("connections", "0005_public_ids"),
     ("rollouts", "0002_public_ids"),
 ]
-MODELS = [Membership, Team, ConnectorProfile, Connection, ProfileMigration]
+MODELS: list[Any] = [Membership, Team, ConnectorProfile, Connection, ProfileMigration]
 
 
 def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
