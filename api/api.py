@@ -49,6 +49,9 @@ def _field_name(loc: list[str | int] | tuple[str | int, ...]) -> str:
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    if any(tuple(error.get("loc", ()))[:1] == ("path",) for error in exc.errors):
+        # A malformed id in the path names nothing that exists: 404, like an unknown one.
+        return error_response(404, "Not found.")
     fields = [
         {"field": _field_name(error.get("loc", ())), "message": str(error.get("msg", "invalid"))}
         for error in exc.errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -21,9 +22,9 @@ class ConnectSessionIn(Schema):
     origin_owner_name: Line = Field(default="", max_length=255)
     origin_username: Line | None = Field(default=None, max_length=255)
     email: Email | None = Field(default=None, max_length=254)
-    connector_profile_id: int | None = None
+    connector_profile_id: UUID | None = None
     connector_key: Line | None = Field(default=None, max_length=64)
-    account_id: int | None = None
+    account_id: UUID | None = None
     expires_in: int = Field(
         default=connect.DEFAULT_LIFETIME, ge=connect.MIN_LIFETIME, le=connect.MAX_LIFETIME
     )

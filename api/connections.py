@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
@@ -69,10 +70,10 @@ class OAuthOut(Schema):
 
 
 class ConnectionOut(Schema):
-    id: int
+    id: UUID
     name: str
     connector_key: str
-    profile_id: int
+    profile_id: UUID
     profile_name: str
     origin_owner_id: str
     origin_owner_name: str
@@ -87,7 +88,7 @@ class ConnectionOut(Schema):
     created_at: datetime
     updated_at: datetime
     organization_role: OrgRoleName | None
-    moved_from_profile_id: int | None
+    moved_from_profile_id: UUID | None
     moved_at: datetime | None
     config: dict[str, str] = Field(
         description="Config-field values; secret ones masked as “••••1234” (last 4 at most)."
@@ -106,7 +107,7 @@ class ConnectionListQuery(Schema):
     connector_key: Line | None = Field(
         None, max_length=64, description="Only connections of this connector."
     )
-    profile_id: int | None = Field(None, description="Only connections of this profile.")
+    profile_id: UUID | None = Field(None, description="Only connections of this profile.")
     status: StatusName | None = None
     health: HealthName | None = None
     resolved_version: Line | None = Field(
@@ -152,7 +153,7 @@ class HealthCheckOut(Schema):
 
 class GrantOut(Schema):
     subject_type: SubjectTypeName
-    subject_id: int
+    subject_id: UUID
     subject_name: str
     role: GrantRoleName
 
@@ -166,7 +167,9 @@ class RbacOut(Schema):
 
 class GrantIn(Schema):
     subject_type: SubjectTypeName
-    subject_id: int = Field(description="A user or team id of the project's organization.")
+    subject_id: UUID = Field(
+        description="A member's (user) or team's id in the project's organization."
+    )
     role: GrantRoleName
 
 
@@ -193,10 +196,10 @@ def connection_body(connection: Connection) -> dict[str, Any]:
     version are selected with it (selectors.connections_of does)."""
     version = connection.resolved_version
     return {
-        "id": connection.pk,
+        "id": connection.public_id,
         "name": connection.name,
         "connector_key": connection.connector.key,
-        "profile_id": connection.profile_id,
+        "profile_id": connection.profile.public_id,
         "profile_name": connection.profile.name,
         "origin_owner_id": connection.origin_owner_id,
         "origin_owner_name": connection.origin_owner_name,
@@ -214,7 +217,7 @@ def connection_body(connection: Connection) -> dict[str, Any]:
         "created_at": connection.created_at,
         "updated_at": connection.updated_at,
         "organization_role": connection.org_role or None,
-        "moved_from_profile_id": connection.moved_from_profile_id,
+        "moved_from_profile_id": connection.moved_from_profile_public_id,  # type: ignore[attr-defined]
         "moved_at": connection.moved_at,
         "config": selectors.masked_config(connection),
         "oauth": _oauth(connection),
@@ -234,7 +237,7 @@ def rbac_body(connection: Connection) -> dict[str, Any]:
         items.append(
             {
                 "subject_type": grant.subject_type,
-                "subject_id": grant.subject_id,
+                "subject_id": grant.subject_public_id,  # type: ignore[attr-defined]
                 "subject_name": name,
                 "role": grant.role,
             }
@@ -250,7 +253,7 @@ def _viewer() -> rbac.Viewer:
     return rbac.Viewer(user=None, membership=None)
 
 
-def _connection(request: HttpRequest, connection_id: int) -> Connection:
+def _connection(request: HttpRequest, connection_id: UUID) -> Connection:
     """A connection of the key's project (a key holds all of them as owner), else 404."""
     connection = selectors.visible_one(_viewer(), _project(request), connection_id)
     if connection is None:
@@ -324,7 +327,7 @@ def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> 
     ),
 )
 def connection_detail(
-    request: HttpRequest, connection_id: int, refresh_oauth_tokens: bool = False
+    request: HttpRequest, connection_id: UUID, refresh_oauth_tokens: bool = False
 ) -> dict[str, Any]:
     if not refresh_oauth_tokens:
         return connection_body(_connection(request, connection_id))
@@ -337,7 +340,7 @@ def connection_detail(
 
 @router.patch("/connections/{connection_id}", response=ConnectionOut, summary="Rename")
 def connection_rename(
-    request: HttpRequest, connection_id: int, payload: RenameIn
+    request: HttpRequest, connection_id: UUID, payload: RenameIn
 ) -> dict[str, Any]:
     connection = _connection(request, connection_id)
     services.connection_rename(actor=_actor(request), connection=connection, name=payload.name)
@@ -345,7 +348,7 @@ def connection_rename(
 
 
 @router.delete("/connections/{connection_id}", response={204: None}, summary="Delete")
-def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
+def connection_delete(request: HttpRequest, connection_id: UUID) -> HttpResponse:
     connection = _connection(request, connection_id)
     services.connection_delete(actor=_actor(request), connection=connection)
     return HttpResponse(status=204)
@@ -363,14 +366,14 @@ def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
         "needs is missing) nothing is sent: the status is `unknown` and `detail` says why."
     ),
 )
-def connection_health(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+def connection_health(request: HttpRequest, connection_id: UUID) -> dict[str, Any]:
     connection = _connection(request, connection_id)
     result = health.connection_check_health(actor=_actor(request), connection=connection)
     return {"status": result.status, "checked_at": result.checked_at, "detail": result.detail}
 
 
 @router.get("/connections/{connection_id}/rbac", response=RbacOut, summary="Access: grants")
-def rbac_detail(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+def rbac_detail(request: HttpRequest, connection_id: UUID) -> dict[str, Any]:
     return rbac_body(_connection(request, connection_id))
 
 
@@ -381,7 +384,7 @@ def rbac_detail(request: HttpRequest, connection_id: int) -> dict[str, Any]:
     description="Creates or changes the grant; the subject must belong to the project's "
     "organization (400 otherwise).",
 )
-def rbac_set(request: HttpRequest, connection_id: int, payload: GrantIn) -> dict[str, Any]:
+def rbac_set(request: HttpRequest, connection_id: UUID, payload: GrantIn) -> dict[str, Any]:
     connection = _connection(request, connection_id)
     services.grant_set(
         actor=_actor(request),
@@ -400,7 +403,7 @@ def rbac_set(request: HttpRequest, connection_id: int, payload: GrantIn) -> dict
     description="404 when the connection has no grant for that subject.",
 )
 def rbac_remove(
-    request: HttpRequest, connection_id: int, subject_type: SubjectTypeName, subject_id: int
+    request: HttpRequest, connection_id: UUID, subject_type: SubjectTypeName, subject_id: UUID
 ) -> HttpResponse:
     connection = _connection(request, connection_id)
     services.grant_remove(
@@ -417,7 +420,7 @@ def rbac_remove(
     response=RbacOut,
     summary="Set the organization-level role",
 )
-def org_role_set(request: HttpRequest, connection_id: int, payload: OrgRoleIn) -> dict[str, Any]:
+def org_role_set(request: HttpRequest, connection_id: UUID, payload: OrgRoleIn) -> dict[str, Any]:
     connection = _connection(request, connection_id)
     updated = services.connection_set_org_role(
         actor=_actor(request), connection=connection, role=payload.role

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -37,7 +38,7 @@ class ResolvedOut(Schema):
 
 
 class ProfileOut(Schema):
-    id: int
+    id: UUID
     name: str
     connector_key: str
     pinned_version: str | None
@@ -64,7 +65,7 @@ def profile_body(
     if connection_count is None:
         connection_count = connection_selectors.count_on_profile(profile)
     return {
-        "id": profile.pk,
+        "id": profile.public_id,
         "name": profile.name,
         "connector_key": profile.connector.key,
         "pinned_version": profile.pin,
@@ -78,7 +79,7 @@ def profile_body(
     }
 
 
-def _profile(request: HttpRequest, profile_id: int) -> ConnectorProfile:
+def _profile(request: HttpRequest, profile_id: UUID) -> ConnectorProfile:
     profile = selectors.profile_of(_project(request), profile_id)
     if profile is None:
         raise Http404("No such connector profile in this project.")
@@ -108,14 +109,14 @@ def profile_create(request: HttpRequest, payload: ProfileIn) -> Status[dict[str,
 
 
 @router.get("/connector_profiles/{profile_id}", response=ProfileOut, summary="One profile")
-def profile_detail(request: HttpRequest, profile_id: int) -> dict[str, Any]:
+def profile_detail(request: HttpRequest, profile_id: UUID) -> dict[str, Any]:
     return profile_body(_profile(request, profile_id))
 
 
 @router.put(
     "/connector_profiles/{profile_id}/pinned_version", response=ProfileOut, summary="Set the pin"
 )
-def pin_set(request: HttpRequest, profile_id: int, payload: PinIn) -> dict[str, Any]:
+def pin_set(request: HttpRequest, profile_id: UUID, payload: PinIn) -> dict[str, Any]:
     profile = services.profile_set_pin(
         actor=_actor(request), profile=_profile(request, profile_id), pin=payload.pinned_version
     )
@@ -127,7 +128,7 @@ def pin_set(request: HttpRequest, profile_id: int, payload: PinIn) -> dict[str, 
     response=ProfileOut,
     summary="Remove the pin (default resolution)",
 )
-def pin_remove(request: HttpRequest, profile_id: int) -> dict[str, Any]:
+def pin_remove(request: HttpRequest, profile_id: UUID) -> dict[str, Any]:
     profile = services.profile_set_pin(
         actor=_actor(request), profile=_profile(request, profile_id), pin=None
     )
@@ -139,7 +140,7 @@ def pin_remove(request: HttpRequest, profile_id: int) -> dict[str, Any]:
     response=list[CandidateOut],
     summary="Every published candidate, highest first; pinned marks the resolution",
 )
-def profile_versions(request: HttpRequest, profile_id: int) -> list[dict[str, Any]]:
+def profile_versions(request: HttpRequest, profile_id: UUID) -> list[dict[str, Any]]:
     profile = _profile(request, profile_id)
     resolved = selectors.resolve_profile(profile)
     return [

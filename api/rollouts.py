@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -31,11 +32,11 @@ ConnectionStatusName = Literal["active", "needs_reauth", "error", "disabled"]
 
 
 class MigrationOut(Schema):
-    id: int
+    id: UUID
     title: str
-    from_profile_id: int
+    from_profile_id: UUID
     from_profile_name: str
-    to_profile_id: int
+    to_profile_id: UUID
     to_profile_name: str
     connector_key: str
     started_at: datetime
@@ -58,7 +59,7 @@ class MigrationDetailOut(MigrationOut):
 
 
 class PendingAccountOut(Schema):
-    id: int = Field(description="The connection's id.")
+    id: UUID = Field(description="The connection's id.")
     origin_owner_id: str
     origin_owner_name: str
     email: str
@@ -92,11 +93,11 @@ class PendingQuery(Schema):
 
 def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str, Any]:
     return {
-        "id": migration.pk,
+        "id": migration.public_id,
         "title": migration.title,
-        "from_profile_id": migration.from_profile_id,
+        "from_profile_id": migration.from_profile.public_id,
         "from_profile_name": migration.from_profile.name,
-        "to_profile_id": migration.to_profile_id,
+        "to_profile_id": migration.to_profile.public_id,
         "to_profile_name": migration.to_profile.name,
         "connector_key": migration.from_profile.connector.key,
         "started_at": migration.started_at,
@@ -110,7 +111,7 @@ def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str,
     }
 
 
-def _migration(request: HttpRequest, migration_id: int) -> ProfileMigration:
+def _migration(request: HttpRequest, migration_id: UUID) -> ProfileMigration:
     migration = migration_selectors.migration_of(_project(request), migration_id)
     if migration is None:
         raise Http404("No such migration in this project.")
@@ -139,7 +140,7 @@ def migration_list(request: HttpRequest) -> list[dict[str, Any]]:
     description="The migration with its progress, its message and how many reconnect emails "
     "were sent to how many accounts.",
 )
-def migration_detail(request: HttpRequest, migration_id: int) -> dict[str, Any]:
+def migration_detail(request: HttpRequest, migration_id: UUID) -> dict[str, Any]:
     migration = _migration(request, migration_id)
     progress = migration_selectors.progress_many([migration])[migration.pk]
     sent, accounts = migration_selectors.notice_totals(migration)
@@ -159,14 +160,14 @@ def migration_detail(request: HttpRequest, migration_id: int) -> dict[str, Any]:
     f"tracking and current reconnect link. `limit` 1–{MAX_LIMIT}, `offset` 0–{MAX_OFFSET:,}.",
 )
 def migration_pending(
-    request: HttpRequest, migration_id: int, query: Query[PendingQuery]
+    request: HttpRequest, migration_id: UUID, query: Query[PendingQuery]
 ) -> dict[str, Any]:
     migration = _migration(request, migration_id)
     total = migration_selectors.progress(migration).pending  # the cached figure
     rows = migration_selectors.pending_by_offset(migration, offset=query.offset, limit=query.limit)
     items = [
         {
-            "id": row.connection.pk,
+            "id": row.connection.public_id,
             "origin_owner_id": row.connection.origin_owner_id,
             "origin_owner_name": row.connection.origin_owner_name,
             "email": row.connection.email,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.conf import settings
@@ -182,12 +183,12 @@ def _expiry_field() -> forms.TypedChoiceField:
 
 
 class _ProfileChoice:
-    """The profile chosen in the link panel's select (a number), or ``default`` when the
+    """The profile chosen in the link panel's select (its public id), or ``default`` when the
     field is absent."""
 
     data: Any
 
-    def chosen_profile(self, default: int | None) -> int:
+    def chosen_profile(self, default: UUID | None) -> UUID:
         raw = self.data.get("profile")
         if raw is None or not str(raw).strip():
             if default is None:

@@ -11,7 +11,7 @@ urlpatterns = [
         name="connector_link_create",
     ),
     path(
-        "profiles/<int:profile_id>/link/",
+        "profiles/<uuid:profile_id>/link/",
         link_views.profile_link_create,
         name="profile_link_create",
     ),

@@ -12,6 +12,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat, Lower
 
 from connectors.models import Connector, ConnectorVersion
+from core.public_ids import public_id_field
 from profiles.models import ConnectorProfile
 from projects.models import Project, Team
 
@@ -53,6 +54,7 @@ class SubjectType(models.TextChoices):
 
 
 class Connection(models.Model):
+    public_id = public_id_field()
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connections")
     profile = models.ForeignKey(
         ConnectorProfile, on_delete=models.PROTECT, related_name="connections"

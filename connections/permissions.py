@@ -3,6 +3,8 @@ organization-level role) is 404; visible with too low a role is 403."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -14,7 +16,7 @@ from .selectors import connections_of
 
 
 def get_connection_for_user(
-    user: UserLike, slug: str, connection_id: int, *, need: int | None = None
+    user: UserLike, slug: str, connection_id: UUID, *, need: int | None = None
 ) -> tuple[ProjectAccess, Connection, str]:
     """A connection of the project that the user may read, with the user's role on it.
 
@@ -22,7 +24,9 @@ def get_connection_for_user(
     visible but the role is below ``need`` (a ``connections.rbac.ConnNeed``) → 403."""
     access = get_project_for_user(user, slug)
     viewer = rbac.Viewer(user=user, membership=access.membership)
-    connection = rbac.scope(viewer, connections_of(access.project)).filter(pk=connection_id).first()
+    connection = (
+        rbac.scope(viewer, connections_of(access.project)).filter(public_id=connection_id).first()
+    )
     if connection is None:
         raise Http404("No such connection.")
     role = rbac.role(viewer, connection)

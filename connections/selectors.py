@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,7 +24,7 @@ from connectors.selectors import connectors_for_project
 from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
-from projects.models import AuditEntry, Project, Team
+from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
 from . import rbac
@@ -47,6 +49,7 @@ def connections_of(project: Project) -> QuerySet[Connection]:
         Connection.objects.filter(project=project)
         .select_related("profile", "connector", "resolved_version")
         .defer(*_VERSION_UNUSED)
+        .annotate(moved_from_profile_public_id=F("moved_from_profile__public_id"))
     )
 
 
@@ -71,9 +74,9 @@ FILTER_FIELDS: dict[str, tuple[str, str]] = {
     "status": ("status", "choice"),
     "health": ("health", "choice"),
     "connector_key": ("connector__key", "text"),
-    "profile_id": ("profile_id", "int"),
+    "profile_id": ("profile__public_id", "uuid"),
     "resolved_version": ("resolved_version__version", "text"),
-    "id": ("id", "int"),
+    "id": ("public_id", "uuid"),
 }
 OPERATORS = {
     "eq": "exact",
@@ -92,7 +95,7 @@ OPERATORS = {
 }
 _KIND_OPERATORS = {
     "datetime": {"eq", "exact", "ne", "gt", "gte", "lt", "lte", "isnull"},
-    "int": {"eq", "exact", "ne", "gt", "gte", "lt", "lte", "in"},
+    "uuid": {"eq", "exact", "ne", "in"},
     "choice": {"eq", "exact", "ne", "in"},
     "text": {"eq", "exact", "ne", "contains", "icontains", "startswith", "istartswith", "in"},
 }
@@ -105,11 +108,11 @@ def _value(name: str, kind: str, raw: str) -> Any:
         if parsed is None:
             raise ServiceError(f"{name}: expected an ISO 8601 date-time.", field=name)
         return parsed
-    if kind == "int":
+    if kind == "uuid":
         try:
-            return int(raw)
+            return UUID(raw)
         except ValueError as exc:
-            raise ServiceError(f"{name}: expected a whole number.", field=name) from exc
+            raise ServiceError(f"{name}: expected an id (a UUID).", field=name) from exc
     field_name = name.split("__")[0]
     if kind == "choice" and raw not in _CHOICES[field_name]:
         allowed = ", ".join(sorted(_CHOICES[field_name]))
@@ -149,7 +152,7 @@ def field_filter(name: str, raw: str) -> Q:
 class Filters:
     search: str = ""
     connector_key: str = ""
-    profile_id: int | None = None
+    profile_id: UUID | None = None  # the profile's public id
     status: str = ""
     health: str = ""
     version: str = ""  # the resolved version's number
@@ -195,7 +198,7 @@ def apply_filters(connections: QuerySet[Connection], filters: Filters) -> QueryS
     if filters.connector_key:
         connections = connections.filter(connector__key=filters.connector_key)
     if filters.profile_id:
-        connections = connections.filter(profile_id=filters.profile_id)
+        connections = connections.filter(profile__public_id=filters.profile_id)
     if filters.status:
         connections = connections.filter(status=filters.status)
     if filters.health:
@@ -248,9 +251,19 @@ def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> t
 
 def grants_of(connection: Connection) -> QuerySet[ConnectionGrant]:
     """The connection's grants with their subjects (the Access tab and the rbac endpoint)."""
+    # A user's public id in RBAC bodies is their membership's in the connection's organization.
+    member_id = Membership.objects.filter(
+        user_id=OuterRef("user_id"),
+        organization_id=OuterRef("connection__project__organization_id"),
+    ).values("public_id")[:1]
     return (
         ConnectionGrant.objects.filter(connection_id=connection.pk)
         .select_related("user", "team")
+        .annotate(
+            subject_public_id=Coalesce(
+                Subquery(member_id), F("team__public_id"), output_field=UUIDField()
+            )
+        )
         .order_by("subject_type", "id")
     )
 
@@ -355,8 +368,8 @@ def count_on_profile(profile: ConnectorProfile) -> int:
     return Connection.objects.filter(profile_id=profile.pk).count()
 
 
-def visible_one(viewer: rbac.Viewer, project: Project, connection_id: int) -> Connection | None:
-    return visible(viewer, project).filter(pk=connection_id).first()
+def visible_one(viewer: rbac.Viewer, project: Project, connection_id: UUID) -> Connection | None:
+    return visible(viewer, project).filter(public_id=connection_id).first()
 
 
 def offset_page(
@@ -367,9 +380,9 @@ def offset_page(
     return list(ordered(connections, filters)[offset : offset + limit]), total
 
 
-def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[int]) -> list[Connection]:
-    """The connections among ``ids`` that ``viewer`` may see (a bulk action's rows)."""
-    return list(visible(viewer, project).filter(pk__in=ids))
+def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[UUID]) -> list[Connection]:
+    """The connections among the public ``ids`` that ``viewer`` may see (a bulk action's rows)."""
+    return list(visible(viewer, project).filter(public_id__in=ids))
 
 
 def version_numbers(project: Project, *, limit: int) -> list[str]:
@@ -406,8 +419,8 @@ def connector_as_seen(project: Project, connector_id: int) -> Connector | None:
     return connectors_for_project(project).filter(pk=connector_id).first()
 
 
-def profile_of_project(project: Project, profile_id: int) -> ConnectorProfile | None:
-    return ConnectorProfile.objects.filter(project=project, pk=profile_id).first()
+def profile_of_project(project: Project, profile_id: UUID) -> ConnectorProfile | None:
+    return ConnectorProfile.objects.filter(project=project, public_id=profile_id).first()
 
 
 def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 
 from .validation import MAX_SEARCH, text_problem
 
-MAX_ID_DIGITS = 18  # ids are 64-bit: longer input is not an id
+MAX_ID_CHARS = 45  # the longest form of a UUID: "urn:uuid:" and 36 characters
 
 
-def parse_id(raw: object) -> int | None:
-    """A row id typed or sent as text: None when empty; ValueError when not an id."""
+def parse_id(raw: object) -> UUID | None:
+    """A row's public id (a UUID, API.md "Identifiers") sent as text: None when empty;
+    ValueError when not a UUID."""
     value = str(raw if raw is not None else "").strip()
     if not value:
         return None
-    if not value.isascii() or not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if len(value) > MAX_ID_CHARS:  # no work on long input
         raise ValueError(value)
-    return int(value)
+    return UUID(value)
 
 
 class IdField(forms.CharField):
-    """One id (a select's value): None when empty, the ``invalid`` message otherwise."""
+    """One public id (a select's value): None when empty, the ``invalid`` message otherwise."""
 
     default_error_messages = {"invalid": "Choose an item from the list."}
 
@@ -30,7 +32,7 @@ class IdField(forms.CharField):
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+    def to_python(self, value: Any) -> UUID | None:  # type: ignore[override]
         try:
             return parse_id(value)
         except ValueError as exc:
@@ -38,7 +40,7 @@ class IdField(forms.CharField):
 
 
 class IdListField(forms.Field):
-    """Ticked rows' ids (repeated form fields), each once, in the order sent."""
+    """Ticked rows' public ids (repeated form fields), each once, in the order sent."""
 
     widget = forms.MultipleHiddenInput
     default_error_messages = {"invalid": "The selection holds something that is not an id."}
@@ -47,8 +49,8 @@ class IdListField(forms.Field):
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> list[int]:
-        ids: list[int] = []
+    def to_python(self, value: Any) -> list[UUID]:
+        ids: list[UUID] = []
         for raw in value or []:
             try:
                 pk = parse_id(raw)
@@ -108,7 +110,7 @@ class SelectionForm(forms.Form):
     all_on_page = forms.BooleanField(required=False)
 
     @property
-    def selected(self) -> list[int]:
+    def selected(self) -> list[UUID]:
         data = self.cleaned_data
         return data["page_ids"] if data.get("all_on_page") else data["ids"]
 

@@ -6,10 +6,12 @@ from django.db import models
 from django.db.models import Q
 
 from connectors.models import Connector
+from core.public_ids import public_id_field
 from projects.models import Project
 
 
 class ConnectorProfile(models.Model):
+    public_id = public_id_field()
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profiles")
     connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="profiles")
     name = models.CharField(max_length=100)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.http import Http404
 
 from projects.permissions import Need, ProjectAccess, UserLike, get_project_for_user
@@ -10,12 +12,12 @@ from .models import ConnectorProfile
 
 
 def get_profile_for_user(
-    user: UserLike, slug: str, profile_id: int, *, need: Need = Need.READ
+    user: UserLike, slug: str, profile_id: UUID, *, need: Need = Need.READ
 ) -> tuple[ProjectAccess, ConnectorProfile]:
     access = get_project_for_user(user, slug, need=need)
     profile = (
         ConnectorProfile.objects.select_related("connector", "project")
-        .filter(pk=profile_id, project=access.project)
+        .filter(public_id=profile_id, project=access.project)
         .first()
     )
     if profile is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db.models import QuerySet
 
@@ -28,8 +29,8 @@ def profiles_of(project: Project) -> QuerySet[ConnectorProfile]:
     return ConnectorProfile.objects.filter(project=project).select_related("connector", "project")
 
 
-def profile_of(project: Project, profile_id: int) -> ConnectorProfile | None:
-    return profiles_of(project).filter(pk=profile_id).first()
+def profile_of(project: Project, profile_id: UUID) -> ConnectorProfile | None:
+    return profiles_of(project).filter(public_id=profile_id).first()
 
 
 def stored_pin(profile: ConnectorProfile) -> Pin:

@@ -5,8 +5,8 @@ from . import views
 urlpatterns = [
     path("profiles/", views.profile_list, name="profile_list"),
     path("profiles/new/", views.profile_new, name="profile_new"),
-    path("profiles/<int:profile_id>/", views.profile_detail, name="profile_detail"),
-    path("profiles/<int:profile_id>/save/", views.profile_save, name="profile_save"),
-    path("profiles/<int:profile_id>/pin/", views.pin_save, name="profile_pin"),
-    path("profiles/<int:profile_id>/pin/preview/", views.pin_preview, name="profile_pin_preview"),
+    path("profiles/<uuid:profile_id>/", views.profile_detail, name="profile_detail"),
+    path("profiles/<uuid:profile_id>/save/", views.profile_save, name="profile_save"),
+    path("profiles/<uuid:profile_id>/pin/", views.pin_save, name="profile_pin"),
+    path("profiles/<uuid:profile_id>/pin/preview/", views.pin_preview, name="profile_pin_preview"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -115,14 +116,14 @@ def _profile_context(
 
 @require_GET
 @login_required
-def profile_detail(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+def profile_detail(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id)
     return render(request, "profiles/detail.html", _profile_context(request, access, profile))
 
 
 @require_GET
 @login_required
-def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id)
     form = PinForm(request.GET)
     if form.is_valid():
@@ -135,7 +136,7 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: int) ->
 
 @require_POST
 @login_required
-def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     form = PinForm(request.POST)
     valid = form.is_valid()
@@ -156,12 +157,12 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> Ht
     label = profile.pin or "the default resolution"
     now = resolved.version if resolved else "–"
     messages.success(request, f"{profile.name} is pinned to {label}; it resolves to {now}.")
-    return redirect("profile_detail", project_slug, profile.pk)
+    return redirect("profile_detail", project_slug, profile.public_id)
 
 
 @require_POST
 @login_required
-def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -> HttpResponse:
+def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     resolved = selectors.resolve_profile(profile)
     version = selectors.version_of(resolved)
@@ -186,7 +187,7 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: int) -
             request, "profiles/detail.html", _profile_context(request, access, profile), status=400
         )
     messages.success(request, f"Profile {profile.name} saved.")
-    return redirect("profile_detail", project_slug, profile.pk)
+    return redirect("profile_detail", project_slug, profile.public_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -216,7 +217,7 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             error = exc
         else:
             messages.success(request, f"Profile {profile.name} created.")
-            return redirect("profile_detail", project_slug, profile.pk)
+            return redirect("profile_detail", project_slug, profile.public_id)
     return render(
         request,
         "profiles/new.html",

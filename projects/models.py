@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from core.public_ids import public_id_field
+
 slug_validator = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
     "Use lowercase letters, digits and single hyphens (e.g. acme-production).",
@@ -38,6 +40,9 @@ class Organization(models.Model):
 
 
 class Membership(models.Model):
+    # The member's id in API bodies (RBAC subjects): per organization, so that one user's ids
+    # in two organizations cannot be linked.
+    public_id = public_id_field()
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -73,6 +78,7 @@ class Membership(models.Model):
 
 
 class Team(models.Model):
+    public_id = public_id_field()
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")

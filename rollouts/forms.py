@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.utils import timezone
@@ -90,8 +91,8 @@ class MigrationStartForm(forms.Form):
         return {key: value for key, value in typed.items() if value.strip()}
 
 
-def wanted_profile(raw: object) -> int | None:
-    """The ``from_profile`` a start link preselects; anything but an id is ignored."""
+def wanted_profile(raw: object) -> UUID | None:
+    """The ``from_profile`` a start link preselects; anything but a public id is ignored."""
     try:
         return parse_id(raw)
     except ValueError:

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connections.models import Connection, ConnectSession
+from core.public_ids import public_id_field
 from profiles.models import ConnectorProfile
 from projects.models import Project
 
@@ -22,6 +23,7 @@ class ProfileMigration(models.Model):
     release). Pending: connections still on ``from_profile``. Migrated: connections moved
     from it to ``to_profile`` by re-authentication since ``started_at``."""
 
+    public_id = public_id_field()
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="profile_migrations"
     )

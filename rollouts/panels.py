@@ -35,7 +35,7 @@ def profile_banners(
             context["migration_offer"] = {
                 "version": offer,
                 "major": offer.major,
-                "url": f"{url}?from_profile={profile.pk}",
+                "url": f"{url}?from_profile={profile.public_id}",
             }
     return context
 
@@ -51,7 +51,7 @@ def version_offer(*, access: ProjectAccess, version: ConnectorVersion, **_: Any)
         return {"migration_offer": None}
     url = reverse("migration_start", args=[access.project.slug, version.connector.key, version.pk])
     if len(older) == 1:
-        url += f"?from_profile={older[0].profile.pk}"
+        url += f"?from_profile={older[0].profile.public_id}"
     offer = {"major": version.major, "url": url, "profiles": [c.profile for c in older]}
     return {"migration_offer": offer}
 

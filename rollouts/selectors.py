@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
@@ -377,6 +378,7 @@ def pending_rows(migration: ProfileMigration, connections: list[Connection]) -> 
 # What a pending row shows (and pages by): loading only these keeps a page cheap.
 PENDING_COLUMNS = (
     "id",
+    "public_id",
     "project_id",
     "profile_id",
     "name",
@@ -406,7 +408,15 @@ def pending_by_offset(migration: ProfileMigration, *, offset: int, limit: int) -
     return list(
         Connection.objects.filter(pk__in=page_ids)
         .order_by(*order)
-        .only("id", "origin_owner_id", "origin_owner_name", "email", "status", "created_at")
+        .only(
+            "id",
+            "public_id",
+            "origin_owner_id",
+            "origin_owner_name",
+            "email",
+            "status",
+            "created_at",
+        )
     )
 
 
@@ -426,7 +436,16 @@ def pending_batches(migration: ProfileMigration, *, size: int) -> Iterator[list[
 def migrated_recent(migration: ProfileMigration, *, limit: int) -> list[Connection]:
     return list(
         migrated(migration)
-        .only("id", "name", "origin_owner_id", "email", "status", "moved_at", "profile_id")
+        .only(
+            "id",
+            "public_id",
+            "name",
+            "origin_owner_id",
+            "email",
+            "status",
+            "moved_at",
+            "profile_id",
+        )
         .order_by("-moved_at", "-id")[:limit]
     )
 
@@ -445,8 +464,8 @@ def pending_among(migration: ProfileMigration, connection_ids: list[int]) -> Que
     return pending(migration).filter(pk__in=connection_ids).order_by("pk")
 
 
-def migration_of(project: Project, migration_id: int) -> ProfileMigration | None:
-    return migrations_of(project).filter(pk=migration_id).first()
+def migration_of(project: Project, migration_id: UUID) -> ProfileMigration | None:
+    return migrations_of(project).filter(public_id=migration_id).first()
 
 
 def notice_totals(migration: ProfileMigration) -> tuple[int, int]:
@@ -457,10 +476,10 @@ def notice_totals(migration: ProfileMigration) -> tuple[int, int]:
     return totals["sent"] or 0, totals["accounts"] or 0
 
 
-def profile_in_project(project: Project, profile_id: int) -> ConnectorProfile | None:
+def profile_in_project(project: Project, profile_id: UUID) -> ConnectorProfile | None:
     return (
         ConnectorProfile.objects.select_related("connector", "project")
-        .filter(project=project, pk=profile_id)
+        .filter(project=project, public_id=profile_id)
         .first()
     )
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -223,8 +224,8 @@ def migration_link(
         created = connect_session_create(
             actor=actor,
             project=migration.project,
-            connector_profile_id=migration.to_profile_id,
-            account_id=connection.pk,
+            connector_profile_id=migration.to_profile.public_id,
+            account_id=connection.public_id,
             expires_in=int(lifetime.total_seconds()),
         )
         notice.session = created.session
@@ -242,17 +243,18 @@ def migration_notice_sent(*, notice_id: int) -> None:
 
 
 def migration_notify(
-    *, actor: Actor, migration: ProfileMigration, connection_ids: Iterable[int] | None = None
+    *, actor: Actor, migration: ProfileMigration, connection_ids: Iterable[UUID] | None = None
 ) -> int:
-    """Queue the reconnect email for the given pending accounts (all pending with None):
+    """Queue the reconnect email for the given pending accounts (their public ids; all pending
+    with None):
     background tasks of NOTICE_BATCH accounts each, enqueued after the commit. Returns how
     many accounts were queued."""
     if ProfileMigration.objects.filter(pk=migration.pk, completed_at__isnull=False).exists():
         raise ServiceError("This migration is complete; it sends no more notices.")
     pending = migration_selectors.pending(migration).order_by("pk")
     if connection_ids is not None:
-        wanted = sorted({int(pk) for pk in connection_ids})
-        ids = list(pending.filter(pk__in=wanted).values_list("pk", flat=True))
+        wanted = sorted(set(connection_ids))
+        ids = list(pending.filter(public_id__in=wanted).values_list("pk", flat=True))
     else:
         ids = list(pending.values_list("pk", flat=True).iterator(chunk_size=10_000))
     batches = [ids[i : i + NOTICE_BATCH] for i in range(0, len(ids), NOTICE_BATCH)]

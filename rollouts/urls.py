@@ -8,13 +8,13 @@ urlpatterns = [
     path("", views.migration_list, name="migration_list"),
     path("new/", views.migration_new, name="migration_new"),
     path("start/<str:key>/<int:version_id>/", views.migration_start, name="migration_start"),
-    path("<int:migration_id>/", views.migration_detail, name="migration_detail"),
+    path("<uuid:migration_id>/", views.migration_detail, name="migration_detail"),
     path(
-        "<int:migration_id>/accounts/<int:connection_id>/link/",
+        "<uuid:migration_id>/accounts/<uuid:connection_id>/link/",
         views.migration_link_create,
         name="migration_link_create",
     ),
-    path("<int:migration_id>/notify/", views.migration_notify, name="migration_notify"),
-    path("<int:migration_id>/export/", views.migration_export, name="migration_export"),
-    path("<int:migration_id>/complete/", views.migration_complete, name="migration_complete"),
+    path("<uuid:migration_id>/notify/", views.migration_notify, name="migration_notify"),
+    path("<uuid:migration_id>/export/", views.migration_export, name="migration_export"),
+    path("<uuid:migration_id>/complete/", views.migration_complete, name="migration_complete"),
 ]

@@ -190,3 +190,12 @@ def make_connection(
         oauth_tokens=tokens,
         **extra,
     )
+
+
+def member_id(user: User, organization: Organization | None = None) -> str:
+    """The user's public id in RBAC bodies: their membership's (in ``organization``, or in
+    their only organization)."""
+    memberships = Membership.objects.filter(user=user)
+    if organization is not None:
+        memberships = memberships.filter(organization=organization)
+    return str(memberships.get().public_id)

@@ -190,7 +190,7 @@ def test_profile_service_refuses_a_long_name_instead_of_cutting(
 def test_connect_session_refuses_bad_owner_fields(
     api: Client, profile: ConnectorProfile, body: dict[str, Any], field: str
 ) -> None:
-    payload = {"origin_owner_id": "cust-1", "connector_profile_id": profile.pk, **body}
+    payload = {"origin_owner_id": "cust-1", "connector_profile_id": profile.public_id, **body}
     if "connector_key" in body:
         payload.pop("connector_profile_id")
     response = api.post("/api/v1/connect_sessions", payload, content_type="application/json")
@@ -201,7 +201,7 @@ def test_connect_session_refuses_bad_owner_fields(
 def test_connect_session_accepts_a_good_email(api: Client, profile: ConnectorProfile) -> None:
     payload = {
         "origin_owner_id": "cust-1",
-        "connector_profile_id": profile.pk,
+        "connector_profile_id": profile.public_id,
         "email": "zoe@bücher.example",
     }
     response = api.post("/api/v1/connect_sessions", payload, content_type="application/json")
@@ -215,7 +215,9 @@ def test_connection_rename_refuses_bad_text(
     connection = make_connection(profile)
     before = connection.name
     response = api.patch(
-        f"/api/v1/connections/{connection.pk}", {"name": name}, content_type="application/json"
+        f"/api/v1/connections/{connection.public_id}",
+        {"name": name},
+        content_type="application/json",
     )
     assert_400(response, "name")
     connection.refresh_from_db()
@@ -230,7 +232,7 @@ def test_pending_offset_overflow_is_400(tenancy: Tenancy, api: Client) -> None:
     migration = migration_create(
         actor=SYSTEM, project=tenancy.project, from_profile=old, to_profile=new, title="Move"
     )
-    url = f"/api/v1/migrations/{migration.pk}/pending"
+    url = f"/api/v1/migrations/{migration.public_id}/pending"
     assert_400(api.get(url, {"offset": "99999999999999999999"}), "offset")
     assert api.get(url, {"offset": MAX_OFFSET}).status_code == 200
 
@@ -282,7 +284,7 @@ def test_pending_search_with_nul_is_a_400(
     migration = migration_create(
         actor=SYSTEM, project=tenancy.project, from_profile=profile, to_profile=new, title="M"
     )
-    response = owner.get(f"/p/acme-prod/migrations/{migration.pk}/?q=a%00b")
+    response = owner.get(f"/p/acme-prod/migrations/{migration.public_id}/?q=a%00b")
     assert response.status_code == 400
 
 
@@ -292,7 +294,9 @@ def test_dashboard_rename_refuses_bad_text(
 ) -> None:
     connection = make_connection(profile)
     before = connection.name
-    response = owner.post(f"/p/acme-prod/connections/{connection.pk}/rename/", {"name": name})
+    response = owner.post(
+        f"/p/acme-prod/connections/{connection.public_id}/rename/", {"name": name}
+    )
     assert response.status_code == 400
     connection.refresh_from_db()
     assert connection.name == before
@@ -312,7 +316,7 @@ def test_dashboard_new_profile_refuses_bad_text(
 def test_dashboard_profile_save_refuses_a_long_name(
     owner: Client, profile: ConnectorProfile
 ) -> None:
-    response = owner.post(f"/p/acme-prod/profiles/{profile.pk}/save/", {"name": "p" * 101})
+    response = owner.post(f"/p/acme-prod/profiles/{profile.public_id}/save/", {"name": "p" * 101})
     assert response.status_code == 400
     profile.refresh_from_db()
     assert profile.name == "production"
@@ -325,7 +329,7 @@ def test_dashboard_link_form_refuses_bad_email(
     owner: Client, profile: ConnectorProfile, email: str
 ) -> None:
     response = owner.post(
-        f"/p/acme-prod/profiles/{profile.pk}/link/",
+        f"/p/acme-prod/profiles/{profile.public_id}/link/",
         {"origin_owner_id": "cust-1", "email": email, "expires_in": 1800},
     )
     assert response.status_code == 400
@@ -340,7 +344,10 @@ def test_hosted_page_refuses_control_characters_in_config(
     profile: ConnectorProfile, value: str
 ) -> None:
     created = connect_session_create(
-        actor=SYSTEM, project=profile.project, connector_profile_id=profile.pk, origin_owner_id="c"
+        actor=SYSTEM,
+        project=profile.project,
+        connector_profile_id=profile.public_id,
+        origin_owner_id="c",
     )
     response = Client().post(urlsplit(created.url).path, {"config_api_key": value})
     assert response.status_code == 400

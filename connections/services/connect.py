@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -71,13 +72,13 @@ class CreatedSession:
 
 
 def _profile_for(
-    project: Project, connector_profile_id: int | None, connector_key: str | None
+    project: Project, connector_profile_id: UUID | None, connector_key: str | None
 ) -> ConnectorProfile:
     profiles = ConnectorProfile.objects.filter(project=project).select_related(
         "connector", "project"
     )
     if connector_profile_id is not None:
-        profile = profiles.filter(pk=connector_profile_id).first()
+        profile = profiles.filter(public_id=connector_profile_id).first()
         if profile is None:
             raise Http404("No such connector profile in this project.")
         return profile
@@ -105,9 +106,9 @@ def connect_session_create(
     origin_owner_name: str = "",
     origin_username: str = "",
     email: str = "",
-    connector_profile_id: int | None = None,
+    connector_profile_id: UUID | None = None,
     connector_key: str | None = None,
-    account_id: int | None = None,
+    account_id: UUID | None = None,
     expires_in: int = DEFAULT_LIFETIME,
 ) -> CreatedSession:
     if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
@@ -118,7 +119,7 @@ def connect_session_create(
     profile = _profile_for(project, connector_profile_id, connector_key)
     account = None
     if account_id is not None:
-        account = Connection.objects.filter(project=project, pk=account_id).first()
+        account = Connection.objects.filter(project=project, public_id=account_id).first()
         if account is None:
             raise Http404("No such connection (account_id) in this project.")
         if account.connector_id != profile.connector_id:

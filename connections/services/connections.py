@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -280,23 +281,30 @@ def connections_bulk(
 # --- Access: grants and the organization-level role ------------------------------------------
 
 
+def _subject_public_id(subject_id: Any) -> UUID:
+    """A user's (their membership's) or a team's public id, as given."""
+    if isinstance(subject_id, UUID):
+        return subject_id
+    try:
+        return UUID(str(subject_id))
+    except ValueError as exc:
+        raise ServiceError("subject_id must be a user or team id.", field="subject_id") from exc
+
+
 def _subject(connection: Connection, subject_type: str, subject_id: Any) -> User | Team:
     organization_id = connection.project.organization_id
-    try:
-        pk = int(subject_id)
-    except (TypeError, ValueError) as exc:
-        raise ServiceError("subject_id must be a user or team id.", field="subject_id") from exc
+    public_id = _subject_public_id(subject_id)
     if subject_type == SubjectType.USER:
         membership = (
             Membership.objects.select_related("user")
-            .filter(organization_id=organization_id, user_id=pk)
+            .filter(organization_id=organization_id, public_id=public_id)
             .first()
         )
         if membership is None:
             raise ServiceError("No member of this organization has that id.", field="subject_id")
         return membership.user
     if subject_type == SubjectType.TEAM:
-        team = Team.objects.filter(organization_id=organization_id, pk=pk).first()
+        team = Team.objects.filter(organization_id=organization_id, public_id=public_id).first()
         if team is None:
             raise ServiceError("No team of this organization has that id.", field="subject_id")
         return team
@@ -345,11 +353,14 @@ def grant_remove(
     connection = _locked(connection)
     if subject_type not in SubjectType.values:
         raise ServiceError("subject_type must be user or team.", field="subject_type")
-    try:
-        pk = int(subject_id)
-    except (TypeError, ValueError) as exc:
-        raise ServiceError("subject_id must be a user or team id.", field="subject_id") from exc
-    lookup = {"user_id": pk} if subject_type == SubjectType.USER else {"team_id": pk}
+    public_id = _subject_public_id(subject_id)
+    if subject_type == SubjectType.USER:
+        lookup: dict[str, Any] = {
+            "user__memberships__public_id": public_id,
+            "user__memberships__organization_id": connection.project.organization_id,
+        }
+    else:
+        lookup = {"team__public_id": public_id}
     grant = (
         ConnectionGrant.objects.filter(connection=connection, **lookup)
         .select_related("user", "team")

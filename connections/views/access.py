@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -22,7 +24,7 @@ from .detail import detail_context, to_detail
 
 
 def _access_response(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int, *, status: int = 200
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID, *, status: int = 200
 ) -> HttpResponse:
     """After an access write: the re-rendered Access panel (HTMX), the page with the error
     (plain, failed) or a redirect to the Access tab (plain, done). Someone who removed their
@@ -52,7 +54,7 @@ def _grant_form(request: HtmxHttpRequest) -> GrantForm:
 
 @require_POST
 @login_required
-def grant_set(request: HtmxHttpRequest, project_slug: str, connection_id: int) -> HttpResponse:
+def grant_set(request: HtmxHttpRequest, project_slug: str, connection_id: UUID) -> HttpResponse:
     """Add a grant or change its role (owner role on the connection)."""
     _access, connection, _role = get_connection_for_user(
         request.user, project_slug, connection_id, need=ConnNeed.OWN
@@ -77,7 +79,7 @@ def grant_set(request: HtmxHttpRequest, project_slug: str, connection_id: int) -
 
 @require_POST
 @login_required
-def grant_remove(request: HtmxHttpRequest, project_slug: str, connection_id: int) -> HttpResponse:
+def grant_remove(request: HtmxHttpRequest, project_slug: str, connection_id: UUID) -> HttpResponse:
     _access, connection, _role = get_connection_for_user(
         request.user, project_slug, connection_id, need=ConnNeed.OWN
     )
@@ -98,7 +100,7 @@ def grant_remove(request: HtmxHttpRequest, project_slug: str, connection_id: int
 
 @require_POST
 @login_required
-def org_role_set(request: HtmxHttpRequest, project_slug: str, connection_id: int) -> HttpResponse:
+def org_role_set(request: HtmxHttpRequest, project_slug: str, connection_id: UUID) -> HttpResponse:
     """The organization-level role: what every member of the organization gets."""
     _access, connection, _role = get_connection_for_user(
         request.user, project_slug, connection_id, need=ConnNeed.OWN

@@ -8,6 +8,7 @@ through the services.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -105,7 +106,7 @@ def detail_context(
 @require_GET
 @login_required
 def connection_detail(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     access, connection, role = get_connection_for_user(request.user, project_slug, connection_id)
     context = detail_context(request, access, connection, role)
@@ -115,7 +116,7 @@ def connection_detail(
     return render(request, template, context)
 
 
-def to_detail(project_slug: str, connection_id: int, tab: str = "") -> HttpResponse:
+def to_detail(project_slug: str, connection_id: UUID, tab: str = "") -> HttpResponse:
     url = reverse("connection_detail", args=[project_slug, connection_id])
     return redirect(f"{url}?tab={tab}" if tab else url)
 
@@ -136,7 +137,7 @@ def _detail_error(
 @require_POST
 @login_required
 def connection_check_now(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     """Check the connection's health now; HTMX swaps the health card, a plain POST redirects."""
     access, connection, role = get_connection_for_user(
@@ -164,13 +165,13 @@ def connection_check_now(
         messages.warning(request, result.detail)
     else:
         messages.error(request, f"{connection.name}: {label}. {result.detail}")
-    return to_detail(project_slug, connection.pk)
+    return to_detail(project_slug, connection.public_id)
 
 
 @require_POST
 @login_required
 def connection_rename(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     access, connection, role = get_connection_for_user(
         request.user, project_slug, connection_id, need=ConnNeed.WRITE
@@ -184,13 +185,13 @@ def connection_rename(
     except ServiceError as exc:
         return _detail_error(request, access, connection, role, exc, rename_value=name)
     messages.success(request, f"Renamed to {connection.name}.")
-    return to_detail(project_slug, connection.pk)
+    return to_detail(project_slug, connection.public_id)
 
 
 @require_POST
 @login_required
 def connection_status(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     """Disable or re-enable (editor and above)."""
     access, connection, role = get_connection_for_user(
@@ -208,13 +209,13 @@ def connection_status(
         return _detail_error(request, access, connection, role, exc)
     done = "disabled" if status == Status.DISABLED else "enabled"
     messages.success(request, f"{connection.name} is {done}.")
-    return to_detail(project_slug, connection.pk)
+    return to_detail(project_slug, connection.public_id)
 
 
 @require_POST
 @login_required
 def connection_refresh_tokens(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     """Refresh the OAuth tokens now (editor and above); a failing provider is a message."""
     _access, connection, _role = get_connection_for_user(
@@ -231,13 +232,13 @@ def connection_refresh_tokens(
             messages.success(request, "The OAuth tokens were refreshed.")
         else:
             messages.warning(request, result.detail)
-    return to_detail(project_slug, connection.pk)
+    return to_detail(project_slug, connection.public_id)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def connection_delete(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     """GET: the confirmation page; POST: delete (owner role on the connection)."""
     access, connection, _role = get_connection_for_user(

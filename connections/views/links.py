@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -53,8 +54,8 @@ class LinkPanel:
     again_url: str  # the page the form lives on ("Create another link")
     form: forms.Form
     profiles: list[ConnectorProfile] | None = None  # a select when there is a choice to make
-    selected_profile: int | None = None
-    current_profile: int | None = None  # re-authentication: the connection's own profile
+    selected_profile: UUID | None = None
+    current_profile: UUID | None = None  # re-authentication: the connection's own profile
     connection: Connection | None = None  # re-authentication: the connection
     created: connect.CreatedSession | None = None
     error: str = ""
@@ -73,11 +74,11 @@ def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> 
     extra.setdefault("form", LinkForm())
     return LinkPanel(
         kind="account",
-        action=reverse("profile_link_create", args=[project.slug, profile.pk]),
-        again_url=reverse("profile_detail", args=[project.slug, profile.pk]),
+        action=reverse("profile_link_create", args=[project.slug, profile.public_id]),
+        again_url=reverse("profile_detail", args=[project.slug, profile.public_id]),
         crumbs=[
             ("Profiles", reverse("profile_list", args=[project.slug])),
-            (profile.name, reverse("profile_detail", args=[project.slug, profile.pk])),
+            (profile.name, reverse("profile_detail", args=[project.slug, profile.public_id])),
         ],
         **extra,
     )
@@ -86,7 +87,7 @@ def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> 
 def connector_panel(project: Project, connector: Connector, **extra: Any) -> LinkPanel:
     profiles = list(selectors.connector_profiles(project, connector.pk))
     extra.setdefault("form", LinkForm())
-    extra.setdefault("selected_profile", profiles[0].pk if profiles else None)
+    extra.setdefault("selected_profile", profiles[0].public_id if profiles else None)
     title = getattr(connector, "display_title", "") or connector.key
     return LinkPanel(
         kind="account",
@@ -103,17 +104,20 @@ def connector_panel(project: Project, connector: Connector, **extra: Any) -> Lin
 
 def reauth_panel(project: Project, connection: Connection, **extra: Any) -> LinkPanel:
     extra.setdefault("form", ReauthForm())
-    extra.setdefault("selected_profile", connection.profile_id)
+    extra.setdefault("selected_profile", connection.profile.public_id)
     return LinkPanel(
         kind="reauth",
-        action=reverse("connection_reauth_link", args=[project.slug, connection.pk]),
-        again_url=reverse("connection_detail", args=[project.slug, connection.pk]),
+        action=reverse("connection_reauth_link", args=[project.slug, connection.public_id]),
+        again_url=reverse("connection_detail", args=[project.slug, connection.public_id]),
         profiles=list(selectors.connector_profiles(project, connection.connector_id)),
-        current_profile=connection.profile_id,
+        current_profile=connection.profile.public_id,
         connection=connection,
         crumbs=[
             ("Connections", reverse("connection_list", args=[project.slug])),
-            (connection.name, reverse("connection_detail", args=[project.slug, connection.pk])),
+            (
+                connection.name,
+                reverse("connection_detail", args=[project.slug, connection.public_id]),
+            ),
         ],
         **extra,
     )
@@ -138,8 +142,8 @@ def _create(
     panel: LinkPanel,
     *,
     nav: str,
-    connector_profile_id: int,
-    account_id: int | None = None,
+    connector_profile_id: UUID,
+    account_id: UUID | None = None,
     origin: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Validate ``panel.form``, create the session, and answer with the link or the errors."""
@@ -177,7 +181,7 @@ def _create(
 @require_POST
 @login_required
 def profile_link_create(
-    request: HtmxHttpRequest, project_slug: str, profile_id: int
+    request: HtmxHttpRequest, project_slug: str, profile_id: UUID
 ) -> HttpResponse:
     """ "Link account" on the profile page (members and up)."""
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.WRITE)
@@ -188,7 +192,7 @@ def profile_link_create(
         access,
         panel,
         nav="profiles",
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         origin=form.origin(),
     )
 
@@ -210,7 +214,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
     profile = selectors.profile_of_project(access.project, chosen)
     if profile is None:
         raise Http404("No such profile in this project.")
-    panel.selected_profile = profile.pk
+    panel.selected_profile = profile.public_id
     if profile.connector_id != connector.pk:
         panel.error = f"{profile.name} is a profile of another connector; choose one of {key}."
         return _respond(request, access, panel, nav="connectors", status=400)
@@ -219,7 +223,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
         access,
         panel,
         nav="connectors",
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         origin=form.origin(),
     )
 
@@ -228,7 +232,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
 @require_POST
 @login_required
 def connection_reauth_link(
-    request: HtmxHttpRequest, project_slug: str, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, connection_id: UUID
 ) -> HttpResponse:
     """ "Request re-authentication" (editor role on the connection or higher): a link for the
     connection's end user, to its own profile or to another profile of the same connector,
@@ -239,7 +243,7 @@ def connection_reauth_link(
     form = ReauthForm(request.POST)
     panel = reauth_panel(access.project, connection, form=form)
     try:
-        chosen = form.chosen_profile(connection.profile_id)
+        chosen = form.chosen_profile(connection.profile.public_id)
     except ServiceError as exc:
         panel.error = exc.message
         return _respond(request, access, panel, nav="connections", status=exc.status)
@@ -250,5 +254,5 @@ def connection_reauth_link(
         panel,
         nav="connections",
         connector_profile_id=chosen,
-        account_id=connection.pk,
+        account_id=connection.public_id,
     )

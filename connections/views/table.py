@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -54,7 +55,9 @@ LIST_COLUMNS = (
     "org_role",
     "created_at",
     "updated_at",
+    "public_id",
     "profile_id",
+    "profile__public_id",
     "profile__name",
     "connector_id",
     "connector__key",
@@ -83,10 +86,10 @@ class Row:
     created_iso: str
 
 
-def _prefix(name: str, *args: Any) -> str:
+def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
     """A reversed URL with its trailing id cut off, to append ids to (one reverse per page)."""
-    url = reverse(name, args=[*args, 0])
-    return url[: url.rindex("/0/") + 1]
+    url = reverse(name, args=[*args, placeholder])
+    return url[: url.rindex(f"/{placeholder}/") + 1]
 
 
 def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) -> Row:
@@ -97,8 +100,8 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         role,
         title or c.connector.key,
         icon,
-        f"{_DETAIL[slug]}{c.pk}/",
-        f"{_PROFILE[slug]}{c.profile_id}/",
+        f"{_DETAIL[slug]}{c.public_id}/",
+        f"{_PROFILE[slug]}{c.profile.public_id}/",
         f"{_VERSION[slug, c.connector.key]}{c.resolved_version_id}/"
         if c.resolved_version_id
         else "",
@@ -108,19 +111,20 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
 
 
 class _Prefixes(dict[Any, str]):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, placeholder: int | UUID) -> None:
         super().__init__()
         self.name = name
+        self.placeholder = placeholder
 
     def __missing__(self, key: Any) -> str:
         args = key if isinstance(key, tuple) else (key,)
-        value = self[key] = _prefix(self.name, *args)
+        value = self[key] = _prefix(self.name, self.placeholder, *args)
         return value
 
 
-_DETAIL = _Prefixes("connection_detail")
-_PROFILE = _Prefixes("profile_detail")
-_VERSION = _Prefixes("version_detail")
+_DETAIL = _Prefixes("connection_detail", UUID(int=0))
+_PROFILE = _Prefixes("profile_detail", UUID(int=0))
+_VERSION = _Prefixes("version_detail", 0)
 
 
 def _list_context(

@@ -3,6 +3,8 @@ for the selected (or all) pending accounts, completing the migration."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -54,12 +56,12 @@ def _confirm(
 @require_POST
 @login_required
 def migration_link_create(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int, connection_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID, connection_id: UUID
 ) -> HttpResponse:
     """A reconnect link for one pending account (reused while valid). HTMX swaps the row;
     a plain POST returns to the migration page, where the row shows the link."""
     access, migration = get_migration_for_user(request, project_slug, migration_id)
-    connection = sel.pending_columns(migration).filter(pk=connection_id).first()
+    connection = sel.pending_columns(migration).filter(public_id=connection_id).first()
     if connection is None:
         raise Http404("That account is not pending in this migration.")
     if not migration.is_open:
@@ -82,7 +84,7 @@ def migration_link_create(
         )
         return render(request, "rollouts/detail.html#pending-row", context)
     messages.success(request, f"Reconnect link ready for {connection.name}.")
-    detail = reverse("migration_detail", args=[project_slug, migration.pk])
+    detail = reverse("migration_detail", args=[project_slug, migration.public_id])
     return redirect(f"{detail}#pending")
 
 
@@ -90,7 +92,7 @@ def migration_link_create(
 @require_POST
 @login_required
 def migration_notify(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> HttpResponse:
     """Queue the reconnect email for the selected pending accounts, or for all of them
     (after a confirmation page)."""
@@ -115,14 +117,14 @@ def migration_notify(
         )
     else:
         messages.warning(request, "No email queued: none of the selected accounts is pending.")
-    return redirect("migration_detail", project_slug, migration.pk)
+    return redirect("migration_detail", project_slug, migration.public_id)
 
 
 @cache_control(no_store=True)
 @require_POST
 @login_required
 def migration_complete(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> HttpResponse:
     access, migration = get_migration_for_user(request, project_slug, migration_id)
     if not ConfirmForm(request.POST).is_confirmed:
@@ -135,4 +137,4 @@ def migration_complete(
         messages.success(request, f"“{migration.title}” is complete.")
     else:
         messages.info(request, f"“{migration.title}” was complete already.")
-    return redirect("migration_detail", project_slug, migration.pk)
+    return redirect("migration_detail", project_slug, migration.public_id)

@@ -8,6 +8,7 @@ are shown to admins on purpose (they are the product); every page that may show 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.http import Http404
 from django.utils import timezone
@@ -21,7 +22,7 @@ from ..models import ProfileMigration
 
 
 def get_migration_for_user(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> tuple[ProjectAccess, ProfileMigration]:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     migration = sel.migration_of(access.project, migration_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
@@ -69,7 +70,7 @@ def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
                         _cell(connection.name),
                         _cell(connection.email),
                         connection.status,
-                        connection.pk,
+                        connection.public_id,
                         notice.notices_sent if notice else 0,
                         notice.last_sent_at.isoformat() if notice and notice.last_sent_at else "",
                         url,
@@ -83,11 +84,13 @@ def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
 @require_POST
 @login_required
 def migration_export(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> StreamingHttpResponse:
     _access, migration = get_migration_for_user(request, project_slug, migration_id)
     response = StreamingHttpResponse(
         _export_rows(Actor.from_request(request), migration), content_type="text/csv"
     )
-    response["Content-Disposition"] = f'attachment; filename="migration-{migration.pk}-pending.csv"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="migration-{migration.public_id}-pending.csv"'
+    )
     return response

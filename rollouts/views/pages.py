@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -100,7 +101,7 @@ def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 # --- Starting by hand ------------------------------------------------------------------------
 
 
-def _project_profile(access: ProjectAccess, profile_id: int) -> ConnectorProfile:
+def _project_profile(access: ProjectAccess, profile_id: UUID) -> ConnectorProfile:
     """A profile of this project by id; another project's (or no such) id is a 404."""
     profile = sel.profile_in_project(access.project, profile_id)
     if profile is None:
@@ -142,7 +143,7 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                     f"Migration started: {from_profile.name} → {to_profile.name}. "
                     "Send the pending accounts their reconnect links from this page.",
                 )
-                return redirect("migration_detail", project_slug, migration.pk)
+                return redirect("migration_detail", project_slug, migration.public_id)
     return render(
         request,
         "rollouts/new.html",
@@ -245,11 +246,11 @@ def _start_render(
 
 
 def _default_from(
-    candidates: list[sel.Candidate], version: ConnectorVersion, wanted: int | None
+    candidates: list[sel.Candidate], version: ConnectorVersion, wanted: UUID | None
 ) -> ConnectorProfile | None:
     free = [c for c in candidates if not c.busy]
     for c in free:
-        if c.profile.pk == wanted:
+        if c.profile.public_id == wanted:
             return c.profile
     older = [c for c in free if sel.on_older_major(c, version)]
     chosen = older or free
@@ -348,7 +349,7 @@ def migration_start(
         f"Created the profile {migration.to_profile.name} pinned to {major}.x.x and started "
         f"moving the accounts of {from_profile.name} to it.",
     )
-    return redirect("migration_detail", project_slug, migration.pk)
+    return redirect("migration_detail", project_slug, migration.public_id)
 
 
 # --- The migration page ----------------------------------------------------------------------
@@ -359,7 +360,7 @@ def pending_context(
 ) -> tuple[dict[str, Any], int]:
     """The pending table: filters, one keyset page, a capped count, the page's notices (one
     query) — a fixed number of queries at any size."""
-    detail_url = reverse("migration_detail", args=[migration.project.slug, migration.pk])
+    detail_url = reverse("migration_detail", args=[migration.project.slug, migration.public_id])
     context: dict[str, Any] = {
         "params": params,
         "query": without_cursors(params),
@@ -425,7 +426,7 @@ def detail_context(
 @require_GET
 @login_required
 def migration_detail(
-    request: HtmxHttpRequest, project_slug: str, migration_id: int
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> HttpResponse:
     access, migration = get_migration_for_user(request, project_slug, migration_id)
     template = "rollouts/detail.html"

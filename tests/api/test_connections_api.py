@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import Tenancy
-from tests.factories import make_api_key, make_connection, make_profile, make_team
+from tests.factories import make_api_key, make_connection, make_profile, make_team, member_id
 from tests.provider import Answer, Provider, provider_server
 
 pytestmark = pytest.mark.django_db
@@ -117,10 +118,10 @@ def test_list_shape_defaults_and_masking(world: World) -> None:
     assert (body["total"], body["limit"], body["offset"]) == (1, 50, 0)
     (item,) = body["items"]
     assert set(item) == ITEM_KEYS
-    assert item["id"] == world.known.pk
+    assert item["id"] == str(world.known.public_id)
     assert item["name"] == "Known account"
     assert item["connector_key"] == "acme_crm"
-    assert item["profile_id"] == world.profile.pk
+    assert item["profile_id"] == str(world.profile.public_id)
     assert item["profile_name"] == "production"
     assert item["origin_owner_id"] == "cust-known"
     assert item["email"] == "cust-known@customer.example"
@@ -138,12 +139,12 @@ def test_list_shape_defaults_and_masking(world: World) -> None:
     assert item["oauth"] == {"connected": False, "expires_at": None, "scopes": []}
     assert SECRET not in response.content.decode()
     # The list item and the detail are the same shape and the same values.
-    assert world.api.get(f"{BASE}/{world.known.pk}").json() == item
+    assert world.api.get(f"{BASE}/{world.known.public_id}").json() == item
 
 
 def test_list_never_shows_another_projects_connections(world: World) -> None:
-    assert ids(world.api.get(BASE)) == [world.known.pk]
-    assert ids(world.other_api.get(BASE)) == [world.other.pk]
+    assert ids(world.api.get(BASE)) == [str(world.known.public_id)]
+    assert ids(world.other_api.get(BASE)) == [str(world.other.public_id)]
     assert "Globex" not in world.api.get(BASE).content.decode()
 
 
@@ -171,10 +172,10 @@ def many(world: World) -> dict[str, Connection]:
 
 
 def test_filters(world: World, many: dict[str, Connection]) -> None:
-    pk = {name: row.pk for name, row in many.items()}
+    pk = {name: str(row.public_id) for name, row in many.items()}
     get = world.api.get
     assert set(ids(get(BASE, {"connector_key": "beta_mail"}))) == {pk["charlie"], pk["delta"]}
-    staging_id = many["bravo"].profile_id
+    staging_id = str(many["bravo"].profile.public_id)
     assert set(ids(get(BASE, {"profile_id": staging_id}))) == {pk["bravo"], pk["echo"]}
     assert ids(get(BASE, {"status": "disabled"})) == [pk["delta"]]
     assert set(ids(get(BASE, {"status": "active", "connector_key": "beta_mail"}))) == {
@@ -202,7 +203,7 @@ def test_filters(world: World, many: dict[str, Connection]) -> None:
     }
     on_first = {"resolved_version": "1.0.0", "connector_key": "acme_crm"}
     assert ids(get(BASE, on_first)) == [pk["known"]]
-    Connection.objects.filter(pk=pk["alpha"]).update(health=Health.HEALTHY)
+    Connection.objects.filter(public_id=pk["alpha"]).update(health=Health.HEALTHY)
     assert ids(get(BASE, {"health": "healthy"})) == [pk["alpha"]]
     # blank parameters mean "no filter"
     blank = get(BASE, {"status": "", "profile_id": "", "connector_key": "", "search": ""})
@@ -210,7 +211,7 @@ def test_filters(world: World, many: dict[str, Connection]) -> None:
 
 
 def test_sort_limit_offset_total(world: World, many: dict[str, Connection]) -> None:
-    pk = {name: row.pk for name, row in many.items()}
+    pk = {name: str(row.public_id) for name, row in many.items()}
     by_creation = [pk[n] for n in ["known", "alpha", "bravo", "charlie", "delta", "echo"]]
     get = world.api.get
     assert ids(get(BASE)) == by_creation[::-1]  # created_at desc by default
@@ -293,7 +294,7 @@ def test_list_query_count_does_not_grow_with_the_page(world: World) -> None:
 
 
 def test_detail_rename_delete(world: World) -> None:
-    url = f"{BASE}/{world.known.pk}"
+    url = f"{BASE}/{world.known.public_id}"
     detail = world.api.get(url)
     assert detail.status_code == 200 and set(detail.json()) == ITEM_KEYS
     renamed = world.api.patch(url, {"name": "  Renamed  "}, content_type="application/json")
@@ -319,7 +320,7 @@ def test_detail_rename_delete(world: World) -> None:
     [({"name": "   "}, "name"), ({"name": "x" * 201}, "name"), ({}, "name"), ({"name": 5}, "name")],
 )
 def test_rename_validation(world: World, payload: dict[str, Any], field: str) -> None:
-    url = f"{BASE}/{world.known.pk}"
+    url = f"{BASE}/{world.known.public_id}"
     body = assert_error(world.api.patch(url, payload, content_type="application/json"), 400)
     assert field in field_names(body)
     world.known.refresh_from_db()
@@ -341,7 +342,7 @@ def test_oauth_summary_never_shows_tokens(world: World) -> None:
             "scope": "contacts.read deals.write",
         },
     )
-    response = world.api.get(f"{BASE}/{row.pk}")
+    response = world.api.get(f"{BASE}/{row.public_id}")
     oauth = response.json()["oauth"]
     assert oauth["connected"] is True
     assert oauth["scopes"] == ["contacts.read", "deals.write"]
@@ -354,7 +355,7 @@ def test_oauth_summary_never_shows_tokens(world: World) -> None:
 # --- Auth, other projects, methods --------------------------------------------------------------
 
 
-def endpoints(pk: int) -> list[tuple[str, str, dict[str, Any] | None]]:
+def endpoints(pk: str) -> list[tuple[str, str, dict[str, Any] | None]]:
     return [
         ("get", BASE, None),
         ("get", f"{BASE}/{pk}", None),
@@ -377,7 +378,7 @@ def call(client: Client, method: str, url: str, payload: dict[str, Any] | None) 
 @pytest.mark.parametrize("header", [None, "Bearer chk_deadbeef_wrong-key", "Basic Zm9vOg=="])
 def test_every_endpoint_needs_a_valid_key(world: World, header: str | None) -> None:
     client = Client(headers={"Authorization": header} if header else {})
-    for method, url, payload in endpoints(world.known.pk):
+    for method, url, payload in endpoints(str(world.known.public_id)):
         assert_error(call(client, method, url, payload), 401, "unauthorized")
     world.known.refresh_from_db()
     assert world.known.name == "Known account" and world.known.org_role == ""
@@ -385,10 +386,10 @@ def test_every_endpoint_needs_a_valid_key(world: World, header: str | None) -> N
 
 def test_another_projects_connection_is_404_everywhere(world: World) -> None:
     stranger = world.tenancy.users["stranger"]
-    for method, url, payload in endpoints(world.other.pk)[1:]:
+    for method, url, payload in endpoints(str(world.other.public_id))[1:]:
         if payload and "subject_id" in payload:
-            payload = {**payload, "subject_id": stranger.pk}
-        url = url.replace("subject_id=1", f"subject_id={stranger.pk}")
+            payload = {**payload, "subject_id": member_id(stranger)}
+        url = url.replace("subject_id=1", f"subject_id={member_id(stranger)}")
         response = call(world.api, method, url, payload)
         body = assert_error(response, 404, "not_found")
         assert "Globex" not in response.content.decode(), (method, url, body)
@@ -396,10 +397,12 @@ def test_another_projects_connection_is_404_everywhere(world: World) -> None:
     assert world.other.name == "Globex secret account" and world.other.org_role == ""
     assert not ConnectionGrant.objects.exists()
     # ... and the other way round.
-    assert_error(world.other_api.get(f"{BASE}/{world.known.pk}"), 404, "not_found")
+    assert_error(world.other_api.get(f"{BASE}/{world.known.public_id}"), 404, "not_found")
     assert_error(world.api.get(f"{BASE}/999999"), 404, "not_found")
-    body = assert_error(world.api.get(f"{BASE}/not-a-number"), 400, "invalid")
-    assert field_names(body) == {"connection_id"}
+    assert_error(world.api.get(f"{BASE}/{uuid.uuid4()}"), 404, "not_found")
+    # A malformed id names nothing: 404 like an unknown one (API.md "Identifiers").
+    assert_error(world.api.get(f"{BASE}/not-a-uuid"), 404, "not_found")
+    assert_error(world.api.get(f"{BASE}/{world.known.pk}"), 404, "not_found")
 
 
 @pytest.mark.parametrize(
@@ -431,7 +434,7 @@ def test_rbac_round_trip_and_audit(world: World) -> None:
     member.first_name, member.last_name = "Mia", "Member"
     member.save()
     team = make_team(world.tenancy.organization, "Support", member)
-    rbac_url = f"{BASE}/{world.known.pk}/rbac"
+    rbac_url = f"{BASE}/{world.known.public_id}/rbac"
 
     empty = world.api.get(rbac_url)
     assert empty.status_code == 200
@@ -439,14 +442,14 @@ def test_rbac_round_trip_and_audit(world: World) -> None:
 
     put = world.api.put(
         rbac_url,
-        {"subject_type": "user", "subject_id": member.pk, "role": "editor"},
+        {"subject_type": "user", "subject_id": member_id(member), "role": "editor"},
         content_type="application/json",
     )
     assert put.status_code == 200, put.content
     assert put.json()["grants"] == [
         {
             "subject_type": "user",
-            "subject_id": member.pk,
+            "subject_id": member_id(member),
             "subject_name": "Mia Member",
             "role": "editor",
         }
@@ -454,46 +457,51 @@ def test_rbac_round_trip_and_audit(world: World) -> None:
     # Changing the role of an existing grant.
     put = world.api.put(
         rbac_url,
-        {"subject_type": "user", "subject_id": member.pk, "role": "owner"},
+        {"subject_type": "user", "subject_id": member_id(member), "role": "owner"},
         content_type="application/json",
     )
     assert put.json()["grants"][0]["role"] == "owner"
     put = world.api.put(
         rbac_url,
-        {"subject_type": "team", "subject_id": team.pk, "role": "viewer"},
+        {"subject_type": "team", "subject_id": str(team.public_id), "role": "viewer"},
         content_type="application/json",
     )
     grants = {(g["subject_type"], g["subject_id"]): g for g in put.json()["grants"]}
-    assert grants[("team", team.pk)] == {
+    assert grants[("team", str(team.public_id))] == {
         "subject_type": "team",
-        "subject_id": team.pk,
+        "subject_id": str(team.public_id),
         "subject_name": "Support",
         "role": "viewer",
     }
     assert world.api.get(rbac_url).json() == put.json()
 
     org = world.api.patch(
-        f"{BASE}/{world.known.pk}/organization-role",
+        f"{BASE}/{world.known.public_id}/organization-role",
         {"role": "viewer"},
         content_type="application/json",
     )
     assert org.status_code == 200
     assert org.json()["organization_role"] == "viewer" and len(org.json()["grants"]) == 2
-    assert world.api.get(f"{BASE}/{world.known.pk}").json()["organization_role"] == "viewer"
+    assert world.api.get(f"{BASE}/{world.known.public_id}").json()["organization_role"] == "viewer"
     cleared = world.api.patch(
-        f"{BASE}/{world.known.pk}/organization-role",
+        f"{BASE}/{world.known.public_id}/organization-role",
         {"role": None},
         content_type="application/json",
     )
     assert cleared.status_code == 200 and cleared.json()["organization_role"] is None
 
-    removed = world.api.delete(f"{rbac_url}?subject_type=user&subject_id={member.pk}")
+    removed = world.api.delete(f"{rbac_url}?subject_type=user&subject_id={member_id(member)}")
     assert removed.status_code == 204 and removed.content == b""
     assert [g["subject_type"] for g in world.api.get(rbac_url).json()["grants"]] == ["team"]
     assert_error(
-        world.api.delete(f"{rbac_url}?subject_type=user&subject_id={member.pk}"), 404, "not_found"
+        world.api.delete(f"{rbac_url}?subject_type=user&subject_id={member_id(member)}"),
+        404,
+        "not_found",
     )
-    assert world.api.delete(f"{rbac_url}?subject_type=team&subject_id={team.pk}").status_code == 204
+    assert (
+        world.api.delete(f"{rbac_url}?subject_type=team&subject_id={team.public_id}").status_code
+        == 204
+    )
     assert world.api.get(rbac_url).json() == {"organization_role": None, "grants": []}
 
     actions = list(
@@ -517,7 +525,7 @@ def test_rbac_round_trip_and_audit(world: World) -> None:
 
 
 def test_rbac_validation(world: World) -> None:
-    rbac_url = f"{BASE}/{world.known.pk}/rbac"
+    rbac_url = f"{BASE}/{world.known.public_id}/rbac"
     stranger = world.tenancy.users["stranger"]
     foreign_team = make_team(world.tenancy.other_project.organization, "Globex team")
     member = world.tenancy.users["member"]
@@ -526,11 +534,20 @@ def test_rbac_validation(world: World) -> None:
         return world.api.put(rbac_url, payload, content_type="application/json")
 
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"subject_type": "user", "subject_id": stranger.pk, "role": "owner"}, "subject_id"),
-        ({"subject_type": "team", "subject_id": foreign_team.pk, "role": "owner"}, "subject_id"),
+        (
+            {"subject_type": "user", "subject_id": member_id(stranger), "role": "owner"},
+            "subject_id",
+        ),
+        (
+            {"subject_type": "team", "subject_id": str(foreign_team.public_id), "role": "owner"},
+            "subject_id",
+        ),
         ({"subject_type": "user", "subject_id": 999999, "role": "viewer"}, "subject_id"),
-        ({"subject_type": "group", "subject_id": member.pk, "role": "viewer"}, "subject_type"),
-        ({"subject_type": "user", "subject_id": member.pk, "role": "admin"}, "role"),
+        (
+            {"subject_type": "group", "subject_id": member_id(member), "role": "viewer"},
+            "subject_type",
+        ),
+        ({"subject_type": "user", "subject_id": member_id(member), "role": "admin"}, "role"),
         ({"subject_type": "user", "subject_id": "abc", "role": "viewer"}, "subject_id"),
         ({"subject_type": "user", "role": "viewer"}, "subject_id"),
     ]
@@ -547,7 +564,7 @@ def test_rbac_validation(world: World) -> None:
         body = assert_error(world.api.delete(f"{rbac_url}?{query}"), 400, "invalid")
         assert field in field_names(body), (query, body)
 
-    org_url = f"{BASE}/{world.known.pk}/organization-role"
+    org_url = f"{BASE}/{world.known.public_id}/organization-role"
     for payload in [{"role": "owner"}, {"role": "admin"}, {}]:
         body = assert_error(
             world.api.patch(org_url, payload, content_type="application/json"), 400, "invalid"
@@ -586,7 +603,7 @@ def test_health_runs_a_real_check(
 ) -> None:
     provider.routes["/me"] = Answer(status, {"echo": "whatever"})
     row = checked(world, provider)
-    response = world.api.get(f"{BASE}/{row.pk}/health")
+    response = world.api.get(f"{BASE}/{row.public_id}/health")
     assert response.status_code == 200, response.content
     body = response.json()
     assert set(body) == {"status", "checked_at", "detail"}
@@ -598,14 +615,14 @@ def test_health_runs_a_real_check(
     assert seen.headers["Authorization"] == f"Bearer {SECRET}"  # the real credential was sent
     row.refresh_from_db()
     assert row.health == health and row.status == connection_status
-    detail = world.api.get(f"{BASE}/{row.pk}").json()
+    detail = world.api.get(f"{BASE}/{row.public_id}").json()
     assert detail["health"]["status"] == health
     assert detail["health"]["checked_at"] is not None
     assert (detail["health"]["last_healthy_at"] is not None) == (health == "healthy")
 
 
 def test_health_without_a_health_check_is_unknown(world: World) -> None:
-    response = world.api.get(f"{BASE}/{world.known.pk}/health")
+    response = world.api.get(f"{BASE}/{world.known.public_id}/health")
     assert response.status_code == 200
     assert response.json()["status"] == "unknown"
     assert "healthCheck" in response.json()["detail"]
@@ -656,7 +673,7 @@ def test_refresh_oauth_tokens_stores_the_new_token(world: World, provider: Provi
     )
     row = oauth_connection(world, provider)
     before = row.token_expires_at
-    response = world.api.get(f"{BASE}/{row.pk}", {"refresh_oauth_tokens": "true"})
+    response = world.api.get(f"{BASE}/{row.public_id}", {"refresh_oauth_tokens": "true"})
     assert response.status_code == 200, response.content
     (call_,) = provider.calls("/token")
     assert call_.form["grant_type"] == ["refresh_token"]
@@ -674,14 +691,14 @@ def test_refresh_oauth_tokens_stores_the_new_token(world: World, provider: Provi
     assert datetime.fromisoformat(body["oauth"]["expires_at"]) == row.token_expires_at
     assert AuditEntry.objects.filter(action="connection.tokens_refreshed").count() == 1
     # Without the flag nothing is refreshed.
-    assert world.api.get(f"{BASE}/{row.pk}").status_code == 200
+    assert world.api.get(f"{BASE}/{row.public_id}").status_code == 200
     assert len(provider.calls("/token")) == 1
 
 
 def test_refresh_against_a_failing_token_endpoint_is_502(world: World, provider: Provider) -> None:
     provider.routes["/token"] = Answer(500, {"error": "server_error"})
     row = oauth_connection(world, provider)
-    response = world.api.get(f"{BASE}/{row.pk}?refresh_oauth_tokens=true")
+    response = world.api.get(f"{BASE}/{row.public_id}?refresh_oauth_tokens=true")
     body = assert_error(response, 502, "upstream_error")
     assert "token endpoint" in body["message"]
     for token in (OLD_ACCESS, OLD_REFRESH, CLIENT_SECRET):
@@ -695,7 +712,7 @@ def test_refresh_refused_by_the_provider_marks_needs_reauth(
 ) -> None:
     provider.routes["/token"] = Answer(400, {"error": "invalid_grant"})
     row = oauth_connection(world, provider)
-    response = world.api.get(f"{BASE}/{row.pk}", {"refresh_oauth_tokens": "true"})
+    response = world.api.get(f"{BASE}/{row.public_id}", {"refresh_oauth_tokens": "true"})
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "needs_reauth"
     assert response.json()["health"]["status"] == "needs_reauth"
@@ -705,7 +722,7 @@ def test_refresh_refused_by_the_provider_marks_needs_reauth(
 
 def test_refresh_of_a_connection_without_oauth_is_400(world: World) -> None:
     body = assert_error(
-        world.api.get(f"{BASE}/{world.known.pk}", {"refresh_oauth_tokens": "true"}), 400
+        world.api.get(f"{BASE}/{world.known.public_id}", {"refresh_oauth_tokens": "true"}), 400
     )
     assert body["message"] == "this connection has no OAuth tokens"
     assert field_names(body) == {"refresh_oauth_tokens"}
@@ -723,19 +740,21 @@ def test_known_secret_never_in_any_response(world: World, provider: Provider) ->
         world.api.get(BASE, {"search": SECRET}),
         world.api.get(BASE, {"name__icontains": SECRET}),
         world.api.get(BASE, {"created_at__gte": SECRET}),
-        world.api.get(f"{BASE}/{world.known.pk}"),
+        world.api.get(f"{BASE}/{world.known.public_id}"),
         world.api.patch(
-            f"{BASE}/{world.known.pk}", {"name": "Still known"}, content_type="application/json"
-        ),
-        world.api.put(
-            f"{BASE}/{world.known.pk}/rbac",
-            {"subject_type": "user", "subject_id": member.pk, "role": "viewer"},
+            f"{BASE}/{world.known.public_id}",
+            {"name": "Still known"},
             content_type="application/json",
         ),
-        world.api.get(f"{BASE}/{world.known.pk}/rbac"),
-        world.api.get(f"{BASE}/{pinged.pk}/health"),
-        world.api.get(f"{BASE}/{pinged.pk}"),
-        world.api.get(f"{BASE}/{world.known.pk}/health"),
+        world.api.put(
+            f"{BASE}/{world.known.public_id}/rbac",
+            {"subject_type": "user", "subject_id": member_id(member), "role": "viewer"},
+            content_type="application/json",
+        ),
+        world.api.get(f"{BASE}/{world.known.public_id}/rbac"),
+        world.api.get(f"{BASE}/{pinged.public_id}/health"),
+        world.api.get(f"{BASE}/{pinged.public_id}"),
+        world.api.get(f"{BASE}/{world.known.public_id}/health"),
     ]
     masks = 0
     for response in responses:
@@ -756,11 +775,11 @@ def test_profiles_api_counts_real_connections(world: World) -> None:
     listed = {
         p["id"]: p["connection_count"] for p in world.api.get("/api/v1/connector_profiles").json()
     }
-    assert listed == {world.profile.pk: 1, staging.pk: 3}
-    detail = world.api.get(f"/api/v1/connector_profiles/{staging.pk}").json()
+    assert listed == {str(world.profile.public_id): 1, str(staging.public_id): 3}
+    detail = world.api.get(f"/api/v1/connector_profiles/{staging.public_id}").json()
     assert detail["connection_count"] == 3
-    world.api.delete(f"{BASE}/{world.known.pk}")
-    detail = world.api.get(f"/api/v1/connector_profiles/{world.profile.pk}").json()
+    world.api.delete(f"{BASE}/{world.known.public_id}")
+    detail = world.api.get(f"/api/v1/connector_profiles/{world.profile.public_id}").json()
     assert detail["connection_count"] == 0
 
 

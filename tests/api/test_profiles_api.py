@@ -101,7 +101,7 @@ def test_invalid_or_unmatched_pin_is_400(api: Client, pin: str, fragment: str) -
     body = response.json()
     assert fragment in body["message"]
     assert body["fields"][0]["field"] == "pinned_version"
-    assert ConnectorProfile.objects.get(pk=profile_id).pin == "1.x.x"
+    assert ConnectorProfile.objects.get(public_id=profile_id).pin == "1.x.x"
     assert create(api, name="other", pinned_version=pin).status_code == 400
 
 
@@ -123,14 +123,14 @@ def test_another_projects_profile_is_404(api: Client, tenancy: Tenancy) -> None:
         actor=Actor.system(), project=tenancy.other_project, connector_key="acme_crm", name="theirs"
     )
     for response in [
-        api.get(f"{BASE}/{foreign.pk}"),
-        api.get(f"{BASE}/{foreign.pk}/versions"),
+        api.get(f"{BASE}/{foreign.public_id}"),
+        api.get(f"{BASE}/{foreign.public_id}/versions"),
         api.put(
-            f"{BASE}/{foreign.pk}/pinned_version",
+            f"{BASE}/{foreign.public_id}/pinned_version",
             {"pinned_version": "1.x.x"},
             content_type="application/json",
         ),
-        api.delete(f"{BASE}/{foreign.pk}/pinned_version"),
+        api.delete(f"{BASE}/{foreign.public_id}/pinned_version"),
     ]:
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -140,13 +141,13 @@ def test_list(world: World) -> None:
     response = world.api.get(BASE)
     assert response.status_code == 200
     body = response.json()
-    assert [m["id"] for m in body] == [world.migration.pk]  # never the other project's
+    assert [m["id"] for m in body] == [str(world.migration.public_id)]  # never the other project's
     item = body[0]
     assert set(item) == MIGRATION_KEYS
     m = world.migration
     assert item["title"] == "Move to v1b"
-    assert (item["from_profile_id"], item["from_profile_name"]) == (world.old.pk, "v1")
-    assert (item["to_profile_id"], item["to_profile_name"]) == (world.new.pk, "v1b")
+    assert (item["from_profile_id"], item["from_profile_name"]) == (str(world.old.public_id), "v1")
+    assert (item["to_profile_id"], item["to_profile_name"]) == (str(world.new.public_id), "v1b")
     assert item["connector_key"] == "acme_crm"
     assert same_time(item["started_at"], m.started_at)
     assert same_time(item["deadline"], m.deadline)
@@ -155,7 +156,7 @@ def test_list(world: World) -> None:
 
 
 def test_detail(world: World) -> None:
-    response = world.api.get(f"{BASE}/{world.migration.pk}")
+    response = world.api.get(f"{BASE}/{world.migration.public_id}")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == DETAIL_KEYS
@@ -166,17 +167,17 @@ def test_detail(world: World) -> None:
 
 
 def test_pending_page(world: World) -> None:
-    response = world.api.get(f"{BASE}/{world.migration.pk}/pending")
+    response = world.api.get(f"{BASE}/{world.migration.public_id}/pending")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"items", "total", "limit", "offset"}
     assert (body["total"], body["limit"], body["offset"]) == (4, 50, 0)
-    newest_first = [a.pk for a in reversed(world.accounts)]
+    newest_first = [str(a.public_id) for a in reversed(world.accounts)]
     assert [i["id"] for i in body["items"]] == newest_first
     first = body["items"][-1]
     assert set(first) == ACCOUNT_KEYS
     assert first == {
-        "id": world.accounts[0].pk,
+        "id": str(world.accounts[0].public_id),
         "origin_owner_id": "u0",
         "origin_owner_name": "User 0",
         "email": "u0@x.example",
@@ -185,10 +186,10 @@ def test_pending_page(world: World) -> None:
         "last_sent_at": None,
         "reconnect_url": None,
     }
-    page = world.api.get(f"{BASE}/{world.migration.pk}/pending?limit=2&offset=1").json()
+    page = world.api.get(f"{BASE}/{world.migration.public_id}/pending?limit=2&offset=1").json()
     assert [i["id"] for i in page["items"]] == newest_first[1:3]
     assert (page["total"], page["limit"], page["offset"]) == (4, 2, 1)
-    beyond = world.api.get(f"{BASE}/{world.migration.pk}/pending?limit=200&offset=10").json()
+    beyond = world.api.get(f"{BASE}/{world.migration.public_id}/pending?limit=200&offset=10").json()
     assert beyond["items"] == [] and beyond["total"] == 4
 
 
@@ -211,10 +212,10 @@ def test_real_reauthentication_moves_an_account_to_migrated(world: World) -> Non
 
     item = world.api.get(BASE).json()[0]
     assert (item["pending"], item["migrated"], item["total"], item["percent"]) == (3, 1, 4, 25.0)
-    detail = world.api.get(f"{BASE}/{world.migration.pk}").json()
+    detail = world.api.get(f"{BASE}/{world.migration.public_id}").json()
     assert (detail["pending"], detail["migrated"], detail["percent"]) == (3, 1, 25.0)
-    pending = world.api.get(f"{BASE}/{world.migration.pk}/pending").json()
-    assert pending["total"] == 3 and moved.pk not in [i["id"] for i in pending["items"]]
+    pending = world.api.get(f"{BASE}/{world.migration.public_id}/pending").json()
+    assert pending["total"] == 3 and str(moved.public_id) not in [i["id"] for i in pending["items"]]
 
 
 def test_counts_follow_moves_and_completion(world: World) -> None:
@@ -232,7 +233,7 @@ def test_counts_follow_moves_and_completion(world: World) -> None:
     item = world.api.get(BASE).json()[0]
     assert (item["pending"], item["migrated"], item["total"], item["percent"]) == (1, 2, 3, 66.7)
     migration_complete(actor=SYSTEM, migration=world.migration)
-    detail = world.api.get(f"{BASE}/{world.migration.pk}").json()
+    detail = world.api.get(f"{BASE}/{world.migration.public_id}").json()
     assert detail["status"] == "complete" and detail["completed_at"] is not None
     assert (detail["pending"], detail["migrated"]) == (1, 2)
 
@@ -241,8 +242,8 @@ def test_counts_follow_moves_and_completion(world: World) -> None:
 
 
 def pending_item(world: World, account: Connection) -> dict[str, Any]:
-    items = world.api.get(f"{BASE}/{world.migration.pk}/pending").json()["items"]
-    return next(i for i in items if i["id"] == account.pk)
+    items = world.api.get(f"{BASE}/{world.migration.public_id}/pending").json()["items"]
+    return next(i for i in items if i["id"] == str(account.public_id))
 
 
 def test_reconnect_url_is_the_current_valid_link_and_never_created_on_get(world: World) -> None:
@@ -254,8 +255,8 @@ def test_reconnect_url_is_the_current_valid_link_and_never_created_on_get(world:
     assert pending_item(world, account)["reconnect_url"] == url
     assert [
         i["reconnect_url"]
-        for i in world.api.get(f"{BASE}/{world.migration.pk}/pending").json()["items"]
-        if i["id"] != account.pk
+        for i in world.api.get(f"{BASE}/{world.migration.public_id}/pending").json()["items"]
+        if i["id"] != str(account.public_id)
     ] == [None] * 3
     assert ConnectSession.objects.count() == 1  # the GETs made none
 
@@ -274,13 +275,17 @@ def test_notice_tracking(world: World, django_capture_on_commit_callbacks: Any) 
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             migration_notify(
-                actor=SYSTEM, migration=world.migration, connection_ids=[a.pk for a in chosen]
+                actor=SYSTEM,
+                migration=world.migration,
+                connection_ids=[a.public_id for a in chosen],
             )
     with django_capture_on_commit_callbacks(execute=True):
         migration_notify(
-            actor=SYSTEM, migration=world.migration, connection_ids=[world.accounts[2].pk]
+            actor=SYSTEM,
+            migration=world.migration,
+            connection_ids=[world.accounts[2].public_id],
         )
-    detail = world.api.get(f"{BASE}/{world.migration.pk}").json()
+    detail = world.api.get(f"{BASE}/{world.migration.public_id}").json()
     assert (detail["notices_sent"], detail["accounts_notified"]) == (5, 3)
     item = pending_item(world, chosen[0])
     assert item["notices_sent"] == 2
@@ -295,7 +300,7 @@ def test_notice_tracking(world: World, django_capture_on_commit_callbacks: Any) 
 
 
 def test_the_pending_list_costs_the_same_queries_at_any_page_size(world: World) -> None:
-    url = f"{BASE}/{world.migration.pk}/pending?limit=200"
+    url = f"{BASE}/{world.migration.public_id}/pending?limit=200"
 
     def queries() -> int:
         cache.clear()  # the progress figures are cached: compare cold requests
@@ -344,19 +349,19 @@ def test_the_list_costs_the_same_queries_for_more_migrations(world: World) -> No
 # --- Auth, other projects, methods, input -------------------------------------------------------
 
 
-def paths(pk: int) -> list[str]:
+def paths(pk: str) -> list[str]:
     return [BASE, f"{BASE}/{pk}", f"{BASE}/{pk}/pending"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer chk_deadbeef_wrong-key", "Basic Zm9vOg=="])
 def test_every_endpoint_needs_a_valid_key(world: World, header: str | None) -> None:
     client = Client(headers={"Authorization": header} if header else {})
-    for url in paths(world.migration.pk):
+    for url in paths(str(world.migration.public_id)):
         assert_error(client.get(url), 401, "unauthorized")
 
 
 def test_another_projects_migration_is_404(world: World) -> None:
-    for url in paths(world.other.pk)[1:]:
+    for url in paths(str(world.other.public_id))[1:]:
         response = world.api.get(url)
         assert_error(response, 404, "not_found")
         assert (
@@ -364,18 +369,19 @@ def test_another_projects_migration_is_404(world: World) -> None:
         )
     assert_error(world.api.get(f"{BASE}/999999"), 404, "not_found")
     assert_error(world.api.get(f"{BASE}/999999/pending"), 404, "not_found")
-    body = assert_error(world.api.get(f"{BASE}/not-a-number"), 400, "invalid")
-    assert [f["field"] for f in body["fields"]] == ["migration_id"]
+    assert_error(world.api.get(f"{BASE}/{world.migration.pk}"), 404, "not_found")
+    assert_error(world.api.get(f"{BASE}/not-a-uuid/pending"), 404, "not_found")
+    assert_error(world.api.get(f"{BASE}/{uuid.uuid4()}"), 404, "not_found")
     # ... and the other project's key sees only its own.
     theirs = Client(headers={"Authorization": f"Bearer {make_api_key(world.other.project)[1]}"})
-    assert [m["id"] for m in theirs.get(BASE).json()] == [world.other.pk]
-    assert_error(theirs.get(f"{BASE}/{world.migration.pk}"), 404, "not_found")
+    assert [m["id"] for m in theirs.get(BASE).json()] == [str(world.other.public_id)]
+    assert_error(theirs.get(f"{BASE}/{world.migration.public_id}"), 404, "not_found")
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_wrong_method_is_405(world: World, method: str, index: int) -> None:
-    url = paths(world.migration.pk)[index]
+    url = paths(str(world.migration.public_id))[index]
     assert_error(getattr(world.api, method)(url), 405, "method_not_allowed")
     assert ProfileMigration.objects.filter(pk=world.migration.pk, completed_at=None).exists()
 
@@ -393,14 +399,16 @@ def test_wrong_method_is_405(world: World, method: str, index: int) -> None:
 )
 def test_bad_limit_or_offset_is_400_naming_the_field(world: World, query: str, field: str) -> None:
     body = assert_error(
-        world.api.get(f"{BASE}/{world.migration.pk}/pending?{query}"), 400, "invalid"
+        world.api.get(f"{BASE}/{world.migration.public_id}/pending?{query}"), 400, "invalid"
     )
     assert [f["field"] for f in body["fields"]] == [field]
 
 
 def test_limit_bounds_are_accepted(world: World) -> None:
     for query in ("limit=1", "limit=200", "offset=0"):
-        assert world.api.get(f"{BASE}/{world.migration.pk}/pending?{query}").status_code == 200
+        assert (
+            world.api.get(f"{BASE}/{world.migration.public_id}/pending?{query}").status_code == 200
+        )
 
 
 def test_openapi_describes_the_endpoints(client: Client) -> None:

@@ -59,9 +59,9 @@ def world(tenancy: Tenancy) -> dict[str, str]:
     return {
         "key": "acme_crm",
         "version": "1.0.0",
-        "profile_id": str(profile.pk),
-        "connection_id": str(connection.pk),
-        "migration_id": "1",
+        "profile_id": str(profile.public_id),
+        "connection_id": str(connection.public_id),
+        "migration_id": "00000000-0000-4000-8000-000000000001",
     }
 
 

@@ -37,7 +37,7 @@ def test_login_and_a_read_page_work(tenancy: Tenancy) -> None:
     with redis_down():
         response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD})
         assert response.status_code == 302
-        page = client.get(reverse("profile_detail", args=[tenancy.project.slug, profile.pk]))
+        page = client.get(reverse("profile_detail", args=[tenancy.project.slug, profile.public_id]))
         assert page.status_code == 200
         assert "1.0.0" in page.content.decode(), "resolved from the database"
         home = client.get(reverse("project_home", args=[tenancy.project.slug]))
@@ -49,7 +49,7 @@ def test_the_hosted_connect_page_works(tenancy: Tenancy) -> None:
     created = connect_session_create(
         actor=Actor.system(),
         project=profile.project,
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         origin_owner_id="cust-1",
     )
     path = urlsplit(created.url).path

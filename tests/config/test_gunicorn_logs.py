@@ -44,7 +44,7 @@ def test_no_token_code_or_state_in_gunicorns_log(tmp_path: Path) -> None:
     token = connect_session_create(
         actor=Actor.system(),
         project=project,
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         origin_owner_id="end-user-1",
     ).token
     code, state = "Code4242SecretValueXyz", "State4242SecretValueXyz"

@@ -22,7 +22,7 @@ from projects.models import AuditEntry
 from projects.services import Actor
 from projects.support import ensure_support_group
 from tests.conftest import Tenancy
-from tests.factories import make_connection, make_profile, make_user
+from tests.factories import make_connection, make_profile, make_user, member_id
 from tests.provider import Answer, Provider, provider_server
 
 SECRET = "sk_live_admin_secret_0123456789"
@@ -68,7 +68,7 @@ def data(tenancy: Tenancy, provider: Provider) -> Data:
         actor=Actor.system(),
         connection=known,
         subject_type="user",
-        subject_id=tenancy.users["member"].pk,
+        subject_id=member_id(tenancy.users["member"]),
         role="editor",
     )
     return Data(profile, other_profile, known, failing, other)

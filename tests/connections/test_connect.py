@@ -46,7 +46,7 @@ def profile(provider: Provider) -> ConnectorProfile:
 def link(profile: ConnectorProfile, **kw: Any) -> tuple[str, str]:
     kw.setdefault("origin_owner_id", "cust-42")
     created = connect_session_create(
-        actor=SYSTEM, project=profile.project, connector_profile_id=profile.pk, **kw
+        actor=SYSTEM, project=profile.project, connector_profile_id=profile.public_id, **kw
     )
     return created.token, urlsplit(created.url).path
 
@@ -79,7 +79,7 @@ def test_api_creates_a_session(profile: ConnectorProfile) -> None:
             "origin_owner_id": "cust-1",
             "origin_owner_name": "Ann",
             "email": "ann@x.example",
-            "connector_profile_id": profile.pk,
+            "connector_profile_id": profile.public_id,
             "expires_in": 600,
         },
         content_type="application/json",
@@ -153,8 +153,12 @@ def test_another_projects_profile_or_account_is_404(profile: ConnectorProfile) -
     theirs = make_connection(other)
     client, headers = api(profile.project)
     for body in (
-        {"origin_owner_id": "c", "connector_profile_id": other.pk},
-        {"origin_owner_id": "c", "connector_profile_id": profile.pk, "account_id": theirs.pk},
+        {"origin_owner_id": "c", "connector_profile_id": other.public_id},
+        {
+            "origin_owner_id": "c",
+            "connector_profile_id": profile.public_id,
+            "account_id": theirs.public_id,
+        },
     ):
         response = client.post(
             "/api/v1/connect_sessions", body, content_type="application/json", headers=headers
@@ -251,7 +255,7 @@ def test_reauthentication_replaces_credentials_and_moves_profile(
     )
     connection = make_connection(old, "cust-7", config={"api_key": "sk_old_000000000000"})
     Connection.objects.filter(pk=connection.pk).update(status=Status.NEEDS_REAUTH)
-    _token, path = link(profile, account_id=connection.pk, origin_owner_id="")
+    _token, path = link(profile, account_id=connection.public_id, origin_owner_id="")
     page = Client().get(path)
     assert b"Reconnect" in page.content
     done = Client().post(path, {"config_api_key": SECRET})
@@ -271,7 +275,11 @@ def test_reauth_across_connectors_is_refused(profile: ConnectorProfile) -> None:
     client, headers = api(profile.project)
     response = client.post(
         "/api/v1/connect_sessions",
-        {"origin_owner_id": "c", "connector_profile_id": profile.pk, "account_id": connection.pk},
+        {
+            "origin_owner_id": "c",
+            "connector_profile_id": profile.public_id,
+            "account_id": connection.public_id,
+        },
         content_type="application/json",
         headers=headers,
     )

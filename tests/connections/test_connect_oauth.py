@@ -43,7 +43,7 @@ def new_link(project: Project, profile: ConnectorProfile, **kw: Any) -> tuple[st
         project=project,
         origin_owner_id="cust-1",
         origin_owner_name="Ann",
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         **kw,
     )
     return created.token, urlsplit(created.url).path

@@ -80,7 +80,7 @@ def world(tenancy: Tenancy) -> World:
 
 
 def profile_link_url(world: World, profile: ConnectorProfile | None = None) -> str:
-    return reverse("profile_link_create", args=[world.slug, (profile or world.profile).pk])
+    return reverse("profile_link_create", args=[world.slug, (profile or world.profile).public_id])
 
 
 def connector_link_url(world: World, key: str = "acme_crm") -> str:
@@ -88,7 +88,7 @@ def connector_link_url(world: World, key: str = "acme_crm") -> str:
 
 
 def reauth_url(world: World) -> str:
-    return reverse("connection_reauth_link", args=[world.slug, world.connection.pk])
+    return reverse("connection_reauth_link", args=[world.slug, world.connection.public_id])
 
 
 def link_in(html: str) -> str:
@@ -151,7 +151,7 @@ def test_link_account_matrix(world: World, who: str) -> None:
 def test_the_form_is_shown_to_writers_only(world: World, who: str) -> None:
     client = world.client(who)
     pages = [
-        reverse("profile_detail", args=[world.slug, world.profile.pk]),
+        reverse("profile_detail", args=[world.slug, world.profile.public_id]),
         reverse("connector_detail", args=[world.slug, "acme_crm"]),
     ]
     for url in pages:
@@ -196,7 +196,7 @@ def test_htmx_swaps_the_panel_and_plain_renders_the_link_page(world: World) -> N
     assert link_in(page) != link_in(body)  # two sessions, two tokens
     assert ConnectSession.objects.count() == 2
     # The link's origin page offers another link, not the old one again.
-    again = reverse("profile_detail", args=[world.slug, world.profile.pk])
+    again = reverse("profile_detail", args=[world.slug, world.profile.public_id])
     assert f'href="{again}" data-testid="link-again"' in page
 
 
@@ -278,14 +278,14 @@ def test_connector_page_preselects_the_default_profile(world: World) -> None:
         r'<select class="form-select" name="profile".*?</select>', html.decode(), re.S
     )
     assert select is not None
-    options = re.findall(r'<option value="(\d+)"( selected)?>', select.group(0))
-    assert {int(pk) for pk, _ in options} == {world.profile.pk, world.other.pk}
-    assert [int(pk) for pk, selected in options if selected] == [world.profile.pk]
+    options = re.findall(r'<option value="([0-9a-f-]{36})"( selected)?>', select.group(0))
+    assert {pk for pk, _ in options} == {str(world.profile.public_id), str(world.other.public_id)}
+    assert [pk for pk, selected in options if selected] == [str(world.profile.public_id)]
 
 
 def test_connector_link_goes_to_the_chosen_profile(world: World) -> None:
     client = world.client("member")
-    response = client.post(connector_link_url(world), {**ACCOUNT, "profile": world.other.pk})
+    response = client.post(connector_link_url(world), {**ACCOUNT, "profile": world.other.public_id})
     assert response.status_code == 200
     assert ConnectSession.objects.get().profile == world.other
     assert link_in(response.content.decode())
@@ -297,8 +297,8 @@ def test_connector_link_goes_to_the_chosen_profile(world: World) -> None:
 )
 def test_connector_link_refuses_other_profiles(world: World, profile: str, status: int) -> None:
     value = {
-        "foreign": str(world.foreign.pk),
-        "elsewhere": str(world.elsewhere.pk),
+        "foreign": str(world.foreign.public_id),
+        "elsewhere": str(world.elsewhere.public_id),
         "bogus": "abc",
         "huge": "9" * 40,
         "": "",
@@ -327,7 +327,7 @@ def test_connector_without_a_profile(world: World) -> None:
 @pytest.mark.parametrize(("who", "status"), [("viewer", 403), ("stranger", 404)])
 def test_connector_link_matrix(world: World, who: str, status: int) -> None:
     response = world.client(who).post(
-        connector_link_url(world), {**ACCOUNT, "profile": world.profile.pk}
+        connector_link_url(world), {**ACCOUNT, "profile": world.profile.public_id}
     )
     assert response.status_code == status
     assert not ConnectSession.objects.exists()
@@ -373,15 +373,15 @@ def test_reauth_anonymous_goes_to_login(world: World) -> None:
 
 
 def test_reauth_panel_is_for_editors(world: World) -> None:
-    page = reverse("connection_detail", args=[world.slug, world.connection.pk])
+    page = reverse("connection_detail", args=[world.slug, world.connection.public_id])
     editor = world.client("editor_grant").get(page).content.decode()
     assert FORM in editor and "Request re-authentication" in editor
     assert 'data-testid="reauth-needed"' not in editor
     Connection.objects.filter(pk=world.connection.pk).update(status=Status.NEEDS_REAUTH)
     editor = world.client("editor_grant").get(page).content.decode()
     assert 'data-testid="reauth-needed"' in editor
-    assert f'value="{world.other.pk}"' in editor  # the same connector's other profile
-    assert f'value="{world.foreign.pk}"' not in editor  # never another connector's
+    assert f'value="{world.other.public_id}"' in editor  # the same connector's other profile
+    assert f'value="{world.foreign.public_id}"' not in editor  # never another connector's
     viewer = world.client("viewer_grant").get(page).content.decode()
     assert FORM not in viewer
 
@@ -389,7 +389,7 @@ def test_reauth_panel_is_for_editors(world: World) -> None:
 def test_reauth_to_another_profile_moves_the_connection_when_used(world: World) -> None:
     client = world.client("editor_grant")
     response = client.post(
-        reauth_url(world), {"profile": world.other.pk, "expires_in": "1800"}, headers=HTMX
+        reauth_url(world), {"profile": world.other.public_id, "expires_in": "1800"}, headers=HTMX
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -397,7 +397,7 @@ def test_reauth_to_another_profile_moves_the_connection_when_used(world: World) 
     session = ConnectSession.objects.get()
     assert (session.account_id, session.profile_id) == (world.connection.pk, world.other.pk)
 
-    page = reverse("connection_detail", args=[world.slug, world.connection.pk])
+    page = reverse("connection_detail", args=[world.slug, world.connection.public_id])
     overview = client.get(page).content.decode()
     latest = re.search(r'data-testid="reauth-latest" data-state="(\w+)">(.*?)</dd>', overview, re.S)
     assert latest is not None and latest.group(1) == "unused"
@@ -417,7 +417,7 @@ def test_reauth_to_another_profile_moves_the_connection_when_used(world: World) 
 def test_reauth_overview_says_expired(world: World) -> None:
     world.client("owner").post(reauth_url(world), {"expires_in": "1800"})
     ConnectSession.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    page = reverse("connection_detail", args=[world.slug, world.connection.pk])
+    page = reverse("connection_detail", args=[world.slug, world.connection.public_id])
     html = world.client("viewer_grant").get(page).content.decode()  # readers see it too
     assert 'data-testid="reauth-latest" data-state="expired"' in html
 
@@ -428,12 +428,12 @@ def test_reauth_refuses_other_connectors_and_projects(
 ) -> None:
     target = {"foreign": world.foreign, "elsewhere": world.elsewhere}[profile]
     client = world.client("owner")
-    plain = client.post(reauth_url(world), {"profile": target.pk, "expires_in": "1800"})
+    plain = client.post(reauth_url(world), {"profile": target.public_id, "expires_in": "1800"})
     assert plain.status_code == status
     if status == 400:
         assert "another connector" in plain.content.decode()
         htmx = client.post(
-            reauth_url(world), {"profile": target.pk, "expires_in": "1800"}, headers=HTMX
+            reauth_url(world), {"profile": target.public_id, "expires_in": "1800"}, headers=HTMX
         )
         assert htmx.status_code == 422 and FORM in htmx.content.decode()
     assert not ConnectSession.objects.exists()

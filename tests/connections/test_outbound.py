@@ -135,8 +135,8 @@ def test_disabling_revokes_links_and_reauth_keeps_it_disabled(provider: Provider
     early = connect_session_create(
         actor=SYSTEM,
         project=profile.project,
-        connector_profile_id=profile.pk,
-        account_id=connection.pk,
+        connector_profile_id=profile.public_id,
+        account_id=connection.public_id,
     )
     connection_set_status(actor=SYSTEM, connection=connection, status=Status.DISABLED)
     assert Client().get(urlsplit(early.url).path).status_code == 410  # revoked
@@ -144,8 +144,8 @@ def test_disabling_revokes_links_and_reauth_keeps_it_disabled(provider: Provider
     late = connect_session_create(
         actor=SYSTEM,
         project=profile.project,
-        connector_profile_id=profile.pk,
-        account_id=connection.pk,
+        connector_profile_id=profile.public_id,
+        account_id=connection.public_id,
     )
     done = Client().post(urlsplit(late.url).path, {"config_api_key": "sk_new_0123456789"})
     assert done.status_code == 200

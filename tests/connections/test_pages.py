@@ -4,6 +4,7 @@ bulk actions, the Access tab over HTMX, query counts, and the version adoption c
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from tests.factories import (
     make_member,
     make_profile,
     make_team,
+    member_id,
 )
 from tests.provider import Answer, Provider, provider_server
 
@@ -79,7 +81,7 @@ class World:
     def url(self, name: str, connection: Connection | None = None) -> str:
         args: list[Any] = [self.slug]
         if connection is not None:
-            args.append(connection.pk)
+            args.append(connection.public_id)
         return reverse(name, args=args)
 
 
@@ -209,7 +211,8 @@ def test_detail_and_writes_follow_the_role(world: World, who: str, provider: Pro
 
     member = world.tenancy.users["member"]
     add = client.post(
-        world.url("connection_grant_set", a), {"subject": f"user:{member.pk}", "role": "viewer"}
+        world.url("connection_grant_set", a),
+        {"subject": f"user:{member_id(member)}", "role": "viewer"},
     )
     assert add.status_code == (expected(who, role_a, "owner") or 302)
     assert ConnectionGrant.objects.filter(connection=a, user=member).exists() == allowed_own
@@ -217,14 +220,15 @@ def test_detail_and_writes_follow_the_role(world: World, who: str, provider: Pro
     team = world.team
     change = client.post(
         world.url("connection_grant_set", a),
-        {"subject_type": "team", "subject_id": team.pk, "role": "owner"},
+        {"subject_type": "team", "subject_id": team.public_id, "role": "owner"},
     )
     assert change.status_code == (expected(who, role_a, "owner") or 302)
     team_role = ConnectionGrant.objects.get(connection=a, team=team).role
     assert team_role == ("owner" if allowed_own else "editor")
 
     remove = client.post(
-        world.url("connection_grant_remove", a), {"subject_type": "team", "subject_id": team.pk}
+        world.url("connection_grant_remove", a),
+        {"subject_type": "team", "subject_id": team.public_id},
     )
     assert remove.status_code == (expected(who, role_a, "owner") or 302)
     assert ConnectionGrant.objects.filter(connection=a, team=team).exists() != allowed_own
@@ -248,7 +252,7 @@ def test_organization_role_connection(world: World, who: str) -> None:
     assert rename.status_code == (expected(who, role_b, "editor") or 302)
     grant = client.post(
         world.url("connection_grant_set", world.b),
-        {"subject": f"team:{world.team.pk}", "role": "viewer"},
+        {"subject": f"team:{world.team.public_id}", "role": "viewer"},
     )
     assert grant.status_code == (expected(who, role_b, "owner") or 302)
 
@@ -258,9 +262,9 @@ def test_another_projects_connection_is_404_for_its_owner(world: World) -> None:
     client = world.client("stranger")
     other = world.tenancy.other_project.slug
     for name in ("connection_detail", "connection_delete"):
-        assert client.get(reverse(name, args=[other, world.a.pk])).status_code == 404
+        assert client.get(reverse(name, args=[other, world.a.public_id])).status_code == 404
     for name in ("connection_rename", "connection_check_now", "connection_grant_set"):
-        assert client.post(reverse(name, args=[other, world.a.pk])).status_code == 404
+        assert client.post(reverse(name, args=[other, world.a.public_id])).status_code == 404
 
 
 def test_wrong_methods_are_405(world: World) -> None:
@@ -359,26 +363,32 @@ def test_grants_over_htmx_return_the_access_panel(world: World) -> None:
     client = world.client("u_owner")
     url = world.url("connection_grant_set", world.a)
     member = world.tenancy.users["member"]
-    response = client.post(url, {"subject": f"user:{member.pk}", "role": "editor"}, headers=HTMX)
+    response = client.post(
+        url, {"subject": f"user:{member_id(member)}", "role": "editor"}, headers=HTMX
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="access-panel"') and "<html" not in html
-    assert f'data-testid="grant-user-{member.pk}"' in html
+    assert f'data-testid="grant-user-{member_id(member)}"' in html
     assert "member is now editor of Alice CRM" in html
     # Change the role through the row's select (subject_type + subject_id).
     response = client.post(
-        url, {"subject_type": "user", "subject_id": member.pk, "role": "viewer"}, headers=HTMX
+        url,
+        {"subject_type": "user", "subject_id": member_id(member), "role": "viewer"},
+        headers=HTMX,
     )
     assert response.status_code == 200
     assert ConnectionGrant.objects.get(connection=world.a, user=member).role == "viewer"
     # Refused input: 422 over HTMX with the panel and the message, 400 as a plain form.
-    bad = client.post(url, {"subject": f"user:{member.pk}", "role": "emperor"}, headers=HTMX)
+    bad = client.post(
+        url, {"subject": f"user:{member_id(member)}", "role": "emperor"}, headers=HTMX
+    )
     assert bad.status_code == 422
     bad_html = bad.content.decode()
     assert bad_html.lstrip().startswith('<div id="access-panel"')
     assert "role must be viewer, editor or owner" in bad_html
     stranger = world.tenancy.users["stranger"]
-    plain = client.post(url, {"subject": f"user:{stranger.pk}", "role": "viewer"})
+    plain = client.post(url, {"subject": f"user:{member_id(stranger)}", "role": "viewer"})
     assert plain.status_code == 400
     assert "No member of this organization has that id" in plain.content.decode()
     assert "<html" in plain.content.decode()
@@ -397,11 +407,11 @@ def test_grants_over_htmx_return_the_access_panel(world: World) -> None:
     # Remove over HTMX.
     removed = client.post(
         world.url("connection_grant_remove", world.a),
-        {"subject_type": "user", "subject_id": member.pk},
+        {"subject_type": "user", "subject_id": member_id(member)},
         headers=HTMX,
     )
     assert removed.status_code == 200
-    assert f'data-testid="grant-user-{member.pk}"' not in removed.content.decode()
+    assert f'data-testid="grant-user-{member_id(member)}"' not in removed.content.decode()
     assert AuditEntry.objects.filter(
         action="connection.grant_removed", target_id=str(world.a.pk)
     ).exists()
@@ -412,7 +422,7 @@ def test_removing_ones_own_access_leaves_for_the_list(world: World) -> None:
     me = world.tenancy.users["u_owner"]
     response = client.post(
         world.url("connection_grant_remove", world.a),
-        {"subject_type": "user", "subject_id": me.pk},
+        {"subject_type": "user", "subject_id": member_id(me)},
         headers=HTMX,
     )
     assert response.status_code == 200
@@ -459,11 +469,12 @@ def test_secrets_appear_nowhere_only_their_masks(world: World, provider: Provide
         "oauth-check": client.post(world.url("connection_check_now", oauth), headers=HTMX),
         "grants": client.post(
             world.url("connection_grant_set", world.a),
-            {"subject": f"team:{world.team.pk}", "role": "viewer"},
+            {"subject": f"team:{world.team.public_id}", "role": "viewer"},
             headers=HTMX,
         ),
         "bulk-confirm": client.post(
-            world.url("connection_bulk"), {"action": "delete", "ids": [world.a.pk, oauth.pk]}
+            world.url("connection_bulk"),
+            {"action": "delete", "ids": [world.a.public_id, oauth.public_id]},
         ),
     }
     for name, response in pages.items():
@@ -545,7 +556,7 @@ def seven(tenancy: Tenancy, settings: Any) -> list[Connection]:
 def names(response: Any) -> list[str]:
     assert response.status_code == 200, response.content[:500]
     return re.findall(
-        r'<a class="fw-semibold" href="/p/[^"]+/connections/\d+/">([^<]+)</a>',
+        r'<a class="fw-semibold" href="/p/[^"]+/connections/[0-9a-f-]{36}/">([^<]+)</a>',
         (response.content.decode()),
     )
 
@@ -568,7 +579,7 @@ def test_filters_search_and_sort(tenancy: Tenancy, seven: list[Connection]) -> N
     assert names(client.get(url, {"connector": "beta_desk", "per_page": "25"})) == [
         "Cid", "Bea", "Ada"
     ]  # fmt: skip
-    profile_id = seven[0].profile_id
+    profile_id = seven[0].profile.public_id
     assert names(client.get(url, {"profile": str(profile_id), "per_page": "25"})) == [
         "Dan", "Eve", "Finn", "Gina"
     ]  # fmt: skip
@@ -665,7 +676,10 @@ def test_bulk_skips_rows_the_user_may_not_change(world: World) -> None:
     )  # the org role (editor) still wins on B
     response = client.post(
         world.url("connection_bulk"),
-        {"action": "disable", "ids": [world.a.pk, world.b.pk, world.c.pk, foreign.pk]},
+        {
+            "action": "disable",
+            "ids": [world.a.public_id, world.b.public_id, world.c.public_id, foreign.public_id],
+        },
         follow=True,
     )
     html = response.content.decode()
@@ -676,7 +690,7 @@ def test_bulk_skips_rows_the_user_may_not_change(world: World) -> None:
 
     viewer = world.client("u_viewer")  # viewer on A, editor on B (org role)
     response = viewer.post(
-        world.url("connection_bulk"), {"action": "enable", "ids": [world.a.pk, world.b.pk]},
+        world.url("connection_bulk"), {"action": "enable", "ids": [world.a.public_id, world.b.public_id]},
         follow=True,
     )  # fmt: skip
     assert "Enabled 1 connection. Skipped 1 connection you may not change." in (
@@ -689,13 +703,13 @@ def test_bulk_skips_rows_the_user_may_not_change(world: World) -> None:
 
 def test_bulk_delete_asks_first_and_needs_owner(world: World) -> None:
     client = world.client("u_owner")  # owner of A, editor of B
-    ids = [world.a.pk, world.b.pk]
+    ids = [world.a.public_id, world.b.public_id]
     confirm = client.post(world.url("connection_bulk"), {"action": "delete", "ids": ids})
     assert confirm.status_code == 200
     html = confirm.content.decode()
     assert 'data-testid="bulk-delete-confirm"' in html and "Delete 1 connection?" in html
     assert "1 selected connection will be skipped" in html
-    assert Connection.objects.filter(pk__in=ids).count() == 2
+    assert Connection.objects.filter(public_id__in=ids).count() == 2
     done = client.post(
         world.url("connection_bulk"),
         {"action": "delete", "ids": ids, "confirmed": "yes"},
@@ -712,7 +726,7 @@ def test_bulk_health_check_only_writable_rows(world: World, provider: Provider) 
     client = world.client("u_viewer")  # viewer on A, editor on B
     response = client.post(
         world.url("connection_bulk"),
-        {"action": "check_health", "ids": [world.a.pk, world.b.pk]},
+        {"action": "check_health", "ids": [world.a.public_id, world.b.public_id]},
         follow=True,
     )
     html = response.content.decode()
@@ -732,26 +746,30 @@ def test_bulk_select_all_on_page_and_limits(world: World) -> None:
         {
             "action": "disable",
             "all_on_page": "1",
-            "page_ids": [world.a.pk, world.b.pk],
+            "page_ids": [world.a.public_id, world.b.public_id],
             "next": next_url,
         },
     )
     assert response.status_code == 302 and response["Location"] == next_url
-    assert set(Connection.objects.filter(status=Status.DISABLED).values_list("pk", flat=True)) == {
-        world.a.pk,
-        world.b.pk,
+    assert set(
+        Connection.objects.filter(status=Status.DISABLED).values_list("public_id", flat=True)
+    ) == {
+        world.a.public_id,
+        world.b.public_id,
     }
-    too_many = client.post(url, {"action": "enable", "ids": list(range(1, 202))})
+    too_many = client.post(url, {"action": "enable", "ids": [uuid.uuid4() for _ in range(201)]})
     assert too_many.status_code == 400 and "at most 200" in too_many.content.decode()
-    assert client.post(url, {"action": "explode", "ids": [world.a.pk]}).status_code == 400
+    assert client.post(url, {"action": "explode", "ids": [world.a.public_id]}).status_code == 400
     assert client.post(url, {"action": "enable"}).status_code == 400
     assert client.post(url, {"action": "enable", "ids": ["x"]}).status_code == 400
     elsewhere = client.post(
-        url, {"action": "enable", "ids": [world.a.pk], "next": "https://evil.example/"}
+        url, {"action": "enable", "ids": [world.a.public_id], "next": "https://evil.example/"}
     )
     assert elsewhere["Location"] == world.url("connection_list")
-    assert client.post(url, {"action": "enable", "ids": [world.c.pk]}).status_code == 302
-    anonymous = world.client("anonymous").post(url, {"action": "delete", "ids": [world.a.pk]})
+    assert client.post(url, {"action": "enable", "ids": [world.c.public_id]}).status_code == 302
+    anonymous = world.client("anonymous").post(
+        url, {"action": "delete", "ids": [world.a.public_id]}
+    )
     assert anonymous.status_code == 302 and Connection.objects.filter(pk=world.a.pk).exists()
 
 
@@ -824,7 +842,7 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
     slug = tenancy.project.slug
     for url in (
         reverse("connector_detail", args=[slug, "acme_crm"]),
-        reverse("profile_detail", args=[slug, profile.pk]),
+        reverse("profile_detail", args=[slug, profile.public_id]),
     ):
         response = client.get(url)
         assert response.status_code == 200
@@ -843,7 +861,7 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
         head_title = re.search(r"<title>(.*?)</title>", html, re.S)
         assert head_title is not None and "<" not in head_title.group(1)
     profiles = client.get(reverse("profile_list", args=[slug])).content.decode()
-    assert re.search(rf'\?profile={profile.pk}">3</a>', profiles)
+    assert re.search(rf'\?profile={profile.public_id}">3</a>', profiles)
 
 
 def test_adoption_and_profile_counts_follow_the_readers_access(tenancy: Tenancy) -> None:
@@ -857,29 +875,31 @@ def test_adoption_and_profile_counts_follow_the_readers_access(tenancy: Tenancy)
     cache.clear()
     slug = tenancy.project.slug
     member = tenancy.client("member")
-    empty = member.get(reverse("profile_detail", args=[slug, profile.pk])).content
+    empty = member.get(reverse("profile_detail", args=[slug, profile.public_id])).content
     assert b'data-testid="adoption-empty"' in empty
     grant_set(
         actor=SYSTEM,
         connection=mine,
         subject_type="user",
-        subject_id=tenancy.users["member"].pk,
+        subject_id=member_id(tenancy.users["member"]),
         role="viewer",
     )
-    detail = member.get(reverse("profile_detail", args=[slug, profile.pk])).content.decode()
+    detail = member.get(reverse("profile_detail", args=[slug, profile.public_id])).content.decode()
     assert re.findall(r'data-version="([^"]+)" data-count="(\d+)"', detail) == [("1.0.0", "1")]
     listing = member.get(reverse("profile_list", args=[slug])).content.decode()
     owner_listing = tenancy.client("owner").get(reverse("profile_list", args=[slug])).content
     assert "?profile=" in listing
-    counts = re.findall(r'\?profile=\d+"[^>]*>\s*(\d+)', listing)
-    owner_counts = re.findall(r'\?profile=\d+"[^>]*>\s*(\d+)', owner_listing.decode())
+    counts = re.findall(r'\?profile=[0-9a-f-]{36}"[^>]*>\s*(\d+)', listing)
+    owner_counts = re.findall(r'\?profile=[0-9a-f-]{36}"[^>]*>\s*(\d+)', owner_listing.decode())
     assert counts == ["1"] and owner_counts == ["2"], (counts, owner_counts)
 
 
 def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:
     profile = make_profile(tenancy.project)
     client = tenancy.client("owner")
-    html = client.get(reverse("profile_detail", args=[tenancy.project.slug, profile.pk])).content
+    html = client.get(
+        reverse("profile_detail", args=[tenancy.project.slug, profile.public_id])
+    ).content
     assert b'data-testid="adoption-empty"' in html and b"<svg" not in html
     html = client.get(reverse("connector_detail", args=[tenancy.project.slug, "acme_crm"])).content
     assert b'data-testid="adoption-empty"' in html

@@ -29,6 +29,7 @@ from tests.factories import (
     make_profile,
     make_project,
     make_team,
+    member_id,
 )
 
 pytestmark = pytest.mark.django_db
@@ -57,11 +58,15 @@ def world() -> dict[str, Any]:
         actor=SYSTEM,
         connection=granted,
         subject_type="user",
-        subject_id=users["user_grant"].pk,
+        subject_id=member_id(users["user_grant"]),
         role="owner",
     )
     grant_set(
-        actor=SYSTEM, connection=teamed, subject_type="team", subject_id=team.pk, role="editor"
+        actor=SYSTEM,
+        connection=teamed,
+        subject_type="team",
+        subject_id=team.public_id,
+        role="editor",
     )
     connection_set_org_role(actor=SYSTEM, connection=shared, role="viewer")
     # The viewer has an editor grant: capped at viewer (viewers never write).
@@ -69,7 +74,7 @@ def world() -> dict[str, Any]:
         actor=SYSTEM,
         connection=granted,
         subject_type="user",
-        subject_id=users["viewer"].pk,
+        subject_id=member_id(users["viewer"]),
         role="editor",
     )
     conns = {"granted": granted, "teamed": teamed, "shared": shared, "hidden": hidden}
@@ -115,16 +120,16 @@ def test_matrix(world: dict[str, Any], who: str) -> None:
         role = expected.get(name)
         if role is None:
             with pytest.raises(Http404):
-                get_connection_for_user(user, "acme-prod", connection.pk)
+                get_connection_for_user(user, "acme-prod", connection.public_id)
             continue
-        _, found, got = get_connection_for_user(user, "acme-prod", connection.pk)
+        _, found, got = get_connection_for_user(user, "acme-prod", connection.public_id)
         assert found.pk == connection.pk and got == role
         for need in ConnNeed:
             if rbac.allows(role, need):
-                get_connection_for_user(user, "acme-prod", connection.pk, need=need)
+                get_connection_for_user(user, "acme-prod", connection.public_id, need=need)
             else:
                 with pytest.raises(PermissionDenied):
-                    get_connection_for_user(user, "acme-prod", connection.pk, need=need)
+                    get_connection_for_user(user, "acme-prod", connection.public_id, need=need)
 
 
 def test_anonymous_sees_nothing(world: dict[str, Any]) -> None:
@@ -168,7 +173,7 @@ def test_grants_only_for_subjects_of_the_same_organization(world: dict[str, Any]
             actor=SYSTEM,
             connection=connection,
             subject_type="user",
-            subject_id=world["users"]["stranger"].pk,
+            subject_id=member_id(world["users"]["stranger"]),
             role="viewer",
         )
     other_team = make_team(make_organization(), "Elsewhere")
@@ -177,7 +182,7 @@ def test_grants_only_for_subjects_of_the_same_organization(world: dict[str, Any]
             actor=SYSTEM,
             connection=connection,
             subject_type="team",
-            subject_id=other_team.pk,
+            subject_id=other_team.public_id,
             role="viewer",
         )
     with pytest.raises(ServiceError):
@@ -185,7 +190,7 @@ def test_grants_only_for_subjects_of_the_same_organization(world: dict[str, Any]
             actor=SYSTEM,
             connection=connection,
             subject_type="user",
-            subject_id=world["users"]["nothing"].pk,
+            subject_id=member_id(world["users"]["nothing"]),
             role="admin",
         )
     with pytest.raises(ServiceError):
@@ -197,21 +202,33 @@ def test_grant_change_and_remove(world: dict[str, Any]) -> None:
     connection = world["conns"]["hidden"]
     user = world["users"]["nothing"]
     grant_set(
-        actor=SYSTEM, connection=connection, subject_type="user", subject_id=user.pk, role="viewer"
+        actor=SYSTEM,
+        connection=connection,
+        subject_type="user",
+        subject_id=member_id(user),
+        role="viewer",
     )
     grant_set(
-        actor=SYSTEM, connection=connection, subject_type="user", subject_id=user.pk, role="editor"
+        actor=SYSTEM,
+        connection=connection,
+        subject_type="user",
+        subject_id=member_id(user),
+        role="editor",
     )
     assert ConnectionGrant.objects.get(connection=connection).role == "editor"
     assert rbac.role(viewer_for(world, "nothing"), connection) == "editor"
-    grant_remove(actor=SYSTEM, connection=connection, subject_type="user", subject_id=user.pk)
+    grant_remove(
+        actor=SYSTEM, connection=connection, subject_type="user", subject_id=member_id(user)
+    )
     with pytest.raises(Http404):
-        get_connection_for_user(user, "acme-prod", connection.pk)
+        get_connection_for_user(user, "acme-prod", connection.public_id)
     with pytest.raises(Http404):
-        grant_remove(actor=SYSTEM, connection=connection, subject_type="user", subject_id=user.pk)
+        grant_remove(
+            actor=SYSTEM, connection=connection, subject_type="user", subject_id=member_id(user)
+        )
 
 
 def test_another_projects_connection_is_404_even_for_the_owner(world: dict[str, Any]) -> None:
     elsewhere = make_connection(make_profile(make_project(world["project"].organization)))
     with pytest.raises(Http404):
-        get_connection_for_user(world["users"]["owner"], "acme-prod", elsewhere.pk)
+        get_connection_for_user(world["users"]["owner"], "acme-prod", elsewhere.public_id)

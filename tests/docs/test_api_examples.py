@@ -100,7 +100,7 @@ def test_every_api_example_answers_as_written(
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HUB": live_server.url,
             "KEY": raw_key,
-            "TEAM": str(team.pk),
+            "TEAM": str(team.public_id),
             "STATUS_LOG": str(status_log),
         },
         capture_output=True,

@@ -87,7 +87,7 @@ def test_api_key_connect_in_the_browser(browser: Any, live_server: Any, settings
         {
             "origin_owner_id": "cust-3",
             "origin_owner_name": "Lee",
-            "connector_profile_id": profile.pk,
+            "connector_profile_id": str(profile.public_id),
         },
     )
     context = browser.new_context()

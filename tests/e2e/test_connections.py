@@ -130,7 +130,7 @@ def test_team_grant_viewer_and_check_now(page: Any, live_server: Any, provider: 
 
     # An organization viewer with an editor grant still only reads.
     log_in(page, base, "vera-viewer")
-    page.goto(f"{base}/p/{project.slug}/connections/{connection.pk}/")
+    page.goto(f"{base}/p/{project.slug}/connections/{connection.public_id}/")
     assert "read only" in page.get_by_test_id("your-role").inner_text()
     assert page.get_by_role("button", name="Check now").count() == 0
     assert page.get_by_test_id("manage-card").count() == 0
@@ -189,7 +189,7 @@ def test_bulk_disable_and_delete_in_the_browser(page: Any, live_server: Any) -> 
     for n in range(3):
         make_connection(profile, f"new-{n}", name=f"Newer {n}")
     cache.clear()
-    page.goto(f"{live_server.url}/p/{project.slug}/profiles/{profile.pk}/")
+    page.goto(f"{live_server.url}/p/{project.slug}/profiles/{profile.public_id}/")
     chart = page.get_by_role("img", name="Version adoption of production")
     text = chart.text_content() or ""
     assert "3 · 60%" in text and "2 · 40%" in text

@@ -48,7 +48,7 @@ def test_link_account_then_connect_in_a_private_window(
     )
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     log_in(page, base)
-    profile_url = f"{base}/p/acme-production/profiles/{profile.pk}/"
+    profile_url = f"{base}/p/acme-production/profiles/{profile.public_id}/"
     page.goto(profile_url)
 
     # Create the link: the form swaps itself for the result (HTMX), the page stays.
@@ -116,6 +116,6 @@ def test_link_account_then_connect_in_a_private_window(
     # The connector page: the same form with a select of the connector's profiles.
     page.goto(f"{base}/p/acme-production/connectors/sandbox_crm/")
     select = page.get_by_test_id("link-panel").get_by_label("Profile")
-    expect(select).to_have_value(str(profile.pk))
+    expect(select).to_have_value(str(profile.public_id))
     page.get_by_test_id("link-panel").screenshot(path=f"{SCREENSHOT_DIR}/link-connector-form.png")
     assert page.console_errors == []

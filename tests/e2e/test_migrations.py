@@ -80,7 +80,7 @@ def test_start_a_migration_from_a_version_page_and_send_notices(
     offer.click()
     page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text() == "Create a profile pinned to 3.x.x and migrate"
-    assert page.locator("#start-from").input_value() == str(old.pk)
+    assert page.locator("#start-from").input_value() == str(old.public_id)
     assert page.locator("#start-name").input_value() == "production 3.x"
     assert page.locator("#start-title").input_value() == "Reconnect to Acme CRM 3.x"
     page.fill("#start-message", "Acme CRM now signs in with OAuth. Please reconnect your account.")
@@ -99,7 +99,7 @@ def test_start_a_migration_from_a_version_page_and_send_notices(
 
     migration = ProfileMigration.objects.get()
     assert migration.to_profile.pin == "3.x.x" and migration.to_profile.name == "production 3.x"
-    assert page.url.endswith(reverse("migration_detail", args=[SLUG, migration.pk]))
+    assert page.url.endswith(reverse("migration_detail", args=[SLUG, migration.public_id]))
     assert page.get_by_test_id("migration-title").inner_text() == "Reconnect to Acme CRM 3.x"
     assert page.get_by_test_id("figure-pending").inner_text() == str(pending_before)
     assert page.get_by_test_id("figure-migrated").inner_text() == "0"
@@ -144,7 +144,7 @@ def test_start_a_migration_from_a_version_page_and_send_notices(
     screenshot(page, "migrations-page")
 
     # The old profile's page shows the banner.
-    page.goto(f"{base}{reverse('profile_detail', args=[SLUG, old.pk])}")
+    page.goto(f"{base}{reverse('profile_detail', args=[SLUG, old.public_id])}")
     assert (
         f"{pending_before} connections" in page.get_by_test_id("migration-out-banner").inner_text()
     )

@@ -54,8 +54,8 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
     client = tenancy.client(who)
     pages = [
         (reverse("profile_list", args=[slug]), 1),
-        (reverse("profile_detail", args=[slug, profile.pk]), 1),
-        (reverse("profile_pin_preview", args=[slug, profile.pk]) + "?pin=2.x.x", 1),
+        (reverse("profile_detail", args=[slug, profile.public_id]), 1),
+        (reverse("profile_pin_preview", args=[slug, profile.public_id]) + "?pin=2.x.x", 1),
         (reverse("profile_new", args=[slug]), 3),
     ]
     for url, need in pages:
@@ -71,7 +71,7 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
         )
         assert status == expected, (url, status)
     pin = client.post(
-        reverse("profile_pin", args=[slug, profile.pk]), {"pin": "1.0.0", "action": "save"}
+        reverse("profile_pin", args=[slug, profile.public_id]), {"pin": "1.0.0", "action": "save"}
     )
     allowed = who in ("owner", "admin")
     assert pin.status_code == (
@@ -84,10 +84,13 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
 def test_profile_of_another_project_is_404(tenancy: Tenancy, profile: ConnectorProfile) -> None:
     other_slug = tenancy.other_project.slug
     client = tenancy.client("stranger")
-    assert client.get(reverse("profile_detail", args=[other_slug, profile.pk])).status_code == 404
+    assert (
+        client.get(reverse("profile_detail", args=[other_slug, profile.public_id])).status_code
+        == 404
+    )
     assert (
         client.post(
-            reverse("profile_pin", args=[other_slug, profile.pk]), {"pin": "1.0.0"}
+            reverse("profile_pin", args=[other_slug, profile.public_id]), {"pin": "1.0.0"}
         ).status_code
         == 404
     )
@@ -95,7 +98,7 @@ def test_profile_of_another_project_is_404(tenancy: Tenancy, profile: ConnectorP
 
 def test_pin_preview_over_htmx(tenancy: Tenancy, profile: ConnectorProfile) -> None:
     client = tenancy.client("member")
-    url = reverse("profile_pin_preview", args=[tenancy.project.slug, profile.pk])
+    url = reverse("profile_pin_preview", args=[tenancy.project.slug, profile.public_id])
 
     def preview(pin: str) -> str:
         response = client.get(url, {"pin": pin}, headers={"HX-Request": "true"})
@@ -122,7 +125,7 @@ def test_pin_preview_over_htmx(tenancy: Tenancy, profile: ConnectorProfile) -> N
 
 def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None:
     client = tenancy.client("admin")
-    url = reverse("profile_pin", args=[tenancy.project.slug, profile.pk])
+    url = reverse("profile_pin", args=[tenancy.project.slug, profile.public_id])
     bad = client.post(url, {"pin": "^1.0.0", "action": "save"})
     assert bad.status_code == 400 and "npm-style" in bad.content.decode()
     assert client.post(url, {"pin": "1.0.x", "action": "save"}).status_code == 302
@@ -147,7 +150,7 @@ def test_secret_setup_fields_are_write_only(tenancy: Tenancy) -> None:
         actor=SYSTEM, project=tenancy.project, connector_key="orbit_hr", name="p"
     )
     client = tenancy.client("admin")
-    save = reverse("profile_save", args=[tenancy.project.slug, profile.pk])
+    save = reverse("profile_save", args=[tenancy.project.slug, profile.public_id])
     secret = "s3cr3t-value-do-not-show-0042"
     client.post(save, {"name": "p", "setup_client_id": "abc", "setup_client_secret": secret})
     profile.refresh_from_db()
@@ -155,7 +158,7 @@ def test_secret_setup_fields_are_write_only(tenancy: Tenancy) -> None:
     assert secret not in profile.setup_secrets
     assert decrypt_json(profile.setup_secrets) == {"client_secret": secret}
     page = client.get(
-        reverse("profile_detail", args=[tenancy.project.slug, profile.pk])
+        reverse("profile_detail", args=[tenancy.project.slug, profile.public_id])
     ).content.decode()
     assert secret not in page and "type to replace" in page
     client.post(save, {"name": "p", "setup_client_id": "abc", "setup_client_secret": ""})  # keep
@@ -177,7 +180,7 @@ def test_query_counts_do_not_grow(tenancy: Tenancy, profile: ConnectorProfile) -
     slug = tenancy.project.slug
     urls = [
         reverse("profile_list", args=[slug]),
-        reverse("profile_detail", args=[slug, profile.pk]),
+        reverse("profile_detail", args=[slug, profile.public_id]),
     ]
     for url in urls:
         _queries(client, url)

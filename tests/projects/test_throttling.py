@@ -89,7 +89,7 @@ def test_hosted_connect_posts_are_rate_limited_per_token_and_address() -> None:
     created = connect_session_create(
         actor=Actor.system(),
         project=profile.project,
-        connector_profile_id=profile.pk,
+        connector_profile_id=profile.public_id,
         origin_owner_id="cust-1",
     )
     path = urlsplit(created.url).path

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import pytest
 from django.core import mail
@@ -131,9 +132,9 @@ def test_notices_one_email_per_account_with_working_links(
     world: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     migration = start(world, message="We moved to a new app.")
-    chosen = [a.pk for a in world["accounts"][:3]]
+    chosen = [a.public_id for a in world["accounts"][:3]]
 
-    def notify(ids: list[int] | None) -> int:
+    def notify(ids: list[UUID] | None) -> int:
         with django_capture_on_commit_callbacks(execute=True):
             return migration_notify(actor=SYSTEM, migration=migration, connection_ids=ids)
 

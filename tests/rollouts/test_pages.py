@@ -152,8 +152,8 @@ def test_permission_matrix(world: World, who: str) -> None:
         (world.url("migration_list"), {}),
         (world.url("migration_new"), {}),
         (world.start_url(), {}),
-        (world.url("migration_detail", m.pk), {}),
-        (world.url("migration_detail", m.pk), {"HX-Target": "pending-table", **HTMX}),
+        (world.url("migration_detail", m.public_id), {}),
+        (world.url("migration_detail", m.public_id), {"HX-Target": "pending-table", **HTMX}),
     ]
     for url, headers in gets:
         response = client.get(url, headers=headers)
@@ -163,14 +163,18 @@ def test_permission_matrix(world: World, who: str) -> None:
         if response.status_code == 403:
             assert b'aria-label="Project"' in response.content, "the 403 page keeps the nav"
     posts = [
-        (world.url("migration_link_create", m.pk, a.pk), {}, 302),
-        (world.url("migration_notify", m.pk), {"scope": "selected", "ids": [a.pk]}, 302),
-        (world.url("migration_export", m.pk), {}, 200),
-        (world.url("migration_complete", m.pk), {}, 200),  # the confirmation page
+        (world.url("migration_link_create", m.public_id, a.public_id), {}, 302),
+        (
+            world.url("migration_notify", m.public_id),
+            {"scope": "selected", "ids": [a.public_id]},
+            302,
+        ),
+        (world.url("migration_export", m.public_id), {}, 200),
+        (world.url("migration_complete", m.public_id), {}, 200),  # the confirmation page
         (
             world.start_url(),
             {
-                "from_profile": world.spare.pk,
+                "from_profile": world.spare.public_id,
                 "profile_name": "eu 2.x",
                 "title": "EU to 2.x",
                 "setup_client_id": "eu-cid",
@@ -181,7 +185,11 @@ def test_permission_matrix(world: World, who: str) -> None:
         ),
         (
             world.url("migration_new"),
-            {"from_profile": world.new.pk, "to_profile": world.spare.pk, "title": "Back"},
+            {
+                "from_profile": world.new.public_id,
+                "to_profile": world.spare.public_id,
+                "title": "Back",
+            },
             302,
         ),
     ]
@@ -201,14 +209,14 @@ def test_wrong_methods(world: World) -> None:
     m = world.migrate()
     client = world.client("owner")
     for name, args in [
-        ("migration_link_create", (m.pk, world.accounts[0].pk)),
-        ("migration_notify", (m.pk,)),
-        ("migration_export", (m.pk,)),
-        ("migration_complete", (m.pk,)),
+        ("migration_link_create", (m.public_id, world.accounts[0].public_id)),
+        ("migration_notify", (m.public_id,)),
+        ("migration_export", (m.public_id,)),
+        ("migration_complete", (m.public_id,)),
     ]:
         assert client.get(world.url(name, *args)).status_code == 405
     assert client.post(world.url("migration_list")).status_code == 405
-    assert client.post(world.url("migration_detail", m.pk)).status_code == 405
+    assert client.post(world.url("migration_detail", m.public_id)).status_code == 405
     assert client.put(world.url("migration_new")).status_code == 405
     assert client.delete(world.start_url()).status_code == 405
 
@@ -221,9 +229,11 @@ def test_another_projects_migration_is_404(world: World) -> None:
         actor=SYSTEM, project=theirs_project, from_profile=a, to_profile=b, title="Theirs"
     )
     client = world.client("owner")
-    assert client.get(world.url("migration_detail", theirs.pk)).status_code == 404
+    assert client.get(world.url("migration_detail", theirs.public_id)).status_code == 404
     assert (
-        client.post(world.url("migration_complete", theirs.pk), {"confirmed": "yes"}).status_code
+        client.post(
+            world.url("migration_complete", theirs.public_id), {"confirmed": "yes"}
+        ).status_code
         == 404
     )
     theirs.refresh_from_db()
@@ -231,7 +241,10 @@ def test_another_projects_migration_is_404(world: World) -> None:
     # An account of another migration is not pending in this one.
     mine = world.migrate()
     c = make_connection(a, "stranger-account")
-    assert client.post(world.url("migration_link_create", mine.pk, c.pk)).status_code == 404
+    assert (
+        client.post(world.url("migration_link_create", mine.public_id, c.public_id)).status_code
+        == 404
+    )
 
 
 # --- Starting by hand -------------------------------------------------------------------------
@@ -244,7 +257,7 @@ def test_list_empty_state_and_form(world: World) -> None:
     assert 'data-testid="empty-state"' in content
     assert "connections must re-authenticate" in content
     assert 'data-testid="migration-new-form"' in content
-    assert f'<option value="{world.old.pk}">v1</option>' in content
+    assert f'<option value="{world.old.public_id}">v1</option>' in content
 
 
 def test_create_by_hand(world: World) -> None:
@@ -253,8 +266,8 @@ def test_create_by_hand(world: World) -> None:
     response = client.post(
         world.url("migration_new"),
         {
-            "from_profile": world.old.pk,
-            "to_profile": world.new.pk,
+            "from_profile": world.old.public_id,
+            "to_profile": world.new.public_id,
             "title": "Reconnect to Acme 2.x",
             "message": "Please sign in again.",
             "deadline": day,
@@ -262,7 +275,7 @@ def test_create_by_hand(world: World) -> None:
     )
     m = ProfileMigration.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == world.url("migration_detail", m.pk)
+    assert response["Location"] == world.url("migration_detail", m.public_id)
     assert (m.from_profile_id, m.to_profile_id, m.title) == (
         world.old.pk,
         world.new.pk,
@@ -275,7 +288,11 @@ def test_create_by_hand(world: World) -> None:
     # A second one from the same profile: a conflict, shown on the form.
     again = client.post(
         world.url("migration_new"),
-        {"from_profile": world.old.pk, "to_profile": world.spare.pk, "title": "Again"},
+        {
+            "from_profile": world.old.public_id,
+            "to_profile": world.spare.public_id,
+            "title": "Again",
+        },
     )
     assert again.status_code == 409 and b"already has a migration in progress" in again.content
 
@@ -298,10 +315,14 @@ def test_create_by_hand_errors(
     world: World, change: dict[str, str], status: int, text: str
 ) -> None:
     elsewhere = make_profile(world.tenancy.other_project, "acme_crm", "theirs")
-    ids = {"other": world.other.pk, "old": world.old.pk, "elsewhere": elsewhere.pk}
+    ids = {
+        "other": world.other.public_id,
+        "old": world.old.public_id,
+        "elsewhere": elsewhere.public_id,
+    }
     data: dict[str, Any] = {
-        "from_profile": world.old.pk,
-        "to_profile": world.new.pk,
+        "from_profile": world.old.public_id,
+        "to_profile": world.new.public_id,
         "title": "Move",
     }
     for key, value in change.items():
@@ -334,31 +355,31 @@ def test_offers_on_version_and_profile_pages(world: World) -> None:
         not in owner.get(world.url("version_detail", "acme_crm", v1.pk)).content.decode()
     )
     # The old profile's page offers it (prefilled with itself); the 2.x profile's does not.
-    profile_page = owner.get(world.url("profile_detail", world.old.pk)).content.decode()
+    profile_page = owner.get(world.url("profile_detail", world.old.public_id)).content.decode()
     assert 'data-testid="migration-offer"' in profile_page
-    assert f"{world.start_url()}?from_profile={world.old.pk}" in profile_page
+    assert f"{world.start_url()}?from_profile={world.old.public_id}" in profile_page
     assert (
         'data-testid="migration-offer"'
-        not in owner.get(world.url("profile_detail", world.new.pk)).content.decode()
+        not in owner.get(world.url("profile_detail", world.new.public_id)).content.decode()
     )
     assert (
         'data-testid="migration-offer"'
-        not in member.get(world.url("profile_detail", world.old.pk)).content.decode()
+        not in member.get(world.url("profile_detail", world.old.public_id)).content.decode()
     )
     # Once it migrates, the offer gives way to the banner.
     world.migrate()
-    profile_page = owner.get(world.url("profile_detail", world.old.pk)).content.decode()
+    profile_page = owner.get(world.url("profile_detail", world.old.public_id)).content.decode()
     assert 'data-testid="migration-offer"' not in profile_page
     assert 'data-testid="migration-out-banner"' in profile_page
 
 
 def test_start_form_is_prefilled_and_copies_setup(world: World) -> None:
-    response = world.client().get(f"{world.start_url()}?from_profile={world.old.pk}")
+    response = world.client().get(f"{world.start_url()}?from_profile={world.old.public_id}")
     assert response.status_code == 200
     assert set(response["Cache-Control"].split(", ")) == {"no-store", "private"}
     html = response.content.decode()
-    assert f'<option value="{world.old.pk}" selected>' in html
-    assert f'<option value="{world.new.pk}"' not in html, "already pinned to 2.x.x"
+    assert f'<option value="{world.old.public_id}" selected>' in html
+    assert f'<option value="{world.new.public_id}"' not in html, "already pinned to 2.x.x"
     assert 'value="v1 2.x"' in html
     assert 'value="Reconnect to Acme CRM 2.x"' in html
     assert re.search(
@@ -370,7 +391,7 @@ def test_start_form_is_prefilled_and_copies_setup(world: World) -> None:
     assert re.search(r'name="setup_tenant"[^>]*required', html)
     # HTMX: choosing another from-profile swaps the new-profile card only.
     partial = world.client().get(
-        f"{world.start_url()}?from_profile={world.spare.pk}",
+        f"{world.start_url()}?from_profile={world.spare.public_id}",
         headers={"HX-Target": "start-new-profile", **HTMX},
     )
     body = partial.content.decode()
@@ -378,7 +399,7 @@ def test_start_form_is_prefilled_and_copies_setup(world: World) -> None:
     assert "copied from" not in body  # v1-eu has no setup values
     # Without script: action=refresh re-renders for the chosen profile, creating nothing.
     refreshed = world.client().post(
-        world.start_url(), {"from_profile": world.spare.pk, "action": "refresh"}
+        world.start_url(), {"from_profile": world.spare.public_id, "action": "refresh"}
     )
     assert refreshed.status_code == 200 and 'value="v1-eu 2.x"' in refreshed.content.decode()
     assert not ProfileMigration.objects.exists()
@@ -386,7 +407,7 @@ def test_start_form_is_prefilled_and_copies_setup(world: World) -> None:
 
 def start_data(world: World, **kw: Any) -> dict[str, Any]:
     data = {
-        "from_profile": world.old.pk,
+        "from_profile": world.old.public_id,
         "profile_name": "v1 2.x",
         "title": "Reconnect to Acme CRM 2.x",
         "message": "We moved to OAuth.",
@@ -404,7 +425,7 @@ def test_start_creates_profile_and_migration(world: World) -> None:
     response = client.post(world.start_url(), start_data(world))
     m = ProfileMigration.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == world.url("migration_detail", m.pk)
+    assert response["Location"] == world.url("migration_detail", m.public_id)
     new = m.to_profile
     assert (new.name, new.pin, m.from_profile_id) == ("v1 2.x", "2.x.x", world.old.pk)
     assert new.setup_values == {"client_id": "cid-123", "tenant": "acme"}
@@ -443,7 +464,11 @@ def test_start_errors_change_nothing(
     world: World, change: dict[str, str], status: int, text: str
 ) -> None:
     elsewhere = make_profile(world.tenancy.other_project, "acme_crm", "theirs")
-    ids = {"other": world.other.pk, "new": world.new.pk, "elsewhere": elsewhere.pk}
+    ids = {
+        "other": world.other.public_id,
+        "new": world.new.public_id,
+        "elsewhere": elsewhere.public_id,
+    }
     data = start_data(world, setup_client_secret="typed-secret-0123456789")
     data.update({k: ids.get(v, v) for k, v in change.items()})
     before = count_profiles()
@@ -501,16 +526,16 @@ def test_progress_figures_on_both_pages(world: World) -> None:
     client = world.client()
     listing = client.get(world.url("migration_list")).content.decode()
     assert listing.index("Move to 2.x") < listing.index("Spare done"), "open ones first"
-    row = listing[listing.index(f'data-migration="{m.pk}"') :]
+    row = listing[listing.index(f'data-migration="{m.public_id}"') :]
     row = row[: row.index("</tr>")]
     assert "1 / 4 migrated · 25%" in row
     assert re.search(r'data-testid="pending-count">3<', row)
     assert "in 5 days" in row and "in progress" in row
     assert 'width="25"' in row, "the bar's fill is an SVG width, not a style"
     assert "style=" not in listing
-    assert "complete" in listing[listing.index(f'data-migration="{done.pk}"') :]
+    assert "complete" in listing[listing.index(f'data-migration="{done.public_id}"') :]
 
-    page = client.get(world.url("migration_detail", m.pk))
+    page = client.get(world.url("migration_detail", m.public_id))
     assert set(page["Cache-Control"].split(", ")) == {"no-store", "private"}
     html = page.content.decode()
     assert re.search(r'data-testid="figure-migrated">1<', html)
@@ -524,7 +549,10 @@ def test_progress_figures_on_both_pages(world: World) -> None:
     assert "style=" not in html
     # Overdue.
     ProfileMigration.objects.filter(pk=m.pk).update(deadline=timezone.now() - timedelta(days=2))
-    assert "overdue by 2 days" in client.get(world.url("migration_detail", m.pk)).content.decode()
+    assert (
+        "overdue by 2 days"
+        in client.get(world.url("migration_detail", m.public_id)).content.decode()
+    )
     assert "overdue by 2 days" in client.get(world.url("migration_list")).content.decode()
 
 
@@ -534,7 +562,7 @@ def test_chart_follows_daily_moves(world: World) -> None:
     m.refresh_from_db()
     move(world, world.accounts[0], when=timezone.now() - timedelta(days=4))
     move(world, world.accounts[1], world.accounts[2], when=timezone.now() - timedelta(days=1))
-    html = world.client().get(world.url("migration_detail", m.pk)).content.decode()
+    html = world.client().get(world.url("migration_detail", m.public_id)).content.decode()
     table = html[html.index('data-testid="chart-data"') :]
     table = table[: table.index("</table>")]
     counts = [int(n) for n in re.findall(r"<td>(\d+)</td>", table)]
@@ -559,7 +587,7 @@ def test_pending_table_filters_search_sort_and_notice_state(world: World) -> Non
     )
     MigrationNotice.objects.create(migration=m, connection=a3)  # a link, never sent
     client = world.client()
-    url = world.url("migration_detail", m.pk)
+    url = world.url("migration_detail", m.public_id)
 
     def rows(**params: str) -> list[str]:
         response = client.get(url, params, headers={"HX-Target": "pending-table", **HTMX})
@@ -592,7 +620,7 @@ def test_pending_table_keyset_pages(world: World) -> None:
     for n in range(26):
         make_connection(world.old, f"bulk-{n:02d}")
     client = world.client()
-    url = world.url("migration_detail", m.pk)
+    url = world.url("migration_detail", m.public_id)
     first = client.get(url, {"per_page": "25"}).content.decode()
     page1 = owners(first)
     assert len(page1) == 25 and "30 accounts" in first
@@ -616,7 +644,7 @@ def test_reconnect_links_in_rows(world: World) -> None:
     a0, a1 = world.accounts[:2]
     _notice, url0 = migration_link(actor=SYSTEM, migration=m, connection=a0)
     client = world.client()
-    html = client.get(world.url("migration_detail", m.pk)).content.decode()
+    html = client.get(world.url("migration_detail", m.public_id)).content.decode()
     row0 = html[html.index('data-owner="user-0"') :]
     row0 = row0[: row0.index("</tr>")]
     assert f'value="{url0}" readonly' in row0 and 'data-copy="link-' in row0
@@ -624,7 +652,9 @@ def test_reconnect_links_in_rows(world: World) -> None:
     row1 = row1[: row1.index("</tr>")]
     assert 'data-testid="create-link"' in row1 and "/connect/" not in row1
     # HTMX: "Create link" swaps the row with its new link.
-    created = client.post(world.url("migration_link_create", m.pk, a1.pk), headers=HTMX)
+    created = client.post(
+        world.url("migration_link_create", m.public_id, a1.public_id), headers=HTMX
+    )
     assert created.status_code == 200 and set(created["Cache-Control"].split(", ")) == {
         "no-store",
         "private",
@@ -636,13 +666,13 @@ def test_reconnect_links_in_rows(world: World) -> None:
     session = ConnectSession.objects.get(account=a1)
     assert session.profile_id == world.new.pk
     # Plain POST: back to the page, where the row shows the same (reused) link.
-    plain = client.post(world.url("migration_link_create", m.pk, a1.pk))
+    plain = client.post(world.url("migration_link_create", m.public_id, a1.public_id))
     assert plain.status_code == 302 and plain["Location"].endswith("#pending")
     assert ConnectSession.objects.filter(account=a1).count() == 1
-    assert link.group(1) in client.get(world.url("migration_detail", m.pk)).content.decode()
+    assert link.group(1) in client.get(world.url("migration_detail", m.public_id)).content.decode()
     # A used link is not shown again: the row offers a new one.
     ConnectSession.objects.filter(account=a0).update(used_at=timezone.now())
-    html = client.get(world.url("migration_detail", m.pk)).content.decode()
+    html = client.get(world.url("migration_detail", m.public_id)).content.decode()
     assert url0 not in html
     # The hosted page opens.
     assert Client().get(urlsplit(link.group(1)).path).status_code == 200
@@ -662,8 +692,8 @@ def test_send_to_selected(world: World, django_capture_on_commit_callbacks: Any)
     client = world.client("admin")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            world.url("migration_notify", m.pk),
-            {"scope": "selected", "ids": [a0.pk, a1.pk, a2.pk]},
+            world.url("migration_notify", m.public_id),
+            {"scope": "selected", "ids": [a0.public_id, a1.public_id, a2.public_id]},
             follow=True,
         )
     assert response.status_code == 200
@@ -684,7 +714,7 @@ def test_send_to_selected(world: World, django_capture_on_commit_callbacks: Any)
     ) == sorted([a0.pk, a1.pk])
     # The table now shows the notices and the links that were sent (the tasks ran when the
     # request's transaction committed, after the page above was drawn).
-    html = client.get(world.url("migration_detail", m.pk)).content.decode()
+    html = client.get(world.url("migration_detail", m.public_id)).content.decode()
     assert links["user0@customer.example"] in html
     row0 = html[html.index('data-owner="user-0"') :]
     assert "1 sent" in row0[: row0.index("</tr>")]
@@ -695,7 +725,7 @@ def test_send_to_all_page_selection_and_errors(
 ) -> None:
     m = world.migrate()
     client = world.client()
-    url = world.url("migration_notify", m.pk)
+    url = world.url("migration_notify", m.public_id)
     # "All": a confirmation page first, nothing sent.
     confirm = client.post(url, {"scope": "all"})
     assert confirm.status_code == 200 and b"all 4 pending accounts" in confirm.content
@@ -713,7 +743,7 @@ def test_send_to_all_page_selection_and_errors(
             {
                 "scope": "selected",
                 "all_on_page": "1",
-                "page_ids": [c.pk for c in world.accounts[:3]],
+                "page_ids": [c.public_id for c in world.accounts[:3]],
             },
         )
     assert len(mail.outbox) == 3
@@ -727,7 +757,7 @@ def test_send_to_all_page_selection_and_errors(
         response = client.post(url, data)
         assert response.status_code == 400 and text in response.content
     migration_complete(actor=SYSTEM, migration=m)
-    response = client.post(url, {"scope": "selected", "ids": [world.accounts[0].pk]})
+    response = client.post(url, {"scope": "selected", "ids": [world.accounts[0].public_id]})
     assert response.status_code == 400 and b"sends no more notices" in response.content
 
 
@@ -751,10 +781,13 @@ def test_export_csv(world: World) -> None:
         origin_owner_name="=HYPERLINK(1)", name="=cmd"
     )
     move(world, world.accounts[3])
-    response = world.client().post(world.url("migration_export", m.pk))
+    response = world.client().post(world.url("migration_export", m.public_id))
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"] == f'attachment; filename="migration-{m.pk}-pending.csv"'
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="migration-{m.public_id}-pending.csv"'
+    )
     assert set(response["Cache-Control"].split(", ")) == {"no-store", "private"}
     text = b"".join(streamed(response)).decode()
     rows = list(csv.reader(io.StringIO(text)))
@@ -769,11 +802,11 @@ def test_export_csv(world: World) -> None:
         "reconnect_url",
     ]
     body = {r[4]: r for r in rows[1:]}
-    assert len(rows) == 1 + 3 and set(body) == {str(c.pk) for c in world.accounts[:3]}
-    first = body[str(a0.pk)]
+    assert len(rows) == 1 + 3 and set(body) == {str(c.public_id) for c in world.accounts[:3]}
+    first = body[str(a0.public_id)]
     assert first[:4] == ["user-0", "Account 0", "user0@customer.example", "active"]
     assert first[5] == "3" and first[6] and first[7] == url0, "a valid link is reused"
-    assert body[str(world.accounts[1].pk)][1] == "'=cmd", "no spreadsheet formulas"
+    assert body[str(world.accounts[1].public_id)][1] == "'=cmd", "no spreadsheet formulas"
     urls = [r[7] for r in rows[1:]]
     assert len(set(urls)) == 3
     for url in urls:
@@ -786,7 +819,7 @@ def test_export_streams_in_batches(world: World, monkeypatch: Any) -> None:
 
     monkeypatch.setattr(migration_views, "EXPORT_BATCH", 2)
     m = world.migrate()
-    response = world.client().post(world.url("migration_export", m.pk))
+    response = world.client().post(world.url("migration_export", m.public_id))
     chunks = streamed(response)
     assert len(chunks) == 1 + 2  # the header, then two batches of two
     assert sum(chunk.count(b"\n") for chunk in chunks) == 5
@@ -798,19 +831,25 @@ def test_export_streams_in_batches(world: World, monkeypatch: Any) -> None:
 def test_mark_complete(world: World) -> None:
     m = world.migrate()
     client = world.client()
-    confirm = client.post(world.url("migration_complete", m.pk))
+    confirm = client.post(world.url("migration_complete", m.public_id))
     assert confirm.status_code == 200 and b"4 accounts still on" in confirm.content
     m.refresh_from_db()
     assert m.is_open
-    done = client.post(world.url("migration_complete", m.pk), {"confirmed": "yes"}, follow=True)
+    done = client.post(
+        world.url("migration_complete", m.public_id), {"confirmed": "yes"}, follow=True
+    )
     m.refresh_from_db()
     assert not m.is_open and b"is complete" in done.content
     html = done.content.decode()
     assert 'data-testid="migration-status">complete' in html
     assert 'data-testid="notify-selected"' not in html and 'data-testid="create-link"' not in html
-    response = client.post(world.url("migration_link_create", m.pk, world.accounts[0].pk))
+    response = client.post(
+        world.url("migration_link_create", m.public_id, world.accounts[0].public_id)
+    )
     assert response.status_code == 400
-    again = client.post(world.url("migration_complete", m.pk), {"confirmed": "yes"}, follow=True)
+    again = client.post(
+        world.url("migration_complete", m.public_id), {"confirmed": "yes"}, follow=True
+    )
     assert b"was complete already" in again.content
 
 
@@ -819,18 +858,30 @@ def test_mark_complete(world: World) -> None:
 
 def test_profile_banners(world: World) -> None:
     m = world.migrate()
-    admin = world.client("admin").get(world.url("profile_detail", world.old.pk)).content.decode()
+    admin = (
+        world.client("admin").get(world.url("profile_detail", world.old.public_id)).content.decode()
+    )
     assert "4 connections</strong> still on this profile" in admin
-    assert world.url("migration_detail", m.pk) in admin
-    member = world.client("member").get(world.url("profile_detail", world.old.pk)).content.decode()
+    assert world.url("migration_detail", m.public_id) in admin
+    member = (
+        world.client("member")
+        .get(world.url("profile_detail", world.old.public_id))
+        .content.decode()
+    )
     assert 'data-testid="migration-out-banner"' in member
-    assert "4 connections" not in member and world.url("migration_detail", m.pk) not in member
+    assert (
+        "4 connections" not in member and world.url("migration_detail", m.public_id) not in member
+    )
     receiving = (
-        world.client("viewer").get(world.url("profile_detail", world.new.pk)).content.decode()
+        world.client("viewer")
+        .get(world.url("profile_detail", world.new.public_id))
+        .content.decode()
     )
     assert "Receiving accounts from" in receiving and ">v1</a>" in receiving
     migration_complete(actor=SYSTEM, migration=m)
-    admin = world.client("admin").get(world.url("profile_detail", world.old.pk)).content.decode()
+    admin = (
+        world.client("admin").get(world.url("profile_detail", world.old.public_id)).content.decode()
+    )
     assert 'data-testid="migration-out-banner"' not in admin
 
 
@@ -842,16 +893,18 @@ def test_connection_page_shows_the_migration(world: World) -> None:
     )
     Connection.objects.filter(pk=a0.pk).update(org_role="viewer")
     client = world.client()
-    html = client.get(world.url("connection_detail", a0.pk)).content.decode()
+    html = client.get(world.url("connection_detail", a0.public_id)).content.decode()
     line = html[html.index('data-testid="connection-migration"') :]
     line = line[: line.index("</dd>")]
     assert 'data-state="pending"' in line and ">v2</a>" in line and "2 sent" in line
-    assert world.url("migration_detail", m.pk) in line
-    member = world.client("member").get(world.url("connection_detail", a0.pk)).content.decode()
+    assert world.url("migration_detail", m.public_id) in line
+    member = (
+        world.client("member").get(world.url("connection_detail", a0.public_id)).content.decode()
+    )
     assert 'data-testid="connection-migration"' in member
-    assert world.url("migration_detail", m.pk) not in member
+    assert world.url("migration_detail", m.public_id) not in member
     move(world, a1)
-    html = client.get(world.url("connection_detail", a1.pk)).content.decode()
+    html = client.get(world.url("connection_detail", a1.public_id)).content.decode()
     assert 'data-state="migrated"' in html and "Migrated from" in html
 
 
@@ -873,7 +926,7 @@ def test_migration_page_queries_do_not_grow_with_accounts(world: World) -> None:
         migration_link(actor=SYSTEM, migration=m, connection=c)
     move(world, world.accounts[3])
     client = world.client()
-    url = world.url("migration_detail", m.pk)
+    url = world.url("migration_detail", m.public_id)
     client.get(url)  # warm caches (sessions, resolution)
     small = queries(client, url)
     small_htmx = queries(client, url, headers={"HX-Target": "pending-table", **HTMX})

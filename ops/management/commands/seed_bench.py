@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,7 @@ SECRET_POOL = 16
 REBUILD_INDEXES_FROM = 100_000
 CHUNK = 20_000
 COLUMNS = (
+    "public_id",
     "project_id",
     "profile_id",
     "connector_id",
@@ -318,6 +320,7 @@ class Command(BaseCommand):
             )
             updated = max(created, checked or created)
             values = (
+                uuid.uuid4(),
                 project.pk,
                 target.profile.pk,
                 target.profile.connector_id,

@@ -283,14 +283,14 @@ def seed_access() -> None:
         project__slug="acme-production", origin_owner_id__startswith=DEMO_OWNER_PREFIX
     ).select_related("project")
     support = Team.objects.get(organization__slug=DEMO_ORG[0], name="Support")
-    member = get_user_model().objects.get(username="mo-member")
+    member = Membership.objects.get(organization__slug=DEMO_ORG[0], user__username="mo-member")
     acme = list(demo.filter(connector__key="acme_crm", status=Status.ACTIVE).order_by("id")[:5])
     for connection in acme:
         grant_set(
             actor=actor,
             connection=connection,
             subject_type=SubjectType.TEAM,
-            subject_id=support.pk,
+            subject_id=support.public_id,
             role="viewer",
         )
     for connection in demo.filter(connector__key="orbit_hr").order_by("id")[:3]:
@@ -298,7 +298,7 @@ def seed_access() -> None:
             actor=actor,
             connection=connection,
             subject_type=SubjectType.USER,
-            subject_id=member.pk,
+            subject_id=member.public_id,
             role="editor",
         )
     # The organization-level role, in Staging: there every member sees these two.

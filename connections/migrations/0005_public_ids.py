@@ -1,0 +1,30 @@
+"""Opaque public ids (API.md "Identifiers"): add the column, give existing rows a uuid4 in
+batches, then make it unique and required."""
+
+import uuid
+
+from django.db import migrations, models
+
+from core.public_ids import fill_public_ids
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("connections", "0004_conn_moved_from"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="connection",
+            name="public_id",
+            field=models.UUIDField(null=True, editable=False),
+        ),
+        migrations.RunPython(
+            fill_public_ids("connections", "Connection"), migrations.RunPython.noop, elidable=True
+        ),
+        migrations.AlterField(
+            model_name="connection",
+            name="public_id",
+            field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
+        ),
+    ]

@@ -1,0 +1,32 @@
+"""Opaque public ids (API.md "Identifiers"): add the column, give existing rows a uuid4 in
+batches, then make it unique and required."""
+
+import uuid
+
+from django.db import migrations, models
+
+from core.public_ids import fill_public_ids
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("profiles", "0004_move_profile_migrations_to_rollouts"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="connectorprofile",
+            name="public_id",
+            field=models.UUIDField(null=True, editable=False),
+        ),
+        migrations.RunPython(
+            fill_public_ids("profiles", "ConnectorProfile"),
+            migrations.RunPython.noop,
+            elidable=True,
+        ),
+        migrations.AlterField(
+            model_name="connectorprofile",
+            name="public_id",
+            field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
+        ),
+    ]
