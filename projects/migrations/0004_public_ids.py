@@ -10,7 +10,7 @@ from core.public_ids import fill_public_ids
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0002_audit_target_index"),
+        ("projects", "0003_api_key_scope"),
     ]
 
     operations = [
