@@ -161,7 +161,7 @@ def test_profile_name_of_100_characters_is_kept_whole(
         content_type="application/json",
     )
     assert response.status_code == 201
-    assert ConnectorProfile.objects.get(pk=response.json()["id"]).name == name
+    assert ConnectorProfile.objects.get(public_id=response.json()["id"]).name == name
 
 
 def test_profile_service_refuses_a_long_name_instead_of_cutting(

@@ -105,7 +105,7 @@ def test_a_pin_change_needs_no_invalidation_and_works(tenancy: Tenancy) -> None:
     raw = make_api_key(tenancy.project)[1]
     with redis_down():
         response = Client().put(
-            f"/api/v1/connector_profiles/{profile.pk}/pinned_version",
+            f"/api/v1/connector_profiles/{profile.public_id}/pinned_version",
             data=b'{"pinned_version": "1.x.x"}',
             content_type="application/json",
             headers={"Authorization": f"Bearer {raw}"},

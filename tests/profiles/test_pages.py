@@ -201,6 +201,6 @@ def test_query_counts_do_not_grow(tenancy: Tenancy, profile: ConnectorProfile) -
 def test_saving_a_rename_names_the_profile_by_its_new_name(tenancy: Tenancy) -> None:
     profile = make_profile(tenancy.project, "acme_crm", "old-name")
     client = tenancy.client("admin")
-    save = reverse("profile_save", args=[tenancy.project.slug, profile.pk])
+    save = reverse("profile_save", args=[tenancy.project.slug, profile.public_id])
     page = client.post(save, {"name": "new-name"}, follow=True).content.decode()
     assert "Profile new-name saved." in page and "Profile old-name saved." not in page
