@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Router, Status
+from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError
 
 from connectors import selectors, services
@@ -166,6 +166,9 @@ def _item(version: ConnectorVersion, headline: profile_selectors.Headline) -> di
 
 
 NEWEST_UPDATED = KeysetOrder("updated_at", descending=True)
+MAX_CURSOR = 500  # characters: a cursor is the base64 of a short JSON pair
+KeyPath = Annotated[Line, Path(max_length=64)]
+VersionPath = Annotated[Line, Path(max_length=255)]
 
 
 @router.get(
@@ -173,13 +176,11 @@ NEWEST_UPDATED = KeysetOrder("updated_at", descending=True)
 )
 def version_list(
     request: HttpRequest,
-    key: Line,
-    first: int = 20,
-    after: Line | None = None,
-    before: Line | None = None,
+    key: KeyPath,
+    first: Annotated[int, Query(ge=1, le=100, description="Page size, 1–100.")] = 20,
+    after: Annotated[Line | None, Query(max_length=MAX_CURSOR)] = None,
+    before: Annotated[Line | None, Query(max_length=MAX_CURSOR)] = None,
 ) -> dict[str, Any]:
-    if not 1 <= first <= 100:
-        raise ServiceError("first must be between 1 and 100.", field="first")
     if after and before:
         raise ServiceError("Use either after or before, not both.", field="before")
     project = _project(request)
@@ -220,7 +221,10 @@ def _version(
     summary="One version with its definition (also latest / default)",
 )
 def version_detail(
-    request: HttpRequest, key: Line, version: Line, owner: Line | None = None
+    request: HttpRequest,
+    key: KeyPath,
+    version: VersionPath,
+    owner: Annotated[Line | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     project = _project(request)
     found = _version(request, key, version, owner)
@@ -255,7 +259,7 @@ def _own_version(request: HttpRequest, key: str, version: str) -> ConnectorVersi
     summary="Publish a draft",
 )
 def version_publish(
-    request: HttpRequest, key: Line, version: Line, acknowledge_breaking: bool = False
+    request: HttpRequest, key: KeyPath, version: VersionPath, acknowledge_breaking: bool = False
 ) -> dict[str, Any]:
     published = services.connector_version_publish(
         actor=_actor(request),
@@ -270,7 +274,7 @@ def version_publish(
     response={204: None},
     summary="Delete a custom version",
 )
-def version_delete(request: HttpRequest, key: Line, version: Line) -> HttpResponse:
+def version_delete(request: HttpRequest, key: KeyPath, version: VersionPath) -> HttpResponse:
     services.connector_version_delete(
         actor=_actor(request), version=_own_version(request, key, version)
     )

@@ -95,3 +95,24 @@ def test_fuzz_every_operation() -> None:
         except (Exception, BaseExceptionGroup) as exc:  # every operation's failure, then all
             failures[f"{operation.label} ({mode})"] = str(exc)[:2000]
     assert failures == {}
+
+
+def test_every_parameter_is_bounded() -> None:
+    """Numbers have a minimum and maximum, text a maximum length (or is an enum, a UUID, a
+    flag): the document says what the server refuses."""
+    unbounded = []
+    for path, methods in _schema()["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                for alternative in schema.get("anyOf", [schema]):
+                    bounded = (
+                        alternative.get("type") in ("null", "boolean")
+                        or "maxLength" in alternative
+                        or {"minimum", "maximum"} <= set(alternative)
+                        or "enum" in alternative
+                        or alternative.get("format") == "uuid"
+                    )
+                    if not bounded:
+                        unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+    assert unbounded == []
