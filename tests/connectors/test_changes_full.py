@@ -789,3 +789,55 @@ def test_messages_of_a_stored_report_with_a_change_of_the_whole_authentication()
             "detail": ["Authentication replaced"],
         },
     ]
+
+
+# --- Odd shapes: keys added, items that are not mappings, no authentication ------------------
+
+
+def test_keys_added_and_removed_carry_their_values() -> None:
+    assert structured_diff({"a": 1, "c": [3]}, {"a": 1, "b": {"x": 2}}) == [
+        DiffEntry("b", "added", None, {"x": 2}),
+        DiffEntry("c", "removed", [3], None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "place"),
+    [
+        (lambda d: d["actions"], "actions[2]"),
+        (lambda d: d["authentication"]["configFields"], "authentication.configFields[2]"),
+        (lambda d: d["actions"][0]["inputs"], "actions[list_contacts].inputs[1]"),
+    ],
+    ids=["action", "field", "input"],
+)
+def test_an_item_that_is_not_a_mapping_is_compared_by_position(
+    where: Callable[[Definition], list[Any]], place: str
+) -> None:
+    previous = base_definition()
+    current = copy.deepcopy(previous)
+    where(current).append("oops")
+    assert structured_diff(previous, current) == [DiffEntry(place, "added", None, "oops")]
+    assert compare(previous, current) == []  # an item without an identity names nothing
+
+
+@pytest.mark.parametrize("replacement", [None, "none"], ids=["removed", "not a mapping"])
+def test_no_authentication_section(replacement: str | None) -> None:
+    previous = base_definition()
+    current = copy.deepcopy(previous)
+    if replacement is None:
+        del current["authentication"]
+    else:
+        current["authentication"] = replacement
+    kind = "removed" if replacement is None else "changed"
+    assert compare(previous, current) == [
+        ("major", "authentication.configFields[api_key]", "Config field api_key removed"),
+        ("major", "authentication.configFields[subdomain]", "Config field subdomain removed"),
+        ("major", "authentication.type", "Authentication type changed from api_key to None"),
+        ("patch", "authentication", f"authentication {kind}"),
+    ]
+
+
+def test_the_initial_report_keeps_the_previous_version_given() -> None:
+    assert compare_definitions(None, base_definition(), previous_version="0.9.0") == ChangeReport(
+        "initial", (), False, "0.9.0"
+    )
