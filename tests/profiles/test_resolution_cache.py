@@ -205,6 +205,10 @@ def test_an_unmatched_pin_is_cached_as_nothing(world: SimpleNamespace) -> None:
         warm = resolve_many(world.bare, bulk)
     assert warm == {(world.crm, "8.x.x"): None, (world.crm, "latest_custom"): None}
     assert len(ctx.captured_queries) == 0
+    with CaptureQueriesContext(connection) as ctx:  # the bulk path's marker serves resolve()
+        single = [resolve(world.bare, connector_id, pin) for connector_id, pin in bulk]
+    assert single == [None, None]
+    assert len(ctx.captured_queries) == 0
 
 
 def test_latest_custom_without_custom_versions_in_the_bulk_path(world: SimpleNamespace) -> None:
