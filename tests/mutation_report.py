@@ -35,7 +35,163 @@ class Equivalent:
     why: str
 
 
-EQUIVALENT: tuple[Equivalent, ...] = ()
+_BIG_DEFAULT = "int.to_bytes's byteorder defaults to 'big' (Python 3.11+)"
+_SORT_KEY = (
+    "siblings in a diff are all keys or all indexes (a value is a list or a mapping, not "
+    "both) and keys are text, so the order of the entries is the same"
+)
+_NO_IDENTITY = (
+    "a list without an identity: _keyed(items, None) looks up item.get(None), never text in a "
+    "definition (the loader and JSON allow only text keys), so it returns None as before"
+)
+_MINOR_ONLY = "parse_pin sets minor (and major with it) only on minor-line pins"
+EQUIVALENT: tuple[Equivalent, ...] = (
+    # profiles.resolution
+    Equivalent(
+        "profiles.resolution.x__cache_key",
+        "return f\"resolution:{connector_id}:{generation}:{project_id}:{pin.text or ''}\"",
+        "return f\"resolution:{connector_id}:{generation}:{project_id}:{pin.text or 'XXXX'}\"",
+        "no valid pin's text is XXXX, so the default pin's key stays its own",
+    ),
+    Equivalent(
+        "profiles.resolution.x__filtered",
+        "elif pin.kind is PinKind.MINOR and pin.major is not None and pin.minor is not None:",
+        "elif pin.kind is PinKind.MINOR and pin.major is not None or pin.minor is not None:",
+        _MINOR_ONLY,
+    ),
+    Equivalent(
+        "profiles.resolution.x__filtered",
+        "elif pin.kind is PinKind.MINOR and pin.major is not None and pin.minor is not None:",
+        "elif pin.kind is PinKind.MINOR or pin.major is not None and pin.minor is not None:",
+        _MINOR_ONLY,
+    ),
+    Equivalent(
+        "profiles.resolution.x_resolve_uncached",
+        "mine = versions.filter(project=owner) if owner else versions.filter(project__isnull=True)",
+        "mine = versions.filter(project=owner) if (owner) or True else "
+        "versions.filter(project__isnull=True)",
+        "filter(project=None) is the same IS NULL query",
+    ),
+    Equivalent(
+        "profiles.resolution.x_resolve_uncached",
+        ")[:1]:",
+        ")[:2]:",
+        "the loop returns on the first row",
+    ),
+    Equivalent(
+        "profiles.resolution.x_resolve_many",
+        '"pk",',
+        "",
+        "Django loads the primary key whether .only() names it or not",
+    ),
+    Equivalent(
+        "profiles.resolution.x_resolve_many",
+        "connector_id__in={c for c, _ in missing}, published_at__isnull=False",
+        "published_at__isnull=False",
+        "same answers: other connectors' rows are skipped by the connector_id check in Python "
+        "(the query reads more rows, still one query)",
+    ),
+    # connectors.versioning
+    Equivalent(
+        "connectors.versioning.x_parse_version",
+        'for identifier in (version.prerelease or "").split("."):',
+        'for identifier in (version.prerelease or "XXXX").split("."):',
+        "a release then checks the identifier XXXX, which is not numeric",
+    ),
+    Equivalent(
+        "connectors.versioning.x_version_key",
+        'key = b"".join(n.to_bytes(8, "big") for n in (version.major, version.minor, '
+        "version.patch))",
+        'key = b"".join(n.to_bytes(8, ) for n in (version.major, version.minor, version.patch))',
+        _BIG_DEFAULT,
+    ),
+    Equivalent(
+        "connectors.versioning.x_version_key",
+        'key += b"\\x01" + len(identifier).to_bytes(1, "big") + identifier.encode()',
+        'key += b"\\x01" + len(identifier).to_bytes(1, ) + identifier.encode()',
+        _BIG_DEFAULT,
+    ),
+    Equivalent(
+        "connectors.versioning.x_version_key",
+        'key += b"\\x02" + identifier.encode("ascii")',
+        'key += b"\\x02" + identifier.encode("ASCII")',
+        "codec names are case-insensitive",
+    ),
+    # connectors.changes
+    *(
+        Equivalent(
+            "connectors.changes.x__explained",
+            '("authentication", "scopes"),',
+            added,
+            "the keys[:2] == (authentication, scopes) test below explains the same entries",
+        )
+        for added in (
+            '("XXauthenticationXX", "scopes"),',
+            '("AUTHENTICATION", "scopes"),',
+            '("authentication", "XXscopesXX"),',
+            '("authentication", "SCOPES"),',
+        )
+    ),
+    Equivalent(
+        "connectors.changes.x__diff",
+        "old_keyed = _keyed(old, identity) if identity else None",
+        "old_keyed = _keyed(old, identity) if (identity) or True else None",
+        _NO_IDENTITY,
+    ),
+    Equivalent(
+        "connectors.changes.x__diff",
+        "new_keyed = _keyed(new, identity) if identity else None",
+        "new_keyed = _keyed(new, identity) if (identity) or True else None",
+        _NO_IDENTITY,
+    ),
+    Equivalent(
+        "connectors.changes.x__diff",
+        'elif identity != "=" or segment_kind == "index":',
+        'elif identity != "XX=XX" or segment_kind == "index":',
+        "a scope keyed by itself is compared with the same text: no entry",
+    ),
+    Equivalent(
+        "connectors.changes.x__keyed",
+        "ident = item if isinstance(item, str) else None",
+        "ident = item if (isinstance(item, str)) or True else None",
+        "a scope that is not text fails the isinstance check next, as None does",
+    ),
+    *(
+        Equivalent(
+            "connectors.changes.x__sort_key",
+            'return tuple((0, value) if kind == "index" else (1, str(value)) '
+            "for kind, value in path)",
+            added,
+            _SORT_KEY,
+        )
+        for added in (
+            'return tuple((0, value) if (kind == "index") or True else (1, str(value)) '
+            "for kind, value in path)",
+            'return tuple((1, value) if kind == "index" else (1, str(value)) '
+            "for kind, value in path)",
+            'return tuple((0, value) if kind == "index" else (2, str(value)) '
+            "for kind, value in path)",
+        )
+    ),
+    Equivalent(
+        "connectors.changes.xǁChangeReportǁfrom_json",
+        "level=cast(ReportLevel, level),",
+        "level=cast(None, level),",
+        "typing.cast does nothing at run time",
+    ),
+    *(
+        Equivalent(
+            "connectors.changes.xǁChangeReportǁfrom_json",
+            'reauth_required=bool(data.get("reauth_required", False)),',
+            added,
+            "a missing flag is None then, false like False",
+        )
+        for added in (
+            'reauth_required=bool(data.get("reauth_required", None)),',
+            'reauth_required=bool(data.get("reauth_required", )),',
+        )
+    ),
+)
 
 
 def _run(*args: str) -> str:
