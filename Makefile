@@ -21,7 +21,11 @@ CHROMIUM ?= /usr/bin/chromium
 # bench/resolution.py drops and re-creates this database (PostgreSQL only).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 
-.PHONY: help run test lint fmt bench install chromium clean
+# make mutation: mutmut workers (the machine is small and shared) and the lowest score, %.
+MUTATION_CHILDREN ?= 1
+MUTATION_MIN ?= 95
+
+.PHONY: help run test lint fmt bench mutation install chromium clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo and serve it (SQLite) at SITE_URL from .env"
@@ -29,6 +33,7 @@ help:
 	@echo "make test   - the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff, mypy and the import layers (import-linter)"
 	@echo "make bench  - benchmarks (ratios measured in one run)"
+	@echo "make mutation - mutation testing of the core modules (slow; not part of CI)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -88,5 +93,12 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
 
+# Mutation testing of pins, resolution, versioning and changes with their tests ([tool.mutmut]
+# in pyproject.toml). Always from scratch: mutants/ (git-ignored) is mutmut's working copy.
+mutation: install
+	rm -rf mutants
+	env -u DATABASE_URL nice -n 19 .venv/bin/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(PY) tests/mutation_report.py --min $(MUTATION_MIN)
+
 clean:
-	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache mutants

@@ -6,7 +6,12 @@ import itertools
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
+from connectors.cache import generation_key
+from connectors.models import ConnectorVersion
+from connectors.services import connector_version_push
+from profiles.services import profile_create
 from projects.models import ApiKey, Membership, Organization, Project, Role, Team
 from projects.services import Actor, api_key_create
 
@@ -125,6 +130,42 @@ def connector_yaml(
     if health_path:
         document["healthCheck"] = {"path": health_path}
     return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def publish_version(
+    project: Project | None,
+    version: str,
+    key: str = "acme_crm",
+    *,
+    draft: bool = False,
+    **definition: object,
+) -> ConnectorVersion:
+    """Publish ``version`` of ``key`` (definition knobs of connector_yaml) in ``project``, or
+    as a built-in version when ``project`` is None; breaking changes acknowledged."""
+    return connector_version_push(
+        actor=Actor.system(),
+        project=project,
+        files=[("c.yaml", connector_yaml(key=key, version=version, **definition))],  # type: ignore[arg-type]
+        draft=draft,
+        acknowledge_breaking=True,
+    ).version
+
+
+def pin_profile(
+    project: Project, name: str, pin: str | None = None, key: str = "acme_crm"
+) -> ConnectorProfile:
+    """A profile of ``key`` in ``project`` pinned to ``pin``, on the versions already there."""
+    return profile_create(
+        actor=Actor.system(), project=project, connector_key=key, name=name, pin=pin
+    )
+
+
+def same_versions_generation(*connector_ids: int, value: int = 1_000) -> None:
+    """Give these connectors the same versions generation in the cache (as two connectors
+    seeded in the same clock tick would have), so that only the connector id in a cached
+    entry's key keeps them apart."""
+    for connector_id in connector_ids:
+        cache.set(generation_key(connector_id), value, timeout=None)
 
 
 def make_profile(
