@@ -190,7 +190,7 @@ def prepare() -> dict[str, Any]:
     )
     rows = Connection.objects.filter(project=project).order_by("-created_at", "-id")
     before_deep = rows.only("id", "created_at")[(DEEP_PAGE - 1) * PER_PAGE - 1]
-    middle = rows.only("id")[SIZE // 2]
+    middle = rows.only("id", "public_id")[SIZE // 2]
     # A name fragment shared by ~1 in 40 rows, and one owner id (rare: one row).
     rare = rows.only("origin_owner_id")[SIZE // 3].origin_owner_id
     errors = Connection.objects.filter(project=project, status=Status.ERROR).count()
@@ -200,7 +200,7 @@ def prepare() -> dict[str, Any]:
         "raw_key": raw_key,
         "admin": admin_user,
         "deep_after": encode_cursor(before_deep, KeysetOrder("created_at")),
-        "detail_id": middle.pk,
+        "detail_id": middle.public_id,
         "rare_owner": rare,
         "errors": errors,
         "base": base,

@@ -151,15 +151,21 @@ def pages_of(ctx: dict[str, Any], owner: Any) -> tuple[list[Page], list[Page]]:
     m = ctx["migration"]
     api = {"Authorization": f"Bearer {ctx['raw_key']}"}
     base = f"/p/{ctx['project'].slug}/migrations/"
-    detail = f"{base}{m.pk}/"
+    detail = f"{base}{m.public_id}/"
     api_pages: list[Page] = [
         ("API GET /migrations", owner, "/api/v1/migrations", api, False),
-        ("API GET /migrations/{id}", owner, f"/api/v1/migrations/{m.pk}", api, False),
-        ("API GET …/pending (limit 50)", owner, f"/api/v1/migrations/{m.pk}/pending", api, False),
+        ("API GET /migrations/{id}", owner, f"/api/v1/migrations/{m.public_id}", api, False),
+        (
+            "API GET …/pending (limit 50)",
+            owner,
+            f"/api/v1/migrations/{m.public_id}/pending",
+            api,
+            False,
+        ),
         (
             f"API GET …/pending?offset={DEEP_ROW:,}",
             owner,
-            f"/api/v1/migrations/{m.pk}/pending?offset={DEEP_ROW}",
+            f"/api/v1/migrations/{m.public_id}/pending?offset={DEEP_ROW}",
             api,
             False,
         ),

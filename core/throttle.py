@@ -32,3 +32,14 @@ def over_limit(request: HttpRequest, *, group: str, key: str, rate: str) -> bool
     except Exception:  # the cache is down: let the request through, loudly
         logger.warning("Rate limit %s not checked: the cache is unavailable", group)
         return False
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def retry_after(rate: str) -> int:
+    """Seconds a client should wait after hitting ``rate``: its whole window ("5/15m" → 900,
+    "10/m" → 60), the same notation django-ratelimit counts in."""
+    period = rate.partition("/")[2] or "s"
+    digits = period[:-1] or "1"
+    return int(digits) * _UNITS.get(period[-1], 1)

@@ -32,9 +32,10 @@ API_PREFIX = "/api/"
 
 class PrivateCacheControlMiddleware:
     """``Cache-Control: private, no-store`` on every answer to a logged-in user and on every
-    API answer to a key: they carry account data no shared cache or browser history may keep.
-    Static files never get here (WhiteNoise answers them first) and stay cacheable; the login
-    page and other anonymous pages are left as their views set them."""
+    API answer (errors included: a 403 names the key's prefix): they carry account data no
+    shared cache or browser history may keep. Static files never get here (WhiteNoise answers
+    them first) and stay cacheable; the login page and other anonymous pages are left as their
+    views set them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -42,7 +43,7 @@ class PrivateCacheControlMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if request.path.startswith(API_PREFIX):
-            private = getattr(request, "api_key", None) is not None
+            private = True
         else:
             user = getattr(request, "user", None)
             private = bool(user is not None and user.is_authenticated)

@@ -14,12 +14,13 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.pager import without_cursors
-from core.throttle import client_ip, over_limit
+from core.throttle import client_ip, over_limit, retry_after
 
 from . import selectors, services
 from .forms import (
@@ -545,8 +546,13 @@ def login_locked_out(
     request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
     """django-axes' AXES_LOCKOUT_CALLABLE: the login page's lockout message, 429."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(
+        request, "registration/locked_out.html", {"minutes": seconds // 60}, status=429
+    )
+    response["Retry-After"] = str(seconds)
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 _password_reset_view = auth_views.PasswordResetView.as_view()
@@ -561,5 +567,7 @@ def password_reset(request: HttpRequest) -> HttpResponseBase:
         key=client_ip(request),
         rate=settings.THROTTLE_PASSWORD_RESET_RATE,
     ):
-        return render(request, "registration/password_reset_throttled.html", status=429)
+        response = render(request, "registration/password_reset_throttled.html", status=429)
+        response["Retry-After"] = str(retry_after(settings.THROTTLE_PASSWORD_RESET_RATE))
+        return response
     return _password_reset_view(request)

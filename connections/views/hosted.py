@@ -20,7 +20,7 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.throttle import client_ip, over_limit
+from core.throttle import client_ip, over_limit, retry_after
 from projects.services import ServiceError
 
 from ..forms import ConnectConfigForm, OAuthCallbackForm
@@ -105,7 +105,9 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
         rate=settings.THROTTLE_CONNECT_RATE,
     ):
         message = "Too many attempts from your address. Please wait a few minutes and try again."
-        return _problem(request, message, kind="throttled", status=429, session=session)
+        response = _problem(request, message, kind="throttled", status=429, session=session)
+        response["Retry-After"] = str(retry_after(settings.THROTTLE_CONNECT_RATE))
+        return response
     form = ConnectConfigForm(request.POST)
     values = form.values()
     try:

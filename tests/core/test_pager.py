@@ -59,3 +59,15 @@ def test_links_keep_filters_and_drop_old_cursors(orgs: list[Organization]) -> No
     prev_href, next_href = page.links(QueryDict("q=org&after=old"), base="/list/")
     assert prev_href == ""
     assert next_href == f"/list/?q=org&after={page.next}"
+
+
+def test_retry_after_reads_the_rate_window() -> None:
+    from core.throttle import retry_after
+
+    assert [retry_after(r) for r in ("5/15m", "10/m", "3/2h", "1/d", "7/30s")] == [
+        900,
+        60,
+        7200,
+        86400,
+        30,
+    ]

@@ -32,7 +32,12 @@ def test_dashboard_pages_are_private_and_not_stored(tenancy: Tenancy) -> None:
 def test_api_answers_to_a_key_are_private_and_not_stored(tenancy: Tenancy) -> None:
     raw = make_api_key(tenancy.project)[1]
     headers = {"Authorization": f"Bearer {raw}"}
-    for url in ("/api/v1/project", "/api/v1/connector_profiles", "/api/v1/connections/999999"):
+    for url in (
+        "/api/v1/project",
+        "/api/v1/connector_profiles",
+        "/api/v1/connections/999999",
+        "/api/v1/no-such-path",
+    ):
         response = Client().get(url, headers=headers)
         assert {"private", "no-store"} <= directives(response), url
 
@@ -41,7 +46,9 @@ def test_anonymous_pages_and_static_files_are_left_alone(db: None) -> None:
     client = Client()
     # The login page keeps what Django's own view sets (never_cache).
     assert "no-store" in directives(client.get(reverse("login")))
-    assert "private" not in directives(client.get("/api/v1/project"))  # 401, no account data
+    # API answers are never stored, errors included (a 401, a 405).
+    assert {"private", "no-store"} <= directives(client.get("/api/v1/project"))
+    assert {"private", "no-store"} <= directives(client.head("/api/v1/connections"))
     static = client.get("/static/favicon.svg")
     assert static.status_code == 200
     assert "no-store" not in directives(static)
