@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.permissions import get_connector_for_user, get_connector_version_for_user
-from projects.forms import PageForm, SearchForm, first_error
+from core.forms import first_error
+from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
@@ -47,7 +48,7 @@ def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         nav="connectors",
         connectors=connectors,
         search=search,
-        search_error=None if valid else first_error(query),
+        search_error=None if valid else first_error(query)[1],
     )
     return render(request, template, context, status=200 if valid else 400)
 
@@ -192,7 +193,7 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     context = project_context(request, access, nav="connectors", preview=None, error=None)
     status = 200
     if not form.is_valid():
-        context["error"] = ServiceError(first_error(form))
+        context["error"] = ServiceError(first_error(form)[1])
         status = 400
     elif not form.cleaned_data["files"]:
         context["error"] = DefinitionError("Choose the definition file (and any partials).")
@@ -259,7 +260,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     if request.method == "POST":
         form = PublishForm(request.POST, request.FILES)
         if not form.is_valid():
-            context["error"] = ServiceError(first_error(form))
+            context["error"] = ServiceError(first_error(form)[1])
             return render(request, "connectors/upload.html", context, status=400)
         draft = form.draft
         files: list[tuple[str, bytes]] = []

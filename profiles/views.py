@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from connectors.changes import compare_definitions
 from connectors.selectors import connectors_for_project, definitions_by_pk
+from core.forms import first_error
 from profiles.permissions import get_profile_for_user
-from projects.forms import first_error
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
@@ -129,7 +129,7 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -
     if form.is_valid():
         preview = _pin_preview(profile, form.cleaned_data["pin"])
     else:
-        preview = {"raw": "", "error": first_error(form)}
+        preview = {"raw": "", "error": first_error(form)[1]}
     context = project_context(request, access, nav="profiles", profile=profile, preview=preview)
     return render(request, "profiles/detail.html#pin-preview", context)
 
@@ -143,7 +143,7 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
     raw = form.typed()
     try:
         if not valid:
-            raise ServiceError(first_error(form))
+            raise ServiceError(first_error(form)[1])
         profile = services.profile_set_pin(
             actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
         )
@@ -172,7 +172,7 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) 
         setup_keys = [field["key"] for field in services.setup_fields(version)]
         form = ProfileForm(request.POST, setup_keys=setup_keys)
         if not form.is_valid():
-            raise ServiceError(first_error(form))
+            raise ServiceError(first_error(form)[1])
         profile = services.profile_update(
             actor=Actor.from_request(request),
             profile=profile,
@@ -204,7 +204,7 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         initial = form.data or initial  # the page shows what was typed
         try:
             if not form.is_valid():
-                raise ServiceError(first_error(form))
+                raise ServiceError(first_error(form)[1])
             profile = services.profile_create(
                 actor=Actor.from_request(request),
                 project=access.project,

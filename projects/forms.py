@@ -7,11 +7,6 @@ from core.forms import SearchField, TextField
 from .models import ApiKeyScope, Role, slug_validator
 
 
-def first_error(form: forms.Form) -> str:
-    """The first message of an invalid form, for the pages that show a single message."""
-    return str(next(iter(form.errors.values()))[0])
-
-
 class SearchForm(forms.Form):
     """A search box: ``q`` stripped, at most ``core.forms.MAX_SEARCH`` characters (a form
     error beyond, never a cut)."""
