@@ -426,10 +426,6 @@ def connector_as_seen(project: Project, connector_id: int) -> Connector | None:
     return connectors_for_project(project).filter(pk=connector_id).first()
 
 
-def profile_of_project(project: Project, profile_id: UUID) -> ConnectorProfile | None:
-    return ConnectorProfile.objects.filter(project=project, public_id=profile_id).first()
-
-
 def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
     """The project's profiles of one connector: the default first, then by name."""
     return (

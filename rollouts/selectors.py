@@ -476,14 +476,6 @@ def notice_totals(migration: ProfileMigration) -> tuple[int, int]:
     return totals["sent"] or 0, totals["accounts"] or 0
 
 
-def profile_in_project(project: Project, profile_id: UUID) -> ConnectorProfile | None:
-    return (
-        ConnectorProfile.objects.select_related("connector", "project")
-        .filter(project=project, public_id=profile_id)
-        .first()
-    )
-
-
 def migratable_profiles(project: Project) -> list[ConnectorProfile]:
     """The project's profiles, for the "start by hand" form."""
     return list(profile_selectors.profiles_of(project).order_by("connector__key", "name", "pk"))

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
+from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
@@ -211,7 +212,7 @@ def connector_link_create(request: HtmxHttpRequest, project_slug: str, key: str)
     except ServiceError as exc:
         panel.error = exc.message
         return _respond(request, access, panel, nav="connectors", status=exc.status)
-    profile = selectors.profile_of_project(access.project, chosen)
+    profile = profile_selectors.profile_of(access.project, chosen)
     if profile is None:
         raise Http404("No such profile in this project.")
     panel.selected_profile = profile.public_id

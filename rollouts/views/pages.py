@@ -28,6 +28,7 @@ from connectors.models import ConnectorVersion
 from connectors.permissions import get_connector_version_for_user
 from core.forms import first_error
 from core.pager import without_cursors
+from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
@@ -103,7 +104,7 @@ def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
 
 def _project_profile(access: ProjectAccess, profile_id: UUID) -> ConnectorProfile:
     """A profile of this project by id; another project's (or no such) id is a 404."""
-    profile = sel.profile_in_project(access.project, profile_id)
+    profile = profile_selectors.profile_of(access.project, profile_id)
     if profile is None:
         raise Http404("No such profile in this project.")
     return profile
