@@ -29,6 +29,8 @@ handler403 = "projects.views.permission_denied"
 
 urlpatterns = [
     path("", project_views.home, name="home"),
+    # Load balancer probes and Prometheus (ops/views.py): no session, no login.
+    path("", include("ops.urls")),
     # Before Django's own: the same form, its POSTs rate-limited per address.
     path("accounts/password_reset/", project_views.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -73,6 +73,9 @@ class Connection(models.Model):
     # access_token, refresh_token, expires_at (epoch seconds), scopes: one MultiFernet token.
     oauth_tokens = models.TextField(blank=True, default="", editable=False)
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    # The last successful refresh (the scheduler refreshes at least daily: some providers' refresh
+    # tokens die when unused); null until the first one (the creation time stands in).
+    tokens_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_version = models.ForeignKey(
         ConnectorVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -135,6 +138,12 @@ class Connection(models.Model):
             models.Index(fields=["connector", "-created_at", "-id"], name="conn_connector_created"),
             models.Index(fields=["resolved_version", "-created_at"], name="conn_version_created"),
             models.Index(fields=["project", "origin_owner_id"], name="conn_project_owner"),
+            # The scheduler's due tokens: OAuth connections only, soonest expiry first.
+            models.Index(
+                fields=["token_expires_at"],
+                condition=~Q(oauth_tokens=""),
+                name="conn_token_expiry",
+            ),
             # Profile migrations: the migrated accounts' count, daily chart and newest
             # first list read this index alone (moved rows only, so it stays small).
             models.Index(

@@ -10,9 +10,15 @@ inside the writing transaction, so the write is rolled back and answered with a 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -92,3 +98,30 @@ class FailSoftRedisCache(RedisCache):
             return super().incr(key, delta, version)
         except OUTAGE as exc:
             raise CacheUnavailable(CacheUnavailable.message) from exc
+
+
+class LockedFileCache(FileBasedCache):
+    """Django's file-based cache with ``incr`` and ``add`` made atomic across processes (an
+    exclusive ``flock`` on one lock file): the generation store of the embedded default, shared
+    by every process that uses the same SQLite database (core.freshness)."""
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        directory: str = self._dir  # type: ignore[attr-defined]
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        with self._locked():
+            return super().incr(key, delta, version)
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> bool:
+        with self._locked():
+            return super().add(key, value, timeout, version)

@@ -16,6 +16,8 @@ from django.db.models import Q, QuerySet
 
 from connectors.cache import versions_generation, versions_generations
 from connectors.models import PLATFORM_OWNER, ConnectorVersion, ConnectorVersionQuerySet
+from core import freshness
+from core.metrics import RESOLUTION_CACHE
 from projects.models import Project
 
 from .pins import Pin, PinKind
@@ -81,13 +83,29 @@ def _cache_key(project_id: int, connector_id: int, pin: Pin, generation: int) ->
     return f"resolution:{connector_id}:{generation}:{project_id}:{pin.text or ''}"
 
 
+def _local_key(project_id: int, connector_id: int, pin: Pin) -> str:
+    return f"resolution:{connector_id}:{project_id}:{pin.text or ''}"
+
+
 def resolve(project: Project, connector_id: int, pin: Pin) -> Resolved | None:
+    """The per-process layer (valid for this request's epoch, core.freshness), then the
+    shared cache under the connector's generation, then the database."""
+    local_key = _local_key(project.pk, connector_id, pin)
+    local = freshness.local_get(local_key)
+    if local is not freshness.MISS:
+        RESOLUTION_CACHE.labels("process").inc()
+        return None if local == _NOTHING else local
     key = _cache_key(project.pk, connector_id, pin, versions_generation(connector_id))
     cached = cache.get(key)
     if cached is not None:
+        RESOLUTION_CACHE.labels("shared").inc()
+        freshness.local_set(local_key, cached)
         return None if cached == _NOTHING else cached
+    RESOLUTION_CACHE.labels("database").inc()
     resolved = resolve_uncached(project, connector_id, pin)
-    cache.set(key, resolved if resolved is not None else _NOTHING, CACHE_TIMEOUT)
+    value = resolved if resolved is not None else _NOTHING
+    cache.set(key, value, CACHE_TIMEOUT)
+    freshness.local_set(local_key, value)
     return resolved
 
 
@@ -140,20 +158,35 @@ def resolve_many(
     """Resolve many (connector id, pin) pairs at once: two cache round trips, and on misses
     one query for all the missing connectors' candidates, resolved with the same rules."""
     pairs = {(connector_id, pin.text): pin for connector_id, pin in wanted}
-    connector_ids = {c for c, _ in pairs}
-    generations = versions_generations(connector_ids)
+    result: dict[tuple[int, str | None], Resolved | None] = {}
+    remote = {}
+    for pair, pin in pairs.items():
+        local = freshness.local_get(_local_key(project.pk, pair[0], pin))
+        if local is freshness.MISS:
+            remote[pair] = pin
+        else:
+            result[pair] = None if local == _NOTHING else local
+    if result:
+        RESOLUTION_CACHE.labels("process").inc(len(result))
+    if not remote:
+        return result
+    generations = versions_generations({c for c, _ in remote})
     keys = {
         pair: _cache_key(project.pk, pair[0], pin, generations[pair[0]])
-        for pair, pin in pairs.items()
+        for pair, pin in remote.items()
     }
     cached = cache.get_many(list(keys.values()))
-    result: dict[tuple[int, str | None], Resolved | None] = {}
     missing = []
     for pair, key in keys.items():
         if key in cached:
             result[pair] = None if cached[key] == _NOTHING else cached[key]
+            freshness.local_set(_local_key(project.pk, pair[0], pairs[pair]), cached[key])
         else:
             missing.append(pair)
+    if len(missing) < len(keys):
+        RESOLUTION_CACHE.labels("shared").inc(len(keys) - len(missing))
+    if missing:
+        RESOLUTION_CACHE.labels("database").inc(len(missing))
     if missing:
         rows = list(
             ConnectorVersion.objects.filter(
@@ -192,5 +225,6 @@ def resolve_many(
             )
             result[pair] = resolved
             fresh[keys[pair]] = resolved if resolved is not None else _NOTHING
+            freshness.local_set(_local_key(project.pk, pair[0], pin), fresh[keys[pair]])
         cache.set_many(fresh, CACHE_TIMEOUT)
     return result

@@ -43,7 +43,10 @@ def _fresh_cache() -> Iterator[None]:
     cached figure of one test's row must never answer for another's."""
     from django.core.cache import cache
 
+    from core import freshness
+
     cache.clear()
+    freshness.local_clear()
     yield
 
 

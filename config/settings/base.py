@@ -4,6 +4,8 @@ SQLite is the embedded default when ``DATABASE_URL`` is unset; PostgreSQL (psyco
 """
 
 import os
+import re
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "django_tasks_db",
+    "django_rq",
+    "crontask",
     "axes",
     # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
     "projects",
@@ -49,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its latency covers every other middleware.
+    "ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -104,9 +110,33 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://connector-hub")}
+# Several deployments (or test runs) may share one Redis database under distinct prefixes.
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 # Redis through core.cache: reads fail soft (the database answers), invalidations fail with 503.
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "core.cache.FailSoftRedisCache"
+# Generation counters (core.freshness) must be shared by every process that shares the
+# database: a per-process default cache (the embedded local-memory one) gets a file-based store
+# beside the SQLite database (or in the temp directory, named after the database), so a
+# publish from a management command, the worker or a second server is seen on the next request.
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    _db = DATABASES["default"]
+    _name = str(_db.get("NAME") or "db")
+    _default_dir = (
+        f"{_name}-generations"
+        if _db["ENGINE"].endswith("sqlite3") and _name != ":memory:"
+        else os.path.join(
+            tempfile.gettempdir(),
+            "connector-hub-generations-"
+            + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{_db.get('HOST')}-{_db.get('PORT')}-{_name}"),
+        )
+    )
+    CACHES["generations"] = {
+        "BACKEND": "core.cache.LockedFileCache",
+        "LOCATION": env.str("GENERATIONS_CACHE_DIR", default=_default_dir),
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    }
 
 # --- Field encryption -----------------------------------------------------------------------
 
@@ -220,13 +250,35 @@ NINJA_PAGINATION_PER_PAGE = 50
 CONNECT_OAUTH_REDIRECT_URI = env.str("CONNECT_OAUTH_REDIRECT_URI", default="")
 
 # Background work: Django's tasks framework. The database backend (django-tasks-db) by
-# default, run by `manage.py db_worker` (make run starts one); tests use the immediate backend.
+# default, run by `manage.py db_worker` (make run starts one); TASKS_BACKEND=rq puts the queue
+# in Redis (django-tasks-rq, TASKS_REDIS_URL, default CACHE_URL), run by
+# `manage.py rqworker --job-class django_tasks_rq.Job default`. Tests use the immediate backend.
+_TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+_task_backend = env.str("TASKS_BACKEND", default="database")
 TASKS = {
     "default": {
-        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "BACKEND": _TASK_BACKENDS.get(_task_backend, _task_backend),
         "QUEUES": ["default"],
     }
 }
+TASKS_REDIS_URL = env.str("TASKS_REDIS_URL", default=env.str("CACHE_URL", default=""))
+RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL or "redis://127.0.0.1:6379/0"}}
+
+# The scheduler (django-crontask: `manage.py crontask`, one per deployment; with Redis a lock
+# keeps a second one idle) enqueues the periodic tasks of connections/tasks.py and ops/tasks.py.
+CRONTASK = {"REDIS_URL": TASKS_REDIS_URL or None}
+SCHEDULE_TOKEN_REFRESH_SECONDS = env.int("SCHEDULE_TOKEN_REFRESH_SECONDS", default=60)
+SCHEDULE_HEALTH_CHECK_SECONDS = env.int("SCHEDULE_HEALTH_CHECK_SECONDS", default=300)
+SCHEDULE_BATCH_SIZE = env.int("SCHEDULE_BATCH_SIZE", default=200)
+SCHEDULE_CONCURRENCY = env.int("SCHEDULE_CONCURRENCY", default=4)
+# Refresh an access token this long before it expires; assume this lifetime when the provider
+# sent no expires_in; refresh at least this often (refresh tokens that die when unused).
+TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=15 * 60)
+TOKEN_ASSUMED_LIFETIME_SECONDS = env.int("TOKEN_ASSUMED_LIFETIME_SECONDS", default=3600)
+TOKEN_REFRESH_MAX_AGE_SECONDS = env.int("TOKEN_REFRESH_MAX_AGE_SECONDS", default=24 * 3600)
+# Each active connection is health-checked about this often (in batches, oldest check first).
+HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=6 * 3600)
+TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 
 # Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
 CONNECTION_HTTP_TIMEOUT = (
@@ -236,6 +288,9 @@ CONNECTION_HTTP_TIMEOUT = (
 # Health checks and token calls go to public https hosts only (no SSRF into the platform's
 # network); local and test settings allow loopback and private addresses (sandbox, tests).
 CONNECTION_ALLOW_PRIVATE_NETWORK = False
+
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>` (404 while it is unset).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False

@@ -23,6 +23,7 @@ import requests
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.utils import timezone
 from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
@@ -204,8 +205,16 @@ def connection_refresh_tokens(
             ) from exc
         merged = merge_tokens(tokens, new)
         row.oauth_tokens, row.token_expires_at = tokens_blob(merged)
+        row.tokens_refreshed_at = timezone.now()
         with transaction.atomic():
-            row.save(update_fields=["oauth_tokens", "token_expires_at", "updated_at"])
+            row.save(
+                update_fields=[
+                    "oauth_tokens",
+                    "token_expires_at",
+                    "tokens_refreshed_at",
+                    "updated_at",
+                ]
+            )
             audit_record(
                 actor=actor,
                 organization=row.project.organization,
