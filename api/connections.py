@@ -98,7 +98,13 @@ class ConnectionOut(Schema):
 
 class ConnectionPageOut(Schema):
     items: list[ConnectionOut]
-    total: int = Field(description="How many connections match the filters (exact).")
+    total: int = Field(
+        description="How many connections match the filters: exact up to 10,000; above, an "
+        "estimate (see total_exact)."
+    )
+    total_exact: bool = Field(
+        description="false when total is the database's estimate (more than 10,000 match)."
+    )
     limit: int
     offset: int
 
@@ -307,10 +313,13 @@ def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> 
         sort_dir=query.sort_dir,
     )
     matching = selectors.apply_filters(selectors.visible(_viewer(), _project(request)), filters)
-    rows, total = selectors.offset_page(matching, filters, offset=query.offset, limit=query.limit)
+    rows, total, exact = selectors.offset_page(
+        matching, filters, offset=query.offset, limit=query.limit
+    )
     return {
         "items": [connection_body(c) for c in rows],
         "total": total,
+        "total_exact": exact,
         "limit": query.limit,
         "offset": query.offset,
     }

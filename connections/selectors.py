@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
-from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page
+from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Membership, Project, Team
@@ -380,11 +380,14 @@ def visible_one(viewer: rbac.Viewer, project: Project, connection_id: UUID) -> C
 
 def offset_page(
     connections: QuerySet[Connection], filters: Filters, *, offset: int, limit: int
-) -> tuple[list[Connection], int]:
-    """The API's page by offset, with the exact count of all that match."""
-    total = connections.order_by().count()
+) -> tuple[list[Connection], int, bool]:
+    """The API's page by offset and how many match: exact up to COUNT_CAP (a bounded count);
+    above, the planner's estimate (PostgreSQL; never below the cap) and ``exact`` false."""
+    total, over = count_capped(connections)
+    if over:
+        total = max(planner_estimate(connections) or 0, COUNT_CAP + 1)
     rows = with_moved_from_public_id(ordered(connections, filters))
-    return list(rows[offset : offset + limit]), total
+    return list(rows[offset : offset + limit]), total, not over
 
 
 def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[UUID]) -> list[Connection]:

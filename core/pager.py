@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model, Q, QuerySet
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
@@ -127,3 +128,12 @@ def keyset_page[T: Model](
         next=encode_cursor(items[-1], order) if len(found) > limit else None,
         prev=encode_cursor(items[0], order) if after and items else None,
     )
+
+
+def planner_estimate(queryset: QuerySet[Any]) -> int | None:
+    """The database planner's row estimate for ``queryset`` (PostgreSQL's EXPLAIN: no rows are
+    read), or None where the database gives none (SQLite)."""
+    if connections[queryset.db].vendor != "postgresql":
+        return None
+    plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -114,7 +114,8 @@ def test_list_shape_defaults_and_masking(world: World) -> None:
     response = world.api.get(BASE)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"items", "total", "limit", "offset"}
+    assert set(body) == {"items", "total", "total_exact", "limit", "offset"}
+    assert body["total_exact"] is True
     assert (body["total"], body["limit"], body["offset"]) == (1, 50, 0)
     (item,) = body["items"]
     assert set(item) == ITEM_KEYS
@@ -824,3 +825,18 @@ def test_openapi_describes_the_connection_endpoints(client: Client) -> None:
     health = paths["/api/v1/connections/{connection_id}/health"]["get"]
     assert "unknown" in health["description"] and "healthCheck" in health["description"]
     assert "field__operator" in paths["/api/v1/connections"]["get"]["description"]
+
+
+def test_total_above_the_cap_is_bounded_and_marked_inexact(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the cap the count stops early (bounded cost) and says so with total_exact."""
+    from connections import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for n in range(4):
+        make_connection(world.profile, f"cap-{n}")
+    body = world.api.get("/api/v1/connections?limit=1").json()
+    assert body["total_exact"] is False
+    assert body["total"] >= 3  # the planner's estimate (PostgreSQL) or the cap + 1
+    assert len(body["items"]) == 1
