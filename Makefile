@@ -25,7 +25,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 MUTATION_CHILDREN ?= 1
 MUTATION_MIN ?= 95
 
-.PHONY: help run test lint fmt bench mutation install chromium clean
+.PHONY: help run test lint fmt bench mutation install chromium clean cluster
 
 help:
 	@echo "make run    - install, migrate, seed the demo and serve it (SQLite) at SITE_URL from .env"
@@ -33,6 +33,7 @@ help:
 	@echo "make test   - the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff, mypy and the import layers (import-linter)"
 	@echo "make bench  - benchmarks (ratios measured in one run)"
+	@echo "make cluster - two gunicorn servers, the worker and the scheduler on PostgreSQL + Redis"
 	@echo "make mutation - mutation testing of the core modules (slow; not part of CI)"
 
 .tools/bin/uv:
@@ -59,10 +60,16 @@ run: install .env
 	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' > /dev/null
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	@# The task worker (reconnect emails) runs beside the server and stops with it.
+	@# The task worker (reconnect emails) and the scheduler (token refresh, health checks,
+	@# pruning) run beside the server and stop with it.
 	$(PY) manage.py db_worker --no-startup-delay & \
-	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  worker=$$!; $(PY) manage.py crontask --no-heartbeat > /dev/null & \
+	  scheduler=$$!; trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; \
 	  $(PY) manage.py runserver "$$($(PY) -m config.devserver)"
+
+# Two app servers, the worker and the scheduler against PostgreSQL + Redis (scripts/cluster.sh).
+cluster: install
+	scripts/cluster.sh
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).
 chromium:

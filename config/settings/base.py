@@ -325,6 +325,7 @@ def allow_http_loopback() -> bool:
 # page) are left out unless LOG_STATIC is true; failed ones always show.
 LOG_STATIC = env.bool("LOG_STATIC", default=False)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = "json" if env.str("LOG_FORMAT", default="plain") == "json" else "plain"
 
 # Every line goes out once, through one handler that redacts connect tokens and OAuth codes:
 # the root's. Django's own default handlers (a second, unfiltered console handler on the
@@ -333,7 +334,14 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # LOG_FORMAT=json: one JSON object a line (python-json-logger), redacted the same way.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
     "filters": {
         "redact": {"()": "config.logging.RedactSecretsFilter"},
         "quiet_static": {
@@ -342,7 +350,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -364,5 +376,7 @@ LOGGING = {
         "oauth2_provider": {"level": "WARNING"},
         # django-axes logs every successful login's reset of its counters at INFO.
         "axes": {"level": "WARNING"},
+        # The scheduler logs every run of every job (its lock extension every 5 s) at INFO.
+        "apscheduler": {"level": "WARNING"},
     },
 }

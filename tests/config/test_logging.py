@@ -71,3 +71,32 @@ def test_log_static_shows_static_requests() -> None:
     assert sum("/static/css/app.css" in line for line in lines) == 1
     assert sum("/static/js/app.js" in line for line in lines) == 1
     assert TOKEN not in text and "SECRETCODE" not in text
+
+
+def test_json_log_lines_keep_the_redaction() -> None:
+    """LOG_FORMAT=json: one JSON object per line, connect tokens and OAuth codes redacted."""
+    import io
+    import json
+    import logging.config
+
+    from django.conf import settings
+
+    config = {**settings.LOGGING, "formatters": settings.LOGGING["formatters"]}
+    config["handlers"] = {
+        **config["handlers"],
+        "console": {**config["handlers"]["console"], "formatter": "json"},
+    }
+    logging.config.dictConfig(config)
+    handler = logging.getLogger().handlers[0]
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        logging.getLogger("x").warning("GET /connect/abcdefghijklmnopqrstuv/ ?code=SECRETCODE1")
+        line = json.loads(stream.getvalue().strip().splitlines()[-1])
+        assert line["levelname"] == "WARNING" and line["name"] == "x"
+        assert (
+            "SECRETCODE1" not in stream.getvalue() and "abcdefghijklmnop" not in stream.getvalue()
+        )
+        assert "[redacted]" in line["message"]
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
