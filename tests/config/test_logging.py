@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lmRYIxur96Uo9XrXu3aJIxeCs24z87Om9vqp_2S88E0"
@@ -75,17 +76,15 @@ def test_log_static_shows_static_requests() -> None:
 
 def test_json_log_lines_keep_the_redaction() -> None:
     """LOG_FORMAT=json: one JSON object per line, connect tokens and OAuth codes redacted."""
+    import copy
     import io
     import json
     import logging.config
 
     from django.conf import settings
 
-    config = {**settings.LOGGING, "formatters": settings.LOGGING["formatters"]}
-    config["handlers"] = {
-        **config["handlers"],
-        "console": {**config["handlers"]["console"], "formatter": "json"},
-    }
+    config: dict[str, Any] = copy.deepcopy(settings.LOGGING)
+    config["handlers"]["console"]["formatter"] = "json"
     logging.config.dictConfig(config)
     handler = logging.getLogger().handlers[0]
     stream = io.StringIO()
