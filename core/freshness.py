@@ -79,16 +79,18 @@ _entries: dict[str, tuple[int, Any]] = {}
 _seen = {"epoch": 0}
 
 
-def _request_started(**_: Any) -> None:
+def request_began(**_: Any) -> None:
+    """A unit of work that may use the per-process layer begins (Django's request_started; a
+    long-running loop outside Django's request cycle may call it per iteration)."""
     _state.active, _state.dirty, _state.epoch = True, False, None
 
 
-def _request_finished(**_: Any) -> None:
+def request_ended(**_: Any) -> None:
     _state.active, _state.dirty, _state.epoch = False, False, None
 
 
-request_started.connect(_request_started, dispatch_uid="core.freshness.started")
-request_finished.connect(_request_finished, dispatch_uid="core.freshness.finished")
+request_started.connect(request_began, dispatch_uid="core.freshness.started")
+request_finished.connect(request_ended, dispatch_uid="core.freshness.finished")
 
 
 def _epoch() -> int | None:
