@@ -18,8 +18,11 @@ def refresh_tokens() -> dict[str, int]:
     return refresh_due_tokens().counts
 
 
-@cron(IntervalTrigger(seconds=settings.SCHEDULE_HEALTH_CHECK_SECONDS, jitter=15))
 @task()
 def check_health() -> dict[str, int]:
     """Health-check the next batch of connections whose last check is the oldest."""
     return check_due_health().counts
+
+
+if settings.SCHEDULE_HEALTH_CHECK_SECONDS > 0:  # 0: no scheduled health checks (the demo)
+    cron(IntervalTrigger(seconds=settings.SCHEDULE_HEALTH_CHECK_SECONDS, jitter=15))(check_health)

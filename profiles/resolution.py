@@ -23,6 +23,9 @@ from projects.models import Project
 from .pins import Pin, PinKind
 
 CACHE_TIMEOUT = 24 * 3600
+_FROM_PROCESS = RESOLUTION_CACHE.labels("process")
+_FROM_SHARED = RESOLUTION_CACHE.labels("shared")
+_FROM_DATABASE = RESOLUTION_CACHE.labels("database")
 _NOTHING = "∅"  # cached "matches nothing" (distinct from a miss)
 
 
@@ -93,15 +96,15 @@ def resolve(project: Project, connector_id: int, pin: Pin) -> Resolved | None:
     local_key = _local_key(project.pk, connector_id, pin)
     local = freshness.local_get(local_key)
     if local is not freshness.MISS:
-        RESOLUTION_CACHE.labels("process").inc()
+        _FROM_PROCESS.inc()
         return None if local == _NOTHING else local
     key = _cache_key(project.pk, connector_id, pin, versions_generation(connector_id))
     cached = cache.get(key)
     if cached is not None:
-        RESOLUTION_CACHE.labels("shared").inc()
+        _FROM_SHARED.inc()
         freshness.local_set(local_key, cached)
         return None if cached == _NOTHING else cached
-    RESOLUTION_CACHE.labels("database").inc()
+    _FROM_DATABASE.inc()
     resolved = resolve_uncached(project, connector_id, pin)
     value = resolved if resolved is not None else _NOTHING
     cache.set(key, value, CACHE_TIMEOUT)
@@ -167,7 +170,7 @@ def resolve_many(
         else:
             result[pair] = None if local == _NOTHING else local
     if result:
-        RESOLUTION_CACHE.labels("process").inc(len(result))
+        _FROM_PROCESS.inc(len(result))
     if not remote:
         return result
     generations = versions_generations({c for c, _ in remote})
@@ -184,9 +187,9 @@ def resolve_many(
         else:
             missing.append(pair)
     if len(missing) < len(keys):
-        RESOLUTION_CACHE.labels("shared").inc(len(keys) - len(missing))
+        _FROM_SHARED.inc(len(keys) - len(missing))
     if missing:
-        RESOLUTION_CACHE.labels("database").inc(len(missing))
+        _FROM_DATABASE.inc(len(missing))
     if missing:
         rows = list(
             ConnectorVersion.objects.filter(

@@ -20,3 +20,6 @@ SANDBOX_ENABLED = True
 CONNECTION_ALLOW_PRIVATE_NETWORK = True
 INSTALLED_APPS = [*INSTALLED_APPS, "oauth2_provider", "sandbox"]  # noqa: F405
 OAUTH2_PROVIDER = SANDBOX_OAUTH2_PROVIDER  # noqa: F405
+# The demo's connections point at fictional hosts (only the Sandbox ones answer): no scheduled
+# health checks unless asked for (the scheduler still refreshes tokens).
+SCHEDULE_HEALTH_CHECK_SECONDS = env.int("SCHEDULE_HEALTH_CHECK_SECONDS", default=0)
