@@ -37,6 +37,7 @@ from tests.factories import (
     make_profile,
     make_team,
     member_id,
+    update_connections,
 )
 from tests.provider import Answer, Provider, provider_server
 
@@ -548,7 +549,7 @@ def seven(tenancy: Tenancy, settings: Any) -> list[Connection]:
                 config={"api_key": f"sk_{index:02d}_abcdefghijkl"},
             )
         )
-    Connection.objects.filter(pk=rows[1].pk).update(status=Status.DISABLED)
+    update_connections(Connection.objects.filter(pk=rows[1].pk), status=Status.DISABLED)
     Connection.objects.filter(pk=rows[2].pk).update(health=Health.UNHEALTHY)
     return rows
 
