@@ -18,8 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.models import Connector, ConnectorVersion
-from connectors.selectors import connectors_for_project
+from connectors.models import ConnectorVersion
 from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
@@ -421,11 +420,6 @@ def activity_of(connection: Connection, *, limit: int) -> list[AuditEntry]:
 def teams_of(organization_id: int) -> QuerySet[Team]:
     """The organization's teams by name (who can be granted access)."""
     return Team.objects.filter(organization_id=organization_id).order_by("name")
-
-
-def connector_as_seen(project: Project, connector_id: int) -> Connector | None:
-    """The connector with the project's display title and icon (``connectors_for_project``)."""
-    return connectors_for_project(project).filter(pk=connector_id).first()
 
 
 def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
