@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db
@@ -160,6 +161,28 @@ def by_version(
     return dict(
         rows.values_list("version_pk").annotate(total=Sum("n")).values_list("version_pk", "total")
     )
+
+
+def total(
+    project_id: int,
+    *,
+    connector_key: str = "",
+    profile_public_id: UUID | None = None,
+    status: str = "",
+    version_number: str = "",
+) -> int:
+    """How many connections of the project match these (all optional) conditions."""
+    rows = ConnectionCount.objects.filter(project_id=project_id)
+    if connector_key:
+        rows = rows.filter(connector__key=connector_key)
+    if profile_public_id is not None:
+        rows = rows.filter(profile__public_id=profile_public_id)
+    if status:
+        rows = rows.filter(status=status)
+    if version_number:
+        numbered = ConnectorVersion.objects.filter(version=version_number).values("pk")
+        rows = rows.filter(version_pk__in=numbered)
+    return int(rows.aggregate(total=Sum("n"))["total"] or 0)
 
 
 def by_status(project_id: int, *, profile_id: int | None = None) -> dict[str, int]:

@@ -242,6 +242,24 @@ def page(
         raise ServiceError("The page cursor is not valid; start from the first page.") from exc
 
 
+def list_count(
+    viewer: rbac.Viewer, project: Project, filters: Filters, connections: QuerySet[Connection]
+) -> tuple[int, bool]:
+    """The list's count (``connections``: the filtered rows): exact from the counters when the
+    viewer sees every connection and filters only by what they count (connector, profile,
+    status, version); else counted up to the cap. (count, capped?)"""
+    if viewer.sees_all and not (filters.search.strip() or filters.health or filters.fields):
+        total = counters.total(
+            project.pk,
+            connector_key=filters.connector_key,
+            profile_public_id=filters.profile_id,
+            status=filters.status,
+            version_number=filters.version,
+        )
+        return total, False
+    return count_capped(connections)
+
+
 def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> tuple[int, bool]:
     """How many rows match, counting no further than ``cap`` (bounded cost at any size)."""
     cap = COUNT_CAP if cap is None else cap

@@ -187,7 +187,7 @@ def _list_context(
         # A search's page says enough (a full page: "25+"): no second trigram scan to count.
         count, capped = len(page.items), page.next is not None
     else:
-        count, capped = selectors.count_capped(visible)
+        count, capped = selectors.list_count(viewer, project, filters, visible)
     info = selectors.version_labels({c.resolved_version_id for c in page.items})
     roles = rbac.roles(viewer, page.items)
     prev_href, next_href = page.links(params)

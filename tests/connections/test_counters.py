@@ -57,6 +57,16 @@ def assert_counted(project: Project) -> None:
     assert selectors.counts_by_profile(project) == live
     for profile_id, n in live.items():
         assert counters.on_profile(profile_id) == n
+    rows = Connection.objects.filter(project=project)
+    assert counters.total(project.pk) == rows.count()
+    for status in Status.values:
+        assert counters.total(project.pk, status=status) == rows.filter(status=status).count()
+    for number in set(rows.values_list("resolved_version__version", flat=True)) - {None}:
+        on_number = rows.filter(resolved_version__version=number).count()
+        assert counters.total(project.pk, version_number=number, connector_key="acme_crm") == (
+            rows.filter(resolved_version__version=number, connector__key="acme_crm").count()
+        )
+        assert counters.total(project.pk, version_number=number) == on_number
 
 
 def profiles_of(project: Project) -> list[ConnectorProfile]:
