@@ -419,6 +419,14 @@ class Command(BaseCommand):
         team = Team.objects.get(organization__slug=BENCH_ORG, name=TEAM)
         member = get_user_model().objects.get(username=MEMBER)
         with connection.cursor() as cursor:
+            # Counted from the first new id, not from the old maximum: the id sequence may have
+            # moved past it (rows inserted and deleted or rolled back meanwhile).
+            cursor.execute(
+                "SELECT coalesce(min(id), %s) - 1 FROM connections_connection "
+                "WHERE project_id = %s AND id > %s",
+                [after_id + 1, project.pk, after_id],
+            )
+            after_id = int(cursor.fetchone()[0])
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant
