@@ -284,6 +284,8 @@ def run() -> None:
                 api,
                 False,
             ),
+            ("profiles page (owner)", owner, f"/p/{ctx['project'].slug}/profiles/", {}, True),
+            ("API GET /connector_profiles", owner, "/api/v1/connector_profiles", api, False),
             ("admin changelist (superuser)", staff, "/admin/connections/connection/", {}, False),
             (
                 "admin search one owner id",

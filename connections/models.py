@@ -261,3 +261,37 @@ class ConnectSession(models.Model):
 
     def __str__(self) -> str:
         return f"connect session for {self.origin_owner_id}"
+
+
+class ConnectionCount(models.Model):
+    """How many connections are on one profile, resolved to one version, in one status: kept
+    by ``connections.counters`` in the transaction of every write that creates, moves,
+    deletes or changes a connection, so that counting costs the same at any number of rows.
+
+    ``version_pk`` is the resolved version's id, 0 for none (a plain integer, not a foreign
+    key: a unique key over a nullable column would not match its NULL rows)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(ConnectorProfile, on_delete=models.CASCADE, related_name="+")
+    version_pk = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "version_pk", "status"], name="connection_count_key"
+            ),
+            models.CheckConstraint(condition=Q(n__gte=0), name="connection_count_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]),
+                name="connection_count_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "connector", "version_pk"], name="conn_count_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}/{self.version_pk}/{self.status}: {self.n}"

@@ -12,22 +12,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.core.cache import cache
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.models import Connector, ConnectorVersion
-from connectors.selectors import connectors_for_project
+from connectors.models import ConnectorVersion
 from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
-from . import rbac
+from . import counters, rbac
 from .models import Connection, ConnectionGrant, ConnectSession, Health, Status
 
 SORTS = ("created_at", "updated_at", "name")
@@ -244,6 +242,33 @@ def page(
         raise ServiceError("The page cursor is not valid; start from the first page.") from exc
 
 
+def list_count(
+    viewer: rbac.Viewer, project: Project, filters: Filters, connections: QuerySet[Connection]
+) -> tuple[int, bool]:
+    """The list's count (``connections``: the filtered rows): exact from the counters when the
+    viewer sees every connection and filters only by what they count (connector, profile,
+    status, version); for a member, the two parts of their scope counted apart (each through
+    its own index, ``rbac.scope_parts``); else counted up to the cap. (count, capped?)"""
+    if viewer.sees_all and not (filters.search.strip() or filters.health or filters.fields):
+        total = counters.total(
+            project.pk,
+            connector_key=filters.connector_key,
+            profile_public_id=filters.profile_id,
+            status=filters.status,
+            version_number=filters.version,
+        )
+        return total, False
+    rows = apply_filters(Connection.objects.filter(project=project), filters)
+    parts = rbac.scope_parts(viewer, rows)
+    if parts is None:
+        return count_capped(connections)
+    open_to_all, granted = parts
+    # Only indexed columns selected: the organization-wide part is an index-only scan.
+    n = open_to_all.order_by().values("org_role")[: COUNT_CAP + 1].count()
+    n += granted.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
 def count_capped(connections: QuerySet[Connection], cap: int | None = None) -> tuple[int, bool]:
     """How many rows match, counting no further than ``cap`` (bounded cost at any size)."""
     cap = COUNT_CAP if cap is None else cap
@@ -307,8 +332,6 @@ def masked_config(connection: Connection) -> dict[str, str]:
 
 # --- Version adoption --------------------------------------------------------------------------
 
-ADOPTION_CACHE_SECONDS = 60
-
 
 def adoption(
     project: Project,
@@ -318,16 +341,12 @@ def adoption(
     profile_id: int | None = None,
 ) -> list[tuple[str, int]]:
     """How many of the connections ``viewer`` may see are on each version now (their last
-    resolution), highest version first. For those who see every connection it is cached for
-    a minute (an aggregate over every row); a member's own, smaller scope is counted live."""
-    everyone = viewer is None or viewer.sees_all
-    key = f"adoption:{project.pk}:{connector_id}:{profile_id}"
-    cached = cache.get(key) if everyone else None
-    if cached is not None:
-        return list(cached)
-    rows = Connection.objects.filter(project=project)
-    if not everyone and viewer is not None:
-        rows = rbac.scope(viewer, rows)
+    resolution), highest version first. For those who see every connection: read from the
+    counters (``connections.counters``), the same cost at any size; a member's own, smaller
+    scope (grants) is counted live."""
+    if viewer is None or viewer.sees_all:
+        return _adoption_counted(project, connector_id=connector_id, profile_id=profile_id)
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
     if connector_id is not None:
         rows = rows.filter(connector_id=connector_id)
     if profile_id is not None:
@@ -337,17 +356,26 @@ def adoption(
         .annotate(n=Count("pk"))
         .order_by("-resolved_version__version_key")
     )
-    result = [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
-    if everyone:
-        cache.set(key, result, ADOPTION_CACHE_SECONDS)
-    return result
+    return [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
+
+
+def _adoption_counted(
+    project: Project, *, connector_id: int | None, profile_id: int | None
+) -> list[tuple[str, int]]:
+    per_version = counters.by_version(project.pk, connector_id=connector_id, profile_id=profile_id)
+    versions = ConnectorVersion.objects.filter(pk__in=[pk for pk in per_version if pk])
+    labels = versions.order_by("-version_key").values_list("pk", "version")
+    result = [(number, per_version.pop(pk)) for pk, number in labels]
+    unresolved = sum(per_version.values())  # version 0, or one deleted meanwhile
+    return [*result, ("unresolved", unresolved)] if unresolved else result
 
 
 def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> dict[int, int]:
-    """Connections per profile, among those ``viewer`` may see (all for None / admins)."""
-    rows = Connection.objects.filter(project=project)
-    if viewer is not None:
-        rows = rbac.scope(viewer, rows)
+    """Connections per profile, among those ``viewer`` may see: from the counters for None
+    (an API key) and those who see all; a member's scope (grants) counted live."""
+    if viewer is None or viewer.sees_all:
+        return counters.by_profile(project.pk)
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
     return dict(
         rows.values_list("profile_id").annotate(n=Count("pk")).values_list("profile_id", "n")
     )
@@ -369,8 +397,8 @@ def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
 
 
 def count_on_profile(profile: ConnectorProfile) -> int:
-    """Every connection on the profile (an API key sees all of its project's)."""
-    return Connection.objects.filter(profile_id=profile.pk).count()
+    """Every connection on the profile (an API key sees all of its project's): a counter."""
+    return counters.on_profile(profile.pk)
 
 
 def visible_one(viewer: rbac.Viewer, project: Project, connection_id: UUID) -> Connection | None:
@@ -422,11 +450,6 @@ def activity_of(connection: Connection, *, limit: int) -> list[AuditEntry]:
 def teams_of(organization_id: int) -> QuerySet[Team]:
     """The organization's teams by name (who can be granted access)."""
     return Team.objects.filter(organization_id=organization_id).order_by("name")
-
-
-def connector_as_seen(project: Project, connector_id: int) -> Connector | None:
-    """The connector with the project's display title and icon (``connectors_for_project``)."""
-    return connectors_for_project(project).filter(pk=connector_id).first()
 
 
 def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:

@@ -155,6 +155,14 @@ class ConnectorVersion(models.Model):
         return str(getattr(connector, "display_title", "") or connector.title or connector.key)
 
     @property
+    def icon(self) -> str:
+        """The definition's ``info.assets.icon`` (a URL), or ""."""
+        info = self.definition.get("info") if isinstance(self.definition, dict) else None
+        assets = info.get("assets") if isinstance(info, dict) else None
+        icon = assets.get("icon") if isinstance(assets, dict) else None
+        return str(icon) if icon else ""
+
+    @property
     def authentication(self) -> dict[str, Any]:
         auth = self.definition.get("authentication")
         return auth if isinstance(auth, dict) else {}

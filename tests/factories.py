@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db.models import QuerySet
 
 from connectors.cache import generation_key
 from connectors.models import ConnectorVersion
@@ -240,3 +241,14 @@ def member_id(user: User, organization: Organization | None = None) -> str:
     if organization is not None:
         memberships = memberships.filter(organization=organization)
     return str(memberships.get().public_id)
+
+
+def update_connections(rows: QuerySet[Connection], **fields: object) -> int:
+    """A test's raw UPDATE of connections (a state no service sets directly), with the
+    connection counters recounted after it: the services keep them in step, so a test that
+    writes past the services must too."""
+    from connections import counters
+
+    updated = rows.update(**fields)
+    counters.recount()
+    return updated

@@ -31,6 +31,7 @@ from projects.crypto import encrypt_json
 from projects.models import Project
 from projects.services import Actor, ServiceError, audit_record
 
+from .. import counters
 from ..models import Connection, ConnectSession, Health, Status
 from . import health
 from .connections import (
@@ -230,6 +231,7 @@ def save_connection(
             .select_related("profile", "project__organization")
             .get(pk=session.account_id)
         )
+        counted = counters.key_of(connection)
         plain, secret = split_config(version, config)
         before = {"profile": connection.profile.name, "status": connection.status}
         connection.config_values = plain
@@ -248,6 +250,7 @@ def save_connection(
         connection.last_used_at = now
         connection.health_error = ""
         connection.save()
+        counters.changed(counted, connection)
         audit_record(
             actor=actor,
             organization=session.project.organization,

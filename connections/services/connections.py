@@ -20,7 +20,7 @@ from projects.crypto import encrypt_json
 from projects.models import Membership, Team
 from projects.services import Actor, ServiceError, audit_record
 
-from .. import rbac
+from .. import counters, rbac
 from ..models import (
     Connection,
     ConnectionGrant,
@@ -150,6 +150,7 @@ def connection_create(
         resolved_version=version,
         last_used_at=now,
     )
+    counters.added(connection)
     profile_connections_change(profile.pk)
     _audit(
         actor,
@@ -218,6 +219,7 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
         raise ServiceError("Status must be active, disabled or needs_reauth.", field="status")
     connection = _locked(connection)
     if status != connection.status:
+        counted = counters.key_of(connection)
         before = connection.status
         connection.status = status
         fields = ["status", "updated_at"]
@@ -225,6 +227,7 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
             connection.health = Health.NEEDS_REAUTH
             fields.append("health")
         connection.save(update_fields=fields)
+        counters.changed(counted, connection)
         if status == Status.DISABLED:
             revoke_links(connection_ids=[connection.pk])
         _audit(
@@ -247,6 +250,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
         before={"origin_owner_id": connection.origin_owner_id, "profile": connection.profile.name},
     )
     profile_id = connection.profile_id
+    counters.removed(connection)
     connection.delete()
     profile_connections_change(profile_id)
 

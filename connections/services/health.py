@@ -31,6 +31,7 @@ from profiles.selectors import resolve_profile
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
+from .. import counters
 from ..models import Connection, Health, Status
 from .tokens import UpstreamError, connection_refresh_tokens, is_expired
 
@@ -209,6 +210,7 @@ def health_result_record(
         .select_related("project__organization", "profile")
         .get(pk=connection.pk)
     )
+    counted = counters.key_of(row)
     before = {"health": row.health, "status": row.status}
     if result.status == Health.UNKNOWN:
         row.health_checked_at = result.checked_at
@@ -227,6 +229,7 @@ def health_result_record(
         row.resolved_version_id = resolved.id
     row.last_used_at = result.checked_at
     row.save()
+    counters.changed(counted, row)
     after = {"health": row.health, "status": row.status}
     if after != before:
         audit_record(

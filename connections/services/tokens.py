@@ -32,6 +32,7 @@ from core.outbound import DestinationRefused, check_destination, http_timeout
 from projects.crypto import decrypt_json
 from projects.services import Actor, ServiceError, audit_record
 
+from .. import counters
 from ..models import Connection, Health, Status
 from .connections import tokens_blob
 
@@ -172,6 +173,7 @@ def connection_refresh_tokens(
             new = _token_call(token_url, client_id, client_secret, str(tokens["refresh_token"]))
         except InvalidGrantError:
             before = {"status": row.status}
+            counted = counters.key_of(row)
             row.status = Status.NEEDS_REAUTH
             row.health = Health.NEEDS_REAUTH
             row.health_error = (
@@ -180,6 +182,7 @@ def connection_refresh_tokens(
             )
             with transaction.atomic():
                 row.save(update_fields=["status", "health", "health_error", "updated_at"])
+                counters.changed(counted, row)
                 audit_record(
                     actor=actor,
                     organization=row.project.organization,

@@ -37,11 +37,15 @@ from ..services import health, tokens
 ACTIVITY_LIMIT = 20
 
 
-def _connector_info(access: ProjectAccess, connection: Connection) -> tuple[str, str]:
-    connector = selectors.connector_as_seen(access.project, connection.connector_id)
-    if connector is None:
+def _connector_info(connection: Connection) -> tuple[str, str]:
+    """Title and icon as the connection's version words them, as in the list's rows (from the
+    definition already loaded with the row: no query)."""
+    version = connection.resolved_version
+    if version is None:
         return connection.connector.key, ""
-    return connector.display_title, connector.display_icon  # type: ignore[attr-defined]
+    info = version.definition.get("info") if isinstance(version.definition, dict) else None
+    title = info.get("title") if isinstance(info, dict) else None
+    return str(title or connection.connector.key), version.icon
 
 
 def _can(role: str) -> dict[str, bool]:
@@ -78,7 +82,7 @@ def detail_context(
     **extra: Any,
 ) -> dict[str, Any]:
     tab = extra.pop("tab", None) or DetailTabForm(request.GET).tab_name
-    title, icon = _connector_info(access, connection)
+    title, icon = _connector_info(connection)
     context: dict[str, Any] = {
         "connection": connection,
         "role": role,

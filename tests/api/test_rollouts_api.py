@@ -25,7 +25,7 @@ from projects.services import Actor
 from rollouts.models import MigrationNotice, ProfileMigration
 from rollouts.services import migration_complete, migration_create, migration_link
 from tests.conftest import Tenancy
-from tests.factories import make_api_key, make_connection, make_profile
+from tests.factories import make_api_key, make_connection, make_profile, update_connections
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/migrations"
@@ -222,10 +222,14 @@ def test_counts_follow_moves_and_completion(world: World) -> None:
     # Two moved as a re-authentication would; one moved before the start does not count.
     a, b, c = world.accounts[:3]
     now = timezone.now()
-    Connection.objects.filter(pk__in=[a.pk, b.pk]).update(
-        profile=world.new, moved_from_profile=world.old, moved_at=now
+    update_connections(
+        Connection.objects.filter(pk__in=[a.pk, b.pk]),
+        profile=world.new,
+        moved_from_profile=world.old,
+        moved_at=now,
     )
-    Connection.objects.filter(pk=c.pk).update(
+    update_connections(
+        Connection.objects.filter(pk=c.pk),
         profile=world.new,
         moved_from_profile=world.old,
         moved_at=world.migration.started_at - timedelta(days=1),
@@ -312,7 +316,7 @@ def test_the_pending_list_costs_the_same_queries_at_any_page_size(world: World) 
     small = [*world.accounts, make_connection(world.old, "u4", email="u4@x.example")]
     for account in small:
         link(world, account)
-    Connection.objects.filter(pk=small[0].pk).update(status=Status.NEEDS_REAUTH)
+    update_connections(Connection.objects.filter(pk=small[0].pk), status=Status.NEEDS_REAUTH)
     world.api.get(BASE)  # the key's first use of the day records it (one more query)
     five = queries()
     for n in range(5, 45):

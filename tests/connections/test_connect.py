@@ -19,7 +19,13 @@ from profiles.services import profile_create
 from projects.crypto import decrypt_json
 from projects.models import AuditEntry, Project
 from projects.services import Actor
-from tests.factories import make_api_key, make_connection, make_profile, make_project
+from tests.factories import (
+    make_api_key,
+    make_connection,
+    make_profile,
+    make_project,
+    update_connections,
+)
 from tests.provider import Answer, Provider, provider_server
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +260,7 @@ def test_reauthentication_replaces_credentials_and_moves_profile(
         pin="1.0.0",
     )
     connection = make_connection(old, "cust-7", config={"api_key": "sk_old_000000000000"})
-    Connection.objects.filter(pk=connection.pk).update(status=Status.NEEDS_REAUTH)
+    update_connections(Connection.objects.filter(pk=connection.pk), status=Status.NEEDS_REAUTH)
     _token, path = link(profile, account_id=connection.public_id, origin_owner_id="")
     page = Client().get(path)
     assert b"Reconnect" in page.content

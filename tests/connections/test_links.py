@@ -34,7 +34,13 @@ from profiles.services import profile_create
 from projects.models import AuditEntry, Role
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy
-from tests.factories import connector_yaml, make_connection, make_member, make_profile
+from tests.factories import (
+    connector_yaml,
+    make_connection,
+    make_member,
+    make_profile,
+    update_connections,
+)
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -377,7 +383,9 @@ def test_reauth_panel_is_for_editors(world: World) -> None:
     editor = world.client("editor_grant").get(page).content.decode()
     assert FORM in editor and "Request re-authentication" in editor
     assert 'data-testid="reauth-needed"' not in editor
-    Connection.objects.filter(pk=world.connection.pk).update(status=Status.NEEDS_REAUTH)
+    update_connections(
+        Connection.objects.filter(pk=world.connection.pk), status=Status.NEEDS_REAUTH
+    )
     editor = world.client("editor_grant").get(page).content.decode()
     assert 'data-testid="reauth-needed"' in editor
     assert f'value="{world.other.public_id}"' in editor  # the same connector's other profile

@@ -115,6 +115,14 @@ def test_matrix(world: dict[str, Any], who: str) -> None:
         assert selectors.count_capped(selectors.visible(viewer, world["project"]))[0] == len(
             expected
         )
+        # The list's count (counters for those who see all, the scope's two parts for a
+        # member) agrees, with and without a filter.
+        for filters in (selectors.Filters(), selectors.Filters(status="active")):
+            visible = selectors.apply_filters(selectors.visible(viewer, world["project"]), filters)
+            assert selectors.list_count(viewer, world["project"], filters, visible) == (
+                visible.count(),
+                False,
+            )
         assert {name_of[pk]: r for pk, r in rbac.roles(viewer, rows).items()} == expected
     for name, connection in conns.items():
         role = expected.get(name)

@@ -122,6 +122,11 @@ def test_seed_demo_warns_when_the_sandbox_was_seeded_for_another_address(setting
 
 @pytest.mark.postgres
 def test_seed_bench_creates_exactly_what_was_asked() -> None:
+    with db_connection.cursor() as cursor:  # ids used and lost before (rolled back, deleted)
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('connections_connection', 'id'), "
+            "(SELECT coalesce(max(id), 0) FROM connections_connection) + 3000)"
+        )
     out = StringIO()
     call_command("seed_bench", "--connections", "2000", "--project", "bench-test", stdout=out)
     project = Project.objects.get(slug="bench-test")

@@ -28,7 +28,7 @@ from rollouts.services import (
     migration_notify,
     migration_start_with_new_profile,
 )
-from tests.factories import make_connection, make_profile, make_project
+from tests.factories import make_connection, make_profile, make_project, update_connections
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -100,8 +100,11 @@ def test_progress_counts_moves_since_the_start(world: dict[str, Any]) -> None:
     migration = start(world)
     assert sel.progress(migration) == sel.Progress(pending=4, migrated=0)
     a, b = world["accounts"][:2]
-    Connection.objects.filter(pk__in=[a.pk, b.pk]).update(
-        profile=world["new"], moved_from_profile=world["old"], moved_at=timezone.now()
+    update_connections(
+        Connection.objects.filter(pk__in=[a.pk, b.pk]),
+        profile=world["new"],
+        moved_from_profile=world["old"],
+        moved_at=timezone.now(),
     )
     # A raw update bypasses the re-authentication that clears the cached figures.
     assert sel.progress(migration) == sel.Progress(pending=4, migrated=0)

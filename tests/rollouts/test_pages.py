@@ -34,7 +34,7 @@ from projects.services import Actor
 from rollouts.models import MigrationNotice, ProfileMigration
 from rollouts.services import migration_complete, migration_create, migration_link
 from tests.conftest import WHO, Tenancy
-from tests.factories import connector_yaml, make_connection, make_profile
+from tests.factories import connector_yaml, make_connection, make_profile, update_connections
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -507,8 +507,11 @@ def test_start_with_a_draft_is_404(world: World) -> None:
 
 
 def move(world: World, *accounts: Connection, when: Any = None) -> None:
-    Connection.objects.filter(pk__in=[a.pk for a in accounts]).update(
-        profile=world.new, moved_from_profile=world.old, moved_at=when or timezone.now()
+    update_connections(
+        Connection.objects.filter(pk__in=[a.pk for a in accounts]),
+        profile=world.new,
+        moved_from_profile=world.old,
+        moved_at=when or timezone.now(),
     )
 
 
@@ -581,7 +584,7 @@ def owners(html: str) -> list[str]:
 def test_pending_table_filters_search_sort_and_notice_state(world: World) -> None:
     m = world.migrate()
     _a0, a1, a2, a3 = world.accounts
-    Connection.objects.filter(pk=a2.pk).update(status=Status.NEEDS_REAUTH)
+    update_connections(Connection.objects.filter(pk=a2.pk), status=Status.NEEDS_REAUTH)
     MigrationNotice.objects.create(
         migration=m, connection=a1, notices_sent=2, last_sent_at=timezone.now()
     )

@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
+from connections import counters
 from connections.models import Connection, Health, OrgRole, Status
 from connections.services.connections import resolved_version
 from connectors.builtin_loader import load_builtin_connectors
@@ -152,11 +153,13 @@ class Command(BaseCommand):
         have = Connection.objects.filter(project=project).count()
         missing = wanted - have
         if missing <= 0:
+            counters.recount(project.pk)  # a database seeded before the counters existed
             self.stdout.write(f"{project.slug} has {have:,} connections already (≥ {wanted:,}).")
             return
         with transaction.atomic():
             last_id, timings = self.insert(project, targets, missing, rng)
             self.grant(project, after_id=last_id)
+            counters.recount(project.pk)  # the rows came in through COPY
         analyze = time.perf_counter()
         with connection.cursor() as cursor:
             # As autovacuum would on a live database: statistics, and the visibility map that
@@ -416,6 +419,14 @@ class Command(BaseCommand):
         team = Team.objects.get(organization__slug=BENCH_ORG, name=TEAM)
         member = get_user_model().objects.get(username=MEMBER)
         with connection.cursor() as cursor:
+            # Counted from the first new id, not from the old maximum: the id sequence may have
+            # moved past it (rows inserted and deleted or rolled back meanwhile).
+            cursor.execute(
+                "SELECT coalesce(min(id), %s) - 1 FROM connections_connection "
+                "WHERE project_id = %s AND id > %s",
+                [after_id + 1, project.pk, after_id],
+            )
+            after_id = int(cursor.fetchone()[0])
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant

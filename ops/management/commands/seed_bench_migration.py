@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from connections import counters
 from connections.models import Connection
 from connections.services.connections import resolved_version
 from profiles.models import ConnectorProfile
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self.deal(migration, pending, migrated)
                 self.notices(migration)
+                counters.recount(project.pk)  # the rows were moved in SQL
             with connection.cursor() as cursor:
                 # As autovacuum would after a mass update (visibility map for index-only counts).
                 cursor.execute("VACUUM (ANALYZE) connections_connection")

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from connections import rbac
+from connections import counters, rbac
 from connections.models import Connection, Health, OrgRole, Status, SubjectType
 from connections.selectors import visible
 from connections.services.connections import (
@@ -268,6 +268,7 @@ def seed_connections() -> bool:
             rows.append(connection)
             times[connection.origin_owner_id] = (created_at, updated_at)
     created = Connection.objects.bulk_create(rows)
+    counters.added(*created)
     for connection in created:
         connection.created_at, connection.updated_at = times[connection.origin_owner_id]
     Connection.objects.bulk_update(created, ["created_at", "updated_at"], batch_size=100)
