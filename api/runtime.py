@@ -25,6 +25,10 @@ router = Router(tags=["actions and resources"])
 
 MAX_RESOURCE_IDS = 50
 ActionPath = Annotated[Line, Path(max_length=100)]
+ResourceIds = Annotated[
+    list[Annotated[Line, Field(max_length=1000)]],
+    Query(..., min_length=1, max_length=MAX_RESOURCE_IDS),
+]
 
 
 class ActionIn(Schema):
@@ -212,7 +216,7 @@ def _records(data: Any) -> list[Any]:
 def resources_get(
     request: HttpRequest,
     connection_id: UUID,
-    resource_ids: list[Line] = Query(..., max_length=MAX_RESOURCE_IDS),  # type: ignore[type-arg]
+    resource_ids: ResourceIds,
     refresh_oauth_tokens: bool = False,
 ) -> dict[str, Any]:
     connection = _connection(request, connection_id)
@@ -220,8 +224,6 @@ def resources_get(
     _refresh_first(request, connection, refresh_oauth_tokens)
     items: list[Any] = []
     for resource_id in resource_ids:
-        if len(resource_id) > 1000:
-            raise ServiceError("A resource id is at most 1,000 characters.", field="resource_ids")
         inputs = _inputs(names, resource_id=resource_id)
         items += _records(_run(request, connection, action_id, inputs).data)
     return {"items": items}

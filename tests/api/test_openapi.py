@@ -112,6 +112,11 @@ def test_every_parameter_is_bounded() -> None:
                         or {"minimum", "maximum"} <= set(alternative)
                         or "enum" in alternative
                         or alternative.get("format") == "uuid"
+                        or (
+                            alternative.get("type") == "array"
+                            and "maxItems" in alternative
+                            and "maxLength" in alternative.get("items", {})
+                        )
                     )
                     if not bounded:
                         unbounded.append(f"{method.upper()} {path} {parameter['name']}")

@@ -520,9 +520,11 @@ def test_an_answer_over_the_size_cap_is_refused(provider: Provider) -> None:
 def test_private_destinations_are_refused_outside_local_settings(base_url: str) -> None:
     project = make_project()
     _, connection = connection_on(project, definition(base_url, [one_request(None)]))  # type: ignore[arg-type]
-    with override_settings(CONNECTION_ALLOW_PRIVATE_NETWORK=False):
-        with pytest.raises(ActionError) as caught:
-            run(project, connection, "go")
+    with (
+        override_settings(CONNECTION_ALLOW_PRIVATE_NETWORK=False),
+        pytest.raises(ActionError) as caught,
+    ):
+        run(project, connection, "go")
     assert caught.value.status == 502
     assert "private" in caught.value.message or "https" in caught.value.message
 
