@@ -19,7 +19,15 @@ from core.cache import CacheUnavailable
 from projects.services import ServiceError
 from runtime.engine import ActionFailure
 
-from . import connect_sessions, connections, connectors, profiles, rollouts, runtime
+from . import (
+    connect_sessions,
+    connection_imports,
+    connections,
+    connectors,
+    profiles,
+    rollouts,
+    runtime,
+)
 from .auth import api_key_auth
 from .errors import error_body, error_response
 from .openapi import DocumentedNinjaAPI
@@ -143,6 +151,7 @@ def project_detail(request: HttpRequest) -> ProjectOut:
 
 api.add_router("", connectors.router)
 api.add_router("", profiles.router)
+api.add_router("", connection_imports.available_router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
 api.add_router("", rollouts.router)

@@ -58,6 +58,8 @@ EXTRA: dict[str, set[int]] = {
     "api_connections_connection_detail": {502},
     "api_connections_connection_health": {502},
     "api_connect_sessions_connect_session_create": {404},
+    "api_connection_imports_connection_import": {404, 422, 502},
+    "api_connection_imports_connection_replace": {422, 502},
     "api_runtime_action_run": {409, 422, 502, 504},
     "api_runtime_resources_get": {409, 422, 502, 504},
     "api_runtime_resources_children": {409, 422, 502, 504},
