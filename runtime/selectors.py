@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from connections import rbac
 from connections.models import Connection
+from connections.selectors import connections_of
 from connectors.models import ConnectorVersion
 from core.pager import KeysetOrder, Page, keyset_page
+from projects.permissions import ProjectAccess
 
 from .models import RequestLog, RequestStatus
 
@@ -78,3 +82,25 @@ def version_figures(version: ConnectorVersion) -> VersionFigures:
         errors_24h=Count("id", filter=Q(created_at__gte=day) & error),
     )
     return VersionFigures(**figures)
+
+
+def try_it_connections(
+    user: Any, access: ProjectAccess, connector_id: int, *, limit: int = 200
+) -> list[Connection]:
+    """Connections of the connector the user may edit (Try it runs with their credentials)."""
+    viewer = rbac.Viewer(user=user, membership=access.membership)
+    rows = list(
+        rbac.scope(viewer, connections_of(access.project)).filter(connector_id=connector_id)[:limit]
+    )
+    roles = rbac.roles(viewer, rows)
+    return [c for c in rows if rbac.allows(roles[c.pk], rbac.ConnNeed.WRITE)]
+
+
+def action_ids_of(connection: Connection, *, limit: int = 100) -> list[str]:
+    """The actions this connection's requests named (the Requests tab's filter)."""
+    return list(
+        RequestLog.objects.filter(connection=connection)
+        .order_by("action_id")
+        .values_list("action_id", flat=True)
+        .distinct()[:limit]
+    )

@@ -392,3 +392,21 @@ def test_prune_request_log_deletes_rows_older_than_the_retention(provider: Provi
     call_command("prune_request_log", "--older-than-days", "30")
     assert list(RequestLog.objects.values_list("pk", flat=True)) != [old.pk]
     assert RequestLog.objects.count() == 1
+
+
+def test_call_action_prints_the_result_and_fails_with_the_code(provider: Provider) -> None:
+    from io import StringIO
+
+    from django.core.management.base import CommandError
+
+    provider.routes["/people"] = PEOPLE
+    project = make_project()
+    _, connection = connection_on(project, people_definition(provider.url))
+    out = StringIO()
+    call_command("call_action", str(connection.public_id), "list_people", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert (printed["data"], printed["version"]) == ([{"name": "Ada"}], "1.0.0")
+    with pytest.raises(CommandError, match="invalid_inputs: .*inputs.x: is not an input"):
+        call_command("call_action", str(connection.public_id), "list_people", "--input", "x=1")
+    with pytest.raises(CommandError, match="No such connection"):
+        call_command("call_action", "not-a-uuid", "list_people")
