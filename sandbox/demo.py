@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -119,6 +120,12 @@ CRM_ACTIONS: list[dict[str, Any]] = [
                         "condition": "{{present(inputs.offset)}}",
                     },
                     {"name": "limit", "value": "${inputs.limit}", "in": "query"},
+                    {
+                        "name": "simulate",
+                        "value": "$.inputs.simulate",
+                        "in": "query",
+                        "condition": "{{present(inputs.simulate)}}",
+                    },
                 ],
                 response={"dataKey": "contacts", "nextKey": "paging.next_offset"},
             ),
@@ -132,6 +139,13 @@ CRM_ACTIONS: list[dict[str, Any]] = [
         inputs=[
             {"name": "offset", "type": "number", "in": "query", "required": False},
             _LIMIT_INPUT,
+            {
+                "name": "simulate",
+                "type": "string",
+                "in": "query",
+                "required": False,
+                "description": "401, 500 or slow: the sandbox answers that error",
+            },
         ],
         result={"data": "$.steps.mapped.output.data", "next": "$.steps.fetch.output.next"},
     ),
@@ -516,3 +530,40 @@ def seed_sandbox_oauth_profile(project: Project) -> ConnectorProfile:
             values={"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET},
         )
     return profile
+
+
+def sandbox_oauth_tokens(owner_id: str, scope: str = "contacts.read") -> dict[str, Any]:
+    """A token set the sandbox OAuth server really issued (rows of django-oauth-toolkit), so a
+    seeded Sandbox HR connection can run actions at once; idempotent per ``owner_id``."""
+    import secrets
+
+    from django.utils import timezone
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        get_refresh_token_model,
+    )
+
+    from .oauth import sandbox_user
+
+    application = get_application_model().objects.get(client_id=OAUTH_CLIENT_ID)
+    access = get_access_token_model().objects.create(
+        user=sandbox_user(),
+        application=application,
+        token=f"sandbox-{owner_id}-{secrets.token_urlsafe(16)}",
+        expires=timezone.now() + timedelta(hours=1),
+        scope=scope,
+    )
+    refresh = get_refresh_token_model().objects.create(
+        user=sandbox_user(),
+        application=application,
+        token=secrets.token_urlsafe(24),
+        access_token=access,
+    )
+    return {
+        "access_token": access.token,
+        "refresh_token": refresh.token,
+        "token_type": "Bearer",
+        "expires_at": access.expires.timestamp(),
+        "scope": scope,
+    }

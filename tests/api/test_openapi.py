@@ -94,7 +94,7 @@ def test_fuzz_every_operation() -> None:
             check()
         except (Exception, BaseExceptionGroup) as exc:  # every operation's failure, then all
             failures[f"{operation.label} ({mode})"] = str(exc)[:2000]
-    assert failures == {}
+    assert failures == {}, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
 def test_every_parameter_is_bounded() -> None:

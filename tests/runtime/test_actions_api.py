@@ -177,7 +177,7 @@ def oauth_connection(provider: Provider, *, expires_in: float = 3600) -> tuple[P
     profile_update(
         actor=Actor.system(),
         profile=profile,
-        version=connection.resolved_version,
+        version=connection.resolved_version,  # type: ignore[arg-type]
         name=profile.name,
         is_default=profile.is_default,
         values={"client_id": "cid", "client_secret": "client-secret-789"},
@@ -308,7 +308,7 @@ def test_rbac_on_the_new_endpoints(provider: Provider) -> None:
 
 def test_resources_run_the_actions_the_definition_names(provider: Provider) -> None:
     def children(seen: Seen) -> Answer:
-        parent = (seen.query.get("parent") or [None])[0]
+        parent = (seen.query.get("parent") or [""])[0]
         rows = [{"id": f"{parent or 'root'}-1", "name": "One", "kind": "file"}]
         return Answer(200, {"items": rows, "next": "c2"})
 
@@ -406,7 +406,7 @@ def test_call_action_prints_the_result_and_fails_with_the_code(provider: Provide
     call_command("call_action", str(connection.public_id), "list_people", stdout=out)
     printed = json.loads(out.getvalue())
     assert (printed["data"], printed["version"]) == ([{"name": "Ada"}], "1.0.0")
-    with pytest.raises(CommandError, match="invalid_inputs: .*inputs.x: is not an input"):
+    with pytest.raises(CommandError, match=r"invalid_inputs: .*inputs\.x: is not an input"):
         call_command("call_action", str(connection.public_id), "list_people", "--input", "x=1")
     with pytest.raises(CommandError, match="No such connection"):
         call_command("call_action", "not-a-uuid", "list_people")

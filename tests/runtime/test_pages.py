@@ -189,9 +189,9 @@ def test_requests_tab_lists_filters_and_keeps_its_queries(
     assert b"<html" not in errors.content
     with CaptureQueriesContext(db) as few:
         client.get(url)
-    for q in range(10):
+    for n in range(10):
         client.post(
-            try_url(tenancy, version), {"connection": str(connection.public_id), "input_q": str(q)}
+            try_url(tenancy, version), {"connection": str(connection.public_id), "input_q": str(n)}
         )
     with CaptureQueriesContext(db) as many:
         client.get(url)
