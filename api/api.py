@@ -11,16 +11,25 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from connectors.definition import DefinitionError
 from core.cache import CacheUnavailable
 from projects.services import ServiceError
+from runtime.engine import ActionFailure
 
-from . import connect_sessions, connections, connectors, profiles, rollouts
+from . import (
+    connect_sessions,
+    connection_imports,
+    connections,
+    connectors,
+    profiles,
+    rollouts,
+    runtime,
+)
 from .auth import api_key_auth
-from .errors import error_response
+from .errors import error_body, error_response
 from .openapi import DocumentedNinjaAPI
 from .schemas import ProjectOut
 
@@ -82,6 +91,16 @@ def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     return error_response(exc.status, exc.message, code=exc.code, fields=fields)
 
 
+@api.exception_handler(ActionFailure)
+def on_action_failure(request: HttpRequest, exc: ActionFailure) -> HttpResponse:
+    body = error_body(exc.status, exc.message, code=exc.code, fields=exc.fields)
+    body["provider_status"] = exc.provider_status
+    for name in ("request_id", "version"):
+        if getattr(exc, name, None) is not None:
+            body[name] = str(getattr(exc, name))
+    return JsonResponse(body, status=exc.status)
+
+
 @api.exception_handler(DefinitionError)
 def on_definition_error(request: HttpRequest, exc: DefinitionError) -> HttpResponse:
     fields = [{"field": e.field, "message": e.message} for e in exc.errors]
@@ -132,6 +151,8 @@ def project_detail(request: HttpRequest) -> ProjectOut:
 
 api.add_router("", connectors.router)
 api.add_router("", profiles.router)
+api.add_router("", connection_imports.available_router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
 api.add_router("", rollouts.router)
+api.add_router("", runtime.router)

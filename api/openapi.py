@@ -43,6 +43,7 @@ DESCRIPTIONS = {
     413: "The request is too large.",
     422: "Refused by a rule (the message says which).",
     502: "The provider answered with an error or not at all.",
+    504: "The provider did not answer in time.",
     503: "The shared cache is unreachable; nothing was changed (see Retry-After).",
     500: "An unexpected error on our side (logged).",
 }
@@ -57,6 +58,12 @@ EXTRA: dict[str, set[int]] = {
     "api_connections_connection_detail": {502},
     "api_connections_connection_health": {502},
     "api_connect_sessions_connect_session_create": {404},
+    "api_connection_imports_connection_import": {404, 422, 502},
+    "api_connection_imports_connection_replace": {422, 502},
+    "api_runtime_action_run": {409, 422, 502, 504},
+    "api_runtime_resources_get": {409, 422, 502, 504},
+    "api_runtime_resources_children": {409, 422, 502, 504},
+    "api_runtime_resources_search": {409, 422, 502, 504},
 }
 
 

@@ -369,6 +369,45 @@ def _subject(path: Path) -> tuple[Path, str]:
     return grouped, _PLACE_NAMES.get(place, place)
 
 
+def output_fields(action: dict[str, Any]) -> dict[str, Any]:
+    """The output shape an action's ``map_fields`` steps promise: target key → type (hidden
+    fields left out)."""
+    fields: dict[str, Any] = {}
+    for step in action.get("steps") or []:
+        function = step.get("stepFunction") if isinstance(step, dict) else None
+        if not isinstance(function, dict) or function.get("functionName") != "map_fields":
+            continue
+        for field in (function.get("parameters") or {}).get("fields") or []:
+            key = field.get("targetFieldKey") if isinstance(field, dict) else None
+            if isinstance(key, str) and not field.get("hidden"):
+                fields[key] = field.get("type", "string")
+    return fields
+
+
+def _output_shape(
+    collector: _Collector, place: str, action_id: str, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """Output fields of map_fields: removed or retyped → major, added → minor (the mapping
+    expressions themselves stay patch-level)."""
+    before, after = output_fields(old), output_fields(new)
+    for key, kind in before.items():
+        if key not in after:
+            collector.add(
+                "major", f"{place}.output.{key}", f"Action {action_id}: output field {key} removed"
+            )
+        elif after[key] != kind:
+            collector.add(
+                "major",
+                f"{place}.output.{key}",
+                f"Action {action_id}: output field {key} type changed from {kind} to {after[key]}",
+            )
+    for key in after:
+        if key not in before:
+            collector.add(
+                "minor", f"{place}.output.{key}", f"Action {action_id}: output field {key} added"
+            )
+
+
 def compare_definitions(
     previous: dict[str, Any] | None,
     current: dict[str, Any],
@@ -427,6 +466,7 @@ def compare_definitions(
             f"Action {action_id}: ",
             "input",
         )
+        _output_shape(collector, place, action_id, action, now)
     for action_id in new_actions:
         if action_id not in old_actions:
             collector.add("minor", f"actions[{action_id}]", f"Action {action_id} added")

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
 
 
@@ -51,3 +55,67 @@ def http_timeout() -> tuple[float, float]:
     """(connect, read) seconds for every outbound call, from CONNECTION_HTTP_TIMEOUT."""
     connect, read = getattr(settings, "CONNECTION_HTTP_TIMEOUT", (3.0, 5.0))
     return float(connect), float(read)
+
+
+class ResponseTooLarge(Exception):
+    """The provider's answer is larger than the caller's cap (the rest is not read)."""
+
+
+@dataclass(frozen=True)
+class OutboundResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per thread (connection reuse to the same provider)."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False
+        _sessions.session = session
+    return session
+
+
+def guarded_request(
+    method: str,
+    url: str,
+    *,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    params: list[tuple[str, str]] | None = None,
+    json: Any = None,
+    auth: tuple[str, str] | None = None,
+) -> OutboundResponse:
+    """One call to a provider: the destination checked first, no redirect followed (a 3xx is
+    the answer), the connect/read timeouts of ``http_timeout``, and at most ``max_bytes`` of
+    body read (``ResponseTooLarge`` beyond). Raises DestinationRefused and requests'
+    exceptions (``requests.Timeout`` for a timeout)."""
+    check_destination(url)
+    response = _session().request(
+        method.upper(),
+        url,
+        headers=headers,
+        params=params,
+        json=json,
+        auth=auth,
+        timeout=http_timeout(),
+        allow_redirects=False,
+        stream=True,
+    )
+    try:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise ResponseTooLarge(f"The provider's answer is larger than {max_bytes:,} bytes.")
+        body = bytearray()
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            body += chunk
+            if len(body) > max_bytes:
+                raise ResponseTooLarge(f"The provider's answer is larger than {max_bytes:,} bytes.")
+        return OutboundResponse(response.status_code, bytes(body), dict(response.headers))
+    finally:
+        response.close()

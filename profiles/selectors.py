@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
 
 from connectors.models import Connector, ConnectorVersion
-from connectors.selectors import versions_for_project
+from connectors.selectors import definitions_by_pk, versions_for_project
 from connectors.services import PushPreview
 from projects.models import Project
 
@@ -158,3 +159,45 @@ def version_by_name(
         versions = versions.filter(project__slug=owner)
     # Published before a draft, then custom precedence (the project's own before a built-in).
     return versions.published_first().first()
+
+
+@dataclass(frozen=True)
+class Available:
+    """One connector an end user of the project can connect (API.md "available")."""
+
+    connector_key: str
+    title: str
+    icon: str
+    auth_type: str
+    profiles: list[tuple[ConnectorProfile, Resolved | None]]
+    config_fields: list[dict[str, Any]]
+
+
+def available_to_connect(project: Project) -> list[Available]:
+    """Connectors with at least one profile in the project, their profiles and resolved
+    versions, and the config fields of the default profile's version (else the first's).
+    Constant queries: profiles, resolutions (cached), definitions."""
+    profiles = list(profiles_of(project).order_by("connector__key", "-is_default", "name"))
+    resolved = resolve_profiles(project, profiles)
+    definitions = definitions_by_pk({r.id for r in resolved.values() if r is not None})
+    by_connector: dict[str, list[ConnectorProfile]] = {}
+    for profile in profiles:
+        by_connector.setdefault(profile.connector.key, []).append(profile)
+    out = []
+    for key, group in by_connector.items():
+        chosen = next((p for p in group if p.is_default), group[0])
+        version = resolved[chosen.pk]
+        definition = definitions.get(version.id, {}) if version else {}
+        info = definition.get("info") or {}
+        auth = definition.get("authentication") or {}
+        out.append(
+            Available(
+                connector_key=key,
+                title=str(info.get("title") or key),
+                icon=str((info.get("assets") or {}).get("icon") or ""),
+                auth_type=str(auth.get("type") or ""),
+                profiles=[(p, resolved[p.pk]) for p in group],
+                config_fields=[f for f in auth.get("configFields") or [] if isinstance(f, dict)],
+            )
+        )
+    return out

@@ -4,6 +4,9 @@ this very server (SITE_URL/sandbox/api), and a profile with connections on it.""
 from __future__ import annotations
 
 import base64
+import json
+from datetime import timedelta
+from typing import Any
 
 import yaml
 from django.conf import settings
@@ -34,6 +37,329 @@ CRM_ICON = _icon("#fd7e14")
 HR_ICON = _icon("#20c997")
 
 
+def _step(step_id: str, function: str, **parameters: Any) -> dict[str, Any]:
+    return {"stepId": step_id, "stepFunction": {"functionName": function, "parameters": parameters}}
+
+
+def _action(
+    action_id: str,
+    label: str,
+    category: str,
+    action_type: str,
+    steps: list[dict[str, Any]],
+    *,
+    inputs: list[dict[str, Any]] | None = None,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "actionId": action_id,
+        "categories": [category],
+        "actionType": action_type,
+        "label": label,
+        "description": f"{label} (sandbox provider).",
+        "inputs": inputs or [],
+        "steps": steps,
+    }
+    if result is not None:
+        action["result"] = result
+    return action
+
+
+CONTACT_FIELDS: list[dict[str, Any]] = [
+    {"targetFieldKey": "id", "expression": "$.id", "type": "string"},
+    {"targetFieldKey": "name", "expression": "$.name", "type": "string"},
+    {"targetFieldKey": "email", "expression": "$.email", "type": "string"},
+    {
+        "targetFieldKey": "stage",
+        "expression": "$.stage",
+        "type": "enum",
+        "enumMapper": {
+            "matcher": [
+                {"matchExpression": "lead", "value": "prospect"},
+                {"matchExpression": ["customer"], "value": "customer"},
+                {"matchExpression": "{{value == 'churned'}}", "value": "lost"},
+            ],
+            "default": "unknown",
+        },
+    },
+    {"targetFieldKey": "score", "expression": "$.score", "type": "number"},
+    {"targetFieldKey": "vip", "expression": "$.vip", "type": "boolean", "custom": True},
+    {"targetFieldKey": "created_at", "expression": "$.created", "type": "datetime_string"},
+]
+FILE_FIELDS: list[dict[str, Any]] = [
+    {"targetFieldKey": "id", "expression": "$.id", "type": "string"},
+    {"targetFieldKey": "name", "expression": "$.name", "type": "string"},
+    {"targetFieldKey": "type", "expression": "$.kind", "type": "string"},
+    {"targetFieldKey": "parent_id", "expression": "$.parent", "type": "string"},
+]
+_LIMIT_INPUT = {"name": "limit", "type": "number", "in": "query", "required": False}
+CRM_ACTIONS: list[dict[str, Any]] = [
+    _action(
+        "get_me",
+        "Get the account",
+        "crm",
+        "get",
+        [_step("fetch", "request", url="/account", response={"dataKey": "account"})],
+    ),
+    _action(
+        "list_contacts",
+        "List contacts",
+        "crm",
+        "list",
+        [
+            _step(
+                "fetch",
+                "request",
+                url="/crm/contacts",
+                method="get",
+                args=[
+                    {
+                        "name": "offset",
+                        "value": "$.inputs.offset",
+                        "in": "query",
+                        "condition": "{{present(inputs.offset)}}",
+                    },
+                    {"name": "limit", "value": "${inputs.limit}", "in": "query"},
+                    {
+                        "name": "simulate",
+                        "value": "$.inputs.simulate",
+                        "in": "query",
+                        "condition": "{{present(inputs.simulate)}}",
+                    },
+                ],
+                response={"dataKey": "contacts", "nextKey": "paging.next_offset"},
+            ),
+            _step(
+                "mapped",
+                "map_fields",
+                dataSource="$.steps.fetch.output.data",
+                fields=CONTACT_FIELDS,
+            ),
+        ],
+        inputs=[
+            {"name": "offset", "type": "number", "in": "query", "required": False},
+            _LIMIT_INPUT,
+            {
+                "name": "simulate",
+                "type": "string",
+                "in": "query",
+                "required": False,
+                "description": "401, 500 or slow: the sandbox answers that error",
+            },
+        ],
+        result={"data": "$.steps.mapped.output.data", "next": "$.steps.fetch.output.next"},
+    ),
+    _action(
+        "get_contact",
+        "Get a contact",
+        "crm",
+        "get",
+        [
+            _step(
+                "fetch",
+                "request",
+                url="/crm/contacts/${inputs.id}",
+                response={"dataKey": "contact"},
+                customErrors=[
+                    {
+                        "receivedStatus": 404,
+                        "targetStatus": 404,
+                        "message": "No contact ${inputs.id} in the sandbox CRM.",
+                    }
+                ],
+            ),
+            _step(
+                "mapped",
+                "map_fields",
+                dataSource="$.steps.fetch.output.data",
+                fields=CONTACT_FIELDS,
+            ),
+        ],
+        inputs=[{"name": "id", "type": "string", "in": "path", "required": True}],
+        result={"data": "$.steps.mapped.output.data"},
+    ),
+    _action(
+        "account_overview",
+        "Account and first contacts",
+        "crm",
+        "custom",
+        [
+            _step("account", "request", url="/account", response={"dataKey": "account"}),
+            _step(
+                "contacts",
+                "request",
+                url="/crm/contacts",
+                args=[{"name": "limit", "value": 1, "in": "query"}],
+                response={"dataKey": "paging"},
+            ),
+            _step("overview", "group_data", stepsDataToGroup=["account", "contacts"]),
+        ],
+        result={"data": "$.steps.overview.output.data"},
+    ),
+    _action(
+        "get_file",
+        "Get a file or folder",
+        "documents",
+        "get",
+        [
+            _step(
+                "fetch",
+                "request",
+                url="/files/items/${inputs.resource_id}",
+                response={"dataKey": "item"},
+            ),
+            _step(
+                "mapped", "map_fields", dataSource="$.steps.fetch.output.data", fields=FILE_FIELDS
+            ),
+        ],
+        inputs=[{"name": "resource_id", "type": "string", "in": "path", "required": True}],
+        result={"data": "$.steps.mapped.output.data"},
+    ),
+    _action(
+        "list_folder",
+        "List a folder",
+        "documents",
+        "list",
+        [
+            _step(
+                "root",
+                "request",
+                url="/files/items/root/children",
+                response={"dataKey": "items", "nextKey": "next"},
+            )
+            | {"condition": "{{empty(inputs.resource_id)}}"},
+            _step(
+                "folder",
+                "request",
+                url="/files/items/${inputs.resource_id}/children",
+                response={"dataKey": "items", "nextKey": "next"},
+            )
+            | {"condition": "{{present(inputs.resource_id)}}"},
+            _step("items", "group_data", stepsDataToGroup=["root", "folder"]),
+            _step(
+                "mapped", "map_fields", dataSource="$.steps.items.output.data", fields=FILE_FIELDS
+            ),
+        ],
+        inputs=[
+            {"name": "resource_id", "type": "string", "in": "path", "required": False},
+            {"name": "cursor", "type": "string", "in": "query", "required": False},
+            {"name": "page_size", "type": "number", "in": "query", "required": False},
+        ],
+        result={"data": "$.steps.mapped.output.data"},
+    ),
+    _action(
+        "search_files",
+        "Search files",
+        "documents",
+        "list",
+        [
+            _step(
+                "fetch",
+                "request",
+                url="/files/search",
+                args=[{"name": "q", "value": "$.inputs.query", "in": "query"}],
+                response={"dataKey": "items", "nextKey": "next"},
+            ),
+            _step(
+                "mapped", "map_fields", dataSource="$.steps.fetch.output.data", fields=FILE_FIELDS
+            ),
+        ],
+        inputs=[
+            {"name": "query", "type": "string", "in": "query", "required": True},
+            {"name": "cursor", "type": "string", "in": "query", "required": False},
+            {"name": "page_size", "type": "number", "in": "query", "required": False},
+        ],
+        result={"data": "$.steps.mapped.output.data", "next": "$.steps.fetch.output.next"},
+    ),
+]
+
+
+def hr_actions(employee_name: str) -> list[dict[str, Any]]:
+    """The sandbox HR actions; ``employee_name`` is the mapping a 1.1.0 may change."""
+    employee_fields: list[dict[str, Any]] = [
+        {"targetFieldKey": "id", "expression": "$.id", "type": "string"},
+        {"targetFieldKey": "name", "expression": employee_name, "type": "string"},
+        {"targetFieldKey": "email", "expression": "$.work_email", "type": "string"},
+        {
+            "targetFieldKey": "employment_status",
+            "expression": "$.employment_status",
+            "type": "enum",
+            "enumMapper": {
+                "matcher": [
+                    {"matchExpression": "Active", "value": "active"},
+                    {"matchExpression": "On leave", "value": "leave"},
+                    {"matchExpression": "Terminated", "value": "terminated"},
+                ]
+            },
+        },
+        {
+            "targetFieldKey": "work",
+            "type": "object",
+            "expression": "$",
+            "properties": [
+                {"targetFieldKey": "department", "expression": "$.department", "type": "string"},
+                {"targetFieldKey": "manager_id", "expression": "$.manager_id", "type": "string"},
+            ],
+        },
+        {"targetFieldKey": "phones", "expression": "$.phones", "type": "string", "array": True},
+        {"targetFieldKey": "start_date", "expression": "$.start_date", "type": "datetime_string"},
+        {"targetFieldKey": "salary", "expression": "$.salary", "type": "string", "hidden": True},
+    ]
+    return [
+        _action(
+            "get_me",
+            "Get the signed-in user",
+            "hris",
+            "get",
+            [_step("fetch", "request", url="/oauth-me")],
+        ),
+        _action(
+            "list_employees",
+            "List employees",
+            "hris",
+            "list",
+            [
+                _step(
+                    "fetch",
+                    "paginated_request",
+                    url="/hr/employees",
+                    method="get",
+                    args=[
+                        {
+                            "name": "limit",
+                            "value": "$.inputs.page_size",
+                            "in": "query",
+                            "condition": "{{present(inputs.page_size)}}",
+                        }
+                    ],
+                    response={"dataKey": "employees", "nextKey": "next_page_token"},
+                    iterator={"key": "page_token", "in": "query"},
+                    maxPages=10,
+                ),
+                _step(
+                    "mapped",
+                    "map_fields",
+                    dataSource="$.steps.fetch.output.data",
+                    fields=employee_fields,
+                ),
+                _step(
+                    "typed",
+                    "typecast",
+                    dataSource="$.steps.mapped.output.data",
+                    fields=[{"targetFieldKey": "id", "type": "string"}],
+                ),
+            ],
+            inputs=[{"name": "page_size", "type": "number", "in": "query", "required": False}],
+            result={"data": "$.steps.typed.output.data", "next": "$.steps.fetch.output.next"},
+        ),
+    ]
+
+
+def _yaml(document: dict[str, Any]) -> bytes:
+    # A JSON round trip unshares repeated parts (YAML anchors are refused by the parser).
+    return yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False).encode()
+
+
 def sandbox_definition(version: str = "1.0.0") -> bytes:
     document = {
         "info": {
@@ -61,19 +387,10 @@ def sandbox_definition(version: str = "1.0.0") -> bytes:
             ],
         },
         "healthCheck": {"path": "/me"},
-        "actions": [
-            {
-                "actionId": "get_me",
-                "categories": ["crm"],
-                "actionType": "get",
-                "label": "Get the account",
-                "description": "Returns the sandbox account behind the API key.",
-                "entrypointUrl": "/me",
-                "entrypointHttpMethod": "get",
-            }
-        ],
+        "actions": CRM_ACTIONS,
+        "resources": {"get": "get_file", "children": "list_folder", "search": "search_files"},
     }
-    return yaml.safe_dump(document, sort_keys=False).encode()
+    return _yaml(document)
 
 
 def seed_sandbox_profile(project: Project) -> ConnectorProfile:
@@ -118,7 +435,9 @@ OAUTH_CLIENT_SECRET = "sandbox-demo-client-secret-0123456789"
 
 
 def sandbox_oauth_definition(
-    version: str = "1.0.0", scopes: tuple[str, ...] = ("contacts.read",)
+    version: str = "1.0.0",
+    scopes: tuple[str, ...] = ("contacts.read",),
+    employee_name: str = "{{$.first_name + ' ' + $.last_name}}",
 ) -> bytes:
     site = settings.SITE_URL.rstrip("/")
     document = {
@@ -154,19 +473,9 @@ def sandbox_oauth_definition(
             "scopes": list(scopes),
         },
         "healthCheck": {"path": "/oauth-me"},
-        "actions": [
-            {
-                "actionId": "get_me",
-                "categories": ["hris"],
-                "actionType": "get",
-                "label": "Get the signed-in user",
-                "description": "Returns the sandbox user behind the access token.",
-                "entrypointUrl": "/oauth-me",
-                "entrypointHttpMethod": "get",
-            }
-        ],
+        "actions": hr_actions(employee_name),
     }
-    return yaml.safe_dump(document, sort_keys=False).encode()
+    return _yaml(document)
 
 
 def ensure_sandbox_oauth_client(redirect_uri: str) -> None:
@@ -221,3 +530,40 @@ def seed_sandbox_oauth_profile(project: Project) -> ConnectorProfile:
             values={"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET},
         )
     return profile
+
+
+def sandbox_oauth_tokens(owner_id: str, scope: str = "contacts.read") -> dict[str, Any]:
+    """A token set the sandbox OAuth server really issued (rows of django-oauth-toolkit), so a
+    seeded Sandbox HR connection can run actions at once; idempotent per ``owner_id``."""
+    import secrets
+
+    from django.utils import timezone
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        get_refresh_token_model,
+    )
+
+    from .oauth import sandbox_user
+
+    application = get_application_model().objects.get(client_id=OAUTH_CLIENT_ID)
+    access = get_access_token_model().objects.create(
+        user=sandbox_user(),
+        application=application,
+        token=f"sandbox-{owner_id}-{secrets.token_urlsafe(16)}",
+        expires=timezone.now() + timedelta(hours=1),
+        scope=scope,
+    )
+    refresh = get_refresh_token_model().objects.create(
+        user=sandbox_user(),
+        application=application,
+        token=secrets.token_urlsafe(24),
+        access_token=access,
+    )
+    return {
+        "access_token": access.token,
+        "refresh_token": refresh.token,
+        "token_type": "Bearer",
+        "expires_at": access.expires.timestamp(),
+        "scope": scope,
+    }

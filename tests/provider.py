@@ -31,6 +31,8 @@ class Seen:
     path: str
     headers: dict[str, str]
     form: dict[str, list[str]]
+    query: dict[str, list[str]] = field(default_factory=dict)
+    body: str = ""
 
 
 class Provider:
@@ -59,8 +61,10 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            path = self.path.split("?")[0]
-            seen = Seen(self.command, path, dict(self.headers), parse_qs(body))
+            path, _, query = self.path.partition("?")
+            seen = Seen(
+                self.command, path, dict(self.headers), parse_qs(body), parse_qs(query), body
+            )
             with provider.lock:
                 provider.seen.append(seen)
             route = provider.routes.get(path, Answer(404, {"error": "not_found"}))
@@ -83,7 +87,7 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                 pass
 
-        do_GET = do_POST = do_HEAD = _answer
+        do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = _answer
 
     return Handler
 

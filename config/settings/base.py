@@ -291,6 +291,13 @@ CONNECTION_ALLOW_PRIVATE_NETWORK = False
 
 # /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>` (404 while it is unset).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The runtime (actions through a connection, docs/connector-definition.md "Limits"): the
+# largest provider answer read, the pages one paginated_request may fetch and their total
+# size, and how long the request log keeps a row (prune_request_log).
+RUNTIME_MAX_RESPONSE_BYTES = env.int("RUNTIME_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
+RUNTIME_MAX_PAGES = env.int("RUNTIME_MAX_PAGES", default=20)
+RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
+RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
 
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False

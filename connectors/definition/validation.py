@@ -17,6 +17,7 @@ from core.validation import text_problem
 from ..definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
 from ..versioning import parse_version
 from .errors import FieldError, PathPart, format_place
+from .expressions import expression_problem
 from .limits import MAX_ACTIONS, MAX_FIELDS, MAX_INPUTS_PER_ACTION, MAX_STEPS_PER_ACTION
 
 RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
@@ -344,7 +345,14 @@ def semantic_errors(definition: dict[str, Any]) -> list[FieldError]:
         [(f"actions[{index}].actionId", action.get("actionId")) for index, action in actions],
         "actionId",
     )
+    action_ids = {a.get("actionId") for _, a in actions if isinstance(a.get("actionId"), str)}
+    resources = definition.get("resources")
+    if isinstance(resources, dict):
+        for kind, action_id in resources.items():
+            if isinstance(action_id, str) and action_id not in action_ids:
+                errors.append(FieldError(f"resources.{kind}", f"names no action ({action_id!r})"))
     for index, action in actions:
+        errors += step_errors(f"actions[{index}]", action)
         _check_url(errors, f"actions[{index}].context", action.get("context"))
         _check_unique(
             errors,
@@ -355,3 +363,82 @@ def semantic_errors(definition: dict[str, Any]) -> list[FieldError]:
             "input name",
         )
     return errors
+
+
+_STEP_REFERENCE: Final = re.compile(r"\bsteps\.([A-Za-z][A-Za-z0-9_]*)")
+_INPUT_REFERENCE: Final = re.compile(r"\binputs\.([A-Za-z_][A-Za-z0-9_]*)")
+MAX_EXPRESSION_ERRORS = 20
+
+
+def _strings(node: Any, path: list[PathPart]) -> Iterator[tuple[list[PathPart], str]]:
+    stack: list[tuple[Any, list[PathPart]]] = [(node, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((item, [*where, key]) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, [*where, n]) for n, item in enumerate(value))
+        elif isinstance(value, str):
+            yield where, value
+
+
+def step_errors(place: str, action: dict[str, Any]) -> list[FieldError]:
+    """Each step's id is unique; every expression parses; ``steps.<id>`` names an earlier
+    step and ``inputs.<name>`` a declared input (each error at its place)."""
+    errors: list[FieldError] = []
+    inputs = {i.get("name") for _, i in _dicts(action.get("inputs"))}
+    steps = _dicts(action.get("steps"))
+    _check_unique(
+        errors,
+        [(f"{place}.steps[{n}].stepId", step.get("stepId")) for n, step in steps],
+        "stepId",
+    )
+    earlier: set[str] = set()
+    scopes: list[tuple[list[PathPart], Any, set[str]]] = []
+    for n, step in steps:
+        scopes.append(([*_parts(place), "steps", n], step, set(earlier)))
+        if isinstance(step.get("stepId"), str):
+            earlier.add(step["stepId"])
+    if "result" in action:
+        scopes.append(([*_parts(place), "result"], action["result"], set(earlier)))
+    for path, node, known_steps in scopes:
+        for where, text in _strings(node, path):
+            if len(errors) >= MAX_EXPRESSION_ERRORS:
+                return errors
+            if where[-1] == "stepId":
+                continue
+            problem = expression_problem(text)
+            if problem is None:
+                problem = _reference_problem(text, known_steps, inputs)
+            if problem is not None:
+                errors.append(FieldError(format_place(where), problem))
+        if isinstance(node, dict) and isinstance(node.get("stepFunction"), dict):
+            grouped = (node["stepFunction"].get("parameters") or {}).get("stepsDataToGroup")
+            for k, step_id in enumerate(grouped if isinstance(grouped, list) else []):
+                if isinstance(step_id, str) and step_id not in known_steps:
+                    errors.append(
+                        FieldError(
+                            format_place(
+                                [*path, "stepFunction", "parameters", "stepsDataToGroup", k]
+                            ),
+                            f"names no earlier step ({step_id!r})",
+                        )
+                    )
+    return errors
+
+
+def _parts(place: str) -> list[PathPart]:
+    name, _, rest = place.partition("[")
+    return [name, int(rest.rstrip("]"))] if rest else [name]
+
+
+def _reference_problem(text: str, steps: set[str], inputs: set[Any]) -> str | None:
+    if "steps." not in text and "inputs." not in text:
+        return None
+    for match in _STEP_REFERENCE.finditer(text):
+        if match.group(1) not in steps:
+            return f"steps.{match.group(1)} names no earlier step"
+    for match in _INPUT_REFERENCE.finditer(text):
+        if match.group(1) not in inputs:
+            return f"inputs.{match.group(1)} names no input of this action"
+    return None

@@ -409,11 +409,12 @@ def test_another_projects_connection_is_404_everywhere(world: World) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("post", ""),
+        # POST "" and PUT "/{pk}" exist (import credentials: tests/api/test_connection_import.py).
         ("put", ""),
         ("delete", ""),
         ("post", "/{pk}"),
-        ("put", "/{pk}"),
+        ("patch", "/{pk}/requests"),
+        ("delete", "/{pk}/actions/list_contacts"),
         ("post", "/{pk}/health"),
         ("delete", "/{pk}/health"),
         ("post", "/{pk}/rbac"),
@@ -802,8 +803,9 @@ def test_openapi_describes_the_connection_endpoints(client: Client) -> None:
     doc = client.get("/api/v1/openapi.json").json()
     paths = doc["paths"]
     expected = {
-        "/api/v1/connections": {"get"},
-        "/api/v1/connections/{connection_id}": {"get", "patch", "delete"},
+        "/api/v1/connections": {"get", "post"},
+        "/api/v1/connections/available": {"get"},
+        "/api/v1/connections/{connection_id}": {"get", "put", "patch", "delete"},
         "/api/v1/connections/{connection_id}/health": {"get"},
         "/api/v1/connections/{connection_id}/rbac": {"get", "put", "delete"},
         "/api/v1/connections/{connection_id}/organization-role": {"patch"},

@@ -70,7 +70,15 @@ def base_definition() -> Definition:
                         "description": "Page size",
                     }
                 ],
-                "steps": [{"stepId": "fetch", "stepFunction": {"function": "request"}}],
+                "steps": [
+                    {
+                        "stepId": "fetch",
+                        "stepFunction": {
+                            "functionName": "request",
+                            "parameters": {"url": "/contacts", "method": "get"},
+                        },
+                    }
+                ],
                 "result": {"data": "$.steps.fetch.output.data"},
             },
             {
@@ -186,11 +194,11 @@ actions: []
 
 def test_timestamps_stay_strings_so_the_definition_is_json() -> None:
     definition = base_definition()
-    definition["actions"][0]["steps"] = [{"stepId": "since", "value": "2024-01-31"}]
+    definition["actions"][0]["result"] = {"value": "2024-01-31"}
     text = dump(definition).replace(b"'2024-01-31'", b"2024-01-31")
     assert b"value: 2024-01-31\n" in text
     parsed = parse_definition([("acme.yaml", text)])
-    assert parsed.definition["actions"][0]["steps"][0]["value"] == "2024-01-31"
+    assert parsed.definition["actions"][0]["result"]["value"] == "2024-01-31"
     json.dumps(parsed.definition)
 
 
@@ -201,11 +209,13 @@ def test_versions_accepted(version: str) -> None:
     assert parse(definition).version == version
 
 
-def test_steps_and_result_are_free_form() -> None:
+def test_steps_are_checked_and_result_keys_other_than_data_and_next_are_kept() -> None:
     definition = base_definition()
-    definition["actions"][0]["steps"] = [{"anything": {"goes": [1, 2, {"here": None}]}}]
     definition["actions"][0]["result"] = {"unknownKey": True}
     parse(definition)
+    definition["actions"][0]["steps"] = [{"anything": {"goes": [1, 2, {"here": None}]}}]
+    fields = {error.field for error in errors_of(definition)}
+    assert {"actions[0].steps[0].anything", "actions[0].steps[0].stepId"} <= fields
 
 
 def test_same_input_name_in_two_actions_is_fine() -> None:
@@ -744,7 +754,7 @@ def test_nested_partials() -> None:
         with_refs("acme_crm.deals"),
         ("deals.yaml", deals),
         ("get-deal.yaml", get_deal),
-        ("deal-result.yaml", {"deal": "$.steps.get.output"}),
+        ("deal-result.yaml", {"deal": "$.inputs"}),
     )
     actions = parsed.definition["actions"]
     assert [a["actionId"] for a in actions] == [
@@ -753,7 +763,7 @@ def test_nested_partials() -> None:
         "get_deal",
         "get_contact",
     ]
-    assert actions[2]["result"] == {"deal": "$.steps.get.output"}
+    assert actions[2]["result"] == {"deal": "$.inputs"}
 
 
 def test_a_partial_may_be_used_twice() -> None:

@@ -119,7 +119,13 @@ def _document(actions: int = 1, inputs: int = 0, steps: int = 0, fields: int = 1
     ]
     action = document["actions"][0]
     action["inputs"] = [{"name": f"i{n}", "type": "string", "in": "query"} for n in range(inputs)]
-    action["steps"] = [{"stepId": f"s{n}"} for n in range(steps)]
+    action["steps"] = [
+        {
+            "stepId": f"s{n}",
+            "stepFunction": {"functionName": "request", "parameters": {"url": f"/s{n}"}},
+        }
+        for n in range(steps)
+    ]
     document["actions"] = [{**copy.deepcopy(action), "actionId": f"a{n}"} for n in range(actions)]
     return yaml.safe_dump(document).encode()
 

@@ -2,7 +2,6 @@
 
 import random
 import secrets
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,12 @@ from projects.crypto import encrypt_json
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
-from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile, stale_sandbox_versions
+from sandbox.demo import (
+    sandbox_oauth_tokens,
+    seed_sandbox_oauth_profile,
+    seed_sandbox_profile,
+    stale_sandbox_versions,
+)
 
 DEMO_PASSWORD = "connector-hub-demo"
 DEMO_ORG = ("acme", "Acme Integrations")
@@ -333,8 +337,8 @@ def seed_sandbox(project: Project) -> list[str]:
                 config={"api_key": key},
             )
     oauth_profile = seed_sandbox_oauth_profile(project)
-    # Three accounts signed in through Sandbox HR (their tokens are placeholders: a migration
-    # to a new Sandbox HR profile has someone to notify, and each reconnects for real).
+    # Three accounts signed in through Sandbox HR, with tokens the sandbox OAuth server issued:
+    # their actions (list_employees) run at once, and a migration has someone to notify.
     for n, name in enumerate(["Ada Lovelace", "Grace Hopper", "Alan Turing"], start=1):
         owner_id = f"demo-sandbox-hr-{n}"
         if not Connection.objects.filter(project=project, origin_owner_id=owner_id).exists():
@@ -345,13 +349,7 @@ def seed_sandbox(project: Project) -> list[str]:
                 origin_owner_name=name,
                 email=f"{owner_id}@customer.example",
                 config={},
-                oauth_tokens={
-                    "access_token": f"demo-placeholder-access-{n}-0000",
-                    "refresh_token": f"demo-placeholder-refresh-{n}-0000",
-                    "token_type": "Bearer",
-                    "expires_at": time.time() + 3600,
-                    "scope": "contacts.read",
-                },
+                oauth_tokens=sandbox_oauth_tokens(owner_id),
             )
     return stale_sandbox_versions(project)
 

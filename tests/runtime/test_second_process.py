@@ -1,0 +1,116 @@
+"""Another app server sharing PostgreSQL and Redis: the version that serves its next request
+changes at once after a publish, a forced overwrite and a pin change made here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.test import override_settings
+
+from profiles.services import profile_set_pin
+from projects.models import Project
+from projects.services import Actor
+from tests.factories import make_project
+from tests.provider import Answer, Provider, provider_server
+
+from .helpers import connection_on, push
+from .test_actions_api import people_definition
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+# This worktree's Redis database (the suite's own shared-cache tests use another).
+REDIS_URL = os.environ.get("TEST_RUNTIME_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+SECOND_SERVER = """
+import sys, django
+django.setup()
+from connections.models import Connection
+from projects.services import Actor
+from runtime.services import action_run
+for line in sys.stdin:
+    row = Connection.objects.select_related("project", "profile").get(pk=int(sys.argv[1]))
+    result = action_run(actor=Actor.system(), project=row.project, connection=row,
+                        action_id="list_people", inputs={})
+    print(result.version, result.data[0]["name"], flush=True)
+"""
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[dict[str, str]]:
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    config = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"test-runtime-{uuid.uuid4().hex[:8]}",
+    }
+    with override_settings(CACHES={"default": config}):
+        yield config
+        cache.clear()
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    with provider_server() as server:
+        server.routes["/people"] = Answer(200, {"people": [{"first": "Ada", "last": "Lovelace"}]})
+        yield server
+
+
+def test_another_process_follows_publish_overwrite_and_pin(
+    redis_cache: dict[str, str], provider: Provider
+) -> None:
+    project = make_project()
+    Project.objects.filter(pk=project.pk).update(immutable_versioning=False)
+    project.refresh_from_db()
+    profile, account = connection_on(project, people_definition(provider.url), pin="1.x.x")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.second_process_settings",
+        "SECOND_PROCESS_DATABASE": json.dumps(dict(connection.settings_dict), default=str),
+        "SECOND_PROCESS_CACHE": json.dumps(redis_cache),
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-c", SECOND_SERVER, str(account.pk)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stdin, stdout = server.stdin, server.stdout
+    assert stdin is not None and stdout is not None
+
+    def ask() -> str:
+        stdin.write("go\n")
+        stdin.flush()
+        return stdout.readline().strip()
+
+    try:
+        assert ask() == "1.0.0 Ada"
+        push(project, people_definition(provider.url, version="1.1.0", name="$.last"))
+        assert ask() == "1.1.0 Lovelace"
+        push(
+            project,
+            people_definition(provider.url, version="1.1.0", name="{{$.first + '!'}}"),
+            force=True,
+        )
+        assert ask() == "1.1.0 Ada!"
+        profile_set_pin(actor=Actor.system(), profile=profile, pin="1.0.0")
+        assert ask() == "1.0.0 Ada"
+    finally:
+        stdin.close()
+        server.wait(timeout=30)
