@@ -18,7 +18,7 @@ from connectors.definition import DefinitionError
 from core.cache import CacheUnavailable
 from projects.services import ServiceError
 
-from . import connect_sessions, connections, connectors, profiles, rollouts
+from . import connect_sessions, connections, connectors, profiles, rollouts, webhooks
 from .auth import api_key_auth
 from .errors import error_response
 from .openapi import DocumentedNinjaAPI
@@ -30,7 +30,8 @@ api = DocumentedNinjaAPI(
     title="Connector Hub API",
     version="1",
     description=(
-        "Connectors, versions, profiles, connections, connect sessions and profile migrations."
+        "Connectors, versions, profiles, connections, connect sessions, profile migrations and "
+        "webhooks."
     ),
     auth=api_key_auth(),
     urls_namespace="api",
@@ -135,3 +136,4 @@ api.add_router("", profiles.router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
 api.add_router("", rollouts.router)
+api.add_router("", webhooks.router)

@@ -57,6 +57,8 @@ EXTRA: dict[str, set[int]] = {
     "api_connections_connection_detail": {502},
     "api_connections_connection_health": {502},
     "api_connect_sessions_connect_session_create": {404},
+    "api_webhooks_webhook_test": {409},
+    "api_webhooks_delivery_retry": {409},
 }
 
 

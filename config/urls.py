@@ -23,6 +23,7 @@ project_urls = [
     path("", include("profiles.urls")),
     path("", include("connections.link_urls")),
     path("migrations/", include("rollouts.urls")),
+    path("settings/webhooks/", include("events.urls")),
 ]
 
 handler403 = "projects.views.permission_denied"

@@ -237,6 +237,9 @@ CONNECTION_HTTP_TIMEOUT = (
 # network); local and test settings allow loopback and private addresses (sandbox, tests).
 CONNECTION_ALLOW_PRIVATE_NETWORK = False
 
+# Webhook deliveries (events app): seconds an endpoint has to answer, connect and read each.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
+
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False
 

@@ -32,6 +32,7 @@ from ..models import (
     SubjectType,
 )
 from ..signals import profile_connections_changed
+from .announce import announce, announce_status
 
 MAX_CONFIG_VALUE = 4096
 
@@ -162,6 +163,7 @@ def connection_create(
             "fields": sorted([*plain, *secret]),
         },
     )
+    announce(connection, "created")
     return connection
 
 
@@ -234,6 +236,7 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
             before={"status": before},
             after={"status": status},
         )
+        announce_status(connection, before)
     return connection
 
 
@@ -247,6 +250,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
         before={"origin_owner_id": connection.origin_owner_id, "profile": connection.profile.name},
     )
     profile_id = connection.profile_id
+    announce(connection, "deleted")
     connection.delete()
     profile_connections_change(profile_id)
 
