@@ -497,17 +497,19 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = 1000) -> tuple
         .order_by("id")
         .values_list("pk", flat=True)[:limit]
     )
-    due: list[int] = []
+    fresh: list[int] = []
     for event_id in events:
-        due.extend(event_dispatch(event_id))
-    due.extend(
+        fresh.extend(event_dispatch(event_id))
+    for delivery_id in fresh:  # due from the moment they were made
+        delivery_attempt(delivery_id, now=max(now, timezone.now()))
+    due = list(
         Delivery.objects.filter(
             status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING], next_attempt_at__lte=now
         )
-        .exclude(pk__in=due)
+        .exclude(pk__in=fresh)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
     for delivery_id in due:
         delivery_attempt(delivery_id, now=now)
-    return len(events), len(due)
+    return len(events), len(fresh) + len(due)
