@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from core.pager import InvalidCursor
 from core.validation import Line
 from events import selectors, services
-from events.models import Delivery, DeliveryStatus, WebhookEndpoint
+from events.models import Delivery, WebhookEndpoint
 from projects.services import ServiceError
 
 from .connectors import MAX_CURSOR, _actor, _project
@@ -20,6 +20,8 @@ from .connectors import MAX_CURSOR, _actor, _project
 router = Router(tags=["webhooks"])
 
 EventName = Annotated[Line, Field(max_length=64)]
+# DeliveryStatus.values, spelled out so that the OpenAPI document lists them inline.
+StatusName = Literal["pending", "retrying", "succeeded", "failed"]
 
 
 class EndpointIn(Schema):
@@ -188,7 +190,9 @@ def delivery_list(
     webhook_id: UUID,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1–100.")] = 50,
     cursor: Annotated[Line | None, Query(max_length=MAX_CURSOR)] = None,
-    status: DeliveryStatus | None = None,
+    status: Annotated[
+        StatusName | None, Query(description="Only deliveries in this status.")
+    ] = None,
 ) -> dict[str, Any]:
     endpoint = _endpoint(request, webhook_id)
     try:

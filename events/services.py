@@ -284,6 +284,7 @@ def endpoint_send_test(*, actor: Actor, endpoint: WebhookEndpoint) -> Event:
         endpoint=endpoint,
         data={"endpoint_id": str(endpoint.public_id), "sent_by": actor.label},
     )
+    _audit(actor, endpoint, "webhook.test_sent", after={"event": str(event.public_id)})
     _dispatch_on_commit(event.pk)
     return event
 
