@@ -92,6 +92,7 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_events" $(PY) bench/events.py
 
 # Mutation testing of pins, resolution, versioning and changes with their tests ([tool.mutmut]
 # in pyproject.toml). Always from scratch: mutants/ (git-ignored) is mutmut's working copy.

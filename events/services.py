@@ -51,6 +51,7 @@ RETRY_SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.1  # each wait is stretched or shrunk by up to 10 %
+_jitter = random.Random()  # its own state: retries never disturb the global generator
 # An endpoint whose every attempt failed for this long is disabled.
 FAILING_LIMIT = timedelta(days=5)
 URL_MAX_CHARS = 2000
@@ -408,7 +409,7 @@ def next_wait(attempts: int) -> timedelta | None:
     if attempts > len(RETRY_SCHEDULE):
         return None
     base = RETRY_SCHEDULE[attempts - 1]
-    return base * (1 + random.uniform(-JITTER, JITTER))
+    return base * (1 + _jitter.uniform(-JITTER, JITTER))
 
 
 def delivery_attempt(delivery_id: int, *, now: datetime | None = None) -> Delivery | None:

@@ -76,8 +76,9 @@ def test_retries_follow_the_schedule_with_the_same_webhook_id_then_fail(
         assert wait * (1 - JITTER) <= due - clock <= wait * (1 + JITTER)
         # Not due yet: nothing is sent.
         assert delivery_attempt(delivery.pk, now=due - timedelta(milliseconds=1)) is None
-        delivery = delivery_attempt(delivery.pk, now=due)
-        assert delivery is not None and delivery.attempts == number
+        attempted = delivery_attempt(delivery.pk, now=due)
+        assert attempted is not None and attempted.attempts == number
+        delivery = attempted
         clock = due
     assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None
     assert delivery.last_http_status == 500
