@@ -111,7 +111,10 @@ class ConnectionListQuery(Schema):
     status: StatusName | None = None
     health: HealthName | None = None
     resolved_version: Line | None = Field(
-        None, max_length=255, description="Only connections last resolved to this version number."
+        None,
+        max_length=255,
+        pattern=r"^[0-9A-Za-z.+-]*$",  # a version number's characters (semver)
+        description="Only connections last resolved to this version number.",
     )
     search: Line | None = Field(
         None,
