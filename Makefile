@@ -102,6 +102,7 @@ bench: install
 	@# Locust, 16 users, BENCH_SECONDS (10) per target, two gunicorn servers on BENCH_PORTS.
 	DATABASE_URL="$(BENCH_DATABASE_URL)_load" $(PY) bench/load.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_runtime" $(PY) bench/runtime.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_events" $(PY) bench/events.py
 
 # Mutation testing of pins, resolution, versioning and changes with their tests ([tool.mutmut]
 # in pyproject.toml). Always from scratch: mutants/ (git-ignored) is mutmut's working copy.

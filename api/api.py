@@ -27,6 +27,7 @@ from . import (
     profiles,
     rollouts,
     runtime,
+    webhooks,
 )
 from .auth import api_key_auth
 from .errors import error_body, error_response
@@ -39,7 +40,8 @@ api = DocumentedNinjaAPI(
     title="Connector Hub API",
     version="1",
     description=(
-        "Connectors, versions, profiles, connections, connect sessions and profile migrations."
+        "Connectors, versions, profiles, connections, connect sessions, profile migrations and "
+        "webhooks."
     ),
     auth=api_key_auth(),
     urls_namespace="api",
@@ -156,3 +158,4 @@ api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
 api.add_router("", rollouts.router)
 api.add_router("", runtime.router)
+api.add_router("", webhooks.router)

@@ -304,6 +304,9 @@ def _field_filters(request: HttpRequest) -> dict[str, str]:
     ),
 )
 def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> dict[str, Any]:
+    for name in ConnectionListQuery.model_fields:
+        if len(request.GET.getlist(name)) > 1:  # each is one value: a repeat is not "the last"
+            raise ServiceError(f"{name} is given more than once.", field=name)
     filters = selectors.Filters(
         search=query.search or "",
         connector_key=query.connector_key or "",

@@ -64,6 +64,8 @@ EXTRA: dict[str, set[int]] = {
     "api_runtime_resources_get": {409, 422, 502, 504},
     "api_runtime_resources_children": {409, 422, 502, 504},
     "api_runtime_resources_search": {409, 422, 502, 504},
+    "api_webhooks_webhook_test": {409},
+    "api_webhooks_delivery_retry": {409},
 }
 
 

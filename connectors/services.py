@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events.services import event_record
 from projects.models import Project
 from projects.services import Actor, ConflictError, RefusedError, audit_record
 
@@ -27,7 +28,7 @@ from .changes import (
 )
 from .definition import ParsedDefinition, parse_definition
 from .models import Connector, ConnectorVersion
-from .signals import version_deleting
+from .signals import resolutions_changing, version_deleting
 from .versioning import version_key
 
 
@@ -53,6 +54,38 @@ class PushPreview:
 def lock_connector(connector_id: int) -> None:
     """Row lock on the connector until the transaction ends (serializes its version writes)."""
     Connector.objects.select_for_update().filter(pk=connector_id).values_list("pk").first()
+
+
+def _watch_resolutions(
+    connector_id: int, project: Project | None, cause: str, version: str
+) -> list[Callable[[], None]]:
+    """Ask the listeners of ``resolutions_changing`` for what to call after the write."""
+    replies = resolutions_changing.send(
+        sender=ConnectorVersion,
+        connector_id=connector_id,
+        project=project,
+        cause=cause,
+        version=version,
+    )
+    return [cast(Callable[[], None], reply) for _receiver, reply in replies if callable(reply)]
+
+
+def _announce_published(version: ConnectorVersion, *, overwritten: bool = False) -> None:
+    """``version.published`` to the owning project; a built-in version to every project with
+    a profile of the connector."""
+    data = {
+        "connector_key": version.connector.key,
+        "version": version.version,
+        "builtin": version.project_id is None,
+        "owner": version.owner,
+        "change_level": version.change_level,
+        "overwritten": overwritten,
+    }
+    if version.project is not None:
+        event_record(project=version.project, type="version.published", data=data)
+        return
+    for project in Project.objects.filter(profiles__connector_id=version.connector_id).distinct():
+        event_record(project=project, type="version.published", data=data)
 
 
 def _owner_filter(project: Project | None) -> dict[str, Any]:
@@ -265,6 +298,13 @@ def _push(
 
     version = existing or ConnectorVersion(connector=connector, project=project)
     before = _audit_state(existing) if existing else None
+    after_write = (
+        []
+        if draft
+        else _watch_resolutions(
+            connector.pk, project, "overwrite" if overwritten else "publish", parsed.version
+        )
+    )
     version.set_version(parsed.version)
     version.definition = parsed.definition
     report, declared = _classify(
@@ -283,6 +323,9 @@ def _push(
 
     if not draft:
         versions_changed(connector.pk)
+        _announce_published(version, overwritten=overwritten)
+        for finish in after_write:
+            finish()
     action = (
         "connector_version.overwritten"
         if overwritten
@@ -334,9 +377,15 @@ def connector_version_publish(
     report, declared = _classify(
         version, publishing=True, acknowledge_breaking=acknowledge_breaking
     )
+    after_write = _watch_resolutions(
+        version.connector_id, version.project, "publish", version.version
+    )
     version.published_at = timezone.now()
     version.save()
     versions_changed(version.connector_id)
+    _announce_published(version)
+    for finish in after_write:
+        finish()
     audit_record(
         actor=actor,
         organization=version.project.organization if version.project else None,
@@ -366,9 +415,13 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
             f"Version {version.version} is published and immutable versioning is on; "
             "turn it off in the Danger Zone to delete published versions."
         )
+    after_write: list[Callable[[], None]] = []
     if not version.is_draft:
         version_deleting.send(sender=ConnectorVersion, version=version)
         versions_changed(version.connector_id)
+        after_write = _watch_resolutions(
+            version.connector_id, project, "unpublish", version.version
+        )
     audit_record(
         actor=actor,
         organization=project.organization,
@@ -378,3 +431,5 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
         before=_audit_state(version),
     )
     version.delete()
+    for finish in after_write:
+        finish()

@@ -29,24 +29,25 @@ def private_network_allowed() -> bool:
     return bool(getattr(settings, "CONNECTION_ALLOW_PRIVATE_NETWORK", False))
 
 
-def check_destination(url: str) -> None:
-    """Raise DestinationRefused unless ``url`` may be called from the platform."""
+def check_destination(url: str, *, what: str = "provider") -> None:
+    """Raise DestinationRefused unless ``url`` may be called from the platform; ``what`` names
+    the other side in the messages (the provider, the webhook endpoint)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DestinationRefused("The provider URL is not an http(s) URL.")
+        raise DestinationRefused(f"The {what} URL is not an http(s) URL.")
     if private_network_allowed():
         return
     if parts.scheme != "https":
-        raise DestinationRefused("The provider URL must use https.")
+        raise DestinationRefused(f"The {what} URL must use https.")
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise DestinationRefused("The provider's host name does not resolve.") from exc
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise DestinationRefused(f"The {what}'s host name does not resolve.") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
             raise DestinationRefused(
-                "The provider's address is on a private or reserved network; the platform does "
+                f"The {what}'s address is on a private or reserved network; the platform does "
                 "not call such addresses."
             )
 

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 from connectors import extensions as connector_pages
-from connectors.signals import version_deleting
+from connectors.signals import resolutions_changing, version_deleting
 
 
 class ProfilesConfig(AppConfig):
@@ -16,4 +16,7 @@ class ProfilesConfig(AppConfig):
         connector_pages.upload_preview.register(panels.publish_moves)
         version_deleting.connect(
             services.refuse_deleting_resolved_version, dispatch_uid="profiles.version_in_use"
+        )
+        resolutions_changing.connect(
+            services.watch_resolutions, dispatch_uid="profiles.resolution_moves"
         )

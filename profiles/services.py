@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,6 +11,7 @@ from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
 from connectors.services import lock_connector
 from core.validation import text_problem
+from events.services import event_record
 from projects.crypto import decrypt_json, encrypt_json, mask
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
@@ -17,7 +19,7 @@ from projects.services import Actor, ConflictError, ServiceError, audit_record
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
-from .selectors import profiles_resolving_to
+from .selectors import profiles_resolving_to, stored_pin
 
 
 def _checked_pin(
@@ -137,6 +139,9 @@ def profile_set_pin(
         return profile
     profile.pin = parsed.text
     profile.save(update_fields=["pin", "updated_at"])
+    previous = before.get("resolved")
+    if previous != resolved.version:
+        announce_resolution(profile, previous, resolved, "pin_change")
     audit_record(
         actor=actor,
         organization=profile.project.organization,
@@ -227,3 +232,71 @@ def refuse_deleting_resolved_version(*, version: ConnectorVersion, **_: Any) -> 
             f"Version {version.version} is in use: the profiles {names} resolve to it. "
             "Pin them elsewhere first."
         )
+
+
+# --- Resolution moves (profile.resolution_changed) -----------------------------------------------
+
+
+def announce_resolution(
+    profile: ConnectorProfile, previous: str | None, resolved: Resolved | None, cause: str
+) -> None:
+    event_record(
+        project=profile.project,
+        type="profile.resolution_changed",
+        data={
+            "profile_id": str(profile.public_id),
+            "connector_key": profile.connector.key,
+            "from_version": previous,
+            "to_version": resolved.version if resolved else None,
+            "to_builtin": resolved.builtin if resolved else None,
+            "cause": cause,
+        },
+    )
+
+
+def watch_resolutions(
+    *,
+    connector_id: int,
+    project: Project | None,
+    cause: str,
+    version: str | None = None,
+    **_: Any,
+) -> Callable[[], None]:
+    """A receiver of ``connectors.signals.resolutions_changing``: the resolution of every
+    profile a version of ``project`` (None: built-in, every project) can move, now; the
+    returned callable resolves them again after the write and announces each move. One
+    resolution per distinct (project, pin), so many profiles with the same pin cost one.
+    An overwrite keeps the number but replaces what it serves: the profiles resolving to
+    the overwritten ``version`` are announced too (from and to the same number)."""
+    profiles = ConnectorProfile.objects.filter(connector_id=connector_id).select_related(
+        "project", "connector"
+    )
+    if project is not None:
+        profiles = profiles.filter(project=project)
+    rows = list(profiles)
+
+    def resolutions() -> dict[tuple[int, str | None], Resolved | None]:
+        found: dict[tuple[int, str | None], Resolved | None] = {}
+        for row in rows:
+            pair = (row.project_id, row.pin)
+            if pair not in found:
+                found[pair] = resolve_uncached(row.project, connector_id, stored_pin(row))
+        return found
+
+    before = resolutions()
+
+    def finish() -> None:
+        after = resolutions()
+        for row in rows:
+            old, new = before[(row.project_id, row.pin)], after[(row.project_id, row.pin)]
+            moved = (old.id if old else None) != (new.id if new else None)
+            replaced = (
+                cause == "overwrite"
+                and new is not None
+                and new.version == version
+                and new.builtin == (project is None)
+            )
+            if moved or replaced:
+                announce_resolution(row, old.version if old else None, new, cause)
+
+    return finish

@@ -36,3 +36,7 @@ class PagePanels:
         for provider in self._providers.values():
             merged.update(provider(**kwargs))
         return merged
+
+
+# The project overview (``projects.views.project_home``): called with ``access``.
+project_home = PagePanels("project home")

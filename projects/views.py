@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.pager import without_cursors
 from core.throttle import client_ip, over_limit, retry_after
 
-from . import selectors, services
+from . import extensions, selectors, services
 from .forms import (
     ApiKeyForm,
     AuditCursorForm,
@@ -143,7 +143,10 @@ def project_create(request: HtmxHttpRequest, org_slug: str) -> HttpResponse:
 @login_required
 def project_home(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    return render(request, "projects/home.html", project_context(request, access, nav="home"))
+    context = project_context(
+        request, access, nav="home", **extensions.project_home.context(access=access)
+    )
+    return render(request, "projects/home.html", context)
 
 
 # --- Settings: general ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from connections.models import Connection, ConnectSession
 from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
 from core.validation import text_problem
+from events.services import event_record
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create, profile_update, setup_fields
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
@@ -192,6 +193,17 @@ def migration_complete(*, actor: Actor, migration: ProfileMigration) -> ProfileM
             "migration.completed",
             pending=progress.pending,
             migrated=progress.migrated,
+        )
+        event_record(
+            project=migration.project,
+            type="migration.completed",
+            data={
+                "migration_id": str(migration.public_id),
+                "from_profile_id": str(migration.from_profile.public_id),
+                "to_profile_id": str(migration.to_profile.public_id),
+                "pending": progress.pending,
+                "migrated": progress.migrated,
+            },
         )
     return migration
 

@@ -298,6 +298,8 @@ RUNTIME_MAX_RESPONSE_BYTES = env.int("RUNTIME_MAX_RESPONSE_BYTES", default=5 * 1
 RUNTIME_MAX_PAGES = env.int("RUNTIME_MAX_PAGES", default=20)
 RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
 RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
+# Webhook deliveries (events app): seconds an endpoint has to answer, connect and read each.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
 
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False

@@ -34,6 +34,7 @@ from projects.services import Actor, ServiceError, audit_record
 from .. import counters
 from ..models import Connection, ConnectSession, Health, Status
 from . import health
+from .announce import announce, announce_status
 from .connections import (
     connection_create,
     profile_connections_change,
@@ -239,6 +240,7 @@ def save_connection(
         if tokens is not None:
             connection.oauth_tokens, connection.token_expires_at = tokens_blob(tokens)
         moved_from = None
+        old_profile = connection.profile
         if connection.profile_id != session.profile_id:
             moved_from = connection.profile_id
             connection.moved_from_profile = connection.profile
@@ -260,8 +262,16 @@ def save_connection(
             before=before,
             after={"profile": session.profile.name, "status": connection.status},
         )
+        announce(connection, "updated", reason="reauthenticated")
         if moved_from is not None:
             profile_connections_change(moved_from)
+            announce(
+                connection,
+                "moved",
+                from_profile_id=str(old_profile.public_id),
+                to_profile_id=str(session.profile.public_id),
+            )
+        announce_status(connection, before["status"])
     if verified:
         Connection.objects.filter(pk=connection.pk).update(
             health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now

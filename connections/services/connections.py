@@ -32,6 +32,7 @@ from ..models import (
     SubjectType,
 )
 from ..signals import profile_connections_changed
+from .announce import announce, announce_status
 
 MAX_CONFIG_VALUE = 4096
 
@@ -163,6 +164,7 @@ def connection_create(
             "fields": sorted([*plain, *secret]),
         },
     )
+    announce(connection, "created")
     return connection
 
 
@@ -237,6 +239,7 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
             before={"status": before},
             after={"status": status},
         )
+        announce_status(connection, before)
     return connection
 
 
@@ -251,6 +254,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
     )
     profile_id = connection.profile_id
     counters.removed(connection)
+    announce(connection, "deleted")
     connection.delete()
     profile_connections_change(profile_id)
 

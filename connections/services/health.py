@@ -33,6 +33,7 @@ from projects.services import Actor, audit_record
 
 from .. import counters
 from ..models import Connection, Health, Status
+from .announce import announce_status
 from .tokens import UpstreamError, connection_refresh_tokens, is_expired
 
 logger = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ def health_result_record(
             before=before,
             after={**after, "detail": row.health_error},
         )
+    announce_status(row, before["status"])
     return row
 
 

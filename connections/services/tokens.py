@@ -34,6 +34,7 @@ from projects.services import Actor, ServiceError, audit_record
 
 from .. import counters
 from ..models import Connection, Health, Status
+from .announce import announce, announce_status
 from .connections import tokens_blob
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,21 @@ def refresh_lock(connection_id: int) -> Iterator[None]:
 def connection_refresh_tokens(
     *, actor: Actor, connection: Connection, force: bool = True
 ) -> RefreshResult:
-    """Refresh the connection's OAuth tokens (``force=False``: only when expired)."""
+    """Refresh the connection's OAuth tokens (``force=False``: only when expired). A refresh
+    refused for good (invalid_grant) or failed for now (the provider down, slow) is announced
+    as ``connection.refresh_failed``; the second after the lock's transaction rolled back,
+    so that the error raised to the caller does not take the event with it."""
+    try:
+        return _refresh_tokens(actor=actor, connection=connection, force=force)
+    except UpstreamError:
+        row = Connection.objects.select_related("project", "profile", "connector").get(
+            pk=connection.pk
+        )
+        announce(row, "refresh_failed", reason="provider_unavailable", retryable=True)
+        raise
+
+
+def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> RefreshResult:
     seen = connection.oauth_tokens
     with refresh_lock(connection.pk):
         row = Connection.objects.select_related(
@@ -192,6 +207,8 @@ def connection_refresh_tokens(
                     before=before,
                     after={"status": row.status, "reason": "invalid_grant"},
                 )
+                announce(row, "refresh_failed", reason="invalid_grant", retryable=False)
+                announce_status(row, before["status"])
             logger.info("token refresh of connection %s: invalid_grant", row.pk)
             return RefreshResult(False, row, row.health_error)
         except UpstreamError:

@@ -253,6 +253,9 @@ def test_sort_limit_offset_total(world: World, many: dict[str, Connection]) -> N
         ({"id__eq": "one"}, "id__eq"),
         ({"status__in": "active,sleeping"}, "status__in"),
         ({"moved_at__isnull": "maybe"}, "moved_at__isnull"),
+        ({"resolved_version": ["1.0.0", "2.0.0"]}, "resolved_version"),
+        ({"resolved_version": "{'a': 1}"}, "resolved_version"),
+        ({"limit": ["10", "20"]}, "limit"),
     ],
 )
 def test_invalid_list_parameters_are_400_naming_the_field(

@@ -37,7 +37,7 @@ def test_every_operation_declares_its_error_answers() -> None:
         for path, methods in document["paths"].items()
         for method, operation in methods.items()
     ]
-    assert len(operations) >= 26
+    assert len(operations) >= 35
     for method, path, operation in operations:
         declared = set(operation["responses"])
         assert {"400", "401", "500"} <= declared, (method, path)
@@ -48,6 +48,15 @@ def test_every_operation_declares_its_error_answers() -> None:
         for status in error_statuses(method, path, operation["operationId"]):
             body = operation["responses"][str(status)]["content"]["application/json"]["schema"]
             assert body == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_webhook_operations_declare_their_conflicts() -> None:
+    paths = _schema()["paths"]
+    assert "409" in paths["/api/v1/webhooks/{webhook_id}/test"]["post"]["responses"]
+    retry = paths["/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"]["post"]
+    assert {"202", "404", "409"} <= set(retry["responses"])
+    created = paths["/api/v1/webhooks"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"]["$ref"].endswith("EndpointCreatedOut")
 
 
 def test_the_push_declares_its_rule_answers() -> None:
@@ -73,7 +82,7 @@ def test_fuzz_every_operation() -> None:
     headers = {"Authorization": f"Bearer {raw}"}
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) >= 26
+    assert len(operations) >= 35
 
     runs = [(op, mode) for op in operations for mode in GenerationMode]
     for operation, mode in runs:

@@ -419,14 +419,14 @@ class Command(BaseCommand):
         team = Team.objects.get(organization__slug=BENCH_ORG, name=TEAM)
         member = get_user_model().objects.get(username=MEMBER)
         with connection.cursor() as cursor:
-            # Counted from the first new id, not from the old maximum: the id sequence may have
-            # moved past it (rows inserted and deleted or rolled back meanwhile).
+            # Counted from the first new id, not from ``after_id``: the id sequence may have
+            # moved past the highest id (rolled-back inserts, deleted rows).
             cursor.execute(
-                "SELECT coalesce(min(id), %s) - 1 FROM connections_connection "
-                "WHERE project_id = %s AND id > %s",
-                [after_id + 1, project.pk, after_id],
+                "SELECT min(id) FROM connections_connection WHERE project_id = %s AND id > %s",
+                [project.pk, after_id],
             )
-            after_id = int(cursor.fetchone()[0])
+            row = cursor.fetchone()
+            base = int(row[0]) - 1 if row and row[0] is not None else after_id
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant
@@ -434,7 +434,7 @@ class Command(BaseCommand):
                 SELECT id, 'team', %s, 'viewer', now() FROM connections_connection
                 WHERE project_id = %s AND id > %s AND (id - %s) %% 2500 = 1
                 """,
-                [team.pk, project.pk, after_id, after_id],
+                [team.pk, project.pk, after_id, base],
             )
             cursor.execute(
                 """
@@ -443,5 +443,5 @@ class Command(BaseCommand):
                 SELECT id, 'user', %s, 'editor', now() FROM connections_connection
                 WHERE project_id = %s AND id > %s AND (id - %s) %% 5000 = 1250
                 """,
-                [member.pk, project.pk, after_id, after_id],
+                [member.pk, project.pk, after_id, base],
             )
