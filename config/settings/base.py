@@ -164,6 +164,16 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The hosted connect pages and the reconnect email speak these (locale/, compiled by
+# `make install`); the dashboard stays in English.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ja", "日本語"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -236,6 +246,10 @@ CONNECTION_HTTP_TIMEOUT = (
 # Health checks and token calls go to public https hosts only (no SSRF into the platform's
 # network); local and test settings allow loopback and private addresses (sandbox, tests).
 CONNECTION_ALLOW_PRIVATE_NETWORK = False
+
+# Connect sessions' success_url / error_url and the branding's allowed origins: https only
+# (local and test settings allow http, for loopback apps).
+CONNECT_ALLOW_HTTP_ORIGINS = False
 
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False
