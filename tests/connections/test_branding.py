@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from connections.models import Connection, ConnectBranding, ConnectSession
+from connections.models import ConnectBranding, Connection, ConnectSession
 from connections.services import branding
 from connections.services.connect import connect_session_create
 from profiles.models import ConnectorProfile
@@ -218,7 +218,8 @@ def test_the_settings_page_saves_and_audits(profile: ConnectorProfile) -> None:
     saved = ConnectBranding.objects.get(project=project)
     assert saved.theme == "dark" and saved.logo_sha256
     entry = AuditEntry.objects.get(action="connect_branding.updated")
-    assert entry.after["display_name"] == "Acme Cloud" and entry.actor == owner
+    assert entry.after is not None and entry.after["display_name"] == "Acme Cloud"
+    assert entry.actor == owner
     # An SVG renamed .png, sent as image/png: refused, nothing changes.
     response = client.post(
         url,
