@@ -54,14 +54,19 @@ MODES = ("redirect", "popup", "embedded")
 BROWSER_MODES = "connect_modes"  # request.session key: session id → mode (OAuth round trip)
 
 
-def hosted_csp(*, script: bool, frame_ancestors: tuple[str, ...]) -> dict[str, list[str]]:
-    """HOSTED_CSP, with our own script files in popup/embedded mode and the project's
-    allowed origins as frame ancestors (nothing else ever loosens)."""
+def hosted_csp(
+    *, script: bool, frame_ancestors: tuple[str, ...], return_origins: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """HOSTED_CSP, with our own script files in popup/embedded mode, the project's allowed
+    origins as frame ancestors, and the session's success/error URL origins as form targets
+    (the form's POST ends in a redirect there). Nothing else ever loosens."""
     policy = dict(HOSTED_CSP)
     if script:
         policy["script-src"] = [CSP.SELF]
     if frame_ancestors:
         policy["frame-ancestors"] = list(frame_ancestors)
+    if return_origins:
+        policy["form-action"] = [CSP.SELF, *return_origins]
     return policy
 
 
@@ -78,7 +83,11 @@ def hosted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         look: branding.Look | None = getattr(response, "hosted_look", None)
         mode = getattr(response, "hosted_mode", "redirect")
         frame_ancestors = look.allowed_origins if look is not None else ()
-        policy = hosted_csp(script=mode != "redirect", frame_ancestors=frame_ancestors)
+        policy = hosted_csp(
+            script=mode != "redirect",
+            frame_ancestors=frame_ancestors,
+            return_origins=getattr(response, "hosted_return_origins", ()),
+        )
         setattr(response, "_csp_config", policy)  # what @csp_override sets  # noqa: B010
         if frame_ancestors:
             response.xframe_options_exempt = True
@@ -108,11 +117,16 @@ def _page(
     project: Project | None,
     mode: str = "redirect",
     status: int = 200,
+    session: ConnectSession | None = None,
 ) -> HttpResponse:
     look = branding.look_of(project, branding.branding_of(project)) if project else None
     response = render(request, template, {"look": look, "mode": mode, **context}, status=status)
     response.hosted_look = look  # type: ignore[attr-defined]
     response.hosted_mode = mode  # type: ignore[attr-defined]
+    if session is not None and mode == "redirect":
+        urls = [u for u in (session.success_url, session.error_url) if u]
+        origins = tuple(dict.fromkeys(branding.origin_of(u) for u in urls))
+        response.hosted_return_origins = origins  # type: ignore[attr-defined]
     return response
 
 
@@ -228,7 +242,13 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
     def page(status: int = 200, **extra: Any) -> HttpResponse:
         context = _context(session, token=token, **_popup(session, mode), **extra)
         return _page(
-            request, "connect/page.html", context, project=session.project, mode=mode, status=status
+            request,
+            "connect/page.html",
+            context,
+            project=session.project,
+            mode=mode,
+            status=status,
+            session=session,
         )
 
     if request.method == "GET":

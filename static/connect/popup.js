@@ -38,9 +38,15 @@
     var link = event.target && event.target.closest ? event.target.closest("a[data-connect-continue]") : null;
     if (link) { leaving = true; }
   }, true);
-  window.addEventListener("pagehide", function () {
-    if (!leaving && outcome !== "success") {
+  // beforeunload, not pagehide: Chromium drops what a closing cross-origin popup posts from
+  // pagehide. It never asks the user anything (no preventDefault).
+  var closedSent = false;
+  function closed() {
+    if (!leaving && !closedSent && outcome !== "success") {
+      closedSent = true;
       send({ type: "connect.closed" });
     }
-  });
+  }
+  window.addEventListener("beforeunload", closed);
+  window.addEventListener("pagehide", closed);
 })();

@@ -437,3 +437,10 @@ def test_allow_listed_origins_may_frame_the_page(profile: ConnectorProfile) -> N
     csp = directives(response["Content-Security-Policy"])
     assert csp["frame-ancestors"] == f"{APP} http://localhost:8172"
     assert "X-Frame-Options" not in response
+
+
+def test_the_form_may_post_on_to_the_return_urls_origins_only(profile: ConnectorProfile) -> None:
+    brand(profile, allowed_origins=[APP, "https://other.example.com"])
+    response = Client().get(link(profile, success_url=f"{APP}/ok"))
+    csp = directives(response["Content-Security-Policy"])
+    assert csp["form-action"] == f"'self' {APP}"  # not every allowed origin
