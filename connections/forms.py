@@ -18,6 +18,7 @@ from core.forms import (
     parse_id,
 )
 from core.validation import text_problem
+from projects.forms import StyledForm
 from projects.services import ServiceError
 
 from . import selectors
@@ -210,6 +211,14 @@ class _ProfileChoice:
         return pk
 
 
+def _locale_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Language",
+        choices=[("", "The end user's browser language"), *settings.LANGUAGES],
+        required=False,
+    )
+
+
 class LinkForm(_ProfileChoice, forms.Form):
     """The end user a new link is for, and how long it stays valid."""
 
@@ -221,12 +230,13 @@ class LinkForm(_ProfileChoice, forms.Form):
     origin_owner_name = TextField(label="Name", max_length=255, required=False)
     email = forms.EmailField(label="Email", max_length=254, required=False)
     expires_in = _expiry_field()
+    locale = _locale_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "link-%s")
         super().__init__(*args, **kwargs)
         for name, bound in self.fields.items():
-            css = "form-select" if name == "expires_in" else "form-control"
+            css = "form-select" if name in ("expires_in", "locale") else "form-control"
             bound.widget.attrs["class"] = css
         self.fields["origin_owner_id"].widget.attrs["autocomplete"] = "off"
 
@@ -245,11 +255,14 @@ class ReauthForm(_ProfileChoice, forms.Form):
     """Re-authentication: the origin fields come from the connection; only the expiry."""
 
     expires_in = _expiry_field()
+    locale = _locale_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "link-%s")
         super().__init__(*args, **kwargs)
         self.fields["expires_in"].widget.attrs["class"] = "form-select"
+        self.fields["locale"].widget.attrs["class"] = "form-select"
+        self.fields["locale"].help_text = "Empty: the language the account was connected in."
 
 
 # --- Hosted connect pages ------------------------------------------------------------------------
@@ -283,7 +296,7 @@ class OAuthCallbackForm(forms.Form):
         return {k: str(v) for k, v in self.data.items()}
 
 
-class BrandingForm(forms.Form):
+class BrandingForm(StyledForm):
     """Settings → Connect pages (the service checks every value again)."""
 
     display_name = TextField(
@@ -321,6 +334,11 @@ class BrandingForm(forms.Form):
         ),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remove_logo"].widget.attrs["class"] = "form-check-input ms-2"
+        self.fields["primary_color"].widget.attrs["class"] = "form-control form-control-color"
 
     def clean_logo(self) -> bytes | None:
         upload = self.cleaned_data.get("logo")

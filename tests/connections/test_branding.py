@@ -444,3 +444,16 @@ def test_the_form_may_post_on_to_the_return_urls_origins_only(profile: Connector
     response = Client().get(link(profile, success_url=f"{APP}/ok"))
     csp = directives(response["Content-Security-Policy"])
     assert csp["form-action"] == f"'self' {APP}"  # not every allowed origin
+
+
+def test_a_dashboard_link_may_choose_the_language(profile: ConnectorProfile) -> None:
+    project = profile.project
+    member = make_member(project.organization, Role.MEMBER)
+    client = Client()
+    client.force_login(member)
+    url = f"/p/{project.slug}/profiles/{profile.public_id}/link/"
+    body = {"origin_owner_id": "dash-1", "expires_in": "1800", "locale": "ja"}
+    assert client.post(url, body).status_code == 200
+    assert ConnectSession.objects.get().locale == "ja"
+    assert client.post(url, {**body, "locale": "xx"}).status_code == 400
+    assert ConnectSession.objects.count() == 1
