@@ -318,7 +318,9 @@ def oauth_start(request: HttpRequest, token: str) -> HttpResponse:
     modes = dict(request.session.get(BROWSER_MODES) or {})
     modes[str(session.pk)] = mode
     request.session[BROWSER_MODES] = dict(list(modes.items())[-5:])
-    return HttpResponseRedirect(url)
+    response = HttpResponseRedirect(url)
+    response.hosted_mode = mode  # type: ignore[attr-defined]
+    return response
 
 
 @hosted

@@ -335,3 +335,29 @@ def test_keyboard_only_with_visible_focus(browser: Any, sandbox: Any) -> None:
     finally:
         context.close()
     assert Connection.objects.count() == 1
+
+
+def test_an_oauth_sign_in_in_the_popup(
+    browser: Any, sandbox: Any, apps: None, live_server: Any
+) -> None:
+    profile = seed_sandbox_oauth_profile(sandbox)
+    link = create_link(sandbox, connector_key="sandbox_hr", success_url=f"{APP}/done", locale="fr")
+    context = browser.new_context()
+    try:
+        opener, popup = _open_popup(context, APP, link["url"])
+        popup.get_by_role("link", name="Continuer vers Sandbox HR").click()
+        popup.get_by_test_id("consent-allow").click()
+        popup.get_by_test_id("connect-done").wait_for()
+        assert popup.get_by_role("heading", name="Sandbox HR est connecté").is_visible()
+        opener.wait_for_function("window.received.length > 0")
+        received = opener.evaluate("window.received.map(m => m.data)")
+    finally:
+        context.close()
+    connection = Connection.objects.get(profile=profile)
+    assert received == [
+        {
+            "source": "connector-hub",
+            "type": "connect.success",
+            "connection_id": str(connection.public_id),
+        }
+    ]
