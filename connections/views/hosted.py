@@ -27,7 +27,7 @@ from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.csp import CSP
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -79,7 +79,7 @@ def hosted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         response["Referrer-Policy"] = "no-referrer"
         patch_cache_control(response, no_store=True)
         response["X-Robots-Tag"] = "noindex"
-        response["Vary"] = "Accept-Language"
+        patch_vary_headers(response, ["Accept-Language"])
         look: branding.Look | None = getattr(response, "hosted_look", None)
         mode = getattr(response, "hosted_mode", "redirect")
         frame_ancestors = look.allowed_origins if look is not None else ()
@@ -286,7 +286,9 @@ def connect_page(request: HttpRequest, token: str) -> HttpResponse:
             for f in _context(session)["fields"]
             if not f.get("secret") and f["key"] != exc.field  # the refused value is not echoed
         }
-        return page(400, error=exc.message, error_field=exc.field, values=safe_values)
+        keys = {f["key"] for f in _context(session)["fields"]}
+        field = exc.field if exc.field in keys else None  # else the message shows on top
+        return page(400, error=exc.message, error_field=field, values=safe_values)
     return _done(
         request,
         session,

@@ -457,3 +457,12 @@ def test_a_dashboard_link_may_choose_the_language(profile: ConnectorProfile) -> 
     assert ConnectSession.objects.get().locale == "ja"
     assert client.post(url, {**body, "locale": "xx"}).status_code == 400
     assert ConnectSession.objects.count() == 1
+
+
+def test_an_error_on_a_field_the_page_does_not_show_is_shown_on_top(
+    profile: ConnectorProfile,
+) -> None:
+    response = Client().post(link(profile), {"config_api_key": SECRET, "config_bogus": "a\x00b"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'role="alert" id="connect-error"' in html and "bogus must not contain" in html
