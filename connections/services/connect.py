@@ -317,7 +317,11 @@ def save_connection(
     session.connection = connection
     # The language the page was shown in (the session's, else the browser's): the next
     # reconnect link and email of this connection speak it too.
-    session.locale = session.locale or session_locale(translation.get_language() or "")
+    if not session.locale:
+        try:
+            session.locale = session_locale(translation.get_language() or "")
+        except ServiceError:  # a language outside settings.LANGUAGES: none remembered
+            session.locale = ""
     session.save(update_fields=["used_at", "connection", "locale"])
     return connection
 
