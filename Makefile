@@ -25,7 +25,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connector_hub_bench
 MUTATION_CHILDREN ?= 1
 MUTATION_MIN ?= 95
 
-.PHONY: help run test lint fmt bench mutation install chromium clean cluster
+.PHONY: help run test lint fmt bench mutation install messages chromium clean cluster
 
 help:
 	@echo "make run    - install, migrate, seed the demo and serve it (SQLite) at SITE_URL from .env"
@@ -44,7 +44,24 @@ help:
 	$(UV) sync --frozen
 	@touch $@
 
-install: .venv/.synced
+# The hosted pages' translations (locale/*/LC_MESSAGES/django.po, committed) compiled with
+# GNU gettext's msgfmt (installed with apt-get when missing and we may, as root).
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+%.mo: %.po
+	@if ! command -v msgfmt >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
+	  else echo "msgfmt missing: sudo apt-get install gettext"; exit 1; fi; \
+	fi
+	msgfmt --check-format -o $@ $<
+
+install: .venv/.synced $(MO)
+
+# After changing a translatable string: refresh the message ids of every language's .po.
+messages: install
+	$(PY) manage.py makemessages --all --no-location --ignore='.venv/*' --ignore='.tools/*' \
+	  --ignore='tests/*' --ignore='staticfiles/*' --ignore='mutants/*'
 
 # Local settings for development: a random SECRET_KEY and a Fernet key (never committed) and
 # the site's address.
@@ -112,4 +129,5 @@ mutation: install
 	$(PY) tests/mutation_report.py --min $(MUTATION_MIN)
 
 clean:
+	rm -f $(MO)
 	rm -rf .venv .tools staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache mutants

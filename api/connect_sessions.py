@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from connections.services import connect
+from connections.services import branding, connect
 from core.validation import Email, Line
 
 from .connectors import _actor, _project
@@ -28,6 +28,9 @@ class ConnectSessionIn(Schema):
     expires_in: int = Field(
         default=connect.DEFAULT_LIFETIME, ge=connect.MIN_LIFETIME, le=connect.MAX_LIFETIME
     )
+    success_url: Line | None = Field(default=None, max_length=branding.MAX_URL)
+    error_url: Line | None = Field(default=None, max_length=branding.MAX_URL)
+    locale: Line | None = Field(default=None, max_length=10)
 
 
 class ConnectSessionOut(Schema):
@@ -44,7 +47,11 @@ class ConnectSessionOut(Schema):
         "Routes to `connector_profile_id`, or to the project's default profile for "
         "`connector_key`. With `account_id` the page re-authenticates that connection (and "
         "moves it to the session's profile when that differs). The token is single use, "
-        "valid for `expires_in` seconds (default 1800, at most 432000), and shown only here."
+        "valid for `expires_in` seconds (default 1800, at most 432000), and shown only here. "
+        "`success_url` / `error_url` (on one of the project's allowed origins, Settings → "
+        "Connect pages) receive the end user afterwards with `connection_id` or `error` in "
+        "the query; `locale` (en, de, fr, es, ja) picks the page's language, else the "
+        "browser's Accept-Language does."
     ),
 )
 def connect_session_create(
@@ -61,6 +68,9 @@ def connect_session_create(
         connector_key=payload.connector_key,
         account_id=payload.account_id,
         expires_in=payload.expires_in,
+        success_url=payload.success_url or "",
+        error_url=payload.error_url or "",
+        locale=payload.locale or "",
     )
     return Status(
         201, {"token": created.token, "url": created.url, "expires_at": created.expires_at}

@@ -8,13 +8,22 @@ from uuid import UUID
 from django import forms
 from django.conf import settings
 
-from core.forms import IdField, IdListField, SearchField, SelectionForm, TextField, parse_id
+from core.forms import (
+    IdField,
+    IdListField,
+    MultilineTextField,
+    SearchField,
+    SelectionForm,
+    TextField,
+    parse_id,
+)
 from core.validation import text_problem
+from projects.forms import StyledForm
 from projects.services import ServiceError
 
 from . import selectors
-from .models import Status
-from .services import connect
+from .models import Status, Theme
+from .services import branding, connect
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25  # the first of the choices that is at least this
@@ -202,6 +211,14 @@ class _ProfileChoice:
         return pk
 
 
+def _locale_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Language",
+        choices=[("", "The end user's browser language"), *settings.LANGUAGES],
+        required=False,
+    )
+
+
 class LinkForm(_ProfileChoice, forms.Form):
     """The end user a new link is for, and how long it stays valid."""
 
@@ -213,12 +230,13 @@ class LinkForm(_ProfileChoice, forms.Form):
     origin_owner_name = TextField(label="Name", max_length=255, required=False)
     email = forms.EmailField(label="Email", max_length=254, required=False)
     expires_in = _expiry_field()
+    locale = _locale_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "link-%s")
         super().__init__(*args, **kwargs)
         for name, bound in self.fields.items():
-            css = "form-select" if name == "expires_in" else "form-control"
+            css = "form-select" if name in ("expires_in", "locale") else "form-control"
             bound.widget.attrs["class"] = css
         self.fields["origin_owner_id"].widget.attrs["autocomplete"] = "off"
 
@@ -237,11 +255,14 @@ class ReauthForm(_ProfileChoice, forms.Form):
     """Re-authentication: the origin fields come from the connection; only the expiry."""
 
     expires_in = _expiry_field()
+    locale = _locale_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "link-%s")
         super().__init__(*args, **kwargs)
         self.fields["expires_in"].widget.attrs["class"] = "form-select"
+        self.fields["locale"].widget.attrs["class"] = "form-select"
+        self.fields["locale"].help_text = "Empty: the language the account was connected in."
 
 
 # --- Hosted connect pages ------------------------------------------------------------------------
@@ -273,3 +294,65 @@ class OAuthCallbackForm(forms.Form):
 
     def params(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.data.items()}
+
+
+class BrandingForm(StyledForm):
+    """Settings → Connect pages (the service checks every value again)."""
+
+    display_name = TextField(
+        label="Display name",
+        max_length=80,
+        required=False,
+        help_text="What end users see instead of the project's name (default: the organization's).",
+    )
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text="PNG, JPEG or WebP, at most 512 KB; shown at 40 px high. SVG is not accepted.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+    primary_color = TextField(
+        label="Primary colour",
+        max_length=7,
+        required=False,
+        help_text="Buttons and focus rings. Checked for contrast (WCAG AA).",
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    theme = forms.ChoiceField(label="Theme", choices=Theme.choices)
+    terms_url = TextField(label="Terms URL", max_length=500, required=False)
+    privacy_url = TextField(label="Privacy policy URL", max_length=500, required=False)
+    support_email = TextField(label="Support email", max_length=254, required=False)
+    allowed_origins = MultilineTextField(
+        label="Allowed origins",
+        max_length=4000,
+        required=False,
+        help_text=(
+            "One per line, such as https://app.example.com. Connect sessions may send end "
+            "users back to these only (success_url, error_url), the popup reports to them, and "
+            "only they may embed the page in an iframe."
+        ),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remove_logo"].widget.attrs["class"] = "form-check-input ms-2"
+        self.fields["primary_color"].widget.attrs["class"] = "form-control form-control-color"
+
+    def clean_logo(self) -> bytes | None:
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        if upload.size > branding.MAX_LOGO_BYTES:  # before reading it
+            raise forms.ValidationError(
+                f"The logo must be at most {branding.MAX_LOGO_BYTES // 1024} KB."
+            )
+        return bytes(upload.read())
+
+    def origins(self) -> list[str]:
+        return [
+            line.strip()
+            for line in self.cleaned_data.get("allowed_origins", "").splitlines()
+            if line.strip()
+        ]

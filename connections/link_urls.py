@@ -1,7 +1,9 @@
-"""The "Link account" forms of the connector and profile pages (under /p/<project_slug>/)."""
+"""The "Link account" forms of the connector and profile pages (under /p/<project_slug>/),
+and Settings → Connect pages (the look of the pages those links open)."""
 
 from django.urls import path
 
+from .views import branding as branding_views
 from .views import links as link_views
 
 urlpatterns = [
@@ -14,5 +16,11 @@ urlpatterns = [
         "profiles/<uuid:profile_id>/link/",
         link_views.profile_link_create,
         name="profile_link_create",
+    ),
+    path("settings/connect-pages/", branding_views.connect_pages, name="connect_pages"),
+    path(
+        "settings/connect-pages/preview/",
+        branding_views.connect_pages_preview,
+        name="connect_pages_preview",
     ),
 ]

@@ -254,6 +254,11 @@ class ConnectSession(models.Model):
     oauth_state_hash = models.CharField(max_length=64, blank=True, db_index=True)
     oauth_verifier = models.TextField(blank=True, default="", editable=False)
     oauth_state_used_at = models.DateTimeField(null=True, blank=True)
+    # Where the page sends the end user afterwards (origins on the project's allow-list, see
+    # ConnectBranding) and the page's language; both chosen when the session is created.
+    success_url = models.CharField(max_length=2000, blank=True)
+    error_url = models.CharField(max_length=2000, blank=True)
+    locale = models.CharField(max_length=10, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -295,3 +300,43 @@ class ConnectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id}/{self.version_pk}/{self.status}: {self.n}"
+class Theme(models.TextChoices):
+    AUTO = "auto", "Auto (follows the device)"
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+
+
+class ConnectBranding(models.Model):
+    """How a project's hosted connect pages look to its end users, and which of the project's
+    own origins the pages may send them back to, talk to (postMessage) and be framed by.
+
+    The logo is stored here (re-encoded PNG, at most ``MAX_LOGO_BYTES``) and served from
+    ``/connect/logo/...``: the end user's browser never loads a customer-supplied URL."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="connect_branding"
+    )
+    display_name = models.CharField(max_length=80, blank=True)
+    logo = models.BinaryField(blank=True, default=b"", editable=False)
+    logo_sha256 = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    primary_color = models.CharField(max_length=7, blank=True)
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    terms_url = models.CharField(max_length=500, blank=True)
+    privacy_url = models.CharField(max_length=500, blank=True)
+    support_email = models.CharField(max_length=254, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(primary_color="") | Q(primary_color__regex=r"^#[0-9a-f]{6}$"),
+                name="branding_primary_color_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(theme__in=["auto", "light", "dark"]), name="branding_theme_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"connect page branding of {self.project_id}"

@@ -8,6 +8,7 @@ import smtplib
 from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from connections.services.connections import resolved_version
 from core.validation import email_problem
@@ -64,11 +65,11 @@ def send_migration_notices(migration_id: int, connection_ids: list[int], actor_l
             "connector_title": connector_title,
         }
         try:
-            EmailMessage(
-                subject=render_to_string("rollouts/email/reconnect_subject.txt", context).strip(),
-                body=render_to_string("rollouts/email/reconnect_body.txt", context),
-                to=[connection.email],
-            ).send()
+            # In the language the end user last connected in (the link's session has it).
+            with translation.override(notice.session.locale if notice.session else None):
+                subject = render_to_string("rollouts/email/reconnect_subject.txt", context)
+                body = render_to_string("rollouts/email/reconnect_body.txt", context)
+            EmailMessage(subject=subject.strip(), body=body, to=[connection.email]).send()
         except (ValueError, smtplib.SMTPRecipientsRefused) as exc:
             logger.warning(
                 "migration %s: the notice to connection %s was refused (%s)",

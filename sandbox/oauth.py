@@ -33,7 +33,10 @@ class SandboxConsentView(AuthorizationView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         request.user = sandbox_user()
-        return super().dispatch(request, *args, **kwargs)
+        response = super().dispatch(request, *args, **kwargs)
+        # Like a real provider's consent screen: a connect popup keeps its opener through it.
+        response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+        return response
 
 
 class SandboxOAuthMe(ProtectedResourceView):

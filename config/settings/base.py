@@ -194,6 +194,16 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The hosted connect pages and the reconnect email speak these (locale/, compiled by
+# `make install`); the dashboard stays in English.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ja", "日本語"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -300,6 +310,9 @@ RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 *
 RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
 # Webhook deliveries (events app): seconds an endpoint has to answer, connect and read each.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
+# Connect sessions' success_url / error_url and the branding's allowed origins: https only
+# (local and test settings allow http, for loopback apps).
+CONNECT_ALLOW_HTTP_ORIGINS = False
 
 # The demo's sandbox provider under /sandbox/ (local and test settings only).
 SANDBOX_ENABLED = False

@@ -23,7 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
@@ -33,7 +34,7 @@ from projects.services import Actor, ServiceError, audit_record
 
 from .. import counters
 from ..models import Connection, ConnectSession, Health, Status
-from . import health
+from . import branding, health
 from .announce import announce, announce_status
 from .connections import (
     connection_create,
@@ -112,6 +113,9 @@ def connect_session_create(
     connector_key: str | None = None,
     account_id: UUID | None = None,
     expires_in: int = DEFAULT_LIFETIME,
+    success_url: str = "",
+    error_url: str = "",
+    locale: str = "",
 ) -> CreatedSession:
     if not MIN_LIFETIME <= expires_in <= MAX_LIFETIME:
         raise ServiceError(
@@ -134,9 +138,17 @@ def connect_session_create(
         origin_owner_name = origin_owner_name or account.origin_owner_name
         origin_username = origin_username or account.origin_username
         email = email or account.email
+        locale = locale or connection_locale(account)
     origin_owner_id = origin_owner_id.strip()
     if not origin_owner_id:
         raise ServiceError("origin_owner_id is required.", field="origin_owner_id")
+    if success_url or error_url:
+        allowed = branding.look_of(project, branding.branding_of(project)).allowed_origins
+        if success_url:
+            branding.check_return_url(success_url, list(allowed), field="success_url")
+        if error_url:
+            branding.check_return_url(error_url, list(allowed), field="error_url")
+    locale = session_locale(locale)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = timezone.now() + timedelta(seconds=expires_in)
     session = ConnectSession.objects.create(
@@ -150,6 +162,9 @@ def connect_session_create(
         account=account,
         expires_at=expires_at,
         created_by_label=actor.label[:200],
+        success_url=success_url,
+        error_url=error_url,
+        locale=locale,
     )
     audit_record(
         actor=actor,
@@ -162,10 +177,40 @@ def connect_session_create(
             "origin_owner_id": session.origin_owner_id,
             "account": account.pk if account else None,
             "expires_at": expires_at.isoformat(),
+            **({"locale": locale} if locale else {}),
+            **({"success_url": success_url} if success_url else {}),
+            **({"error_url": error_url} if error_url else {}),
         },
     )
     url = settings.SITE_URL.rstrip("/") + reverse("connect_page", args=[token])
     return CreatedSession(session, token, url, expires_at)
+
+
+def session_locale(raw: str) -> str:
+    """A session's ``locale``: one of settings.LANGUAGES (``de``, ``de-DE`` → ``de``), or ""."""
+    value = raw.strip()
+    if not value:
+        return ""
+    codes = ", ".join(code for code, _name in settings.LANGUAGES)
+    refused = ServiceError(f"locale must be one of {codes}.", field="locale")
+    if len(value) > 10:
+        raise refused
+    try:
+        return translation.get_supported_language_variant(value.lower())
+    except LookupError as exc:
+        raise refused from exc
+
+
+def connection_locale(connection: Connection) -> str:
+    """The language its end user last connected in (for a reconnect link or email), or ""."""
+    return (
+        ConnectSession.objects.filter(connection=connection, used_at__isnull=False)
+        .exclude(locale="")
+        .order_by("-used_at")
+        .values_list("locale", flat=True)
+        .first()
+        or ""
+    )
 
 
 # --- Using sessions ----------------------------------------------------------------------------
@@ -174,19 +219,24 @@ def connect_session_create(
 class SessionUnusable(Exception):
     """The link is unknown, expired or used; ``kind`` says which, for the page."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, session: ConnectSession | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.session = session
 
 
 def check_usable(session: ConnectSession | None) -> ConnectSession:
     if session is None:
-        raise SessionUnusable("unknown", "This link is not valid. Ask for a new one.")
+        raise SessionUnusable("unknown", _("This link is not valid. Ask for a new one."))
     if session.used_at is not None:
-        raise SessionUnusable("used", "This link has been used already: the account is connected.")
+        raise SessionUnusable(
+            "used", _("This link has been used already: the account is connected."), session=session
+        )
     if session.expires_at <= timezone.now():
-        raise SessionUnusable("expired", "This link has expired. Ask for a new one.")
+        raise SessionUnusable(
+            "expired", _("This link has expired. Ask for a new one."), session=session
+        )
     return session
 
 
@@ -278,7 +328,14 @@ def save_connection(
         )
     session.used_at = now
     session.connection = connection
-    session.save(update_fields=["used_at", "connection"])
+    # The language the page was shown in (the session's, else the browser's): the next
+    # reconnect link and email of this connection speak it too.
+    if not session.locale:
+        try:
+            session.locale = session_locale(translation.get_language() or "")
+        except ServiceError:  # a language outside settings.LANGUAGES: none remembered
+            session.locale = ""
+    session.save(update_fields=["used_at", "connection", "locale"])
     return connection
 
 
@@ -309,10 +366,13 @@ def verify_credentials(
     if result.status == Health.UNKNOWN:
         return False
     if result.status == Health.NEEDS_REAUTH:
-        raise ServiceError("The provider rejected these credentials. Check them and try again.")
+        raise ServiceError(_("The provider rejected these credentials. Check them and try again."))
     raise ServiceError(
-        "We could not verify these credentials with the provider right now "
-        f"({result.detail.rstrip('.')}). Nothing was saved; try again in a moment."
+        _(
+            "We could not verify these credentials with the provider right now (%(detail)s). "
+            "Nothing was saved; try again in a moment."
+        )
+        % {"detail": result.detail.rstrip(".")}
     )
 
 
@@ -321,7 +381,7 @@ def connect_with_config(*, token: str, values: dict[str, str]) -> Connection:
     session = session_for_token(token)
     version = session_version(session)
     if version.authentication.get("type") == "oauth2":
-        raise ServiceError("This connector signs in with OAuth; use the sign-in button.")
+        raise ServiceError(_("This connector signs in with OAuth; use the sign-in button."))
     verified = verify_credentials(session, version, values)
     with transaction.atomic():
         session = lock_usable(session.pk)

@@ -11,6 +11,7 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from connectors.models import ConnectorVersion
 from core.validation import text_problem
@@ -82,20 +83,28 @@ def split_config(
         label = f.get("label") or key
         if not value:
             if f.get("required"):
-                raise ServiceError(f"{label} is required.", field=key)
+                raise ServiceError(_("%(label)s is required.") % {"label": label}, field=key)
             continue
         if len(value) > MAX_CONFIG_VALUE:
             raise ServiceError(
-                f"{label} is too long (at most {MAX_CONFIG_VALUE} characters).", field=key
+                _("%(label)s is too long (at most %(max)d characters).")
+                % {"label": label, "max": MAX_CONFIG_VALUE},
+                field=key,
             )
         options = f.get("options")
         if f.get("type") == "select" and isinstance(options, list) and value not in options:
-            raise ServiceError(f"{label} must be one of {', '.join(map(str, options))}.", field=key)
+            raise ServiceError(
+                _("%(label)s must be one of %(options)s.")
+                % {"label": label, "options": ", ".join(map(str, options))},
+                field=key,
+            )
         if f.get("type") == "number":
             try:
                 float(value)
             except ValueError as exc:
-                raise ServiceError(f"{label} must be a number.", field=key) from exc
+                raise ServiceError(
+                    _("%(label)s must be a number.") % {"label": label}, field=key
+                ) from exc
         (secret if f.get("secret") else plain)[key] = value
     return plain, secret
 

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import requests
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from oauthlib.oauth2 import OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
@@ -65,12 +66,14 @@ def oauth_start(*, token: str, browser: SessionBase) -> str:
     version = session_version(session)
     auth = version.authentication
     if auth.get("type") != "oauth2":
-        raise ServiceError("This connector does not sign in with OAuth.")
+        raise ServiceError(_("This connector does not sign in with OAuth."))
     client_id = str(session.profile.setup_values.get("client_id") or "")
     if not client_id:
         raise ServiceError(
-            "This connection cannot start yet: the profile has no OAuth client id. "
-            "Ask the team that sent you this link."
+            _(
+                "This connection cannot start yet: the profile has no OAuth client id. "
+                "Ask the team that sent you this link."
+            )
         )
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
@@ -96,16 +99,15 @@ def oauth_start(*, token: str, browser: SessionBase) -> str:
 
 
 class CallbackError(Exception):
-    def __init__(self, message: str, *, session: ConnectSession | None = None) -> None:
+    """A failed sign-in; ``code`` is what an error_url receives as ``error``."""
+
+    def __init__(
+        self, message: str, *, session: ConnectSession | None = None, code: str = "oauth_failed"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.session = session
-
-
-PROVIDER_ERRORS = {
-    "access_denied": "You declined access, so nothing was connected. You can start again "
-    "from the same link.",
-}
+        self.code = code
 
 
 def _exchange(
@@ -125,8 +127,11 @@ def _exchange(
     def fail_on_5xx(response: requests.Response) -> requests.Response:
         if response.status_code >= 500:
             raise CallbackError(
-                f"The provider could not complete the sign-in (HTTP {response.status_code}). "
-                "Nothing was saved; please try again later.",
+                _(
+                    "The provider could not complete the sign-in (HTTP %(status)s). "
+                    "Nothing was saved; please try again later."
+                )
+                % {"status": response.status_code},
                 session=session,
             )
         return response
@@ -143,18 +148,21 @@ def _exchange(
         )
     except requests.Timeout as exc:
         raise CallbackError(
-            "The provider did not answer in time. Nothing was saved; please try again.",
+            _("The provider did not answer in time. Nothing was saved; please try again."),
             session=session,
         ) from exc
     except OAuth2Error as exc:
         raise CallbackError(
-            f"The provider refused the sign-in ({exc.error}). Nothing was saved; "
-            "start again from your link.",
+            _(
+                "The provider refused the sign-in (%(error)s). Nothing was saved; "
+                "start again from your link."
+            )
+            % {"error": exc.error},
             session=session,
         ) from exc
     except (requests.RequestException, ValueError) as exc:
         raise CallbackError(
-            "The provider could not be reached. Nothing was saved; please try again.",
+            _("The provider could not be reached. Nothing was saved; please try again."),
             session=session,
         ) from exc
     return merge_tokens({}, dict(token))
@@ -174,49 +182,64 @@ def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Con
     re-authenticated?). CallbackError (nothing saved) otherwise."""
     state = params.get("state") or ""
     if not state:
-        raise CallbackError("The sign-in response is missing its state. Nothing was saved.")
+        raise CallbackError(_("The sign-in response is missing its state. Nothing was saved."))
     state_hash = digest(state)
     states = dict(browser.get(BROWSER_STATES) or {})
     session_id = states.pop(state_hash, None)
     browser[BROWSER_STATES] = states
     if session_id is None:
         raise CallbackError(
-            "This sign-in was not started in this browser, or it has already finished. "
-            "Nothing was saved; open your link again."
+            _(
+                "This sign-in was not started in this browser, or it has already finished. "
+                "Nothing was saved; open your link again."
+            )
         )
     consumed = ConnectSession.objects.filter(
         pk=session_id, oauth_state_hash=state_hash, oauth_state_used_at__isnull=True
     ).update(oauth_state_used_at=timezone.now())
     if consumed != 1:
-        raise CallbackError("This sign-in response was used already. Nothing more was saved.")
+        raise CallbackError(_("This sign-in response was used already. Nothing more was saved."))
     session = sessions_with_profile().get(pk=session_id)
+    if session.locale:
+        translation.activate(session.locale)  # the caller's override restores the language
     try:
         check_usable(session)
     except SessionUnusable as exc:
-        raise CallbackError(exc.message, session=session) from exc
+        raise CallbackError(exc.message, session=session, code=exc.kind) from exc
     error = params.get("error")
+    if error == "access_denied":
+        raise CallbackError(
+            _(
+                "You declined access, so nothing was connected. You can start again from the "
+                "same link."
+            ),
+            session=session,
+            code="access_denied",
+        )
     if error:
         raise CallbackError(
-            PROVIDER_ERRORS.get(
-                error,
-                f"The provider could not complete the sign-in ({error[:60]}). Nothing was saved.",
-            ),
+            _("The provider could not complete the sign-in (%(error)s). Nothing was saved.")
+            % {"error": error[:60]},
             session=session,
         )
     version = session_version(session)
     issuer = params.get("iss")
     if issuer and not _same_origin(issuer, str(version.authentication.get("authorizationUrl"))):
-        raise CallbackError("The sign-in response came from an unexpected issuer.", session=session)
+        raise CallbackError(
+            _("The sign-in response came from an unexpected issuer."), session=session
+        )
     code = params.get("code") or ""
     if not code:
-        raise CallbackError("The sign-in response has no code. Nothing was saved.", session=session)
+        raise CallbackError(
+            _("The sign-in response has no code. Nothing was saved."), session=session
+        )
     verifier = decrypt_text(session.oauth_verifier)
     tokens = _exchange(session, version, code, verifier)
     with transaction.atomic():
         try:
             locked = lock_usable(session.pk)
         except SessionUnusable as exc:
-            raise CallbackError(exc.message, session=session) from exc
+            raise CallbackError(exc.message, session=session, code=exc.kind) from exc
         connection = save_connection(
             session=locked, version=version, config={}, tokens=tokens, verified=False
         )

@@ -158,6 +158,7 @@ def _create(
             connector_profile_id=connector_profile_id,
             account_id=account_id,
             expires_in=form.cleaned_data["expires_in"],
+            locale=form.cleaned_data.get("locale", ""),
             **(origin or {}),
         )
     except ServiceError as exc:

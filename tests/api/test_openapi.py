@@ -130,3 +130,14 @@ def test_every_parameter_is_bounded() -> None:
                     if not bounded:
                         unbounded.append(f"{method.upper()} {path} {parameter['name']}")
     assert unbounded == []
+
+
+def test_connect_sessions_declare_their_return_urls_and_locale() -> None:
+    document = _schema()
+    body = document["paths"]["/api/v1/connect_sessions"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    properties = document["components"]["schemas"][ref]["properties"]
+    for name, limit in [("success_url", 2000), ("error_url", 2000), ("locale", 10)]:
+        types = properties[name].get("anyOf", [properties[name]])
+        assert any(t.get("maxLength") == limit for t in types), (name, properties[name])
+    assert "allowed origins" in document["paths"]["/api/v1/connect_sessions"]["post"]["description"]

@@ -236,3 +236,32 @@ def test_start_with_new_profile_copies_setup(world: dict[str, Any]) -> None:
     new = migration.to_profile
     assert new.pin == "2.x.x" and new.setup_values == {"client_id": "cid", "tenant": "acme"}
     assert decrypt_json(new.setup_secrets) == {"client_secret": "csecret-123456789"}
+
+
+def test_the_notice_speaks_the_language_the_account_was_connected_in(
+    world: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    german, english = world["accounts"][:2]
+    ConnectSession.objects.create(
+        project=world["project"],
+        profile=world["old"],
+        token_hash="d" * 64,
+        origin_owner_id=german.origin_owner_id,
+        expires_at=timezone.now(),
+        used_at=timezone.now(),
+        connection=german,
+        locale="de",
+    )
+    migration = start(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        migration_notify(
+            actor=SYSTEM, migration=migration, connection_ids=[german.public_id, english.public_id]
+        )
+    by_to = {m.to[0]: m for m in mail.outbox}
+    de, en = by_to[german.email], by_to[english.email]
+    assert de.subject == "Move to v1b: Bitte verbinden Sie Ihr Acme CRM-Konto erneut"
+    assert "Hier erneut verbinden" in de.body and "Vielen Dank," in de.body
+    assert "your Acme CRM account" in en.subject and "Reconnect here" in en.body
+    url = next(line for line in de.body.splitlines() if "/connect/" in line).strip()
+    page = Client().get(urlsplit(url).path).content.decode()
+    assert "Acme CRM erneut verbinden" in page
