@@ -14,3 +14,4 @@ class ConnectionsConfig(AppConfig):
         connector_pages.connector_page.register(panels.connector_panels)
         profile_pages.profile_page.register(panels.profile_panels)
         profile_pages.profile_list.register(panels.profile_counts)
+        profile_pages.pin_change.register(panels.profile_connection_count)

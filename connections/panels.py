@@ -56,3 +56,8 @@ def profile_counts(*, request: HtmxHttpRequest, access: ProjectAccess, **_: Any)
     """Connections per profile among those the reader may see."""
     counts = selectors.counts_by_profile(access.project, _viewer(request, access))
     return {"connection_counts": counts}
+
+
+def profile_connection_count(*, profile: ConnectorProfile, **_: Any) -> dict[str, Any]:
+    """What a pin change of the profile moves: every connection on it."""
+    return {"connections": selectors.count_on_profile(profile)}

@@ -17,7 +17,7 @@ from projects.services import Actor, ConflictError, ServiceError, audit_record
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
-from .selectors import profiles_resolving_to
+from .selectors import connections_on, profiles_resolving_to
 
 
 def _checked_pin(
@@ -129,14 +129,17 @@ def profile_set_pin(
         .select_related("project", "connector")
         .get(pk=profile.pk)
     )
-    before = _state(
-        profile, resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
-    )
+    current = resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
+    before = _state(profile, current)
     parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
     if parsed.text == profile.pin:
         return profile
     profile.pin = parsed.text
     profile.save(update_fields=["pin", "updated_at"])
+    after = _state(profile, resolved)
+    # How many connections the change moved to another version (the API audits it too).
+    moved = current is None or current.id != resolved.id
+    after["connections_moved"] = connections_on(profile) if moved else 0
     audit_record(
         actor=actor,
         organization=profile.project.organization,
@@ -144,7 +147,7 @@ def profile_set_pin(
         action="profile.pin_changed" if parsed.text else "profile.pin_removed",
         target=profile,
         before=before,
-        after=_state(profile, resolved),
+        after=after,
     )
     return profile
 
