@@ -165,9 +165,10 @@ def _pin_confirmation(
     """The step between "Save pin" and a move across a major or an authentication change:
     what will happen, the migration instead where one applies; nothing is saved yet."""
     panels = extensions.profile_page.context(
-        request=request, access=access, profile=profile, version=selectors.version_of(
-            preview["change"].current
-        )
+        request=request,
+        access=access,
+        profile=profile,
+        version=selectors.version_of(preview["change"].current),
     )
     context = project_context(
         request,
