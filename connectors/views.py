@@ -252,6 +252,27 @@ def _refused(
     return context
 
 
+def _unconfirmed_moves(
+    request: HtmxHttpRequest, access: Any, form: PublishForm, files: list[tuple[str, bytes]]
+) -> dict[str, Any] | None:
+    """A publish that would move profiles across a major or an authentication change waits
+    for ``confirm_moves`` (the API does not: automation knows what it does)."""
+    preview = services.connector_version_preview(
+        project=access.project, files=files, force=form.cleaned_data["force"]
+    )
+    panels = extensions.upload_preview.context(project=access.project, preview=preview)
+    if not panels.get("guarded_moves") or preview.conflict:
+        return None
+    context = project_context(request, access, nav="connectors", preview=preview, error=None)
+    context.update(panels)
+    context["kept"] = [(name, body.decode()) for name, body in files]
+    context["description"] = form.cleaned_data["description"]
+    context["confirm_moves_needed"] = True
+    if form.cleaned_data["acknowledge_breaking"]:
+        context["acknowledged"] = True
+    return context
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -266,6 +287,10 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         files: list[tuple[str, bytes]] = []
         try:
             files = _posted_files(form)
+            if not draft and not form.cleaned_data["confirm_moves"]:
+                refused = _unconfirmed_moves(request, access, form, files)
+                if refused is not None:
+                    return render(request, "connectors/upload.html", refused, status=409)
             result = services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,
