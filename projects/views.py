@@ -15,14 +15,16 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.forms import first_error
 from core.pager import without_cursors
 from core.throttle import client_ip, over_limit, retry_after
 
-from . import selectors, services
+from . import preferences, selectors, services
 from .forms import (
     ApiKeyForm,
     AuditCursorForm,
@@ -37,6 +39,7 @@ from .forms import (
     TeamForm,
     TeamMemberForm,
     TeamMemberRemoveForm,
+    TimeZoneForm,
 )
 from .http import HtmxHttpRequest
 from .models import Role
@@ -67,6 +70,27 @@ def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+# --- The user's own preferences -------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def user_time_zone(request: HtmxHttpRequest) -> HttpResponse:
+    """The profile menu's time zone: every time on the dashboard is shown in it."""
+    form = TimeZoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, first_error(form)[1])
+    else:
+        preferences.time_zone_set(request=request, name=form.cleaned_data["time_zone"])
+        messages.success(request, f"Times are shown in {form.cleaned_data['time_zone']}.")
+    back = form.cleaned_data.get("next", "") if form.is_valid() else request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("home")
+    return redirect(back)
 
 
 # --- Home and creation -------------------------------------------------------------------------

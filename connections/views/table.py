@@ -105,7 +105,7 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         f"{_VERSION[slug, c.connector.key]}{c.resolved_version_id}/"
         if c.resolved_version_id
         else "",
-        created.strftime("%Y-%m-%d %H:%M"),
+        created.strftime("%Y-%m-%d %H:%M %Z"),
         created.isoformat(),
     )
 
