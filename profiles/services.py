@@ -152,6 +152,32 @@ def profile_set_pin(
     return profile
 
 
+@transaction.atomic
+def profile_make_default(*, actor: Actor, profile: ConnectorProfile) -> ConnectorProfile:
+    """Make ``profile`` its connector's default in the project: connect sessions opened for
+    the connector (not for a profile) land on it from now on."""
+    profile = (
+        ConnectorProfile.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=profile.pk)
+    )
+    if profile.is_default:
+        return profile
+    _set_default(profile)
+    profile.is_default = True
+    profile.save(update_fields=["is_default", "updated_at"])
+    audit_record(
+        actor=actor,
+        organization=profile.project.organization,
+        project=profile.project,
+        action="profile.updated",
+        target=profile,
+        before={"is_default": False},
+        after={"is_default": True},
+    )
+    return profile
+
+
 def setup_fields(version: ConnectorVersion) -> list[dict[str, Any]]:
     fields = version.authentication.get("setupFields") or []
     return [f for f in fields if isinstance(f, dict) and isinstance(f.get("key"), str)]

@@ -17,6 +17,7 @@ class RolloutsConfig(AppConfig):
         from . import panels, selectors
 
         connector_pages.version_page.register(panels.version_offer)
+        connector_pages.connector_page.register(panels.connector_migrations)
         profile_pages.profile_page.register(panels.profile_banners)
         connection_pages.connection_page.register(panels.connection_migration)
         profile_connections_changed.connect(

@@ -40,6 +40,16 @@ def profile_banners(
     return context
 
 
+def connector_migrations(
+    *, access: ProjectAccess, connector: Any, partial: bool = False, **_: Any
+) -> dict[str, Any]:
+    """The connector page's Link account panel warns about profiles being migrated away from."""
+    if partial:
+        return {}
+    away = sel.migrating_away(access.project.pk, connector.pk)
+    return {"migrating_away": {m.from_profile.public_id: m for m in away.values()} if away else {}}
+
+
 def version_offer(*, access: ProjectAccess, version: ConnectorVersion, **_: Any) -> dict[str, Any]:
     """The version page's offer, when the version is published, says connections must
     re-authenticate, and profiles of this project are on an older major."""

@@ -158,6 +158,15 @@ def open_migration_from(profile_id: int) -> ProfileMigration | None:
     )
 
 
+def migrating_away(project_id: int, connector_id: int) -> dict[int, ProfileMigration]:
+    """The connector's profiles with an open migration away from them: profile id → migration
+    (one query; connect links made for them warn)."""
+    rows = ProfileMigration.objects.filter(
+        project_id=project_id, from_profile__connector_id=connector_id, completed_at__isnull=True
+    ).select_related("from_profile", "to_profile")
+    return {m.from_profile_id: m for m in rows}
+
+
 def migration_for_connection(connection: Connection) -> tuple[str, ProfileMigration] | None:
     """("pending" | "migrated", migration) for the connection's page, or None."""
     open_from = open_migration_from(connection.profile_id)

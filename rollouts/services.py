@@ -18,7 +18,7 @@ from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
 from core.validation import text_problem
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create, profile_update, setup_fields
+from profiles.services import profile_create, profile_make_default, profile_update, setup_fields
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
@@ -53,7 +53,10 @@ def migration_create(
     title: str,
     message: str = "",
     deadline: datetime | None = None,
+    make_default: bool = False,
 ) -> ProfileMigration:
+    """Track the move of ``from_profile``'s connections to ``to_profile``; with
+    ``make_default`` new end users connect to ``to_profile`` too (not to the old one)."""
     title = title.strip()
     if not title:
         raise ServiceError("Give the migration a title.", field="title")
@@ -89,6 +92,8 @@ def migration_create(
             f"{from_profile.name} already has a migration in progress; complete it first.",
             field="from_profile",
         ) from exc
+    if make_default:
+        profile_make_default(actor=actor, profile=to_profile)
     _audit(
         actor,
         migration,
@@ -131,6 +136,7 @@ def migration_start_with_new_profile(
     title: str,
     message: str = "",
     deadline: datetime | None = None,
+    make_default: bool = False,
 ) -> ProfileMigration:
     """One step from a breaking release: a new profile pinned to ``<major>.x.x`` (setup
     fields copied where they still apply, the rest from ``setup``) and the migration."""
@@ -166,6 +172,7 @@ def migration_start_with_new_profile(
         title=title,
         message=message,
         deadline=deadline,
+        make_default=make_default,
     )
 
 

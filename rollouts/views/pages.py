@@ -91,7 +91,7 @@ def _list_context(access: ProjectAccess) -> dict[str, Any]:
 def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     context = _list_context(access)
-    context["form"] = MigrationNewForm()
+    context["form"] = MigrationNewForm(initial={"make_default": True})
     return render(
         request,
         "rollouts/list.html",
@@ -116,7 +116,9 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     status = 200
     if request.method == "GET":
-        form = MigrationNewForm(initial={"from_profile": request.GET.get("from_profile", "")})
+        form = MigrationNewForm(
+            initial={"from_profile": request.GET.get("from_profile", ""), "make_default": True}
+        )
     else:
         form = MigrationNewForm(request.POST)
         if not form.is_valid():
@@ -134,6 +136,7 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                     title=data["title"],
                     message=data["message"],
                     deadline=data["deadline"],
+                    make_default=data["make_default"],
                 )
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -186,6 +189,7 @@ class StartPage:
     title: str = ""
     message: str = ""
     deadline: str = ""
+    make_default: bool = True
     setup: list[SetupRow] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     error: str = ""
@@ -305,6 +309,7 @@ def migration_start(
         title=form["title"].value() or "",
         message=form["message"].value() or "",
         deadline=form["deadline"].value() or "",
+        make_default=bool(data.get("make_default")),
     )
     if "from_profile" in form.errors:
         page.errors["from_profile"] = str(form.errors["from_profile"][0])
@@ -341,6 +346,7 @@ def migration_start(
             title=data["title"],
             message=data["message"],
             deadline=data["deadline"],
+            make_default=page.make_default,
         )
     except ServiceError as exc:
         _start_error(page, exc)
