@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from connections.models import Connection, ConnectSession
@@ -25,7 +26,7 @@ from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from . import selectors as migration_selectors
 from . import tasks
-from .models import MigrationNotice, ProfileMigration
+from .models import MigrationNotice, NoticeRun, ProfileMigration
 from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
@@ -249,6 +250,15 @@ def migration_notice_sent(*, notice_id: int) -> None:
     )
 
 
+def notice_run_advance(*, run_id: int, processed: int, sent: int) -> None:
+    """A batch of a notice run is done (``processed`` accounts gone through, ``sent`` emailed)."""
+    NoticeRun.objects.filter(pk=run_id).update(
+        processed=Least(F("processed") + processed, F("queued")),
+        sent=F("sent") + sent,
+        updated_at=timezone.now(),
+    )
+
+
 def migration_notify(
     *, actor: Actor, migration: ProfileMigration, connection_ids: Iterable[UUID] | None = None
 ) -> int:
@@ -265,10 +275,13 @@ def migration_notify(
     else:
         ids = list(pending.values_list("pk", flat=True).iterator(chunk_size=10_000))
     batches = [ids[i : i + NOTICE_BATCH] for i in range(0, len(ids), NOTICE_BATCH)]
+    run = NoticeRun.objects.create(migration=migration, queued=len(ids)) if ids else None
 
     def enqueue() -> None:
         for batch in batches:
-            tasks.send_migration_notices.enqueue(migration.pk, batch, actor.label)
+            tasks.send_migration_notices.enqueue(
+                migration.pk, batch, actor.label, run.pk if run else None
+            )
 
     transaction.on_commit(enqueue)
     _audit(actor, migration, "migration.notices_queued", accounts=len(ids))

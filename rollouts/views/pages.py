@@ -416,6 +416,7 @@ def detail_context(
 ) -> tuple[dict[str, Any], int]:
     context, status = pending_context(request, migration, request.GET)
     progress = sel.progress(migration)
+    run = sel.latest_notice_run(migration)
     label, overdue = countdown(migration)
     context.update(
         migration=migration,
@@ -425,6 +426,9 @@ def detail_context(
         overdue=overdue,
         chart=progress_chart(sel.daily_migrated(migration), progress.total),
         migrated_rows=sel.migrated_recent(migration, limit=MIGRATED_SHOWN),
+        notice_run=run,
+        notice_bar=progress_bar(run.processed, run.queued, run.percent) if run else None,
+        poll_url=request.get_full_path(),
     )
     return project_context(request, access, nav="migrations", **context), status
 

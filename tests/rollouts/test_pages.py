@@ -1009,3 +1009,38 @@ def test_connect_links_on_a_profile_being_migrated_away_from_warn(world: World) 
     assert "The profile <strong>v1</strong> is being migrated away from" in html
     target = client.get(world.url("profile_detail", world.new.public_id)).content.decode()
     assert 'data-testid="link-migration-warning"' not in target
+
+
+def test_the_page_polls_while_notices_are_sent(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Queued (not yet sent) notices: the pending section polls itself with a progress bar;
+    once the worker has gone through them it shows the summary and stops polling."""
+    from django.tasks import default_task_backend
+
+    from rollouts.tasks import send_migration_notices
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    m = world.migrate()
+    client = world.client("admin")
+    url = world.url("migration_detail", m.public_id)
+    assert 'data-testid="notice-run"' not in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            world.url("migration_notify", m.public_id),
+            {"scope": "all", "confirmed": "yes"},
+            follow=True,
+        )
+    html = response.content.decode()
+    assert "4 emails queued" in html
+    assert 'data-state="sending"' in html and 'hx-trigger="every 2s"' in html
+    assert "0 of 4 accounts done" in html and "never sent" in html
+    # The worker runs the queued batches (the real task, as the worker would).
+    results = list(default_task_backend.results)  # type: ignore[attr-defined]
+    assert results, "the batches wait for the worker"
+    for result in results:
+        send_migration_notices.call(*result.args)
+    html = client.get(url, headers={"HX-Request": "true", "HX-Target": "pending"}).content.decode()
+    assert 'data-state="done"' in html and 'hx-trigger="every 2s"' not in html
+    assert "4 of 4 queued accounts" in html and "1 sent" in html
+    assert len(mail.outbox) == 4
