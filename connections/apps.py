@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 from connectors import extensions as connector_pages
 from profiles import extensions as profile_pages
+from projects import extensions as project_pages
 
 
 class ConnectionsConfig(AppConfig):
@@ -15,3 +16,4 @@ class ConnectionsConfig(AppConfig):
         profile_pages.profile_page.register(panels.profile_panels)
         profile_pages.profile_list.register(panels.profile_counts)
         profile_pages.pin_change.register(panels.profile_connection_count)
+        project_pages.overview.register(panels.overview_connections)

@@ -461,3 +461,32 @@ def latest_reauth_session(connection: Connection) -> ReauthLink | None:
     else:
         state = "unused"
     return ReauthLink(session, state)
+
+
+# --- The project overview ------------------------------------------------------------------
+
+
+def counts_by_status_and_health(project: Project, viewer: rbac.Viewer) -> dict[str, dict[str, int]]:
+    """The overview's figures among the connections ``viewer`` may see, in one grouped query:
+    {"status": {value: n}, "health": {value: n}, "total": {"all": n}}."""
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+    status: dict[str, int] = {}
+    health: dict[str, int] = {}
+    total = 0
+    for s, h, n in rows.order_by().values_list("status", "health").annotate(n=Count("pk")):
+        status[s] = status.get(s, 0) + n
+        health[h] = health.get(h, 0) + n
+        total += n
+    return {"status": status, "health": health, "total": {"all": total}}
+
+
+def recent_failures(project: Project, viewer: rbac.Viewer, *, limit: int = 6) -> list[Connection]:
+    """Connections whose last health check failed, most recent first (one query)."""
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+    return list(
+        rows.filter(
+            health__in=[Health.UNHEALTHY, Health.NEEDS_REAUTH], health_checked_at__isnull=False
+        )
+        .select_related("connector")
+        .order_by("-health_checked_at", "-id")[:limit]
+    )

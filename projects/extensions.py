@@ -36,3 +36,19 @@ class PagePanels:
         for provider in self._providers.values():
             merged.update(provider(**kwargs))
         return merged
+
+    def panels(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """For pages that list panels (the overview): each provider returns ``{"panels":
+        [...]}``, each panel a dict with ``template``, ``order`` and its own entries; the
+        page gets every provider's panels, by ``order``. A provider with nothing to show
+        (no data yet) returns no panel."""
+        found: list[dict[str, Any]] = []
+        for provider in self._providers.values():
+            found.extend(provider(**kwargs).get("panels", []))
+        return sorted(found, key=lambda panel: panel.get("order", 100))
+
+
+# The project overview (projects/home.html): ``request``, ``access``. Each app adds its panels
+# (connections: counts by status and health, recent failures; rollouts: open migrations;
+# events and runtime: failed deliveries and request errors once they exist).
+overview = PagePanels("overview")
