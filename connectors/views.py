@@ -23,7 +23,7 @@ from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from . import extensions, selectors, services
-from .changes import ChangeReport, structured_diff
+from .changes import ChangeReport, sectioned_diff, structured_diff
 from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from .forms import CompareForm, PublishForm, VersionPublishForm
 from .models import ConnectorVersion
@@ -151,6 +151,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
             old=old,
             new=new,
             diff=structured_diff(old.definition, new.definition),
+            sections=sectioned_diff(old.definition, new.definition),
             all_versions=selectors.version_choices(access.project, connector, limit=500),
         ),
     )

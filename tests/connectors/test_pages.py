@@ -420,3 +420,28 @@ def test_a_publish_that_moves_a_profile_across_a_major_asks_first(
     kept = {"kept_name": "c.yaml", "kept_body": major.decode(), "action": "publish"}
     assert client.post(url, {**kept, "confirm_moves": "1"}).status_code == 302
     assert ConnectorVersion.objects.filter(version="2.0.0", published_at__isnull=False).exists()
+
+
+def test_compare_shows_a_diff_by_section_with_levels(tenancy: Tenancy) -> None:
+    system = Actor.system()
+    old = connector_version_push(
+        actor=system, project=None, files=[("c", connector_yaml(actions=("a", "b")))]
+    ).version
+    new = connector_version_push(
+        actor=system,
+        project=None,
+        files=[("c", connector_yaml(version="2.0.0", actions=("a", "c"), auth_type="oauth2"))],
+        acknowledge_breaking=True,
+    ).version
+    url = reverse("version_compare", args=[tenancy.project.slug, "acme_crm"])
+    html = tenancy.client("viewer").get(url, {"a": old.pk, "b": new.pk}).content.decode()
+    for section in ("auth", "actions"):
+        assert f'data-testid="diff-section-{section}"' in html
+    actions = html[html.index('data-testid="diff-section-actions"') :]
+    actions = actions[: actions.index("</section>")]
+    assert 'data-kind="removed" data-level="major"' in actions  # action b removed
+    assert 'data-kind="added" data-level="minor"' in actions  # action c added
+    assert "− removed" in actions and "+ added" in actions
+    auth = html[html.index('data-testid="diff-section-auth"') :]
+    assert 'data-level="major"' in auth[: auth.index("</section>")]
+    assert 'data-testid="raw-json"' in html and "<details" in html

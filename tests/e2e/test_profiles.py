@@ -38,6 +38,7 @@ def test_pin_editor(page: Any, live_server: Any) -> None:
         == "1.x.x"
     )
 
+    profile_url = page.url
     acme = ConnectorProfile.objects.get(project__slug="acme-production", connector__key="acme_crm")
     on_profile = Connection.objects.filter(profile=acme).count()
     assert on_profile > 0
@@ -65,8 +66,7 @@ def test_pin_editor(page: Any, live_server: Any) -> None:
     row = page.get_by_test_id("audit-table").locator("tbody tr").first
     assert f"connections_moved: {on_profile}" in row.inner_text()
     screenshot(page, "finding-01-audit-counts-moved-connections")
-    page.go_back()
-    page.go_back()
+    page.goto(profile_url)
     page.locator("#pin-input").fill("2.x.x")
     page.get_by_role("button", name="Save pin").click()
     page.wait_for_load_state("networkidle")
