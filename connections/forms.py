@@ -138,6 +138,12 @@ class DetailTabForm(forms.Form):
         return "access" if self.is_valid() and self.cleaned_data["tab"] == "access" else "overview"
 
 
+class TimelineForm(forms.Form):
+    """``?before=<ISO time>``: the timeline page that ends before that moment."""
+
+    before = forms.DateTimeField(required=False)
+
+
 class RenameForm(forms.Form):
     name = TextField(label="The name", required=False, strip=False, max_length=200)
 

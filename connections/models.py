@@ -252,3 +252,24 @@ class ConnectSession(models.Model):
 
     def __str__(self) -> str:
         return f"connect session for {self.origin_owner_id}"
+
+
+class HealthCheck(models.Model):
+    """Every health check of a connection (the row keeps only the last): its outcome, the host
+    it called and the error class when it failed. Shown in the connection's timeline."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="health_checks"
+    )
+    checked_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Health.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    error_class = models.CharField(max_length=100, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "-checked_at", "-id"], name="health_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.checked_at:%Y-%m-%d %H:%M}"

@@ -27,8 +27,8 @@ from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
-from . import rbac
-from .models import Connection, ConnectionGrant, ConnectSession, Health, Status
+from . import extensions, rbac
+from .models import Connection, ConnectionGrant, ConnectSession, Health, HealthCheck, Status
 
 SORTS = ("created_at", "updated_at", "name")
 SEARCH_MIN_TRIGRAM = 3
@@ -490,3 +490,79 @@ def recent_failures(project: Project, viewer: rbac.Viewer, *, limit: int = 6) ->
         .select_related("connector")
         .order_by("-health_checked_at", "-id")[:limit]
     )
+
+
+# --- The connection's timeline ------------------------------------------------------------
+
+TIMELINE_PAGE = 25
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # "health-<status>", "audit", or what another app's provider names
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+_AUDIT_TITLES = {
+    "connection.health_changed": "Health changed",
+    "connection.needs_reauth": "Needs re-authentication",
+    "connection.reauthenticated": "Re-authenticated",
+    "connection.tokens_refreshed": "Tokens refreshed",
+    "connection.status_changed": "Status changed",
+    "connection.moved": "Moved to another profile",
+}
+
+
+def timeline(
+    connection: Connection, *, before: datetime | None = None, limit: int = TIMELINE_PAGE
+) -> tuple[list[TimelineItem], datetime | None]:
+    """Health checks, audit entries (token refresh, re-authentication, moves, status and role
+    changes) and whatever other apps add (``extensions.connection_timeline``: the request
+    log), newest first, one page before ``before``; with the cursor of the next page. Two
+    queries plus one per provider, whatever the history's length."""
+    checks = HealthCheck.objects.filter(connection=connection)
+    audit = AuditEntry.objects.filter(
+        target_type="connection", target_id=str(connection.pk), project_id=connection.project_id
+    )
+    if before is not None:
+        checks = checks.filter(checked_at__lt=before)
+        audit = audit.filter(created_at__lt=before)
+    items = [
+        TimelineItem(
+            c.checked_at,
+            f"health-{c.status}",
+            f"Health check: {c.get_status_display()}",
+            c.detail,
+        )
+        for c in checks.order_by("-checked_at", "-id")[: limit + 1]
+    ]
+    items += [
+        TimelineItem(
+            e.created_at,
+            "audit",
+            _AUDIT_TITLES.get(e.action, e.action),
+            _changes(e.before, e.after),
+            e.actor_label,
+        )
+        for e in audit.order_by("-created_at", "-id")[: limit + 1]
+    ]
+    items += extensions.connection_timeline.items(
+        "timeline_items", connection=connection, before=before, limit=limit + 1
+    )
+    items.sort(key=lambda item: item.at, reverse=True)
+    page, more = items[:limit], len(items) > limit
+    return page, (page[-1].at if more and page else None)
+
+
+def _changes(before: Any, after: Any) -> str:
+    def text(value: Any) -> str:
+        if not value:
+            return "–"
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return str(value)
+
+    return f"{text(before)} → {text(after)}" if before or after else ""

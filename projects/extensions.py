@@ -42,10 +42,14 @@ class PagePanels:
         [...]}``, each panel a dict with ``template``, ``order`` and its own entries; the
         page gets every provider's panels, by ``order``. A provider with nothing to show
         (no data yet) returns no panel."""
-        found: list[dict[str, Any]] = []
+        return sorted(self.items("panels", **kwargs), key=lambda panel: panel.get("order", 100))
+
+    def items(self, key: str, **kwargs: Any) -> list[Any]:
+        """Every provider's list under ``key``, one after another (nothing is overwritten)."""
+        found: list[Any] = []
         for provider in self._providers.values():
-            found.extend(provider(**kwargs).get("panels", []))
-        return sorted(found, key=lambda panel: panel.get("order", 100))
+            found.extend(provider(**kwargs).get(key, []))
+        return found
 
 
 # The project overview (projects/home.html): ``request``, ``access``. Each app adds its panels

@@ -307,15 +307,28 @@ def test_refused_writes_show_the_page_with_the_message(world: World) -> None:
     ).exists()
 
 
-def test_activity_lists_the_connections_own_audit_entries(world: World) -> None:
+def test_timeline_lists_the_connections_own_history_paged(world: World, provider: Provider) -> None:
     client = world.client("owner")
-    for n in range(25):
+    for n in range(30):
         client.post(world.url("connection_rename", world.a), {"name": f"Name {n}"})
     client.post(world.url("connection_rename", world.b), {"name": "Other one"})
-    html = client.get(world.url("connection_detail", world.a)).content.decode()
-    table = html[html.index('data-testid="activity-table"') :]
-    assert table.count("connection.renamed") == 20  # the last 20 only
-    assert "name: Name 24" in table and "Other one" not in table
+    client.post(world.url("connection_check_now", world.a))
+    url = world.url("connection_detail", world.a)
+    with CaptureQueriesContext(db) as first_page:
+        html = client.get(url).content.decode()
+    timeline = html[html.index('data-testid="timeline"') :]
+    assert timeline.count('data-testid="timeline-item"') == 25
+    assert 'data-kind="health-healthy"' in timeline and "HTTP 200 from 127.0.0.1" in timeline
+    assert "name: Name 29" in timeline and "Other one" not in timeline
+    older = re.search(r'href="\?before=([^"#]+)#timeline" data-testid="timeline-older"', timeline)
+    assert older is not None
+    with CaptureQueriesContext(db) as second_page:
+        rest = client.get(url + "?before=" + older.group(1)).content.decode()
+    rest = rest[rest.index('data-testid="timeline"') :]
+    assert 'data-testid="timeline-older"' not in rest
+    assert "name: Name 0" in rest and "name: Name 29" not in rest
+    assert len(second_page.captured_queries) <= len(first_page.captured_queries)
+    assert client.get(url + "?before=yesterday").status_code == 200  # a bad cursor: newest
 
 
 # --- Check now: HTMX and plain --------------------------------------------------------------
