@@ -14,13 +14,14 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
 from profiles.selectors import profiles_of
@@ -298,3 +299,26 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         message += f" {plural(not_found, 'connection')} not found."
     (messages.warning if skipped or not_found else messages.success)(request, message)
     return redirect(next_url)
+
+
+@require_GET
+@login_required
+def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """The filtered list (what the reader may see, the list's filters) as CSV, streamed in
+    batches; every cell formula-safe."""
+    access = get_project_for_user(request.user, project_slug)
+    form = ConnectionFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(first_error(form)[1], status=400, content_type="text/plain")
+    rows = selectors.apply_filters(
+        selectors.visible(viewer_of(request, access), access.project), form.filters
+    )
+    response = StreamingHttpResponse(
+        csv_lines(selectors.EXPORT_COLUMNS, selectors.export_batches(rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="connections-{access.project.slug}-{stamp}.csv"'
+    )
+    return response

@@ -3,6 +3,8 @@ bulk actions, the Access tab over HTMX, query counts, and the version adoption c
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -916,3 +918,29 @@ def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:
     assert b'data-testid="adoption-empty"' in html and b"<svg" not in html
     html = client.get(reverse("connector_detail", args=[tenancy.project.slug, "acme_crm"])).content
     assert b'data-testid="adoption-empty"' in html
+
+
+def test_csv_export_of_the_filtered_list(world: World) -> None:
+    """What the reader may see, with the list's filters, streamed, formula-safe."""
+    Connection.objects.filter(pk=world.c.pk).update(name="=HYPERLINK(evil)", status="error")
+    owner = world.client("owner")
+    response = owner.get(world.url("connection_export"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.streaming and "attachment;" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["connection_id", "name", "origin_owner_id"]
+    assert sorted(r[2] for r in rows[1:]) == ["alice-1", "bob-2", "carol-3"]
+    assert "'=HYPERLINK(evil)" in [r[1] for r in rows]
+    only = owner.get(world.url("connection_export") + "?status=error")
+    body = b"".join(only.streaming_content).decode()
+    assert "carol-3" in body and "alice-1" not in body
+    # A member sees what they were granted only: not C.
+    mine = b"".join(world.client("u_owner").get(world.url("connection_export")).streaming_content)
+    assert b"alice-1" in mine and b"carol-3" not in mine
+    assert (
+        world.client("owner").get(world.url("connection_export") + "?status=nope").status_code
+        == 400
+    )
+    assert world.client("stranger").get(world.url("connection_export")).status_code == 404
+    html = owner.get(world.url("connection_list") + "?status=error").content.decode()
+    assert 'connections/export.csv?status=error"' in html
