@@ -127,6 +127,20 @@ class ConnectionBulkForm(SelectionForm):
         return data
 
 
+class BulkAllMatchingForm(forms.Form):
+    """ "Select all N matching": the action and the list's filters (a query string, parsed
+    again by ConnectionFilterForm when the run starts)."""
+
+    action = TextField(required=False)
+    matching_query = TextField(required=False, strip=False, max_length=2000)
+
+    def clean_action(self) -> str:
+        action = self.cleaned_data["action"]
+        if action not in BULK_ACTIONS:
+            raise forms.ValidationError("Choose an action for the selection.")
+        return str(action)
+
+
 # --- One connection --------------------------------------------------------------------------
 
 

@@ -29,7 +29,15 @@ from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
 from . import extensions, rbac
-from .models import Connection, ConnectionGrant, ConnectSession, Health, HealthCheck, Status
+from .models import (
+    BulkRun,
+    Connection,
+    ConnectionGrant,
+    ConnectSession,
+    Health,
+    HealthCheck,
+    Status,
+)
 
 SORTS = ("created_at", "updated_at", "name")
 SEARCH_MIN_TRIGRAM = 3
@@ -611,3 +619,8 @@ def export_batches(rows: QuerySet[Connection]) -> Iterator[list[tuple[Any, ...]]
             )
             for c in batch
         ]
+
+
+def bulk_run_of(project: Project, user: Any, run_id: UUID) -> BulkRun | None:
+    """A "select all matching" run of this project, started by this user."""
+    return BulkRun.objects.filter(project=project, user_id=user.pk, public_id=run_id).first()

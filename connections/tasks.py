@@ -22,3 +22,11 @@ def check_health_after_connect(connection_id: int) -> str:
     if connection is None:
         return "gone"
     return str(connection_check_health(actor=Actor.system(), connection=connection).status)
+
+
+@task()
+def run_bulk_action(run_id: int) -> str:
+    """Run a "select all N matching" bulk action (connections.services.bulk_runs)."""
+    from .services import bulk_runs
+
+    return bulk_runs.bulk_run_execute(run_id=run_id).summary

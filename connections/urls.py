@@ -5,6 +5,7 @@ from .views import access, detail, links, table
 urlpatterns = [
     path("", table.connection_list, name="connection_list"),
     path("bulk/", table.connection_bulk, name="connection_bulk"),
+    path("bulk/<uuid:run_id>/", table.connection_bulk_run, name="connection_bulk_run"),
     path("export.csv", table.connection_export, name="connection_export"),
     path("<uuid:connection_id>/", detail.connection_detail, name="connection_detail"),
     path("<uuid:connection_id>/health/", detail.connection_check_now, name="connection_check_now"),

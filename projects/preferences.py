@@ -49,7 +49,9 @@ def preference_of(user: AbstractBaseUser | AnonymousUser) -> UserPreference | No
 
 def time_zone_set(*, request: HttpRequest, name: str) -> None:
     """Store the user's time zone (checked by the caller) and use it from this request on."""
-    UserPreference.objects.update_or_create(user_id=request.user.pk, defaults={"time_zone": name})
+    user_id = request.user.pk
+    assert user_id is not None  # the view is behind login_required
+    UserPreference.objects.update_or_create(user_id=user_id, defaults={"time_zone": name})
     request.session[TIME_ZONE_SESSION_KEY] = name
     timezone.activate(zoneinfo.ZoneInfo(name))
 

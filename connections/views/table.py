@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +33,7 @@ from projects.views import project_context
 from .. import rbac, selectors
 from ..forms import (
     SORT_CHOICES,
+    BulkAllMatchingForm,
     ConnectionBulkForm,
     ConnectionFilterForm,
     default_per_page,
@@ -40,8 +41,8 @@ from ..forms import (
 )
 from ..models import Connection, Health, Status
 from ..rbac import ConnNeed
+from ..services import bulk_runs, health
 from ..services import connections as services
-from ..services import health
 
 VERSION_CHOICES_LIMIT = 300
 # What a list row shows (and sorts, pages and checks access by): loading only these makes a
@@ -249,6 +250,8 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     """One action on the selected rows. Ids are looked up among the connections the user
     can see (anything else is "not found"); rows the user may not change are skipped."""
     access = get_project_for_user(request.user, project_slug)
+    if request.POST.get("all_matching") == "1":
+        return _bulk_all_matching(request, access)
     form = ConnectionBulkForm(request.POST)
     form.is_valid()
     next_url = _next_url(request, access, form.cleaned_data.get("next", ""))
@@ -301,9 +304,55 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     return redirect(next_url)
 
 
+def _bulk_all_matching(request: HtmxHttpRequest, access: ProjectAccess) -> HttpResponse:
+    """ "Select all N matching": the action on every connection the filters match, as a
+    background task; the run's page shows its progress."""
+    form = BulkAllMatchingForm(request.POST)
+    next_url = _next_url(request, access, str(request.POST.get("next", "")))
+    if not form.is_valid():
+        return _bulk_error(request, access, next_url, first_error(form)[1])
+    try:
+        run = bulk_runs.bulk_run_start(
+            actor=Actor.from_request(request),
+            viewer=viewer_of(request, access),
+            project=access.project,
+            action=form.cleaned_data["action"],
+            query=form.cleaned_data["matching_query"],
+        )
+    except ServiceError as exc:
+        return _bulk_error(request, access, next_url, exc.message)
+    return redirect("connection_bulk_run", access.project.slug, run.public_id)
+
+
 @require_GET
 @login_required
-def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+def connection_bulk_run(request: HtmxHttpRequest, project_slug: str, run_id: UUID) -> HttpResponse:
+    """A "select all matching" run: progress while it runs (the page polls), then its summary.
+    Only the user who started it sees it."""
+    access = get_project_for_user(request.user, project_slug)
+    run = selectors.bulk_run_of(access.project, request.user, run_id)
+    if run is None:
+        raise Http404("No such bulk action.")
+    template = "connections/bulk_run.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#run"
+    list_url = reverse("connection_list", args=[project_slug])
+    return render(
+        request,
+        template,
+        project_context(
+            request,
+            access,
+            nav="connections",
+            run=run,
+            list_url=f"{list_url}?{run.query}" if run.query else list_url,
+        ),
+    )
+
+
+@require_GET
+@login_required
+def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpResponseBase:
     """The filtered list (what the reader may see, the list's filters) as CSV, streamed in
     batches; every cell formula-safe."""
     access = get_project_for_user(request.user, project_slug)

@@ -920,6 +920,10 @@ def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:
     assert b'data-testid="adoption-empty"' in html
 
 
+def _streamed(response: Any) -> str:
+    return b"".join(response.streaming_content).decode()
+
+
 def test_csv_export_of_the_filtered_list(world: World) -> None:
     """What the reader may see, with the list's filters, streamed, formula-safe."""
     Connection.objects.filter(pk=world.c.pk).update(name="=HYPERLINK(evil)", status="error")
@@ -927,16 +931,16 @@ def test_csv_export_of_the_filtered_list(world: World) -> None:
     response = owner.get(world.url("connection_export"))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response.streaming and "attachment;" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(_streamed(response))))
     assert rows[0][:3] == ["connection_id", "name", "origin_owner_id"]
     assert sorted(r[2] for r in rows[1:]) == ["alice-1", "bob-2", "carol-3"]
     assert "'=HYPERLINK(evil)" in [r[1] for r in rows]
     only = owner.get(world.url("connection_export") + "?status=error")
-    body = b"".join(only.streaming_content).decode()
+    body = _streamed(only)
     assert "carol-3" in body and "alice-1" not in body
     # A member sees what they were granted only: not C.
-    mine = b"".join(world.client("u_owner").get(world.url("connection_export")).streaming_content)
-    assert b"alice-1" in mine and b"carol-3" not in mine
+    mine = _streamed(world.client("u_owner").get(world.url("connection_export")))
+    assert "alice-1" in mine and "carol-3" not in mine
     assert (
         world.client("owner").get(world.url("connection_export") + "?status=nope").status_code
         == 400
@@ -944,3 +948,47 @@ def test_csv_export_of_the_filtered_list(world: World) -> None:
     assert world.client("stranger").get(world.url("connection_export")).status_code == 404
     html = owner.get(world.url("connection_list") + "?status=error").content.decode()
     assert 'connections/export.csv?status=error"' in html
+
+
+def test_select_all_matching_runs_in_the_background(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.tasks import default_task_backend
+
+    from connections.models import BulkRun
+    from connections.tasks import run_bulk_action
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    for n in range(5):
+        make_connection(world.profile, f"extra-{n}", name=f"Extra {n}")
+    client = world.client("u_editor")  # may change A (editor) and B (organization editor)
+    listing = client.get(world.url("connection_list")).content.decode()
+    assert 'data-testid="select-matching"' in listing and 'name="matching_query"' in listing
+    owner = world.client("owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = owner.post(
+            world.url("connection_bulk"),
+            {"all_matching": "1", "action": "disable", "matching_query": "q=extra"},
+        )
+    run = BulkRun.objects.get()
+    assert started.status_code == 302 and run.total == 5 and run.active
+    page = owner.get(started["Location"]).content.decode()
+    assert 'data-state="running"' in page and 'hx-trigger="every 1s"' in page
+    assert "0 of 5 gone through" in page
+    assert world.client("admin").get(started["Location"]).status_code == 404  # not theirs
+    (queued,) = default_task_backend.results  # type: ignore[attr-defined]
+    run_bulk_action.call(*queued.args)
+    page = owner.get(started["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert 'data-state="done"' in page and "Disabled 5 connections." in page
+    assert "hx-trigger" not in page
+    assert (
+        Connection.objects.filter(origin_owner_id__startswith="extra-", status="disabled").count()
+        == 5
+    )
+    assert Connection.objects.get(pk=world.a.pk).status != "disabled"
+    refused = owner.post(
+        world.url("connection_bulk"),
+        {"all_matching": "1", "action": "delete", "matching_query": ""},
+        follow=True,
+    )
+    assert "delete a page at a time" in refused.content.decode()

@@ -61,7 +61,7 @@ def test_pin_editor(page: Any, live_server: Any) -> None:
     page.wait_for_load_state("networkidle")
     assert "2.0.0" in page.get_by_test_id("resolution").inner_text()
     entry = AuditEntry.objects.filter(action="profile.pin_removed").latest("id")
-    assert entry.after["connections_moved"] == on_profile
+    assert entry.after is not None and entry.after["connections_moved"] == on_profile
     page.goto(f"{base}/settings/audit/?action=profile.pin_removed")
     row = page.get_by_test_id("audit-table").locator("tbody tr").first
     assert f"connections_moved: {on_profile}" in row.inner_text()

@@ -233,12 +233,13 @@ def test_a_move_across_a_major_asks_first(tenancy: Tenancy, profile: ConnectorPr
     # A move inside the major line is saved at once, and counted.
     assert client.post(url, {"pin": "1.0.0", "action": "save"}).status_code == 302
     entry = AuditEntry.objects.get(action="profile.pin_changed")
-    assert entry.after["connections_moved"] == 3
+    assert entry.after is not None and entry.after["connections_moved"] == 3
     done = client.post(url, {"pin": "2.x.x", "action": "save", "confirm": "1"})
     assert done.status_code == 302
     profile.refresh_from_db()
     assert profile.pin == "2.x.x"
     last = AuditEntry.objects.filter(action="profile.pin_changed").latest("id")
+    assert last.after is not None
     assert last.after["connections_moved"] == 3 and last.after["resolved"] == "2.0.0"
 
 
