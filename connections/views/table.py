@@ -54,6 +54,7 @@ LIST_COLUMNS = (
     "email",
     "status",
     "health",
+    "health_checked_at",
     "org_role",
     "created_at",
     "updated_at",
@@ -86,6 +87,8 @@ class Row:
     version_href: str
     created_label: str
     created_iso: str
+    checked_label: str = ""
+    checked_iso: str = ""
 
 
 def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
@@ -97,6 +100,7 @@ def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
 def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) -> Row:
     title, icon = info.get(c.resolved_version_id or 0, ("", ""))
     created = timezone.localtime(c.created_at)
+    checked = timezone.localtime(c.health_checked_at) if c.health_checked_at else None
     return Row(
         c,
         role,
@@ -109,6 +113,8 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         else "",
         created.strftime("%Y-%m-%d %H:%M %Z"),
         created.isoformat(),
+        checked.strftime("%Y-%m-%d %H:%M %Z") if checked else "",
+        checked.isoformat() if checked else "",
     )
 
 
