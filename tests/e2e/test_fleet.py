@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SLUG = "acme-production"
 
 
-def test_migration_default_switch_and_polling(page: Any, live_server: Any) -> None:
+def test_migration_default_polling_select_all_csv_and_timeline(page: Any, live_server: Any) -> None:
     call_command("seed_demo", verbosity=0)
     log_in(page, live_server.url)
     old = ConnectorProfile.objects.get(project__slug=SLUG, connector__key="acme_crm", pin="1.x.x")
@@ -56,11 +56,10 @@ def test_migration_default_switch_and_polling(page: Any, live_server: Any) -> No
     done.wait_for()
     assert page.get_by_test_id("pending-card").get_attribute("data-polling") is None
     assert page.console_errors == []
+    _select_all_matching_csv_and_timeline(page, live_server)
 
 
-def test_select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
-    call_command("seed_demo", verbosity=0)
-    log_in(page, live_server.url)
+def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     base = f"{live_server.url}/p/{SLUG}"
     page.goto(f"{base}/connections/?status=error&per_page=10")
     matching = Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).count()
