@@ -135,6 +135,28 @@ _PROFILE = _Prefixes("profile_detail", UUID(int=0))
 _VERSION = _Prefixes("version_detail", 0)
 
 
+def _sort_links(
+    list_url: str, params: QueryDict, form: ConnectionFilterForm
+) -> dict[str, dict[str, str]]:
+    """Column headers that sort: the list's URL for each sortable column (the same keyset
+    sorts as the sort bar, from the first page), its direction now and the next one."""
+    current = form.cleaned_data.get("sort") or "created_at"
+    direction = form.cleaned_data.get("dir") or "desc"
+    links = {}
+    for key, _label in SORT_CHOICES:
+        query = QueryDict(mutable=True)
+        query.update(QueryDict(without_cursors(params)))
+        active = key == current
+        upcoming = ("asc" if direction == "desc" else "desc") if active else "asc"
+        query["sort"], query["dir"] = key, upcoming
+        links[key] = {
+            "href": f"{list_url}?{query.urlencode()}",
+            "aria": ("ascending" if direction == "asc" else "descending") if active else "",
+            "arrow": ("▲" if direction == "asc" else "▼") if active else "",
+        }
+    return links
+
+
 def _list_context(
     request: HtmxHttpRequest, access: ProjectAccess, params: QueryDict
 ) -> tuple[dict[str, Any], int]:
@@ -192,6 +214,7 @@ def _list_context(
     roles = rbac.roles(viewer, page.items)
     prev_href, next_href = page.links(params)
     context.update(
+        sort_links=_sort_links(context["list_url"], params, form),
         filters=filters,
         per_page=per_page,
         page=page,

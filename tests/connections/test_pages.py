@@ -992,3 +992,17 @@ def test_select_all_matching_runs_in_the_background(
         follow=True,
     )
     assert "delete a page at a time" in refused.content.decode()
+
+
+def test_column_headers_sort_through_the_keyset_sorts(world: World) -> None:
+    client = world.client("owner")
+    html = client.get(world.url("connection_list") + "?status=active").content.decode()
+    name = re.search(r'<a href="([^"]+)" [^>]*data-testid="sort-name"', html)
+    assert name is not None and "sort=name" in name.group(1) and "dir=asc" in name.group(1)
+    assert "status=active" in name.group(1)
+    sorted_page = client.get(name.group(1).replace("&amp;", "&")).content.decode()
+    owners = re.findall(r'data-testid="connection-row" data-owner="([^"]+)"', sorted_page)
+    assert owners == ["alice-1", "bob-2", "carol-3"]
+    assert 'aria-sort="ascending"' in sorted_page
+    again = re.search(r'<a href="([^"]+)" [^>]*data-testid="sort-name"', sorted_page)
+    assert again is not None and "dir=desc" in again.group(1)
