@@ -127,6 +127,24 @@ class ConnectionBulkForm(SelectionForm):
         return data
 
 
+LIST_COLUMN_CHOICES = [
+    ("connector", "Connector"),
+    ("profile", "Profile"),
+    ("status", "Status"),
+    ("health", "Health"),
+    ("version", "Version"),
+    ("last_checked", "Last checked"),
+    ("created", "Created"),
+]
+
+
+class ColumnsForm(forms.Form):
+    """The list's column choice (the account column always shows)."""
+
+    columns = forms.MultipleChoiceField(choices=LIST_COLUMN_CHOICES, required=False)
+    next = TextField(required=False, strip=False, max_length=2000)
+
+
 class BulkAllMatchingForm(forms.Form):
     """ "Select all N matching": the action and the list's filters (a query string, parsed
     again by ConnectionFilterForm when the run starts)."""

@@ -56,25 +56,36 @@ def time_zone_set(*, request: HttpRequest, name: str) -> None:
     timezone.activate(zoneinfo.ZoneInfo(name))
 
 
-def columns_of(user: AbstractBaseUser | AnonymousUser, table: str) -> list[str] | None:
-    preference = preference_of(user)
-    if preference is None:
-        return None
-    chosen = preference.columns.get(table)
-    return list(chosen) if isinstance(chosen, list) else None
+COLUMNS_SESSION_KEY = "dashboard_columns"
 
 
-def columns_set(*, user: AbstractBaseUser, table: str, columns: Sequence[str]) -> None:
-    preference, _ = UserPreference.objects.get_or_create(user_id=user.pk)
+def columns_of(request: HttpRequest, table: str, choices: Sequence[str]) -> list[str]:
+    """The columns the user chose for ``table`` (from the session: no query), all by default."""
+    chosen = (request.session.get(COLUMNS_SESSION_KEY) or {}).get(table)
+    if not isinstance(chosen, list):
+        return list(choices)
+    return [c for c in choices if c in chosen]
+
+
+def columns_set(*, request: HttpRequest, table: str, columns: Sequence[str]) -> None:
+    """Remember the user's columns for ``table`` (stored, and kept in the session)."""
+    user_id = request.user.pk
+    assert user_id is not None  # behind login_required
+    preference, _ = UserPreference.objects.get_or_create(user_id=user_id)
     preference.columns = {**preference.columns, table: list(columns)}
     preference.save(update_fields=["columns"])
+    request.session[COLUMNS_SESSION_KEY] = preference.columns
 
 
 def load_on_login(sender: Any, request: HttpRequest, user: AbstractBaseUser, **_: Any) -> None:
     """user_logged_in: copy the stored time zone into the new session (one query per login)."""
     preference = preference_of(user)
-    if preference is not None and is_time_zone(preference.time_zone):
+    if preference is None:
+        return
+    if is_time_zone(preference.time_zone):
         request.session[TIME_ZONE_SESSION_KEY] = preference.time_zone
+    if preference.columns:
+        request.session[COLUMNS_SESSION_KEY] = preference.columns
 
 
 class UserTimeZoneMiddleware:

@@ -27,13 +27,16 @@ from core.pager import without_cursors
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
+from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from .. import rbac, selectors
 from ..forms import (
+    LIST_COLUMN_CHOICES,
     SORT_CHOICES,
     BulkAllMatchingForm,
+    ColumnsForm,
     ConnectionBulkForm,
     ConnectionFilterForm,
     default_per_page,
@@ -183,6 +186,8 @@ def _list_context(
         "page": None,
         "error": None,
         "next_url": request.get_full_path(),
+        "columns": columns_of(request, "connections", [key for key, _l in LIST_COLUMN_CHOICES]),
+        "column_choices": LIST_COLUMN_CHOICES,
         "list_url": reverse("connection_list", args=[project.slug]),
     }
     form = ConnectionFilterForm(params)
@@ -377,6 +382,21 @@ def connection_bulk_run(request: HtmxHttpRequest, project_slug: str, run_id: UUI
             list_url=f"{list_url}?{run.query}" if run.query else list_url,
         ),
     )
+
+
+@require_POST
+@login_required
+def connection_columns(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """Remember which columns this user wants in the list (for every project)."""
+    access = get_project_for_user(request.user, project_slug)
+    form = ColumnsForm(request.POST)
+    next_url = _next_url(request, access, str(request.POST.get("next", "")))
+    if not form.is_valid():
+        messages.error(request, first_error(form)[1])
+    else:
+        columns_set(request=request, table="connections", columns=form.cleaned_data["columns"])
+        messages.success(request, "Columns saved.")
+    return redirect(next_url)
 
 
 @require_GET

@@ -1006,3 +1006,30 @@ def test_column_headers_sort_through_the_keyset_sorts(world: World) -> None:
     assert 'aria-sort="ascending"' in sorted_page
     again = re.search(r'<a href="([^"]+)" [^>]*data-testid="sort-name"', sorted_page)
     assert again is not None and "dir=desc" in again.group(1)
+
+
+def test_column_choice_is_remembered_per_user(world: World) -> None:
+    from projects.models import UserPreference
+
+    client = world.client("owner")
+    url = world.url("connection_list")
+    assert "<th>Profile</th>" in client.get(url).content.decode()
+    saved = client.post(
+        world.url("connection_columns"), {"columns": ["status", "health"], "next": url}
+    )
+    assert saved.status_code == 302 and saved["Location"] == url
+    html = client.get(url).content.decode()
+    assert "<th>Profile</th>" not in html and "<th>Status</th>" in html
+    assert UserPreference.objects.get(user=world.tenancy.users["owner"]).columns == {
+        "connections": ["status", "health"]
+    }
+    # Another session of the same user (a new login) keeps the choice; another user does not.
+    again = Client()
+    again.force_login(world.tenancy.users["owner"])
+    assert "<th>Profile</th>" not in again.get(url).content.decode()
+    assert "<th>Profile</th>" in world.client("admin").get(url).content.decode()
+    bad = client.post(world.url("connection_columns"), {"columns": ["secrets"], "next": url})
+    assert bad.status_code == 302
+    assert UserPreference.objects.get(user=world.tenancy.users["owner"]).columns == {
+        "connections": ["status", "health"]
+    }
