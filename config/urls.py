@@ -37,6 +37,7 @@ urlpatterns = [
     path("accounts/password_reset/", project_views.password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("organizations/new/", project_views.organization_create, name="organization_create"),
+    path("account/time-zone/", project_views.user_time_zone, name="user_time_zone"),
     path(
         "organizations/<slug:org_slug>/projects/new/",
         project_views.project_create,

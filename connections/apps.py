@@ -3,6 +3,7 @@ from django.apps import AppConfig
 from connectors import extensions as connector_pages
 from connectors.signals import version_deleting
 from profiles import extensions as profile_pages
+from projects import extensions as project_pages
 
 
 class ConnectionsConfig(AppConfig):
@@ -18,3 +19,5 @@ class ConnectionsConfig(AppConfig):
         version_deleting.connect(
             counters.version_deleting, dispatch_uid="connections.counters.version_deleting"
         )
+        profile_pages.pin_change.register(panels.profile_connection_count)
+        project_pages.overview.register(panels.overview_connections)

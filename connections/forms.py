@@ -136,6 +136,38 @@ class ConnectionBulkForm(SelectionForm):
         return data
 
 
+LIST_COLUMN_CHOICES = [
+    ("connector", "Connector"),
+    ("profile", "Profile"),
+    ("status", "Status"),
+    ("health", "Health"),
+    ("version", "Version"),
+    ("last_checked", "Last checked"),
+    ("created", "Created"),
+]
+
+
+class ColumnsForm(forms.Form):
+    """The list's column choice (the account column always shows)."""
+
+    columns = forms.MultipleChoiceField(choices=LIST_COLUMN_CHOICES, required=False)
+    next = TextField(required=False, strip=False, max_length=2000)
+
+
+class BulkAllMatchingForm(forms.Form):
+    """ "Select all N matching": the action and the list's filters (a query string, parsed
+    again by ConnectionFilterForm when the run starts)."""
+
+    action = TextField(required=False)
+    matching_query = TextField(required=False, strip=False, max_length=2000)
+
+    def clean_action(self) -> str:
+        action = self.cleaned_data["action"]
+        if action not in BULK_ACTIONS:
+            raise forms.ValidationError("Choose an action for the selection.")
+        return str(action)
+
+
 # --- One connection --------------------------------------------------------------------------
 
 
@@ -145,6 +177,12 @@ class DetailTabForm(forms.Form):
     @property
     def tab_name(self) -> str:
         return "access" if self.is_valid() and self.cleaned_data["tab"] == "access" else "overview"
+
+
+class TimelineForm(forms.Form):
+    """``?before=<ISO time>``: the timeline page that ends before that moment."""
+
+    before = forms.DateTimeField(required=False)
 
 
 class RenameForm(forms.Form):

@@ -300,6 +300,8 @@ class ConnectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile_id}/{self.version_pk}/{self.status}: {self.n}"
+
+
 class Theme(models.TextChoices):
     AUTO = "auto", "Auto (follows the device)"
     LIGHT = "light", "Light"
@@ -340,3 +342,55 @@ class ConnectBranding(models.Model):
 
     def __str__(self) -> str:
         return f"connect page branding of {self.project_id}"
+
+
+class HealthCheck(models.Model):
+    """Every health check of a connection (the row keeps only the last): its outcome, the host
+    it called and the error class when it failed. Shown in the connection's timeline."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="health_checks"
+    )
+    checked_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Health.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    error_class = models.CharField(max_length=100, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "-checked_at", "-id"], name="health_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class BulkRun(models.Model):
+    """A bulk action on every connection matching the list's filters ("select all N
+    matching"), run as a background task: its progress and, when done, its summary."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="connection_bulk_runs"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    public_id = public_id_field()
+    action = models.CharField(max_length=32)
+    query = models.CharField(max_length=2000, blank=True, help_text="the list's filters")
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    summary = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.processed}/{self.total}"
+
+    @property
+    def active(self) -> bool:
+        return self.finished_at is None
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, int(self.processed * 100 / self.total))

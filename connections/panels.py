@@ -13,6 +13,7 @@ from projects.permissions import ProjectAccess
 
 from . import rbac, selectors
 from .charts import adoption_chart
+from .models import Health, Status
 from .views import links as link_views
 
 
@@ -56,3 +57,37 @@ def profile_counts(*, request: HtmxHttpRequest, access: ProjectAccess, **_: Any)
     """Connections per profile among those the reader may see."""
     counts = selectors.counts_by_profile(access.project, _viewer(request, access))
     return {"connection_counts": counts}
+
+
+def profile_connection_count(*, profile: ConnectorProfile, **_: Any) -> dict[str, Any]:
+    """What a pin change of the profile moves: every connection on it."""
+    return {"connections": selectors.count_on_profile(profile)}
+
+
+def overview_connections(
+    *, request: HtmxHttpRequest, access: ProjectAccess, **_: Any
+) -> dict[str, Any]:
+    """The overview's figures by status and health (each a link to the filtered list) and
+    the latest failed health checks."""
+    viewer = _viewer(request, access)
+    counts = selectors.counts_by_status_and_health(access.project, viewer)
+    total = counts["total"]["all"]
+    if not total:
+        return {}
+    statuses = [(value, label, counts["status"].get(value, 0)) for value, label in Status.choices]
+    healths = [(value, label, counts["health"].get(value, 0)) for value, label in Health.choices]
+    figures = {
+        "template": "connections/_overview_counts.html",
+        "order": 10,
+        "total": total,
+        "statuses": statuses,
+        "healths": healths,
+        "sees_all": viewer.sees_all,
+    }
+    panels = [figures]
+    failures = selectors.recent_failures(access.project, viewer)
+    if failures:
+        panels.append(
+            {"template": "connections/_overview_failures.html", "order": 50, "rows": failures}
+        )
+    return {"panels": panels}

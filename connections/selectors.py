@@ -7,6 +7,7 @@ they can never disagree about who sees what.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,16 @@ from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
-from . import counters, rbac
-from .models import Connection, ConnectionGrant, ConnectSession, Health, Status
+from . import counters, extensions, rbac
+from .models import (
+    BulkRun,
+    Connection,
+    ConnectionGrant,
+    ConnectSession,
+    Health,
+    HealthCheck,
+    Status,
+)
 
 SORTS = ("created_at", "updated_at", "name")
 SEARCH_MIN_TRIGRAM = 3
@@ -487,3 +496,157 @@ def latest_reauth_session(connection: Connection) -> ReauthLink | None:
     else:
         state = "unused"
     return ReauthLink(session, state)
+
+
+# --- The project overview ------------------------------------------------------------------
+
+
+def counts_by_status_and_health(project: Project, viewer: rbac.Viewer) -> dict[str, dict[str, int]]:
+    """The overview's figures among the connections ``viewer`` may see, in one grouped query:
+    {"status": {value: n}, "health": {value: n}, "total": {"all": n}}."""
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+    status: dict[str, int] = {}
+    health: dict[str, int] = {}
+    total = 0
+    for s, h, n in rows.order_by().values_list("status", "health").annotate(n=Count("pk")):
+        status[s] = status.get(s, 0) + n
+        health[h] = health.get(h, 0) + n
+        total += n
+    return {"status": status, "health": health, "total": {"all": total}}
+
+
+def recent_failures(project: Project, viewer: rbac.Viewer, *, limit: int = 6) -> list[Connection]:
+    """Connections whose last health check failed, most recent first (one query)."""
+    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+    return list(
+        rows.filter(
+            health__in=[Health.UNHEALTHY, Health.NEEDS_REAUTH], health_checked_at__isnull=False
+        )
+        .select_related("connector")
+        .order_by("-health_checked_at", "-id")[:limit]
+    )
+
+
+# --- The connection's timeline ------------------------------------------------------------
+
+TIMELINE_PAGE = 25
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # "health-<status>", "audit", or what another app's provider names
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+_AUDIT_TITLES = {
+    "connection.health_changed": "Health changed",
+    "connection.needs_reauth": "Needs re-authentication",
+    "connection.reauthenticated": "Re-authenticated",
+    "connection.tokens_refreshed": "Tokens refreshed",
+    "connection.status_changed": "Status changed",
+    "connection.moved": "Moved to another profile",
+}
+
+
+def timeline(
+    connection: Connection, *, before: datetime | None = None, limit: int = TIMELINE_PAGE
+) -> tuple[list[TimelineItem], datetime | None]:
+    """Health checks, audit entries (token refresh, re-authentication, moves, status and role
+    changes) and whatever other apps add (``extensions.connection_timeline``: the request
+    log), newest first, one page before ``before``; with the cursor of the next page. Two
+    queries plus one per provider, whatever the history's length."""
+    checks = HealthCheck.objects.filter(connection=connection)
+    audit = AuditEntry.objects.filter(
+        target_type="connection", target_id=str(connection.pk), project_id=connection.project_id
+    )
+    if before is not None:
+        checks = checks.filter(checked_at__lt=before)
+        audit = audit.filter(created_at__lt=before)
+    items = [
+        TimelineItem(
+            c.checked_at,
+            f"health-{c.status}",
+            f"Health check: {c.get_status_display()}",
+            c.detail,
+        )
+        for c in checks.order_by("-checked_at", "-id")[: limit + 1]
+    ]
+    items += [
+        TimelineItem(
+            e.created_at,
+            "audit",
+            _AUDIT_TITLES.get(e.action, e.action),
+            _changes(e.before, e.after),
+            e.actor_label,
+        )
+        for e in audit.order_by("-created_at", "-id")[: limit + 1]
+    ]
+    items += extensions.connection_timeline.items(
+        "timeline_items", connection=connection, before=before, limit=limit + 1
+    )
+    items.sort(key=lambda item: item.at, reverse=True)
+    page, more = items[:limit], len(items) > limit
+    return page, (page[-1].at if more and page else None)
+
+
+def _changes(before: Any, after: Any) -> str:
+    def text(value: Any) -> str:
+        if not value:
+            return "–"
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return str(value)
+
+    return f"{text(before)} → {text(after)}" if before or after else ""
+
+
+EXPORT_BATCH = 1000
+EXPORT_COLUMNS = (
+    "connection_id",
+    "name",
+    "origin_owner_id",
+    "email",
+    "connector",
+    "profile",
+    "status",
+    "health",
+    "health_checked_at",
+    "version",
+    "created_at",
+)
+
+
+def export_batches(rows: QuerySet[Connection]) -> Iterator[list[tuple[Any, ...]]]:
+    """The filtered list for the CSV export, in batches keyset by id (memory stays flat, one
+    query per batch)."""
+    rows = rows.order_by("pk").select_related("connector", "profile", "resolved_version")
+    last = 0
+    while True:
+        batch = list(rows.filter(pk__gt=last)[:EXPORT_BATCH])
+        if not batch:
+            return
+        last = batch[-1].pk
+        yield [
+            (
+                c.public_id,
+                c.name,
+                c.origin_owner_id,
+                c.email,
+                c.connector.key,
+                c.profile.name,
+                c.status,
+                c.health,
+                c.health_checked_at.isoformat() if c.health_checked_at else "",
+                c.resolved_version.version if c.resolved_version else "",
+                c.created_at.isoformat(),
+            )
+            for c in batch
+        ]
+
+
+def bulk_run_of(project: Project, user: Any, run_id: UUID) -> BulkRun | None:
+    """A "select all matching" run of this project, started by this user."""
+    return BulkRun.objects.filter(project=project, user_id=user.pk, public_id=run_id).first()

@@ -5,6 +5,9 @@ from .views import access, detail, links, table
 urlpatterns = [
     path("", table.connection_list, name="connection_list"),
     path("bulk/", table.connection_bulk, name="connection_bulk"),
+    path("bulk/<uuid:run_id>/", table.connection_bulk_run, name="connection_bulk_run"),
+    path("export.csv", table.connection_export, name="connection_export"),
+    path("columns/", table.connection_columns, name="connection_columns"),
     path("<uuid:connection_id>/", detail.connection_detail, name="connection_detail"),
     path("<uuid:connection_id>/health/", detail.connection_check_now, name="connection_check_now"),
     path("<uuid:connection_id>/rename/", detail.connection_rename, name="connection_rename"),

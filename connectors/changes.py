@@ -493,3 +493,74 @@ def compare_definitions(
         reauth_required=any(_is_reauth(change) for change in changes),
         previous_version=previous_version,
     )
+
+
+# --- The compare page: the diff by section, each row with its change level ----------------
+
+DIFF_SECTIONS: Final = (
+    ("auth", "Authentication"),
+    ("fields", "Fields"),
+    ("actions", "Actions"),
+    ("inputs", "Inputs"),
+    ("other", "Everything else"),
+)
+_LEVEL_RANK: Final = {"patch": 0, "minor": 1, "major": 2}
+
+
+def _diff_section(place: str) -> str:
+    if place.startswith(("authentication.setupFields", "authentication.configFields")):
+        return "fields"
+    if place.startswith("authentication"):
+        return "auth"
+    if place.startswith("actions") and ".inputs" in place:
+        return "inputs"
+    if place.startswith("actions"):
+        return "actions"
+    return "other"
+
+
+def _covers(change_place: str, place: str) -> bool:
+    """Whether a classified change at ``change_place`` is about the diff entry at ``place``."""
+    if place == change_place:
+        return True
+    return place.startswith((change_place + ".", change_place + "[")) or change_place.startswith(
+        (place + ".", place + "[")
+    )
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    entry: DiffEntry
+    level: Level
+    texts: tuple[str, ...]  # what the change report says about it
+
+
+@dataclass(frozen=True)
+class DiffSection:
+    key: str
+    label: str
+    rows: tuple[DiffRow, ...]
+
+    @property
+    def level(self) -> Level | None:
+        if not self.rows:
+            return None
+        return max((row.level for row in self.rows), key=lambda level: _LEVEL_RANK[level])
+
+
+def sectioned_diff(old: dict[str, Any], new: dict[str, Any]) -> list[DiffSection]:
+    """``structured_diff`` by section (authentication, fields, actions, inputs, the rest),
+    each entry with the level ``compare_definitions`` gives the change it belongs to (patch
+    when no rule names it)."""
+    report = compare_definitions(old, new)
+    rows: dict[str, list[DiffRow]] = {key: [] for key, _label in DIFF_SECTIONS}
+    for entry in structured_diff(old, new):
+        about = [c for c in report.changes if _covers(c.place, entry.place)]
+        level: Level = "patch"
+        for change in about:
+            if _LEVEL_RANK[change.level] > _LEVEL_RANK[level]:
+                level = change.level
+        rows[_diff_section(entry.place)].append(
+            DiffRow(entry, level, tuple(dict.fromkeys(c.text for c in about)))
+        )
+    return [DiffSection(key, label, tuple(rows[key])) for key, label in DIFF_SECTIONS]

@@ -26,6 +26,7 @@ class PublishForm(forms.Form):
     kept_body = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     force = forms.BooleanField(required=False)
     acknowledge_breaking = forms.BooleanField(required=False)
+    confirm_moves = forms.BooleanField(required=False)  # profiles moved across a major
     action = TextField(required=False)
     description = MultilineTextField(
         label="The description", required=False, strip=False, max_length=DESCRIPTION_MAX_CHARS

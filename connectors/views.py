@@ -23,7 +23,7 @@ from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from . import extensions, selectors, services
-from .changes import ChangeReport, structured_diff
+from .changes import ChangeReport, sectioned_diff, structured_diff
 from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from .forms import CompareForm, PublishForm, VersionPublishForm
 from .models import ConnectorVersion
@@ -151,6 +151,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
             old=old,
             new=new,
             diff=structured_diff(old.definition, new.definition),
+            sections=sectioned_diff(old.definition, new.definition),
             all_versions=selectors.version_choices(access.project, connector, limit=500),
         ),
     )
@@ -252,6 +253,27 @@ def _refused(
     return context
 
 
+def _unconfirmed_moves(
+    request: HtmxHttpRequest, access: Any, form: PublishForm, files: list[tuple[str, bytes]]
+) -> dict[str, Any] | None:
+    """A publish that would move profiles across a major or an authentication change waits
+    for ``confirm_moves`` (the API does not: automation knows what it does)."""
+    preview = services.connector_version_preview(
+        project=access.project, files=files, force=form.cleaned_data["force"]
+    )
+    panels = extensions.upload_preview.context(project=access.project, preview=preview)
+    if not panels.get("guarded_moves") or preview.conflict:
+        return None
+    context = project_context(request, access, nav="connectors", preview=preview, error=None)
+    context.update(panels)
+    context["kept"] = [(name, body.decode()) for name, body in files]
+    context["description"] = form.cleaned_data["description"]
+    context["confirm_moves_needed"] = True
+    if form.cleaned_data["acknowledge_breaking"]:
+        context["acknowledged"] = True
+    return context
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -266,6 +288,10 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         files: list[tuple[str, bytes]] = []
         try:
             files = _posted_files(form)
+            if not draft and not form.cleaned_data["confirm_moves"]:
+                refused = _unconfirmed_moves(request, access, form, files)
+                if refused is not None:
+                    return render(request, "connectors/upload.html", refused, status=409)
             result = services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,

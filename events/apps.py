@@ -12,4 +12,4 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from . import panels
 
-        project_pages.project_home.register(panels.overview)
+        project_pages.overview.register(panels.overview)

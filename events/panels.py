@@ -14,8 +14,10 @@ def overview(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
     project has no endpoint."""
     if not selectors.endpoints_of(access.project).exists():
         return {}
-    return {
-        "webhooks_overview": True,
+    panel = {
+        "template": "events/_overview_panel.html",
+        "order": 60,
         "failed_deliveries": selectors.failed_deliveries_count(access.project),
         "disabled_by_platform": selectors.endpoints_disabled_by_platform(access.project),
     }
+    return {"panels": [panel]}

@@ -16,10 +16,12 @@ NAME_MAX_CHARS = 100  # ConnectorProfile.name
 
 class PinForm(forms.Form):
     """The pin editor (preview and save): ``pin`` as typed, shown again in the preview (blank
-    means no pin: the default resolution); ``action=reset`` removes the pin."""
+    means no pin: the default resolution); ``action=reset`` removes the pin; a move across a
+    major or an authentication change is saved only with ``confirm``."""
 
     pin = TextField(required=False, strip=False)
     action = TextField(required=False)
+    confirm = forms.BooleanField(required=False)  # the confirmation step of a guarded move
 
     def typed(self) -> str | None:
         """The pin as typed; None after a reset."""

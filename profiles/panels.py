@@ -23,5 +23,19 @@ def version_headline(
     return {"headline": selectors.headline_versions(access.project, version.connector)}
 
 
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
 def publish_moves(*, project: Project, preview: PushPreview, **_: Any) -> dict[str, Any]:
-    return {"moves": selectors.profiles_moved_by_publish(project, preview)}
+    """The profiles a publish moves, and those of them it moves across a major or an
+    authentication change (the upload page asks to confirm those, naming the connections)."""
+    moves = selectors.profiles_moved_by_publish(project, preview)
+    new_major = _major(preview.parsed.version)
+    guarded = [
+        {"move": move, "connections": selectors.connections_on(move.profile)}
+        for move in moves
+        if move.current is not None
+        and (_major(move.current.version) != new_major or preview.report.reauth_required)
+    ]
+    return {"moves": moves, "guarded_moves": guarded}

@@ -8,11 +8,13 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
+from connectors.changes import ChangeReport, compare_definitions
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import definitions_by_pk, versions_for_project
 from connectors.services import PushPreview
 from projects.models import Project
 
+from . import extensions
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import (
@@ -82,6 +84,62 @@ def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:
         for p in profiles
         if (r := resolve_uncached(p.project, p.connector_id, stored_pin(p))) and r.id == version.pk
     ]
+
+
+@dataclass(frozen=True)
+class PinChange:
+    """What a new pin does to a profile: the version it resolves to now and after, the change
+    report between the two, and the connections on the profile (all of them: they move)."""
+
+    current: Resolved | None
+    new: Resolved | None
+    report: ChangeReport | None
+    connections: int
+
+    @property
+    def moves(self) -> bool:
+        return self.new is not None and (self.current is None or self.current.id != self.new.id)
+
+    @property
+    def crosses_major(self) -> bool:
+        if not (self.moves and self.current and self.new):
+            return False
+        return self.current.version.split(".")[0] != self.new.version.split(".")[0]
+
+    @property
+    def reauth_required(self) -> bool:
+        return bool(self.report and self.report.reauth_required)
+
+    @property
+    def level(self) -> str:
+        if self.report is not None:
+            return self.report.level
+        return "major" if self.crosses_major else "none"
+
+    @property
+    def guarded(self) -> bool:
+        """A move the dashboard asks to confirm: across a major or an authentication change."""
+        return self.moves and (self.crosses_major or self.reauth_required)
+
+
+def connections_on(profile: ConnectorProfile) -> int:
+    """Every connection on the profile (counted by the connections app, a higher layer)."""
+    return int(extensions.pin_change.context(profile=profile).get("connections", 0))
+
+
+def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
+    """What setting ``pin`` would change (the preview, the confirmation step, the audit)."""
+    current = resolve_profile(profile)
+    new = resolve_uncached(profile.project, profile.connector_id, pin)
+    report = None
+    if current is not None and new is not None and new.id != current.id:
+        definitions = definitions_by_pk([current.id, new.id])
+        older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
+        report = compare_definitions(
+            definitions[older.id], definitions[newer.id], previous_version=older.version
+        )
+    moving = new is not None and (current is None or new.id != current.id)
+    return PinChange(current, new, report, connections_on(profile) if moving else 0)
 
 
 @dataclass(frozen=True)

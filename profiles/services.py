@@ -19,7 +19,7 @@ from projects.services import Actor, ConflictError, ServiceError, audit_record
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
-from .selectors import profiles_resolving_to, stored_pin
+from .selectors import connections_on, profiles_resolving_to, stored_pin
 
 
 def _checked_pin(
@@ -131,9 +131,8 @@ def profile_set_pin(
         .select_related("project", "connector")
         .get(pk=profile.pk)
     )
-    before = _state(
-        profile, resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
-    )
+    current = resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
+    before = _state(profile, current)
     parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
     if parsed.text == profile.pin:
         return profile
@@ -142,6 +141,10 @@ def profile_set_pin(
     previous = before.get("resolved")
     if previous != resolved.version:
         announce_resolution(profile, previous, resolved, "pin_change")
+    after = _state(profile, resolved)
+    # How many connections the change moved to another version (the API audits it too).
+    moved = current is None or current.id != resolved.id
+    after["connections_moved"] = connections_on(profile) if moved else 0
     audit_record(
         actor=actor,
         organization=profile.project.organization,
@@ -149,7 +152,33 @@ def profile_set_pin(
         action="profile.pin_changed" if parsed.text else "profile.pin_removed",
         target=profile,
         before=before,
-        after=_state(profile, resolved),
+        after=after,
+    )
+    return profile
+
+
+@transaction.atomic
+def profile_make_default(*, actor: Actor, profile: ConnectorProfile) -> ConnectorProfile:
+    """Make ``profile`` its connector's default in the project: connect sessions opened for
+    the connector (not for a profile) land on it from now on."""
+    profile = (
+        ConnectorProfile.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=profile.pk)
+    )
+    if profile.is_default:
+        return profile
+    _set_default(profile)
+    profile.is_default = True
+    profile.save(update_fields=["is_default", "updated_at"])
+    audit_record(
+        actor=actor,
+        organization=profile.project.organization,
+        project=profile.project,
+        action="profile.updated",
+        target=profile,
+        before={"is_default": False},
+        after={"is_default": True},
     )
     return profile
 

@@ -12,8 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connectors.changes import compare_definitions
-from connectors.selectors import connectors_for_project, definitions_by_pk
+from connectors.selectors import connectors_for_project
 from core.forms import first_error
 from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
@@ -25,7 +24,6 @@ from . import extensions, selectors, services
 from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
 from .models import ConnectorProfile
 from .pins import PinError, parse_pin
-from .resolution import resolve_uncached
 
 
 @require_GET
@@ -71,21 +69,14 @@ def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
     except PinError as exc:
         preview["error"] = exc.message
         return preview
-    current = selectors.resolve_profile(profile)
-    new = resolve_uncached(profile.project, profile.connector_id, pin)
-    preview.update(pin=pin, current=current, new=new)
-    if new is None:
+    change = selectors.pin_change(profile, pin)
+    preview.update(pin=pin, current=change.current, new=change.new, change=change)
+    preview["report"] = change.report
+    if change.new is None:
         preview["error"] = (
             f"“{pin.text}” matches no published version of {profile.connector.key}; "
             "it would be refused."
         )
-    elif current is not None and new.id != current.id:
-        definitions = definitions_by_pk([current.id, new.id])
-        older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
-        report = compare_definitions(
-            definitions[older.id], definitions[newer.id], previous_version=older.version
-        )
-        preview["report"] = report
     return preview
 
 
@@ -144,6 +135,10 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
     try:
         if not valid:
             raise ServiceError(first_error(form)[1])
+        preview = _pin_preview(profile, raw)
+        change = preview.get("change")
+        if change is not None and change.guarded and not form.cleaned_data["confirm"]:
+            return _pin_confirmation(request, access, profile, raw, preview)
         profile = services.profile_set_pin(
             actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
         )
@@ -158,6 +153,35 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
     now = resolved.version if resolved else "–"
     messages.success(request, f"{profile.name} is pinned to {label}; it resolves to {now}.")
     return redirect("profile_detail", project_slug, profile.public_id)
+
+
+def _pin_confirmation(
+    request: HtmxHttpRequest,
+    access: Any,
+    profile: ConnectorProfile,
+    raw: str | None,
+    preview: dict[str, Any],
+) -> HttpResponse:
+    """The step between "Save pin" and a move across a major or an authentication change:
+    what will happen, the migration instead where one applies; nothing is saved yet."""
+    panels = extensions.profile_page.context(
+        request=request,
+        access=access,
+        profile=profile,
+        version=selectors.version_of(preview["change"].current),
+    )
+    context = project_context(
+        request,
+        access,
+        nav="profiles",
+        profile=profile,
+        preview=preview,
+        change=preview["change"],
+        reset=raw is None,
+        migration_offer=panels.get("migration_offer"),
+        migration_out=panels.get("migration_out"),
+    )
+    return render(request, "profiles/confirm_pin.html", context)
 
 
 @require_POST

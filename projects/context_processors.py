@@ -2,6 +2,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .preferences import COMMON_TIME_ZONES, DEFAULT_TIME_ZONE
 from .selectors import projects_for_user
 
 
@@ -9,4 +10,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     """The project switcher: the user's projects (one query, lazily evaluated)."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    return {"switcher_projects": projects_for_user(request.user)}
+    return {
+        "switcher_projects": projects_for_user(request.user),
+        "user_time_zone": getattr(request, "time_zone_name", DEFAULT_TIME_ZONE),
+        "common_time_zones": COMMON_TIME_ZONES,
+    }

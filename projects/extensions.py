@@ -37,6 +37,22 @@ class PagePanels:
             merged.update(provider(**kwargs))
         return merged
 
+    def panels(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """For pages that list panels (the overview): each provider returns ``{"panels":
+        [...]}``, each panel a dict with ``template``, ``order`` and its own entries; the
+        page gets every provider's panels, by ``order``. A provider with nothing to show
+        (no data yet) returns no panel."""
+        return sorted(self.items("panels", **kwargs), key=lambda panel: panel.get("order", 100))
 
-# The project overview (``projects.views.project_home``): called with ``access``.
-project_home = PagePanels("project home")
+    def items(self, key: str, **kwargs: Any) -> list[Any]:
+        """Every provider's list under ``key``, one after another (nothing is overwritten)."""
+        found: list[Any] = []
+        for provider in self._providers.values():
+            found.extend(provider(**kwargs).get(key, []))
+        return found
+
+
+# The project overview (projects/home.html): ``request``, ``access``. Each app adds its panels
+# (connections: counts by status and health, recent failures; rollouts: open migrations;
+# events and runtime: failed deliveries and request errors once they exist).
+overview = PagePanels("overview")

@@ -5,6 +5,7 @@ from django import forms
 from core.forms import SearchField, TextField
 
 from .models import ApiKeyScope, Role, slug_validator
+from .preferences import is_time_zone
 
 
 class SearchForm(forms.Form):
@@ -118,3 +119,18 @@ class AuditCursorForm(forms.Form):
 class DangerZoneForm(StyledForm):
     immutable_versioning = forms.BooleanField(required=False)
     confirmation = TextField(max_length=63, label="Type the project slug to confirm")
+
+
+class TimeZoneForm(forms.Form):
+    """The profile menu: an IANA time zone name (``Europe/Berlin``), and where to go back to."""
+
+    time_zone = TextField(label="The time zone", max_length=64)
+    next = TextField(required=False, max_length=2000)
+
+    def clean_time_zone(self) -> str:
+        name: str = self.cleaned_data["time_zone"]
+        if not is_time_zone(name):
+            raise forms.ValidationError(
+                f"“{name}” is not a time zone name; use one like UTC or Europe/Berlin."
+            )
+        return name

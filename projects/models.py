@@ -207,3 +207,17 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_repr}"
+
+
+class UserPreference(models.Model):
+    """A dashboard user's own settings: the time zone times are shown in (UTC by default) and
+    the columns chosen per table."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dashboard_preference"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    columns = models.JSONField(default=dict, blank=True, help_text="table name → column keys")
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

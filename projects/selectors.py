@@ -153,3 +153,20 @@ def audited_target_types() -> list[str]:
         for model in config.get_models()
         if model is not AuditEntry
     )
+
+
+OVERVIEW_CHANGES = (
+    "connector_version.published",
+    "connector_version.overwritten",
+    "profile.pin_changed",
+    "profile.pin_removed",
+)
+
+
+def recent_changes(project: Project, *, limit: int = 8) -> list[AuditEntry]:
+    """The overview's recent publishes and pin changes, newest first (one query)."""
+    return list(
+        AuditEntry.objects.filter(project=project, action__in=OVERVIEW_CHANGES).order_by("-id")[
+            :limit
+        ]
+    )

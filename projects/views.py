@@ -9,20 +9,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.forms import first_error
 from core.pager import without_cursors
 from core.throttle import client_ip, over_limit, retry_after
 
-from . import extensions, selectors, services
+from . import extensions, preferences, selectors, services
 from .forms import (
     ApiKeyForm,
     AuditCursorForm,
@@ -37,6 +40,7 @@ from .forms import (
     TeamForm,
     TeamMemberForm,
     TeamMemberRemoveForm,
+    TimeZoneForm,
 )
 from .http import HtmxHttpRequest
 from .models import Role
@@ -67,6 +71,27 @@ def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+# --- The user's own preferences -------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def user_time_zone(request: HtmxHttpRequest) -> HttpResponse:
+    """The profile menu's time zone: every time on the dashboard is shown in it."""
+    form = TimeZoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, first_error(form)[1])
+    else:
+        preferences.time_zone_set(request=request, name=form.cleaned_data["time_zone"])
+        messages.success(request, f"Times are shown in {form.cleaned_data['time_zone']}.")
+    back = form.cleaned_data.get("next", "") if form.is_valid() else request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("home")
+    return redirect(back)
 
 
 # --- Home and creation -------------------------------------------------------------------------
@@ -143,10 +168,26 @@ def project_create(request: HtmxHttpRequest, org_slug: str) -> HttpResponse:
 @login_required
 def project_home(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    context = project_context(
-        request, access, nav="home", **extensions.project_home.context(access=access)
+    return render(
+        request,
+        "projects/home.html",
+        project_context(request, access, nav="home", panels=overview_panels(request, access)),
     )
-    return render(request, "projects/home.html", context)
+
+
+OVERVIEW_TTL = 30  # seconds: the overview is a glance, not a live view
+
+
+def overview_panels(request: HtmxHttpRequest, access: ProjectAccess) -> list[dict[str, Any]]:
+    """Every app's overview panels, cached briefly per project and reader (members and viewers
+    see the figures of what they may see; admins share one entry)."""
+    reader = "admin" if access.can_manage else f"user-{request.user.pk}"
+    key = f"overview:{access.project.pk}:{reader}"
+    panels = cache.get(key)
+    if panels is None:
+        panels = extensions.overview.panels(request=request, access=access)
+        cache.set(key, panels, OVERVIEW_TTL)
+    return list(panels)
 
 
 # --- Settings: general ---------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class MigrationNewForm(forms.Form):
     title = TextField(label="The title", required=False, strip=False, max_length=200)
     message = MultilineTextField(label="The message", required=False, strip=False)
     deadline = DeadlineField()
+    make_default = forms.BooleanField(required=False)  # the form shows it checked
 
 
 class MigrationStartForm(forms.Form):
@@ -83,6 +84,7 @@ class MigrationStartForm(forms.Form):
     title = TextField(label="The title", required=False, strip=False, max_length=200)
     message = MultilineTextField(label="The message", required=False, strip=False)
     deadline = DeadlineField()
+    make_default = forms.BooleanField(required=False)  # the form shows it checked
     action = TextField(required=False)
 
     def setup_values(self, keys: list[str]) -> dict[str, str]:

@@ -108,3 +108,36 @@ class MigrationNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice for connection {self.connection_id}"
+
+
+class NoticeRun(models.Model):
+    """One "send reconnect emails" request: how many accounts were queued and how many the
+    worker has gone through, so the migration page can show progress and stop when idle."""
+
+    migration = models.ForeignKey(
+        ProfileMigration, on_delete=models.CASCADE, related_name="notice_runs"
+    )
+    queued = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["migration", "-id"], name="notice_run_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=F("queued")), name="notice_run_processed_le_queued"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.processed}/{self.queued} notices of migration {self.migration_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.processed < self.queued
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.queued else int(self.processed * 100 / self.queued)

@@ -14,6 +14,7 @@ from profiles.models import ConnectorProfile
 from projects.permissions import ProjectAccess
 
 from . import selectors as sel
+from .charts import progress_bar
 
 
 def profile_banners(
@@ -38,6 +39,35 @@ def profile_banners(
                 "url": f"{url}?from_profile={profile.public_id}",
             }
     return context
+
+
+def connector_migrations(
+    *, access: ProjectAccess, connector: Any, partial: bool = False, **_: Any
+) -> dict[str, Any]:
+    """The connector page's Link account panel warns about profiles being migrated away from."""
+    if partial:
+        return {}
+    away = sel.migrating_away(access.project.pk, connector.pk)
+    return {"migrating_away": {m.from_profile.public_id: m for m in away.values()} if away else {}}
+
+
+def overview_migrations(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
+    """The overview's open migrations with their progress (admins: migrations are theirs)."""
+    if not access.can_manage:
+        return {}
+    migrations = [m for m in sel.migrations_of(access.project).filter(completed_at__isnull=True)]
+    if not migrations:
+        return {}
+    progress = sel.progress_many(migrations)
+    rows = [
+        (
+            m,
+            progress[m.pk],
+            progress_bar(progress[m.pk].migrated, progress[m.pk].total, progress[m.pk].percent),
+        )
+        for m in migrations
+    ]
+    return {"panels": [{"template": "rollouts/_overview.html", "order": 20, "rows": rows}]}
 
 
 def version_offer(*, access: ProjectAccess, version: ConnectorVersion, **_: Any) -> dict[str, Any]:

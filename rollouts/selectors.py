@@ -28,7 +28,7 @@ from profiles.resolution import Resolved
 from projects.crypto import DecryptionError, decrypt_text
 from projects.models import Project
 
-from .models import MigrationNotice, ProfileMigration
+from .models import MigrationNotice, NoticeRun, ProfileMigration
 
 
 def migrations_of(project: Project) -> QuerySet[ProfileMigration]:
@@ -156,6 +156,27 @@ def open_migration_from(profile_id: int) -> ProfileMigration | None:
         .select_related("to_profile")
         .first()
     )
+
+
+NOTICE_RUN_SHOWN_FOR = timedelta(minutes=10)  # a finished run's summary stays this long
+
+
+def latest_notice_run(migration: ProfileMigration) -> NoticeRun | None:
+    """The newest "send reconnect emails" run if it is still going, or finished lately (its
+    summary is shown); None otherwise."""
+    run = NoticeRun.objects.filter(migration=migration).order_by("-id").first()
+    if run is None or (not run.active and run.updated_at < timezone.now() - NOTICE_RUN_SHOWN_FOR):
+        return None
+    return run
+
+
+def migrating_away(project_id: int, connector_id: int) -> dict[int, ProfileMigration]:
+    """The connector's profiles with an open migration away from them: profile id → migration
+    (one query; connect links made for them warn)."""
+    rows = ProfileMigration.objects.filter(
+        project_id=project_id, from_profile__connector_id=connector_id, completed_at__isnull=True
+    ).select_related("from_profile", "to_profile")
+    return {m.from_profile_id: m for m in rows}
 
 
 def migration_for_connection(connection: Connection) -> tuple[str, ProfileMigration] | None:

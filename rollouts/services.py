@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from connections.models import Connection, ConnectSession
@@ -19,14 +20,14 @@ from connectors.models import ConnectorVersion
 from core.validation import text_problem
 from events.services import event_record
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create, profile_update, setup_fields
+from profiles.services import profile_create, profile_make_default, profile_update, setup_fields
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from . import selectors as migration_selectors
 from . import tasks
-from .models import MigrationNotice, ProfileMigration
+from .models import MigrationNotice, NoticeRun, ProfileMigration
 from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
@@ -54,7 +55,10 @@ def migration_create(
     title: str,
     message: str = "",
     deadline: datetime | None = None,
+    make_default: bool = False,
 ) -> ProfileMigration:
+    """Track the move of ``from_profile``'s connections to ``to_profile``; with
+    ``make_default`` new end users connect to ``to_profile`` too (not to the old one)."""
     title = title.strip()
     if not title:
         raise ServiceError("Give the migration a title.", field="title")
@@ -90,6 +94,8 @@ def migration_create(
             f"{from_profile.name} already has a migration in progress; complete it first.",
             field="from_profile",
         ) from exc
+    if make_default:
+        profile_make_default(actor=actor, profile=to_profile)
     _audit(
         actor,
         migration,
@@ -132,6 +138,7 @@ def migration_start_with_new_profile(
     title: str,
     message: str = "",
     deadline: datetime | None = None,
+    make_default: bool = False,
 ) -> ProfileMigration:
     """One step from a breaking release: a new profile pinned to ``<major>.x.x`` (setup
     fields copied where they still apply, the rest from ``setup``) and the migration."""
@@ -167,6 +174,7 @@ def migration_start_with_new_profile(
         title=title,
         message=message,
         deadline=deadline,
+        make_default=make_default,
     )
 
 
@@ -254,6 +262,15 @@ def migration_notice_sent(*, notice_id: int) -> None:
     )
 
 
+def notice_run_advance(*, run_id: int, processed: int, sent: int) -> None:
+    """A batch of a notice run is done (``processed`` accounts gone through, ``sent`` emailed)."""
+    NoticeRun.objects.filter(pk=run_id).update(
+        processed=Least(F("processed") + processed, F("queued")),
+        sent=F("sent") + sent,
+        updated_at=timezone.now(),
+    )
+
+
 def migration_notify(
     *, actor: Actor, migration: ProfileMigration, connection_ids: Iterable[UUID] | None = None
 ) -> int:
@@ -270,10 +287,13 @@ def migration_notify(
     else:
         ids = list(pending.values_list("pk", flat=True).iterator(chunk_size=10_000))
     batches = [ids[i : i + NOTICE_BATCH] for i in range(0, len(ids), NOTICE_BATCH)]
+    run = NoticeRun.objects.create(migration=migration, queued=len(ids)) if ids else None
 
     def enqueue() -> None:
         for batch in batches:
-            tasks.send_migration_notices.enqueue(migration.pk, batch, actor.label)
+            tasks.send_migration_notices.enqueue(
+                migration.pk, batch, actor.label, run.pk if run else None
+            )
 
     transaction.on_commit(enqueue)
     _audit(actor, migration, "migration.notices_queued", accounts=len(ids))

@@ -32,7 +32,22 @@ def _connector_title(migration: ProfileMigration) -> str:
 
 
 @task()
-def send_migration_notices(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
+def send_migration_notices(
+    migration_id: int, connection_ids: list[int], actor_label: str, run_id: int | None = None
+) -> int:
+    """See ``_send``; the batch then counts as done in its notice run (sent or not)."""
+    sent = 0
+    try:
+        sent = _send(migration_id, connection_ids, actor_label)
+    finally:
+        if run_id is not None:
+            migration_services.notice_run_advance(
+                run_id=run_id, processed=len(connection_ids), sent=sent
+            )
+    return sent
+
+
+def _send(migration_id: int, connection_ids: list[int], actor_label: str) -> int:
     """One email per account still pending, each with its own single-use reconnect link;
     returns how many were sent. Accounts that moved meanwhile, or have no email, are skipped;
     so is an address that is not one (stored before the input boundary checked it) or that the

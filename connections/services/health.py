@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.db import transaction
@@ -32,7 +32,7 @@ from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
 from .. import counters
-from ..models import Connection, Health, Status
+from ..models import Connection, Health, HealthCheck, Status
 from .announce import announce_status
 from .tokens import UpstreamError, connection_refresh_tokens, is_expired
 
@@ -48,6 +48,8 @@ class HealthResult:
     checked_at: datetime
     detail: str
     http_status: int | None = None
+    host: str = ""  # the host called (never a credential: the URL's host only)
+    error_class: str = ""  # the exception's class when the request failed
 
 
 @dataclass
@@ -143,10 +145,13 @@ def health_probe_run(probe: Probe) -> HealthResult:
     now = timezone.now
     if probe.problem:
         return HealthResult(Health.UNKNOWN, now(), probe.problem)
+    host = redact(urlsplit(probe.url).hostname or "", probe.secrets)
     try:
         check_destination(probe.url)
     except DestinationRefused as exc:
-        return HealthResult(Health.UNHEALTHY, now(), exc.message)
+        return HealthResult(
+            Health.UNHEALTHY, now(), exc.message, host=host, error_class="DestinationRefused"
+        )
     try:
         response = requests.request(
             probe.method,
@@ -156,28 +161,39 @@ def health_probe_run(probe: Probe) -> HealthResult:
             timeout=http_timeout(),
             allow_redirects=False,
         )
-    except requests.Timeout:
-        return HealthResult(Health.UNHEALTHY, now(), "The provider did not answer in time.")
+    except requests.Timeout as exc:
+        reason = type(exc).__name__
+        return HealthResult(
+            Health.UNHEALTHY,
+            now(),
+            f"{host or 'The provider'} did not answer in time ({reason}).",
+            host=host,
+            error_class=reason,
+        )
     except requests.RequestException as exc:
         reason = type(exc).__name__
         return HealthResult(
             Health.UNHEALTHY,
             now(),
-            redact(f"Could not reach the provider ({reason}).", probe.secrets),
+            redact(f"Could not reach {host or 'the provider'} ({reason}).", probe.secrets),
+            host=host,
+            error_class=reason,
         )
     code = response.status_code
     response.close()
     ok = code == probe.expect if probe.expect is not None else 200 <= code < 300
     if ok:
-        return HealthResult(Health.HEALTHY, now(), f"HTTP {code}", code)
+        return HealthResult(Health.HEALTHY, now(), f"HTTP {code} from {host}", code, host=host)
     if code in (401, 403):
         return HealthResult(
             Health.NEEDS_REAUTH,
             now(),
-            f"HTTP {code}: the provider refused the credentials; the end user must reconnect.",
+            f"HTTP {code} from {host}: the provider refused the credentials; the end user must "
+            "reconnect.",
             code,
+            host=host,
         )
-    return HealthResult(Health.UNHEALTHY, now(), f"HTTP {code} from the provider.", code)
+    return HealthResult(Health.UNHEALTHY, now(), f"HTTP {code} from {host}.", code, host=host)
 
 
 def _access_token(actor: Actor, connection: Connection) -> str | None:
@@ -213,6 +229,15 @@ def health_result_record(
     )
     counted = counters.key_of(row)
     before = {"health": row.health, "status": row.status}
+    HealthCheck.objects.create(
+        connection=row,
+        checked_at=result.checked_at,
+        status=result.status,
+        detail=result.detail[:500],
+        host=result.host[:255],
+        error_class=result.error_class[:100],
+        http_status=result.http_status,
+    )
     if result.status == Health.UNKNOWN:
         row.health_checked_at = result.checked_at
         row.health_error = result.detail

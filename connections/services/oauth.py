@@ -30,6 +30,7 @@ from core.outbound import http_timeout
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.services import ServiceError
 
+from .. import tasks
 from ..models import Connection, ConnectSession
 from .connect import (
     BROWSER_STATES,
@@ -243,5 +244,7 @@ def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Con
         connection = save_connection(
             session=locked, version=version, config={}, tokens=tokens, verified=False
         )
+        connection_id = connection.pk
+        transaction.on_commit(lambda: tasks.check_health_after_connect.enqueue(connection_id))
     logger.info("connect session %s: OAuth connection %s saved", session.pk, connection.pk)
     return connection, locked.account_id is not None

@@ -26,15 +26,13 @@ from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from .. import extensions, rbac, selectors
-from ..forms import DetailTabForm, RenameForm, StatusForm
+from ..forms import DetailTabForm, RenameForm, StatusForm, TimelineForm
 from ..models import Connection, GrantRole, Health, OrgRole, Status
 from ..permissions import get_connection_for_user
 from ..rbac import ConnNeed
 from ..selectors import teams_of
 from ..services import connections as services
 from ..services import health, tokens
-
-ACTIVITY_LIMIT = 20
 
 
 def _connector_info(connection: Connection) -> tuple[str, str]:
@@ -95,7 +93,12 @@ def detail_context(
         context.update(_access_context(access, connection))
     else:
         context["credentials"] = selectors.credentials_masked(connection)
-        context["activity"] = selectors.activity_of(connection, limit=ACTIVITY_LIMIT)
+        page = TimelineForm(request.GET)
+        before = page.cleaned_data["before"] if page.is_valid() else None
+        items, older = selectors.timeline(connection, before=before)
+        context["timeline"] = items
+        context["timeline_older"] = older.isoformat() if older else ""
+        context["timeline_paged"] = before is not None
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
         context.update(

@@ -13,24 +13,29 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
+from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
 from .. import rbac, selectors
 from ..forms import (
+    LIST_COLUMN_CHOICES,
     SORT_CHOICES,
+    BulkAllMatchingForm,
+    ColumnsForm,
     ConnectionBulkForm,
     ConnectionFilterForm,
     default_per_page,
@@ -38,8 +43,8 @@ from ..forms import (
 )
 from ..models import Connection, Health, Status
 from ..rbac import ConnNeed
+from ..services import bulk_runs, health
 from ..services import connections as services
-from ..services import health
 
 VERSION_CHOICES_LIMIT = 300
 # What a list row shows (and sorts, pages and checks access by): loading only these makes a
@@ -51,6 +56,7 @@ LIST_COLUMNS = (
     "email",
     "status",
     "health",
+    "health_checked_at",
     "org_role",
     "created_at",
     "updated_at",
@@ -86,6 +92,8 @@ class Row(TypedDict):
     created_iso: str
     status_label: str
     health_label: str
+    checked_label: str
+    checked_iso: str
 
 
 def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
@@ -97,6 +105,7 @@ def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
 def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) -> Row:
     title, icon = info.get(c.resolved_version_id or 0, ("", ""))
     created = timezone.localtime(c.created_at)
+    checked = timezone.localtime(c.health_checked_at) if c.health_checked_at else None
     return Row(
         connection=c,
         role=role,
@@ -107,10 +116,12 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         version_href=f"{_VERSION[slug, c.connector.key]}{c.resolved_version_id}/"
         if c.resolved_version_id
         else "",
-        created_label=created.strftime("%Y-%m-%d %H:%M"),
+        created_label=created.strftime("%Y-%m-%d %H:%M %Z"),
         created_iso=created.isoformat(),
         status_label=_STATUS_LABELS.get(c.status, c.status),
         health_label=_HEALTH_LABELS.get(c.health, c.health),
+        checked_label=checked.strftime("%Y-%m-%d %H:%M %Z") if checked else "",
+        checked_iso=checked.isoformat() if checked else "",
     )
 
 
@@ -133,6 +144,28 @@ class _Prefixes(dict[Any, str]):
 _DETAIL = _Prefixes("connection_detail", UUID(int=0))
 _PROFILE = _Prefixes("profile_detail", UUID(int=0))
 _VERSION = _Prefixes("version_detail", 0)
+
+
+def _sort_links(
+    list_url: str, params: QueryDict, form: ConnectionFilterForm
+) -> dict[str, dict[str, str]]:
+    """Column headers that sort: the list's URL for each sortable column (the same keyset
+    sorts as the sort bar, from the first page), its direction now and the next one."""
+    current = form.cleaned_data.get("sort") or "created_at"
+    direction = form.cleaned_data.get("dir") or "desc"
+    links = {}
+    for key, _label in SORT_CHOICES:
+        query = QueryDict(mutable=True)
+        query.update(QueryDict(without_cursors(params)))
+        active = key == current
+        upcoming = ("asc" if direction == "desc" else "desc") if active else "asc"
+        query["sort"], query["dir"] = key, upcoming
+        links[key] = {
+            "href": f"{list_url}?{query.urlencode()}",
+            "aria": ("ascending" if direction == "asc" else "descending") if active else "",
+            "arrow": ("▲" if direction == "asc" else "▼") if active else "",
+        }
+    return links
 
 
 def _list_context(
@@ -161,6 +194,8 @@ def _list_context(
         "page": None,
         "error": None,
         "next_url": request.get_full_path(),
+        "columns": columns_of(request, "connections", [key for key, _l in LIST_COLUMN_CHOICES]),
+        "column_choices": LIST_COLUMN_CHOICES,
         "list_url": reverse("connection_list", args=[project.slug]),
     }
     form = ConnectionFilterForm(params)
@@ -192,6 +227,7 @@ def _list_context(
     roles = rbac.roles(viewer, page.items)
     prev_href, next_href = page.links(params)
     context.update(
+        sort_links=_sort_links(context["list_url"], params, form),
         filters=filters,
         per_page=per_page,
         page=page,
@@ -256,6 +292,8 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     """One action on the selected rows. Ids are looked up among the connections the user
     can see (anything else is "not found"); rows the user may not change are skipped."""
     access = get_project_for_user(request.user, project_slug)
+    if request.POST.get("all_matching") == "1":
+        return _bulk_all_matching(request, access)
     form = ConnectionBulkForm(request.POST)
     form.is_valid()
     next_url = _next_url(request, access, form.cleaned_data.get("next", ""))
@@ -306,3 +344,87 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         message += f" {plural(not_found, 'connection')} not found."
     (messages.warning if skipped or not_found else messages.success)(request, message)
     return redirect(next_url)
+
+
+def _bulk_all_matching(request: HtmxHttpRequest, access: ProjectAccess) -> HttpResponse:
+    """ "Select all N matching": the action on every connection the filters match, as a
+    background task; the run's page shows its progress."""
+    form = BulkAllMatchingForm(request.POST)
+    next_url = _next_url(request, access, str(request.POST.get("next", "")))
+    if not form.is_valid():
+        return _bulk_error(request, access, next_url, first_error(form)[1])
+    try:
+        run = bulk_runs.bulk_run_start(
+            actor=Actor.from_request(request),
+            viewer=viewer_of(request, access),
+            project=access.project,
+            action=form.cleaned_data["action"],
+            query=form.cleaned_data["matching_query"],
+        )
+    except ServiceError as exc:
+        return _bulk_error(request, access, next_url, exc.message)
+    return redirect("connection_bulk_run", access.project.slug, run.public_id)
+
+
+@require_GET
+@login_required
+def connection_bulk_run(request: HtmxHttpRequest, project_slug: str, run_id: UUID) -> HttpResponse:
+    """A "select all matching" run: progress while it runs (the page polls), then its summary.
+    Only the user who started it sees it."""
+    access = get_project_for_user(request.user, project_slug)
+    run = selectors.bulk_run_of(access.project, request.user, run_id)
+    if run is None:
+        raise Http404("No such bulk action.")
+    template = "connections/bulk_run.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#run"
+    list_url = reverse("connection_list", args=[project_slug])
+    return render(
+        request,
+        template,
+        project_context(
+            request,
+            access,
+            nav="connections",
+            run=run,
+            list_url=f"{list_url}?{run.query}" if run.query else list_url,
+        ),
+    )
+
+
+@require_POST
+@login_required
+def connection_columns(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
+    """Remember which columns this user wants in the list (for every project)."""
+    access = get_project_for_user(request.user, project_slug)
+    form = ColumnsForm(request.POST)
+    next_url = _next_url(request, access, str(request.POST.get("next", "")))
+    if not form.is_valid():
+        messages.error(request, first_error(form)[1])
+    else:
+        columns_set(request=request, table="connections", columns=form.cleaned_data["columns"])
+        messages.success(request, "Columns saved.")
+    return redirect(next_url)
+
+
+@require_GET
+@login_required
+def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpResponseBase:
+    """The filtered list (what the reader may see, the list's filters) as CSV, streamed in
+    batches; every cell formula-safe."""
+    access = get_project_for_user(request.user, project_slug)
+    form = ConnectionFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(first_error(form)[1], status=400, content_type="text/plain")
+    rows = selectors.apply_filters(
+        selectors.visible(viewer_of(request, access), access.project), form.filters
+    )
+    response = StreamingHttpResponse(
+        csv_lines(selectors.EXPORT_COLUMNS, selectors.export_batches(rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="connections-{access.project.slug}-{stamp}.csv"'
+    )
+    return response

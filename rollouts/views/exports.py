@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -12,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
+from core.csvexport import Echo, csv_cell
 from projects.http import HtmxHttpRequest
 from projects.services import Actor
 
@@ -33,26 +33,10 @@ CSV_COLUMNS = (
 )
 
 
-class _Echo:
-    """A file-like object whose write returns the line (csv.writer into a stream)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (end users choose names)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
     """Header, then every pending account in batches (keyset by id): memory stays flat.
     Accounts without a valid link get one now (``migration_link``)."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield writer.writerow(CSV_COLUMNS)
     for batch in sel.pending_batches(migration, size=EXPORT_BATCH):
         lines = []
@@ -66,9 +50,9 @@ def _export_rows(actor: Actor, migration: ProfileMigration) -> Iterator[str]:
             lines.append(
                 writer.writerow(
                     [
-                        _cell(connection.origin_owner_id),
-                        _cell(connection.name),
-                        _cell(connection.email),
+                        csv_cell(connection.origin_owner_id),
+                        csv_cell(connection.name),
+                        csv_cell(connection.email),
                         connection.status,
                         connection.public_id,
                         notice.notices_sent if notice else 0,

@@ -91,7 +91,7 @@ def _list_context(access: ProjectAccess) -> dict[str, Any]:
 def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     context = _list_context(access)
-    context["form"] = MigrationNewForm()
+    context["form"] = MigrationNewForm(initial={"make_default": True})
     return render(
         request,
         "rollouts/list.html",
@@ -116,7 +116,9 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug, need=Need.MANAGE)
     status = 200
     if request.method == "GET":
-        form = MigrationNewForm(initial={"from_profile": request.GET.get("from_profile", "")})
+        form = MigrationNewForm(
+            initial={"from_profile": request.GET.get("from_profile", ""), "make_default": True}
+        )
     else:
         form = MigrationNewForm(request.POST)
         if not form.is_valid():
@@ -134,6 +136,7 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                     title=data["title"],
                     message=data["message"],
                     deadline=data["deadline"],
+                    make_default=data["make_default"],
                 )
             except ServiceError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -186,6 +189,7 @@ class StartPage:
     title: str = ""
     message: str = ""
     deadline: str = ""
+    make_default: bool = True
     setup: list[SetupRow] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     error: str = ""
@@ -305,6 +309,7 @@ def migration_start(
         title=form["title"].value() or "",
         message=form["message"].value() or "",
         deadline=form["deadline"].value() or "",
+        make_default=bool(data.get("make_default")),
     )
     if "from_profile" in form.errors:
         page.errors["from_profile"] = str(form.errors["from_profile"][0])
@@ -341,6 +346,7 @@ def migration_start(
             title=data["title"],
             message=data["message"],
             deadline=data["deadline"],
+            make_default=page.make_default,
         )
     except ServiceError as exc:
         _start_error(page, exc)
@@ -410,6 +416,7 @@ def detail_context(
 ) -> tuple[dict[str, Any], int]:
     context, status = pending_context(request, migration, request.GET)
     progress = sel.progress(migration)
+    run = sel.latest_notice_run(migration)
     label, overdue = countdown(migration)
     context.update(
         migration=migration,
@@ -419,6 +426,9 @@ def detail_context(
         overdue=overdue,
         chart=progress_chart(sel.daily_migrated(migration), progress.total),
         migrated_rows=sel.migrated_recent(migration, limit=MIGRATED_SHOWN),
+        notice_run=run,
+        notice_bar=progress_bar(run.processed, run.queued, run.percent) if run else None,
+        poll_url=request.get_full_path(),
     )
     return project_context(request, access, nav="migrations", **context), status
 

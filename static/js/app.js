@@ -42,3 +42,42 @@ document.addEventListener("change", (event) => {
     all.indeterminate = checked > 0 && checked < rows.length;
   }
 });
+// "/" focuses the page's search box (unless the reader is typing somewhere already).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const active = document.activeElement;
+  if (active && (active.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName))) return;
+  const search = document.querySelector("[role=search] input[type=search], input[type=search]");
+  if (!search) return;
+  event.preventDefault();
+  search.focus();
+  search.select();
+});
+// Bulk buttons stay disabled until a row is chosen (the server still refuses an empty
+// selection; without this script the buttons are simply enabled).
+function syncBulkButtons(root) {
+  (root || document).querySelectorAll("form").forEach((form) => {
+    const buttons = form.querySelectorAll("[data-bulk-action]");
+    if (!buttons.length) return;
+    const chosen = form.querySelectorAll("input[type=checkbox][name=ids]:checked").length;
+    const everything = form.querySelector("input[name=all_matching]:checked");
+    buttons.forEach((button) => { button.disabled = chosen === 0 && !everything; });
+    const status = form.querySelector("[data-bulk-status]");
+    if (status) {
+      status.textContent = everything ? `With all ${everything.dataset.count} matching:`
+        : chosen ? `With ${chosen} selected:` : "Select connections to act on them.";
+    }
+    const offer = form.querySelector("[data-select-matching]");
+    if (offer) {
+      const rows = form.querySelectorAll("input[type=checkbox][name=ids]").length;
+      offer.hidden = !(rows > 0 && chosen === rows);
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", () => syncBulkButtons());
+document.addEventListener("htmx:afterSettle", (event) => syncBulkButtons(event.target));
+document.addEventListener("change", (event) => {
+  if (event.target instanceof HTMLInputElement && event.target.type === "checkbox") {
+    syncBulkButtons(event.target.closest("form") ? event.target.closest("form").parentElement : document);
+  }
+});

@@ -14,7 +14,7 @@ from django.db import connection as db_connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from connections.models import Connection, ConnectSession, Status
+from connections.models import Connection, ConnectSession, HealthCheck, Status
 from connections.services.connect import connect_session_create
 from connections.services.tokens import connection_refresh_tokens
 from profiles.models import ConnectorProfile
@@ -82,6 +82,10 @@ def test_full_oauth_connect_then_refresh(oauth: dict[str, Any]) -> None:
     assert done["Referrer-Policy"] == "no-referrer"
     connection = Connection.objects.get()
     assert connection.status == Status.ACTIVE and connection.origin_owner_id == "cust-1"
+    # Checked right after the connect (a task after the commit), against the sandbox API.
+    check = HealthCheck.objects.get(connection=connection)
+    assert connection.health_checked_at == check.checked_at and check.host
+    assert connection.health == check.status != "unknown", check.detail
     tokens = decrypt_json(connection.oauth_tokens)
     assert tokens["access_token"] and tokens["refresh_token"]
     assert tokens["access_token"] not in connection.oauth_tokens

@@ -208,3 +208,21 @@ def test_secrets_never_logged(provider: Provider, caplog: pytest.LogCaptureFixtu
     connection = api_key_connection(provider)
     connection_check_health(actor=SYSTEM, connection=connection)
     assert caplog.records and SECRET not in caplog.text
+
+
+def test_a_failed_check_names_the_host_and_error_class_and_is_kept(provider: Provider) -> None:
+    from connections.models import HealthCheck
+
+    connection = api_key_connection(provider)
+    version = connection.resolved_version
+    assert version is not None
+    version.definition["baseUrl"] = "http://127.0.0.1:9"  # nothing listens: refused
+    version.save()
+    first = connection_check_health(actor=SYSTEM, connection=connection)
+    assert first.host == "127.0.0.1" and first.error_class == "ConnectionError"
+    assert first.detail == "Could not reach 127.0.0.1 (ConnectionError)."
+    connection_check_health(actor=SYSTEM, connection=connection)
+    history = list(HealthCheck.objects.filter(connection=connection).order_by("id"))
+    assert [(h.status, h.host, h.error_class) for h in history] == [
+        (Health.UNHEALTHY, "127.0.0.1", "ConnectionError")
+    ] * 2

@@ -3,6 +3,8 @@ bulk actions, the Access tab over HTMX, query counts, and the version adoption c
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -308,15 +310,28 @@ def test_refused_writes_show_the_page_with_the_message(world: World) -> None:
     ).exists()
 
 
-def test_activity_lists_the_connections_own_audit_entries(world: World) -> None:
+def test_timeline_lists_the_connections_own_history_paged(world: World, provider: Provider) -> None:
     client = world.client("owner")
-    for n in range(25):
+    for n in range(30):
         client.post(world.url("connection_rename", world.a), {"name": f"Name {n}"})
     client.post(world.url("connection_rename", world.b), {"name": "Other one"})
-    html = client.get(world.url("connection_detail", world.a)).content.decode()
-    table = html[html.index('data-testid="activity-table"') :]
-    assert table.count("connection.renamed") == 20  # the last 20 only
-    assert "name: Name 24" in table and "Other one" not in table
+    client.post(world.url("connection_check_now", world.a))
+    url = world.url("connection_detail", world.a)
+    with CaptureQueriesContext(db) as first_page:
+        html = client.get(url).content.decode()
+    timeline = html[html.index('data-testid="timeline"') :]
+    assert timeline.count('data-testid="timeline-item"') == 25
+    assert 'data-kind="health-healthy"' in timeline and "HTTP 200 from 127.0.0.1" in timeline
+    assert "name: Name 29" in timeline and "Other one" not in timeline
+    older = re.search(r'href="\?before=([^"#]+)#timeline" data-testid="timeline-older"', timeline)
+    assert older is not None
+    with CaptureQueriesContext(db) as second_page:
+        rest = client.get(url + "?before=" + older.group(1)).content.decode()
+    rest = rest[rest.index('data-testid="timeline"') :]
+    assert 'data-testid="timeline-older"' not in rest
+    assert "name: Name 0" in rest and "name: Name 29" not in rest
+    assert len(second_page.captured_queries) <= len(first_page.captured_queries)
+    assert client.get(url + "?before=yesterday").status_code == 200  # a bad cursor: newest
 
 
 # --- Check now: HTMX and plain --------------------------------------------------------------
@@ -910,3 +925,118 @@ def test_adoption_chart_empty_state(tenancy: Tenancy) -> None:
     assert b'data-testid="adoption-empty"' in html and b"<svg" not in html
     html = client.get(reverse("connector_detail", args=[tenancy.project.slug, "acme_crm"])).content
     assert b'data-testid="adoption-empty"' in html
+
+
+def _streamed(response: Any) -> str:
+    return b"".join(response.streaming_content).decode()
+
+
+def test_csv_export_of_the_filtered_list(world: World) -> None:
+    """What the reader may see, with the list's filters, streamed, formula-safe."""
+    Connection.objects.filter(pk=world.c.pk).update(name="=HYPERLINK(evil)", status="error")
+    owner = world.client("owner")
+    response = owner.get(world.url("connection_export"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.streaming and "attachment;" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(_streamed(response))))
+    assert rows[0][:3] == ["connection_id", "name", "origin_owner_id"]
+    assert sorted(r[2] for r in rows[1:]) == ["alice-1", "bob-2", "carol-3"]
+    assert "'=HYPERLINK(evil)" in [r[1] for r in rows]
+    only = owner.get(world.url("connection_export") + "?status=error")
+    body = _streamed(only)
+    assert "carol-3" in body and "alice-1" not in body
+    # A member sees what they were granted only: not C.
+    mine = _streamed(world.client("u_owner").get(world.url("connection_export")))
+    assert "alice-1" in mine and "carol-3" not in mine
+    assert (
+        world.client("owner").get(world.url("connection_export") + "?status=nope").status_code
+        == 400
+    )
+    assert world.client("stranger").get(world.url("connection_export")).status_code == 404
+    html = owner.get(world.url("connection_list") + "?status=error").content.decode()
+    assert 'connections/export.csv?status=error"' in html
+
+
+def test_select_all_matching_runs_in_the_background(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.tasks import default_task_backend
+
+    from connections.models import BulkRun
+    from connections.tasks import run_bulk_action
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    for n in range(5):
+        make_connection(world.profile, f"extra-{n}", name=f"Extra {n}")
+    client = world.client("u_editor")  # may change A (editor) and B (organization editor)
+    listing = client.get(world.url("connection_list")).content.decode()
+    assert 'data-testid="select-matching"' in listing and 'name="matching_query"' in listing
+    owner = world.client("owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = owner.post(
+            world.url("connection_bulk"),
+            {"all_matching": "1", "action": "disable", "matching_query": "q=extra"},
+        )
+    run = BulkRun.objects.get()
+    assert started.status_code == 302 and run.total == 5 and run.active
+    page = owner.get(started["Location"]).content.decode()
+    assert 'data-state="running"' in page and 'hx-trigger="every 1s"' in page
+    assert "0 of 5 gone through" in page
+    assert world.client("admin").get(started["Location"]).status_code == 404  # not theirs
+    (queued,) = default_task_backend.results  # type: ignore[attr-defined]
+    run_bulk_action.call(*queued.args)
+    page = owner.get(started["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert 'data-state="done"' in page and "Disabled 5 connections." in page
+    assert "hx-trigger" not in page
+    assert (
+        Connection.objects.filter(origin_owner_id__startswith="extra-", status="disabled").count()
+        == 5
+    )
+    assert Connection.objects.get(pk=world.a.pk).status != "disabled"
+    refused = owner.post(
+        world.url("connection_bulk"),
+        {"all_matching": "1", "action": "delete", "matching_query": ""},
+        follow=True,
+    )
+    assert "delete a page at a time" in refused.content.decode()
+
+
+def test_column_headers_sort_through_the_keyset_sorts(world: World) -> None:
+    client = world.client("owner")
+    html = client.get(world.url("connection_list") + "?status=active").content.decode()
+    name = re.search(r'<a href="([^"]+)" [^>]*data-testid="sort-name"', html)
+    assert name is not None and "sort=name" in name.group(1) and "dir=asc" in name.group(1)
+    assert "status=active" in name.group(1)
+    sorted_page = client.get(name.group(1).replace("&amp;", "&")).content.decode()
+    owners = re.findall(r'data-testid="connection-row" data-owner="([^"]+)"', sorted_page)
+    assert owners == ["alice-1", "bob-2", "carol-3"]
+    assert 'aria-sort="ascending"' in sorted_page
+    again = re.search(r'<a href="([^"]+)" [^>]*data-testid="sort-name"', sorted_page)
+    assert again is not None and "dir=desc" in again.group(1)
+
+
+def test_column_choice_is_remembered_per_user(world: World) -> None:
+    from projects.models import UserPreference
+
+    client = world.client("owner")
+    url = world.url("connection_list")
+    assert "<th>Profile</th>" in client.get(url).content.decode()
+    saved = client.post(
+        world.url("connection_columns"), {"columns": ["status", "health"], "next": url}
+    )
+    assert saved.status_code == 302 and saved["Location"] == url
+    html = client.get(url).content.decode()
+    assert "<th>Profile</th>" not in html and "<th>Status</th>" in html
+    assert UserPreference.objects.get(user=world.tenancy.users["owner"]).columns == {
+        "connections": ["status", "health"]
+    }
+    # Another session of the same user (a new login) keeps the choice; another user does not.
+    again = Client()
+    again.force_login(world.tenancy.users["owner"])
+    assert "<th>Profile</th>" not in again.get(url).content.decode()
+    assert "<th>Profile</th>" in world.client("admin").get(url).content.decode()
+    bad = client.post(world.url("connection_columns"), {"columns": ["secrets"], "next": url})
+    assert bad.status_code == 302
+    assert UserPreference.objects.get(user=world.tenancy.users["owner"]).columns == {
+        "connections": ["status", "health"]
+    }

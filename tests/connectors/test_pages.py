@@ -394,3 +394,54 @@ def test_upload_finds_the_main_file_whatever_the_order(tenancy: Tenancy) -> None
     assert response.status_code == 302, response.content.decode()[:500]
     version = ConnectorVersion.objects.get(connector__key="deals_crm")
     assert [name for name, _ in version.source_files] == ["connector.yaml", "deals.yaml"]
+
+
+def test_a_publish_that_moves_a_profile_across_a_major_asks_first(
+    tenancy: Tenancy, versions: dict[str, ConnectorVersion]
+) -> None:
+    from profiles.services import profile_create
+    from tests.factories import make_connection
+
+    profile = profile_create(
+        actor=Actor.system(), project=tenancy.project, connector_key="acme_crm", name="prod"
+    )
+    make_connection(profile, "u1")
+    make_connection(profile, "u2")
+    client = tenancy.client("admin")
+    url = reverse("connector_upload", args=[tenancy.project.slug])
+    major = connector_yaml(version="2.0.0", actions=("a", "b"), auth_type="oauth2")
+    asked = client.post(url, {"files": [SimpleUploadedFile("c.yaml", major)], "action": "publish"})
+    html = asked.content.decode()
+    assert asked.status_code == 409 and 'data-testid="moves-guard"' in html
+    assert "prod</strong>: 1.1.0 → 2.0.0" in html and "2 connections must re-authenticate" in html
+    assert 'name="confirm_moves"' in html and 'data-testid="kept-files"' in html
+    assert not ConnectorVersion.objects.filter(version="2.0.0").exists()
+    # A draft needs no confirmation (it moves nothing); a confirmed publish goes through.
+    kept = {"kept_name": "c.yaml", "kept_body": major.decode(), "action": "publish"}
+    assert client.post(url, {**kept, "confirm_moves": "1"}).status_code == 302
+    assert ConnectorVersion.objects.filter(version="2.0.0", published_at__isnull=False).exists()
+
+
+def test_compare_shows_a_diff_by_section_with_levels(tenancy: Tenancy) -> None:
+    system = Actor.system()
+    old = connector_version_push(
+        actor=system, project=None, files=[("c", connector_yaml(actions=("a", "b")))]
+    ).version
+    new = connector_version_push(
+        actor=system,
+        project=None,
+        files=[("c", connector_yaml(version="2.0.0", actions=("a", "c"), auth_type="oauth2"))],
+        acknowledge_breaking=True,
+    ).version
+    url = reverse("version_compare", args=[tenancy.project.slug, "acme_crm"])
+    html = tenancy.client("viewer").get(url, {"a": old.pk, "b": new.pk}).content.decode()
+    for section in ("auth", "actions"):
+        assert f'data-testid="diff-section-{section}"' in html
+    actions = html[html.index('data-testid="diff-section-actions"') :]
+    actions = actions[: actions.index("</section>")]
+    assert 'data-kind="removed" data-level="major"' in actions  # action b removed
+    assert 'data-kind="added" data-level="minor"' in actions  # action c added
+    assert "− removed" in actions and "+ added" in actions
+    auth = html[html.index('data-testid="diff-section-auth"') :]
+    assert 'data-level="major"' in auth[: auth.index("</section>")]
+    assert 'data-testid="raw-json"' in html and "<details" in html

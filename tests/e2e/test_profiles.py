@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from connections.models import Connection
 from profiles.models import ConnectorProfile
 from projects.models import AuditEntry
 from tests.conftest import screenshot
@@ -37,6 +38,36 @@ def test_pin_editor(page: Any, live_server: Any) -> None:
         == "1.x.x"
     )
 
+    profile_url = page.url
+    acme = ConnectorProfile.objects.get(project__slug="acme-production", connector__key="acme_crm")
+    on_profile = Connection.objects.filter(profile=acme).count()
+    assert on_profile > 0
+    # A major with an auth change: a confirmation step, which states what will happen.
+    page.get_by_role("button", name="Save pin").click()
+    confirm = page.get_by_test_id("pin-confirm")
+    confirm.wait_for()
+    assert "1.1.0 → 2.0.0" in confirm.inner_text() and "major" in confirm.inner_text()
+    assert f"{on_profile} connections must re-authenticate" in confirm.inner_text()
+    assert page.get_by_test_id("pin-confirm-migration").is_visible(), "the migration is offered"
+    screenshot(page, "finding-01-pin-change-confirmation")
+    page.get_by_test_id("pin-confirm-cancel").click()
+    page.wait_for_load_state("networkidle")
+    acme.refresh_from_db()
+    assert acme.pin == "1.x.x" and "1.1.0" in page.get_by_test_id("resolution").inner_text()
+    # Reset to default lands on 2.0.0 too: asked again; this time confirmed.
+    page.get_by_role("button", name="Reset to default").click()
+    page.get_by_test_id("pin-confirm").wait_for()
+    page.get_by_test_id("pin-confirm-button").click()
+    page.wait_for_load_state("networkidle")
+    assert "2.0.0" in page.get_by_test_id("resolution").inner_text()
+    entry = AuditEntry.objects.filter(action="profile.pin_removed").latest("id")
+    assert entry.after is not None and entry.after["connections_moved"] == on_profile
+    page.goto(f"{base}/settings/audit/?action=profile.pin_removed")
+    row = page.get_by_test_id("audit-table").locator("tbody tr").first
+    assert f"connections_moved: {on_profile}" in row.inner_text()
+    screenshot(page, "finding-01-audit-counts-moved-connections")
+    page.goto(profile_url)
+    page.locator("#pin-input").fill("2.x.x")
     page.get_by_role("button", name="Save pin").click()
     page.wait_for_load_state("networkidle")
     assert "2.0.0" in page.get_by_test_id("resolution").inner_text()

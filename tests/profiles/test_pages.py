@@ -131,7 +131,10 @@ def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None
     assert client.post(url, {"pin": "1.0.x", "action": "save"}).status_code == 302
     profile.refresh_from_db()
     assert profile.pin == "1.0.x"
-    assert client.post(url, {"pin": "1.0.x", "action": "reset"}).status_code == 302
+    asked = client.post(url, {"pin": "1.0.x", "action": "reset"})  # lands on 2.0.0: a major
+    assert asked.status_code == 200 and 'data-testid="pin-confirm"' in asked.content.decode()
+    confirmed = {"pin": "1.0.x", "action": "reset", "confirm": "1"}
+    assert client.post(url, confirmed).status_code == 302
     profile.refresh_from_db()
     assert profile.pin is None
     entries = AuditEntry.objects.filter(action__startswith="profile.pin").order_by("id")
@@ -204,3 +207,45 @@ def test_saving_a_rename_names_the_profile_by_its_new_name(tenancy: Tenancy) -> 
     save = reverse("profile_save", args=[tenancy.project.slug, profile.public_id])
     page = client.post(save, {"name": "new-name"}, follow=True).content.decode()
     assert "Profile new-name saved." in page and "Profile old-name saved." not in page
+
+
+def test_a_move_across_a_major_asks_first(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    """Saving 2.x.x (major, auth changed) shows a confirmation step and saves nothing; the
+    confirmed post moves the pin and the audit entry counts the connections moved."""
+    from tests.factories import make_connection
+
+    for n in range(3):
+        make_connection(profile, f"user-{n}")
+    client = tenancy.client("admin")
+    url = reverse("profile_pin", args=[tenancy.project.slug, profile.public_id])
+    step = client.post(url, {"pin": "2.x.x", "action": "save"})
+    html = step.content.decode()
+    assert step.status_code == 200 and 'data-testid="pin-confirm"' in html
+    assert "1.1.0 → 2.0.0" in html and "major" in html
+    assert "3 connections must re-authenticate" in html
+    profile.refresh_from_db()
+    assert profile.pin == "1.x.x" and not AuditEntry.objects.filter(action="profile.pin_changed")
+    # A reset that lands on 2.0.0 is guarded the same way.
+    reset = client.post(url, {"pin": "1.x.x", "action": "reset"}).content.decode()
+    assert 'data-testid="pin-confirm"' in reset and 'name="action" value="reset"' in reset
+    profile.refresh_from_db()
+    assert profile.pin == "1.x.x"
+    # A move inside the major line is saved at once, and counted.
+    assert client.post(url, {"pin": "1.0.0", "action": "save"}).status_code == 302
+    entry = AuditEntry.objects.get(action="profile.pin_changed")
+    assert entry.after is not None and entry.after["connections_moved"] == 3
+    done = client.post(url, {"pin": "2.x.x", "action": "save", "confirm": "1"})
+    assert done.status_code == 302
+    profile.refresh_from_db()
+    assert profile.pin == "2.x.x"
+    last = AuditEntry.objects.filter(action="profile.pin_changed").latest("id")
+    assert last.after is not None
+    assert last.after["connections_moved"] == 3 and last.after["resolved"] == "2.0.0"
+
+
+def test_read_only_wording_matches_the_role(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    url = reverse("profile_detail", args=[tenancy.project.slug, profile.public_id])
+    member = tenancy.client("member").get(url).content.decode()
+    assert "Viewers cannot" not in member and "you are a member" in member
+    assert "you are a viewer" in tenancy.client("viewer").get(url).content.decode()
+    assert "Save pin" in tenancy.client("admin").get(url).content.decode()

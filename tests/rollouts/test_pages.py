@@ -30,6 +30,7 @@ from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.crypto import decrypt_json
+from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.models import MigrationNotice, ProfileMigration
 from rollouts.services import migration_complete, migration_create, migration_link
@@ -964,3 +965,85 @@ def test_migrations_page_queries_do_not_grow_with_migrations(world: World) -> No
         )
     assert ProfileMigration.objects.count() == 4
     assert queries(client, url) == one
+
+
+def test_the_new_profile_becomes_the_default_unless_unticked(world: World) -> None:
+    """New end users must land on the profile accounts move to, not the one they leave."""
+    client = world.client("admin")
+    form = client.get(world.start_url()).content.decode()
+    assert 'name="make_default" id="start-make-default" value="1" checked' in form
+    listing = client.get(world.url("migration_list")).content.decode()
+    assert 'id="new-make-default" value="1" checked' in listing
+    ConnectorProfile.objects.filter(pk=world.old.pk).update(is_default=True)
+    ConnectorProfile.objects.exclude(pk=world.old.pk).update(is_default=False)
+    assert (
+        client.post(world.start_url(), {**start_data(world), "make_default": "1"}).status_code
+        == 302
+    )
+    new = ProfileMigration.objects.get().to_profile
+    new.refresh_from_db()
+    world.old.refresh_from_db()
+    assert new.is_default and not world.old.is_default
+    entry = AuditEntry.objects.filter(action="profile.updated", target_id=str(new.pk)).latest("id")
+    assert entry.after == {"is_default": True}
+    # Unticked (the box sends nothing): the defaults stay as they were.
+    ProfileMigration.objects.all().delete()
+    before = set(ConnectorProfile.objects.filter(is_default=True).values_list("pk", flat=True))
+    by_hand = {
+        "from_profile": world.old.public_id,
+        "to_profile": world.spare.public_id,
+        "title": "By hand",
+    }
+    assert client.post(world.url("migration_new"), by_hand).status_code == 302
+    after = set(ConnectorProfile.objects.filter(is_default=True).values_list("pk", flat=True))
+    assert after == before
+
+
+def test_connect_links_on_a_profile_being_migrated_away_from_warn(world: World) -> None:
+    client = world.client("admin")
+    profile_page = world.url("profile_detail", world.old.public_id)
+    connector_page = world.url("connector_detail", "acme_crm")
+    for url in (profile_page, connector_page):
+        assert 'data-testid="link-migration-warning"' not in client.get(url).content.decode()
+    world.migrate()
+    html = client.get(profile_page).content.decode()
+    assert 'data-testid="link-migration-warning"' in html and "Create the link on v2" in html
+    html = client.get(connector_page).content.decode()
+    assert "The profile <strong>v1</strong> is being migrated away from" in html
+    target = client.get(world.url("profile_detail", world.new.public_id)).content.decode()
+    assert 'data-testid="link-migration-warning"' not in target
+
+
+def test_the_page_polls_while_notices_are_sent(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Queued (not yet sent) notices: the pending section polls itself with a progress bar;
+    once the worker has gone through them it shows the summary and stops polling."""
+    from django.tasks import default_task_backend
+
+    from rollouts.tasks import send_migration_notices
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    m = world.migrate()
+    client = world.client("admin")
+    url = world.url("migration_detail", m.public_id)
+    assert 'data-testid="notice-run"' not in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            world.url("migration_notify", m.public_id),
+            {"scope": "all", "confirmed": "yes"},
+            follow=True,
+        )
+    html = response.content.decode()
+    assert "4 emails queued" in html
+    assert 'data-state="sending"' in html and 'hx-trigger="every 2s"' in html
+    assert "0 of 4 accounts done" in html and "never sent" in html
+    # The worker runs the queued batches (the real task, as the worker would).
+    results = list(default_task_backend.results)  # type: ignore[attr-defined]
+    assert results, "the batches wait for the worker"
+    for result in results:
+        send_migration_notices.call(*result.args)
+    html = client.get(url, headers={"HX-Request": "true", "HX-Target": "pending"}).content.decode()
+    assert 'data-state="done"' in html and 'hx-trigger="every 2s"' not in html
+    assert "4 of 4 queued accounts" in html and "1 sent" in html
+    assert len(mail.outbox) == 4

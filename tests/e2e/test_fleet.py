@@ -1,0 +1,99 @@
+"""Operating a fleet in Chromium: the migration that makes the new profile the default, the
+migration page following the sending, select all matching as a background task, the CSV
+export of the filtered list and the connection's timeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from connections.models import BulkRun, Connection, HealthCheck, Status
+from connectors.models import ConnectorVersion
+from profiles.models import ConnectorProfile
+from rollouts.models import NoticeRun, ProfileMigration
+from rollouts.services import notice_run_advance
+from tests.conftest import screenshot
+from tests.e2e.test_dashboard import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SLUG = "acme-production"
+
+
+def test_migration_default_polling_select_all_csv_and_timeline(page: Any, live_server: Any) -> None:
+    call_command("seed_demo", verbosity=0)
+    log_in(page, live_server.url)
+    old = ConnectorProfile.objects.get(project__slug=SLUG, connector__key="acme_crm", pin="1.x.x")
+    ConnectorProfile.objects.filter(pk=old.pk).update(is_default=True)
+    version = ConnectorVersion.objects.get(connector__key="acme_crm", version="2.0.0")
+    page.goto(
+        f"{live_server.url}/p/{SLUG}/migrations/start/acme_crm/{version.pk}/"
+        f"?from_profile={old.public_id}"
+    )
+    box = page.get_by_label("Make the new profile the default for acme_crm")
+    assert box.is_checked()
+    screenshot(page, "finding-02-migration-makes-new-profile-default")
+    page.get_by_test_id("start-submit").click()
+    page.get_by_test_id("migration-title").wait_for()
+    migration = ProfileMigration.objects.get(from_profile=old)
+    new = ConnectorProfile.objects.get(pk=migration.to_profile_id)
+    old.refresh_from_db()
+    assert new.is_default and not old.is_default
+    # A sending in progress: the pending section follows the worker by itself, then stops.
+    pending = migration.from_profile.connections.count()
+    run = NoticeRun.objects.create(migration=migration, queued=pending)
+    page.reload()
+    page.get_by_test_id("notice-run").get_by_text(f"0 of {pending}").wait_for()
+    assert page.get_by_test_id("pending-card").get_attribute("data-polling") == "1"
+    notice_run_advance(run_id=run.pk, processed=pending // 2, sent=pending // 2)
+    page.get_by_test_id("notice-run").get_by_text(f"{pending // 2} of {pending}").wait_for()
+    screenshot(page, "finding-03-migration-page-follows-the-sending")
+    notice_run_advance(run_id=run.pk, processed=pending, sent=pending)
+    done = page.locator('[data-testid="notice-run"][data-state="done"]')
+    done.wait_for()
+    assert page.get_by_test_id("pending-card").get_attribute("data-polling") is None
+    assert page.console_errors == []
+    _select_all_matching_csv_and_timeline(page, live_server)
+
+
+def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
+    base = f"{live_server.url}/p/{SLUG}"
+    page.goto(f"{base}/connections/?status=error&per_page=10")
+    matching = Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).count()
+    assert matching > 10, "the demo has more errors than one page"
+    offer = page.get_by_test_id("select-matching")
+    assert offer.is_hidden()
+    page.locator("#select-all").check()
+    offer.wait_for()
+    offer.get_by_label(f"Select all {matching} matching", exact=False).check()
+    screenshot(page, "finding-07-select-all-matching")
+    page.get_by_role("button", name="Disable").click()
+    page.locator('[data-testid="bulk-run"][data-state="done"]').wait_for()
+    summary = page.get_by_test_id("bulk-run-summary").inner_text()
+    assert f"Disabled {matching} connections" in summary
+    assert BulkRun.objects.get().done == matching
+    assert not Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).exists()
+    # The CSV export of a filtered list, as downloaded.
+    page.goto(f"{base}/connections/?status=disabled")
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    with open(download.value.path(), encoding="utf-8") as exported:
+        rows = list(csv.reader(io.StringIO(exported.read())))
+    disabled = Connection.objects.filter(project__slug=SLUG, status=Status.DISABLED).count()
+    assert rows[0][0] == "connection_id" and len(rows) == disabled + 1
+    assert {r[6] for r in rows[1:]} == {"disabled"}
+    # The timeline of one of them: its health checks and the status change just made.
+    connection = Connection.objects.filter(project__slug=SLUG, status=Status.DISABLED).first()
+    assert connection is not None
+    page.goto(f"{base}/connections/{connection.public_id}/")
+    page.get_by_role("button", name="Check now").click()
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    timeline = page.get_by_test_id("timeline")
+    assert timeline.locator('[data-kind^="health-"]').count() >= 1
+    assert HealthCheck.objects.filter(connection=connection).exists()
+    assert "status" in timeline.inner_text().lower()
+    screenshot(page, "finding-08-connection-timeline")

@@ -1,0 +1,117 @@
+"""The project overview: figures by status and health with links to the filtered lists,
+open migrations, recent publishes and pin changes, recent failures; constant queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.models import Connection, Health, Status
+from profiles.services import profile_set_pin
+from projects.extensions import overview
+from projects.services import Actor
+from rollouts.services import migration_create
+from tests.conftest import Tenancy
+from tests.factories import make_connection, make_profile, publish_version
+
+pytestmark = pytest.mark.django_db
+
+
+def _world(tenancy: Tenancy, n: int) -> None:
+    old = make_profile(tenancy.project, "acme_crm", "v1", version="1.0.0", pin="1.x.x")
+    for i in range(n):
+        c = make_connection(old, f"user-{i}")
+        if i % 3 == 0:
+            Connection.objects.filter(pk=c.pk).update(
+                status=Status.ERROR,
+                health=Health.UNHEALTHY,
+                health_checked_at=timezone.now() - timedelta(minutes=i),
+                health_error="Could not reach api.acme.example (ConnectTimeout)",
+            )
+
+
+def _get(client: object, url: str) -> tuple[int, str]:
+    cache.clear()
+    with CaptureQueriesContext(db) as ctx:
+        response = client.get(url)  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def test_overview_tells_the_truth(tenancy: Tenancy) -> None:
+    _world(tenancy, 6)
+    project = tenancy.project
+    new = make_profile(project, "acme_crm", "v2", version="2.0.0", pin="2.x.x")
+    old = new.__class__.objects.get(name="v1")
+    migration_create(
+        actor=Actor.system(), project=project, from_profile=old, to_profile=new, title="To 2.x"
+    )
+    profile_set_pin(actor=Actor.system(), profile=old, pin="1.0.0")
+    url = reverse("project_home", args=[project.slug])
+    _n, html = _get(tenancy.client("admin"), url)
+    assert 'data-testid="overview-counts"' in html and "6 connections" in html
+    assert f'href="/p/{project.slug}/connections/?status=error"' in html
+    assert f'href="/p/{project.slug}/connections/?health=unhealthy"' in html
+    counts = html[html.index('data-testid="count-status-error"') :]
+    assert "<strong>2</strong>" in counts[:300]
+    assert 'data-testid="overview-migrations"' in html and "To 2.x" in html
+    assert "0 of 6 moved" in html
+    assert 'data-testid="overview-changes"' in html and "profile.pin_changed" in html
+    assert 'data-testid="overview-failures"' in html and "api.acme.example" in html
+    # A viewer gets the figures (of what they may see) but not the admins' migration panel.
+    _n, viewer = _get(tenancy.client("viewer"), url)
+    assert 'data-testid="overview-migrations"' not in viewer and "/migrations/" not in viewer
+
+
+def test_overview_queries_do_not_grow(tenancy: Tenancy) -> None:
+    _world(tenancy, 3)
+    url = reverse("project_home", args=[tenancy.project.slug])
+    client = tenancy.client("owner")
+    _get(client, url)  # the session's first visit writes it
+    before, _html = _get(client, url)
+    profile = make_profile(tenancy.project, "other_crm", "other", version="1.0.0")
+    for i in range(40):
+        make_connection(profile, f"more-{i}")
+    publish_version(None, "1.1.0", "other_crm")
+    after, _html = _get(client, url)
+    assert after == before
+
+
+def test_overview_is_cached_briefly(tenancy: Tenancy) -> None:
+    _world(tenancy, 3)
+    url = reverse("project_home", args=[tenancy.project.slug])
+    client = tenancy.client("owner")
+    client.get(url)
+    with CaptureQueriesContext(db) as ctx:
+        client.get(url)
+    assert not any("connections_connection" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_new_app_adds_its_panel_through_the_slot(tenancy: Tenancy) -> None:
+    """What events (failed deliveries) or runtime (request errors) will do: register a
+    provider; its panel appears on the page, in its order; no data, no panel."""
+    _world(tenancy, 3)
+    state = {"failed": 0}
+
+    def failed_deliveries(**_: object) -> dict[str, object]:
+        if not state["failed"]:
+            return {}
+        panel = {"template": "rollouts/_overview.html", "order": 1, "rows": []}
+        return {"panels": [panel]}
+
+    overview.register(failed_deliveries)
+    try:
+        url = reverse("project_home", args=[tenancy.project.slug])
+        _n, html = _get(tenancy.client("owner"), url)
+        assert 'data-testid="overview-migrations"' not in html
+        state["failed"] = 2
+        _n, html = _get(tenancy.client("owner"), url)
+        assert html.index('data-testid="overview-migrations"') < html.index("overview-counts")
+    finally:
+        del overview._providers[f"{failed_deliveries.__module__}.{failed_deliveries.__qualname__}"]
