@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from connections import counters
 from connections.models import Connection, Status
 from connections.services import connections as connection_services
 from connections.services.tokens import UpstreamError, connection_refresh_tokens, is_expired
@@ -301,7 +303,16 @@ def _log(
         changes: dict[str, Any] = {"last_used_at": now}
         if moved and resolved is not None:
             changes["resolved_version_id"] = resolved.id
-        Connection.objects.filter(pk=connection.pk).update(**changes)
+        with transaction.atomic():
+            # Only from the version it was read on: a concurrent request that moved it first
+            # has counted the move already (connections.counters).
+            rows = Connection.objects.filter(
+                pk=connection.pk, resolved_version_id=connection.resolved_version_id
+            ).update(**changes)
+            if rows and moved and resolved is not None:
+                counted = counters.key_of(connection)
+                connection.resolved_version_id = resolved.id
+                counters.changed(counted, connection)
         connection.last_used_at = now
     return duration
 

@@ -17,7 +17,9 @@ from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, encrypt_json
 from projects.services import Actor, RefusedError, ServiceError
 
+from .. import counters
 from ..models import Connection, Health, Status
+from .announce import announce, announce_status
 from .connections import (
     MAX_CONFIG_VALUE,
     _audit,
@@ -173,6 +175,8 @@ def connection_replace_credentials(
     tokens = oauth_tokens.as_dict() if oauth_tokens else None
     if verify:
         _verify(row.profile, version, plain, secret, tokens)
+    counted = counters.key_of(row)
+    previous_status = row.status
     fields = ["updated_at"]
     if name is not None:
         if not name.strip():
@@ -196,6 +200,9 @@ def connection_replace_credentials(
     row.resolved_version = version
     fields.append("resolved_version")
     row.save(update_fields=fields)
+    counters.changed(counted, row)
+    announce(row, "updated", reason="credentials_replaced")
+    announce_status(row, previous_status)
     _audit(
         actor,
         row,

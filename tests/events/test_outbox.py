@@ -38,6 +38,7 @@ from tests.factories import (
     make_profile,
     pin_profile,
     publish_version,
+    update_connections,
 )
 from tests.provider import Answer, Provider, provider_server
 
@@ -85,7 +86,7 @@ def test_hosted_page_connect_and_reauth_announce_created_updated_moved_status(
     legacy = profile_create(
         actor=SYSTEM, project=tenancy.project, connector_key="acme_crm", name="next"
     )
-    Connection.objects.filter(pk=connection.pk).update(status=Status.NEEDS_REAUTH)
+    update_connections(Connection.objects.filter(pk=connection.pk), status=Status.NEEDS_REAUTH)
     with run_tasks():
         path = _link(tenancy, legacy, account_id=connection.public_id, origin_owner_id="")
         assert Client().post(path, {"config_api_key": SECRET}).status_code == 200
