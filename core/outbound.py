@@ -82,6 +82,15 @@ def _session() -> requests.Session:
     return session
 
 
+def close_session() -> None:
+    """Close this thread's keep-alive connections (tests: a live server's handler thread ends,
+    and with it its database connection)."""
+    session = getattr(_sessions, "session", None)
+    if session is not None:
+        session.close()
+        _sessions.session = None
+
+
 def guarded_request(
     method: str,
     url: str,

@@ -6,6 +6,7 @@ resources and errors on demand."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +14,19 @@ from django.core.management import call_command
 from django.test import Client
 
 from connections.models import Connection
+from core.outbound import close_session
 from projects.models import Project
 from tests.factories import make_api_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_keep_alive() -> Iterator[None]:
+    # The runtime keeps provider connections alive; the live server's handler threads (and
+    # their database connections) end only when those close.
+    yield
+    close_session()
 
 
 def demo(live_server: Any, settings: Any) -> tuple[Project, Client]:
