@@ -416,6 +416,15 @@ class Command(BaseCommand):
         team = Team.objects.get(organization__slug=BENCH_ORG, name=TEAM)
         member = get_user_model().objects.get(username=MEMBER)
         with connection.cursor() as cursor:
+            # Counted from the first new row, not from the highest old id: the id sequence
+            # may have moved on past it (rolled-back inserts, a flushed table).
+            cursor.execute(
+                "SELECT coalesce(min(id), %s + 1) FROM connections_connection "
+                "WHERE project_id = %s AND id > %s",
+                [after_id, project.pk, after_id],
+            )
+            row = cursor.fetchone()
+            after_id = (int(row[0]) if row else after_id + 1) - 1
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant
