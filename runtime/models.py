@@ -56,6 +56,10 @@ class RequestLog(models.Model):
             models.Index(
                 fields=["connection", "action_id", "-created_at", "-id"], name="reqlog_conn_action"
             ),
+            # The connection's timeline: its failed requests, newest first.
+            models.Index(
+                fields=["connection", "status", "-created_at", "-id"], name="reqlog_conn_status"
+            ),
             # The version page's counts over 24 h / 7 d.
             models.Index(fields=["version", "created_at", "status"], name="reqlog_version"),
         ]

@@ -3,16 +3,19 @@ the version page's Try it forms and request figures, the connection page's Reque
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
 
 from connections.models import Connection
+from connections.selectors import TimelineItem
 from connectors.models import ConnectorVersion
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 
 from . import selectors
+from .models import RequestLog, RequestStatus
 
 
 def version_panels(
@@ -35,3 +38,26 @@ def connection_panels(*, access: ProjectAccess, connection: Connection, **_: Any
             "connection_requests", args=[access.project.slug, connection.public_id]
         )
     }
+
+
+def connection_timeline(
+    *, connection: Connection, before: datetime | None, limit: int, **_: Any
+) -> dict[str, Any]:
+    """The connection's failed requests in its timeline (every request is on the Requests
+    tab): the action, the error, the provider's status and the version that served it."""
+    rows = RequestLog.objects.filter(connection=connection, status=RequestStatus.ERROR)
+    if before is not None:
+        rows = rows.filter(created_at__lt=before)
+    items = []
+    for r in rows.order_by("-created_at", "-id")[:limit]:
+        provider = f" · provider {r.provider_status}" if r.provider_status else ""
+        version = f" · {r.version_number}" if r.version_number else ""
+        items.append(
+            TimelineItem(
+                r.created_at,
+                "request-error",
+                f"Request failed: {r.action_id}",
+                f"{r.error_code or 'error'} ({r.http_status}){provider}{version}",
+            )
+        )
+    return {"timeline_items": items}

@@ -30,6 +30,7 @@ from connections.services import connections as connection_services
 from connections.services.tokens import UpstreamError, connection_refresh_tokens, is_expired
 from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
+from core import pruning
 from profiles.resolution import Resolved
 from profiles.selectors import resolve_profile
 from projects.crypto import decrypt_json
@@ -320,8 +321,13 @@ def _log(
 def request_log_prune(*, older_than: timedelta | None = None) -> int:
     """Delete request-log rows older than the retention age; the number deleted."""
     age = older_than or timedelta(days=settings.RUNTIME_REQUEST_LOG_RETENTION_DAYS)
-    deleted, _ = RequestLog.objects.filter(created_at__lt=timezone.now() - age).delete()
-    return deleted
+    return request_log_prune_before(timezone.now() - age)
+
+
+def request_log_prune_before(before: datetime) -> int:
+    """Delete the request-log rows written before ``before``, in bounded batches (the
+    scheduler's daily pruning, core/pruning.py, and ``prune_request_log``)."""
+    return pruning.delete_in_batches(RequestLog.objects.filter(created_at__lt=before))
 
 
 def resource_action(

@@ -394,6 +394,44 @@ def test_prune_request_log_deletes_rows_older_than_the_retention(provider: Provi
     assert RequestLog.objects.count() == 1
 
 
+def test_the_schedulers_daily_pruning_takes_old_request_log_rows(provider: Provider) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import pruning
+
+    provider.routes["/people"] = PEOPLE
+    project = make_project()
+    _, connection = connection_on(project, people_definition(provider.url))
+    client = client_for(project)
+    post_action(client, connection)
+    post_action(client, connection)
+    old = RequestLog.objects.order_by("id").first()
+    assert old is not None
+    RequestLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    deleted = pruning.run_all()
+    assert deleted["request_log"] == 1
+    assert not RequestLog.objects.filter(pk=old.pk).exists()
+    assert RequestLog.objects.count() == 1
+
+
+def test_failed_requests_appear_in_the_connections_timeline(provider: Provider) -> None:
+    from connections.selectors import timeline
+
+    provider.routes["/people"] = PEOPLE
+    project = make_project()
+    _, connection = connection_on(project, people_definition(provider.url))
+    client = client_for(project)
+    assert post_action(client, connection).status_code == 200
+    provider.routes["/people"] = Answer(500, {"error": "down"})
+    assert post_action(client, connection).status_code == 502
+    items, _ = timeline(connection)
+    failed = [i for i in items if i.kind == "request-error"]
+    assert [i.title for i in failed] == ["Request failed: list_people"]
+    assert "(502) · provider 500 · 1.0.0" in failed[0].detail
+
+
 def test_call_action_prints_the_result_and_fails_with_the_code(provider: Provider) -> None:
     from io import StringIO
 
