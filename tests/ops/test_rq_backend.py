@@ -63,4 +63,4 @@ def test_a_task_runs_in_an_rq_worker() -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         result.refresh()
         assert result.status == TaskResultStatus.SUCCESSFUL, done.stderr[-2000:]
-        assert result.return_value == {"task_results": 0}
+        assert result.return_value == {"task_results": 0, "request_log": 0}
