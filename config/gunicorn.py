@@ -22,6 +22,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
+# No control socket: its one default path (~/.gunicorn/gunicorn.ctl) would be shared by every
+# app server on the machine (make cluster starts two; the tests start several).
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
