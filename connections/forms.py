@@ -143,6 +143,7 @@ LIST_COLUMN_CHOICES = [
     ("health", "Health"),
     ("version", "Version"),
     ("last_checked", "Last checked"),
+    ("last_used", "Last used"),
     ("created", "Created"),
 ]
 

@@ -57,6 +57,7 @@ LIST_COLUMNS = (
     "status",
     "health",
     "health_checked_at",
+    "last_used_at",
     "org_role",
     "created_at",
     "updated_at",
@@ -94,6 +95,8 @@ class Row(TypedDict):
     health_label: str
     checked_label: str
     checked_iso: str
+    used_label: str
+    used_iso: str
 
 
 def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
@@ -106,6 +109,7 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
     title, icon = info.get(c.resolved_version_id or 0, ("", ""))
     created = timezone.localtime(c.created_at)
     checked = timezone.localtime(c.health_checked_at) if c.health_checked_at else None
+    used = timezone.localtime(c.last_used_at) if c.last_used_at else None
     return Row(
         connection=c,
         role=role,
@@ -122,6 +126,8 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         health_label=_HEALTH_LABELS.get(c.health, c.health),
         checked_label=checked.strftime("%Y-%m-%d %H:%M %Z") if checked else "",
         checked_iso=checked.isoformat() if checked else "",
+        used_label=used.strftime("%Y-%m-%d %H:%M %Z") if used else "",
+        used_iso=used.isoformat() if used else "",
     )
 
 

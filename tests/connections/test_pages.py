@@ -1040,3 +1040,32 @@ def test_column_choice_is_remembered_per_user(world: World) -> None:
     assert UserPreference.objects.get(user=world.tenancy.users["owner"]).columns == {
         "connections": ["status", "health"]
     }
+
+
+def test_last_used_column_in_the_users_time_zone(world: World) -> None:
+    from datetime import UTC, datetime
+
+    Connection.objects.filter(pk=world.a.pk).update(
+        last_used_at=datetime(2026, 3, 4, 22, 30, tzinfo=UTC)
+    )
+    Connection.objects.filter(pk=world.b.pk).update(last_used_at=None)
+    client = world.client("owner")
+    url = world.url("connection_list")
+    client.post(reverse("user_time_zone"), {"time_zone": "Asia/Tokyo", "next": url})
+    html = client.get(url).content.decode()
+    assert "<th>Last used</th>" in html
+    cells = dict(
+        re.findall(
+            r'data-owner="([^"]+)">(?:(?!</tr>).)*?data-testid="last-used"[^>]*>([^<]*)<',
+            html,
+            re.S,
+        )
+    )
+    # 22:30 UTC is the next morning in Tokyo; a connection never used says so.
+    assert cells["alice-1"] == "2026-03-05 07:30 JST" and cells["bob-2"] == "never"
+    assert cells["carol-3"].endswith(" JST")
+    assert 'title="2026-03-05T07:30:00+09:00"' in html
+    # Like every optional column, the user can hide it.
+    client.post(world.url("connection_columns"), {"columns": ["status"], "next": url})
+    hidden = client.get(url).content.decode()
+    assert "<th>Last used</th>" not in hidden and 'data-testid="last-used"' not in hidden
