@@ -1,9 +1,14 @@
-"""The version adoption chart: geometry of a horizontal bar chart, computed here so that the
-template only places ready numbers into an inline SVG (no script, no inline styles)."""
+"""The overview's charts, their geometry computed here so that the templates only place ready
+numbers into an inline SVG (no script, no inline styles):
+
+- ``adoption_chart``: the version adoption chart (horizontal bars).
+- ``daily_chart``: a count per day (vertical bars), such as connections entering needs_reauth.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 WIDTH = 640
 LABEL_WIDTH = 120  # version numbers, right-aligned before the bars
@@ -87,3 +92,68 @@ def adoption_chart(rows: list[tuple[str, int]]) -> AdoptionChart:
         )
     height = PADDING * 2 + len(bars) * (BAR_HEIGHT + GAP) - (GAP if bars else 0)
     return AdoptionChart(bars=bars, total=total, height=height)
+
+
+DAY_WIDTH = 40  # one day's slot: its bar and the gap after it
+DAY_BAR = 28
+DAY_TOP = 18  # room for the tallest bar's count
+DAY_TRACK = 100  # the tallest bar
+DAY_BOTTOM = 22  # room for the day labels
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    count: int
+    x: int
+    y: float
+    height: float  # at least 2 for a non-zero count, 0 for none
+    center_x: int
+    count_y: float
+
+    @property
+    def day_label(self) -> str:
+        return f"{self.day:%b} {self.day.day}"
+
+
+@dataclass(frozen=True)
+class DailyChart:
+    bars: list[DayBar]
+    total: int
+    width: int
+    height: int = DAY_TOP + DAY_TRACK + DAY_BOTTOM
+    base_y: int = DAY_TOP + DAY_TRACK
+    label_y: int = DAY_TOP + DAY_TRACK + 16
+    bar_width: int = DAY_BAR
+
+    @property
+    def summary(self) -> str:
+        """The chart as one sentence (its accessible description)."""
+        if not self.bars:
+            return "None."
+        first, last = self.bars[0].day.isoformat(), self.bars[-1].day.isoformat()
+        days = "; ".join(f"{b.day.isoformat()}: {b.count:,}" for b in self.bars if b.count)
+        return f"{self.total:,} from {first} to {last}. {days}."
+
+
+def daily_chart(rows: list[tuple[date, int]]) -> DailyChart:
+    """Bars for ``[(day, count), ...]`` oldest first, scaled to the largest count."""
+    largest = max((count for _day, count in rows), default=0)
+    bars = []
+    for index, (day, count) in enumerate(rows):
+        height = max(2.0, round(DAY_TRACK * count / largest, 1)) if count else 0.0
+        x = index * DAY_WIDTH + (DAY_WIDTH - DAY_BAR) // 2
+        y = DAY_TOP + DAY_TRACK - height
+        bars.append(
+            DayBar(
+                day=day,
+                count=count,
+                x=x,
+                y=y,
+                height=height,
+                center_x=x + DAY_BAR // 2,
+                count_y=y - 4,
+            )
+        )
+    total = sum(count for _day, count in rows)
+    return DailyChart(bars=bars, total=total, width=max(1, len(rows)) * DAY_WIDTH)

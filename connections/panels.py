@@ -12,7 +12,7 @@ from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 
 from . import rbac, selectors
-from .charts import adoption_chart
+from .charts import adoption_chart, daily_chart
 from .models import Health, Status
 from .views import links as link_views
 
@@ -89,5 +89,15 @@ def overview_connections(
     if failures:
         panels.append(
             {"template": "connections/_overview_failures.html", "order": 50, "rows": failures}
+        )
+    reauth = selectors.needs_reauth_per_day(access.project, viewer)
+    if reauth:
+        panels.append(
+            {
+                "template": "connections/_overview_reauth.html",
+                "order": 45,
+                "chart": daily_chart(reauth),
+                "days": selectors.REAUTH_TREND_DAYS,
+            }
         )
     return {"panels": panels}

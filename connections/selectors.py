@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
+from django.db.models import CharField, Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -513,6 +513,45 @@ def counts_by_status_and_health(project: Project, viewer: rbac.Viewer) -> dict[s
         health[h] = health.get(h, 0) + n
         total += n
     return {"status": status, "health": health, "total": {"all": total}}
+
+
+REAUTH_TREND_DAYS = 14
+
+
+def needs_reauth_per_day(
+    project: Project, viewer: rbac.Viewer, *, days: int = REAUTH_TREND_DAYS
+) -> list[tuple[date, int]]:
+    """How many connections ``viewer`` may see entered needs_reauth on each of the last
+    ``days`` days (UTC, today included; days without any as 0), from the audit log in one
+    grouped query: a status change to needs_reauth ("connection.needs_reauth", made by hand,
+    by the runtime or by a refused token refresh) or a health check that moved the status
+    there ("connection.health_changed"). A connection counts once a day. [] if none."""
+    today = timezone.now().astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    entries = AuditEntry.objects.filter(
+        project=project,
+        target_type=Connection._meta.model_name,
+        action__in=["connection.needs_reauth", "connection.health_changed"],
+        after__status=Status.NEEDS_REAUTH,
+        created_at__gte=datetime.combine(first, time.min, tzinfo=UTC),
+    ).exclude(before__status=Status.NEEDS_REAUTH)
+    if not viewer.sees_all:
+        visible_ids = rbac.scope(viewer, Connection.objects.filter(project=project)).values(
+            text_id=Cast("pk", output_field=CharField(max_length=64))
+        )
+        entries = entries.filter(target_id__in=visible_ids)
+    counted = dict(
+        entries.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("target_id", distinct=True))
+        .values_list("day", "n")
+    )
+    if not counted:
+        return []
+    return [
+        (first + timedelta(days=i), counted.get(first + timedelta(days=i), 0)) for i in range(days)
+    ]
 
 
 def recent_failures(project: Project, viewer: rbac.Viewer, *, limit: int = 6) -> list[Connection]:

@@ -3,7 +3,8 @@ open migrations, recent publishes and pin changes, recent failures; constant que
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -12,9 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.models import Connection, Health, Status
+from connections.models import Connection, ConnectionGrant, GrantRole, Health, Status, SubjectType
+from connections.services.connections import connection_set_status
+from connections.services.health import HealthResult, health_result_record
 from profiles.services import profile_set_pin
 from projects.extensions import overview
+from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create
 from tests.conftest import Tenancy
@@ -115,3 +119,93 @@ def test_a_new_app_adds_its_panel_through_the_slot(tenancy: Tenancy) -> None:
         assert html.index('data-testid="overview-migrations"') < html.index("overview-counts")
     finally:
         del overview._providers[f"{failed_deliveries.__module__}.{failed_deliveries.__qualname__}"]
+
+
+def _reauth(connection: Connection, *, days_ago: int = 0, via_health: bool = False) -> None:
+    """The connection enters needs_reauth through the services (a status change, or a health
+    check the provider refused), its audit entry dated ``days_ago`` days back."""
+    actor = Actor.system()
+    if via_health:
+        health_result_record(
+            actor=actor,
+            connection=connection,
+            result=HealthResult(Health.NEEDS_REAUTH, timezone.now(), "401 from the provider"),
+        )
+    else:
+        connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
+    entry = AuditEntry.objects.filter(target_id=str(connection.pk)).latest("id")
+    assert entry.after is not None and entry.after["status"] == Status.NEEDS_REAUTH
+    AuditEntry.objects.filter(pk=entry.pk).update(
+        created_at=timezone.now() - timedelta(days=days_ago)
+    )
+    connection_set_status(actor=actor, connection=connection, status=Status.ACTIVE)
+
+
+def _trend(html: str) -> dict[str, int]:
+    panel = html[html.index('data-testid="overview-reauth"') :]
+    panel = panel[: panel.index("</svg>")]
+    return {d: int(n) for d, n in re.findall(r'data-day="([^"]+)" data-count="(\d+)"', panel)}
+
+
+def test_overview_needs_reauth_trend(tenancy: Tenancy) -> None:
+    profile = make_profile(tenancy.project, "acme_crm", "v1", version="1.0.0")
+    c0, c1, c2, c3 = (make_connection(profile, f"user-{i}") for i in range(4))
+    url = reverse("project_home", args=[tenancy.project.slug])
+    _n, html = _get(tenancy.client("admin"), url)
+    assert 'data-testid="overview-counts"' in html
+    assert 'data-testid="overview-reauth"' not in html  # nothing entered needs_reauth yet
+    _reauth(c0)
+    _reauth(c0)  # twice the same day: one connection
+    _reauth(c1, via_health=True)
+    _reauth(c2, days_ago=3)
+    _reauth(c3, days_ago=20)  # older than the chart
+    connection_set_status(actor=Actor.system(), connection=c2, status=Status.NEEDS_REAUTH)
+    for before, after in (
+        ("needs_reauth", "needs_reauth"),  # a change of health only: it was there already
+        ("active", "disabled"),  # not into needs_reauth
+    ):
+        AuditEntry.objects.create(
+            project=tenancy.project,
+            action="connection.health_changed",
+            target_type="connection",
+            target_id=str(c3.pk),
+            before={"status": before, "health": "unhealthy"},
+            after={"status": after, "health": "needs_reauth"},
+        )
+    today = timezone.now().astimezone(UTC).date()
+    _n, html = _get(tenancy.client("admin"), url)
+    trend = _trend(html)
+    assert len(trend) == 14 and min(trend) == (today - timedelta(days=13)).isoformat()
+    assert trend[today.isoformat()] == 3  # c0, c1 and c2 (set again just now)
+    assert trend[(today - timedelta(days=3)).isoformat()] == 1
+    assert sum(trend.values()) == 4
+    assert f'href="/p/{tenancy.project.slug}/connections/?status=needs_reauth"' in html
+    # A member counts only the connections shared with them.
+    ConnectionGrant.objects.create(
+        connection=c2,
+        subject_type=SubjectType.USER,
+        user=tenancy.users["member"],
+        role=GrantRole.VIEWER,
+    )
+    _n, member = _get(tenancy.client("member"), url)
+    shared = _trend(member)
+    assert shared[today.isoformat()] == 1 and sum(shared.values()) == 2
+
+
+def test_overview_needs_reauth_trend_queries_do_not_grow(tenancy: Tenancy) -> None:
+    _world(tenancy, 3)
+    url = reverse("project_home", args=[tenancy.project.slug])
+    profile = make_profile(tenancy.project, "other_crm", "other", version="1.0.0")
+    _reauth(make_connection(profile, "first"))
+    client = tenancy.client("owner")
+    _get(client, url)  # the session's first visit writes it
+    before, html = _get(client, url)
+    assert sum(_trend(html).values()) == 1
+    for i in range(12):
+        _reauth(make_connection(profile, f"more-{i}"), days_ago=i, via_health=i % 2 == 0)
+    cache.clear()
+    with CaptureQueriesContext(db) as ctx:
+        html = client.get(url).content.decode()
+    assert sum(_trend(html).values()) == 13
+    assert len(ctx.captured_queries) == before
+    assert sum("connection.needs_reauth" in q["sql"] for q in ctx.captured_queries) == 1
