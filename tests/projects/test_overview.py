@@ -22,7 +22,7 @@ from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create
 from tests.conftest import Tenancy
-from tests.factories import make_connection, make_profile, publish_version
+from tests.factories import make_connection, make_profile, publish_version, update_connections
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,8 @@ def _world(tenancy: Tenancy, n: int) -> None:
     for i in range(n):
         c = make_connection(old, f"user-{i}")
         if i % 3 == 0:
-            Connection.objects.filter(pk=c.pk).update(
+            update_connections(
+                Connection.objects.filter(pk=c.pk),
                 status=Status.ERROR,
                 health=Health.UNHEALTHY,
                 health_checked_at=timezone.now() - timedelta(minutes=i),
