@@ -10,13 +10,16 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from connections.services.connect import redirect_uri
 from connectors.models import ConnectorVersion
+from connectors.selectors import own_version_by_key
 from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create, profile_update
 from projects.models import Project
+from projects.selectors import project_by_slug
 from projects.services import Actor
 
 KEY = "sandbox_crm"
@@ -567,3 +570,22 @@ def sandbox_oauth_tokens(owner_id: str, scope: str = "contacts.read") -> dict[st
         "expires_at": access.expires.timestamp(),
         "scope": scope,
     }
+
+
+def demo_release(
+    project_slug: str, number: str, definition: bytes, description: str
+) -> ConnectorVersion:
+    """Publish Sandbox HR ``number`` in the demo project (the demo_*_release commands); the
+    version already there when it was published before (idempotent)."""
+    project = project_by_slug(project_slug)
+    if project is None:
+        raise CommandError(f"No project {project_slug}; run seed_demo first.")
+    version = own_version_by_key(project, OAUTH_KEY, number)
+    if version is not None:
+        return version
+    return connector_version_push(
+        actor=Actor.system(),
+        project=project,
+        files=[("sandbox_hr.yaml", definition)],
+        description=description,
+    ).version

@@ -375,7 +375,8 @@ def test_resources_run_the_actions_the_definition_names(provider: Provider) -> N
     assert client.get(base + "/children", {"page_size": 1001}).status_code == 400
 
 
-def test_prune_request_log_deletes_rows_older_than_the_retention(provider: Provider) -> None:
+def _two_requests_one_40_days_old(provider: Provider) -> int:
+    """Two calls logged, the first made to look 40 days old: its request-log row's id."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -389,30 +390,23 @@ def test_prune_request_log_deletes_rows_older_than_the_retention(provider: Provi
     old = RequestLog.objects.order_by("id").first()
     assert old is not None
     RequestLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    return old.pk
+
+
+def test_prune_request_log_deletes_rows_older_than_the_retention(provider: Provider) -> None:
+    old = _two_requests_one_40_days_old(provider)
     call_command("prune_request_log", "--older-than-days", "30")
-    assert list(RequestLog.objects.values_list("pk", flat=True)) != [old.pk]
+    assert list(RequestLog.objects.values_list("pk", flat=True)) != [old]
     assert RequestLog.objects.count() == 1
 
 
 def test_the_schedulers_daily_pruning_takes_old_request_log_rows(provider: Provider) -> None:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     from core import pruning
 
-    provider.routes["/people"] = PEOPLE
-    project = make_project()
-    _, connection = connection_on(project, people_definition(provider.url))
-    client = client_for(project)
-    post_action(client, connection)
-    post_action(client, connection)
-    old = RequestLog.objects.order_by("id").first()
-    assert old is not None
-    RequestLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    old = _two_requests_one_40_days_old(provider)
     deleted = pruning.run_all()
     assert deleted["request_log"] == 1
-    assert not RequestLog.objects.filter(pk=old.pk).exists()
+    assert not RequestLog.objects.filter(pk=old).exists()
     assert RequestLog.objects.count() == 1
 
 

@@ -5,14 +5,10 @@ start a migration. Idempotent."""
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.urls import reverse
 
-from connectors.selectors import own_version_by_key
-from connectors.services import connector_version_push
-from projects.selectors import project_by_slug
-from projects.services import Actor
-from sandbox.demo import OAUTH_KEY, sandbox_oauth_definition
+from sandbox.demo import OAUTH_KEY, demo_release, sandbox_oauth_definition
 
 
 class Command(BaseCommand):
@@ -22,23 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--project", default="acme-production")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_slug(options["project"])
-        if project is None:
-            raise CommandError(f"No project {options['project']}; run seed_demo first.")
-        version = own_version_by_key(project, OAUTH_KEY, "2.0.0")
-        if version is None:
-            version = connector_version_push(
-                actor=Actor.system(),
-                project=project,
-                files=[
-                    (
-                        "sandbox_hr.yaml",
-                        sandbox_oauth_definition("2.0.0", ("contacts.read", "contacts.write")),
-                    )
-                ],
-                description="Asks for contacts.write too: every account must reconnect.",
-            ).version
-        path = reverse("version_detail", args=[project.slug, OAUTH_KEY, version.pk])
+        version = demo_release(
+            options["project"],
+            "2.0.0",
+            sandbox_oauth_definition("2.0.0", ("contacts.read", "contacts.write")),
+            "Asks for contacts.write too: every account must reconnect.",
+        )
+        path = reverse("version_detail", args=[options["project"], OAUTH_KEY, version.pk])
         url = settings.SITE_URL.rstrip("/") + path
         self.stdout.write(
             f"Sandbox HR {version.version}: change {version.change_level}, re-authentication "
