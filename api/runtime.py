@@ -238,14 +238,15 @@ def resources_get(
 def resources_children(
     request: HttpRequest, connection_id: UUID, query: Query[ChildrenQuery]
 ) -> dict[str, Any]:
-    connection = _connection(request, connection_id)
-    action_id, names = _resource_action(request, connection, "children")
-    _refresh_first(request, connection, query.refresh_oauth_tokens)
-    inputs = _inputs(
-        names, resource_id=query.resource_id, cursor=query.cursor, page_size=query.page_size
+    return _resource_page(
+        request,
+        connection_id,
+        "children",
+        query.refresh_oauth_tokens,
+        resource_id=query.resource_id,
+        cursor=query.cursor,
+        page_size=query.page_size,
     )
-    result = _run(request, connection, action_id, inputs)
-    return {"items": _records(result.data), "next_cursor": _cursor(result.next)}
 
 
 @router.get(
@@ -257,11 +258,25 @@ def resources_children(
 def resources_search(
     request: HttpRequest, connection_id: UUID, query: Query[SearchQuery]
 ) -> dict[str, Any]:
+    return _resource_page(
+        request,
+        connection_id,
+        "search",
+        query.refresh_oauth_tokens,
+        query=query.query,
+        cursor=query.cursor,
+        page_size=query.page_size,
+    )
+
+
+def _resource_page(
+    request: HttpRequest, connection_id: UUID, kind: str, refresh: bool, **given: Any
+) -> dict[str, Any]:
+    """One page of the definition's ``resources.<kind>`` action (children, search)."""
     connection = _connection(request, connection_id)
-    action_id, names = _resource_action(request, connection, "search")
-    _refresh_first(request, connection, query.refresh_oauth_tokens)
-    inputs = _inputs(names, query=query.query, cursor=query.cursor, page_size=query.page_size)
-    result = _run(request, connection, action_id, inputs)
+    action_id, names = _resource_action(request, connection, kind)
+    _refresh_first(request, connection, refresh)
+    result = _run(request, connection, action_id, _inputs(names, **given))
     return {"items": _records(result.data), "next_cursor": _cursor(result.next)}
 
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from connections import counters
 from connections.models import Connection, Status
 from connections.services import connections as connection_services
+from connections.services.credentials import stored_credentials
 from connections.services.tokens import UpstreamError, connection_refresh_tokens, is_expired
 from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
@@ -116,36 +117,22 @@ def action_of(definition: dict[str, Any], action_id: str) -> dict[str, Any] | No
 # --- Credentials -----------------------------------------------------------------------------
 
 
-def _pick(values: dict[str, str], preferred: tuple[str, ...], fallback: list[str]) -> str:
-    for name in preferred:
-        if values.get(name):
-            return values[name]
-    return fallback[0] if fallback else ""
-
-
 def credentials_of(connection: Connection, definition: dict[str, Any]) -> Credentials:
     """The connection's and its profile's values, secrets decrypted, and where the
     definition's authentication puts them (the same choices as the health check)."""
     auth = definition.get("authentication") or {}
-    secrets = {k: str(v) for k, v in decrypt_json(connection.config_secrets).items()}
-    setup_secrets = {k: str(v) for k, v in decrypt_json(connection.profile.setup_secrets).items()}
-    plain = {k: str(v) for k, v in connection.config_values.items()}
-    values = {**{k: str(v) for k, v in connection.profile.setup_values.items()}, **setup_secrets}
-    values.update(plain)
-    values.update(secrets)
+    stored = stored_credentials(connection)
     creds = Credentials(
-        values=values,
+        values=stored.values,
         auth_type=str(auth.get("type") or ""),
         header_name=str(auth.get("headerName") or ""),
         query_param=str(auth.get("queryParamName") or ""),
-        secrets=[*secrets.values(), *setup_secrets.values()],
+        secrets=stored.secret_values,
     )
-    secret_list = list(secrets.values())
     if creds.auth_type == "api_key":
-        creds.api_key = _pick(secrets, ("api_key", "apiKey", "key", "token"), secret_list)
+        creds.api_key = stored.api_key()
     elif creds.auth_type == "basic":
-        creds.username = _pick(plain, ("username", "user", "email"), list(plain.values()))
-        creds.password = _pick(secrets, ("password", "secret"), secret_list)
+        creds.username, creds.password = stored.basic()
     return creds
 
 

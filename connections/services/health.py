@@ -34,6 +34,7 @@ from projects.services import Actor, audit_record
 from .. import counters
 from ..models import Connection, Health, HealthCheck, Status
 from .announce import announce_status
+from .credentials import stored_credentials
 from .tokens import UpstreamError, connection_refresh_tokens, is_expired
 
 logger = logging.getLogger(__name__)
@@ -71,13 +72,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text[:500]
 
 
-def _pick(values: dict[str, str], preferred: Iterable[str], fallback: list[str]) -> str:
-    for key in preferred:
-        if values.get(key):
-            return values[key]
-    return fallback[0] if fallback else ""
-
-
 def health_probe(connection: Connection, access_token: str | None = None) -> Probe:
     """Build the request from the connection's resolved version (no HTTP, no writes)."""
     probe = Probe()
@@ -88,13 +82,9 @@ def health_probe(connection: Connection, access_token: str | None = None) -> Pro
         probe.problem = "This connector's definition has no healthCheck, so it cannot be checked."
         return probe
     auth_def = definition.get("authentication") or {}
-    secrets = {k: str(v) for k, v in decrypt_json(connection.config_secrets).items()}
-    setup_secrets = {k: str(v) for k, v in decrypt_json(connection.profile.setup_secrets).items()}
-    plain = {k: str(v) for k, v in connection.config_values.items()}
-    values = {**{k: str(v) for k, v in connection.profile.setup_values.items()}, **setup_secrets}
-    values.update(plain)
-    values.update(secrets)
-    probe.secrets = [*secrets.values(), *setup_secrets.values()]
+    stored = stored_credentials(connection)
+    values = stored.values
+    probe.secrets = stored.secret_values
 
     missing: list[str] = []
 
@@ -117,9 +107,8 @@ def health_probe(connection: Connection, access_token: str | None = None) -> Pro
     probe.expect = int(expect) if isinstance(expect, int) else None
 
     kind = auth_def.get("type")
-    secret_list = list(secrets.values())
     if kind == "api_key":
-        key = _pick(secrets, ("api_key", "apiKey", "key", "token"), secret_list)
+        key = stored.api_key()
         header = auth_def.get("headerName")
         if not key:
             probe.problem = "No API key is stored for this connection."
@@ -128,9 +117,7 @@ def health_probe(connection: Connection, access_token: str | None = None) -> Pro
         else:
             probe.headers["Authorization"] = f"Bearer {key}"
     elif kind == "basic":
-        username = _pick(plain, ("username", "user", "email"), list(plain.values()))
-        password = _pick(secrets, ("password", "secret"), secret_list)
-        probe.auth = (username, password)
+        probe.auth = stored.basic()
     elif kind == "oauth2":
         if not access_token:
             probe.problem = "No OAuth access token is stored for this connection."
