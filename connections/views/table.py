@@ -7,7 +7,8 @@ through the services.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, TypedDict
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -15,14 +16,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
+from profiles.models import ConnectorProfile
 from profiles.selectors import profiles_of
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
@@ -47,8 +51,10 @@ from ..services import bulk_runs, health
 from ..services import connections as services
 
 VERSION_CHOICES_LIMIT = 300
-# What a list row shows (and sorts, pages and checks access by): loading only these makes a
-# 50-row page several milliseconds cheaper than whole rows with their related objects.
+# What a list row shows (and sorts, pages and checks access by), without joins: a row's
+# profile and connector come from the profiles the filter lists anyway, its version's number,
+# title and icon from one query for the page. 50 plain rows instead of 200 model instances
+# with their related objects make a page several milliseconds cheaper.
 LIST_COLUMNS = (
     "id",
     "name",
@@ -63,12 +69,8 @@ LIST_COLUMNS = (
     "updated_at",
     "public_id",
     "profile_id",
-    "profile__public_id",
-    "profile__name",
     "connector_id",
-    "connector__key",
     "resolved_version_id",
-    "resolved_version__version",
 )
 
 
@@ -76,13 +78,20 @@ def viewer_of(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
     return rbac.Viewer(user=request.user, membership=access.membership)
 
 
-class Row(TypedDict):
-    """One list row, with its links and labels built in Python: a hundred {% url %}, |date
-    and get_FOO_display calls cost more than the page's SQL (bench/connections.py). A dict,
-    so that each ``row.x`` in the template is found by its first lookup (a key) rather than
-    after a failed one."""
+@dataclass(slots=True)
+class Row:
+    """One list row as plain values, with its links and labels built in Python: a hundred
+    {% url %}, |date and get_FOO_display calls cost more than the page's SQL, and the rows are
+    rendered by Jinja2 (templates/jinja2/connections/_rows.html), which reads attributes."""
 
-    connection: Connection
+    public_id: str
+    name: str
+    origin_owner_id: str
+    email: str
+    status: str
+    health: str
+    profile_name: str
+    version_number: str
     role: str
     connector_title: str
     connector_icon: str
@@ -105,21 +114,38 @@ def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
     return url[: url.rindex(f"/{placeholder}/") + 1]
 
 
-def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) -> Row:
-    title, icon = info.get(c.resolved_version_id or 0, ("", ""))
+@dataclass(frozen=True, slots=True)
+class _Related:
+    """What rows show of their profiles and versions, looked up once per page."""
+
+    profiles: dict[int, ConnectorProfile]
+    connector_keys: dict[int, str]
+    versions: dict[int, selectors.VersionLabel]
+
+
+def _row(slug: str, c: Connection, role: str, related: _Related) -> Row:
+    version = related.versions.get(c.resolved_version_id or 0)
+    profile = related.profiles[c.profile_id]
+    connector_key = related.connector_keys[c.connector_id]
     created = timezone.localtime(c.created_at)
     checked = timezone.localtime(c.health_checked_at) if c.health_checked_at else None
     used = timezone.localtime(c.last_used_at) if c.last_used_at else None
+    public_id = str(c.public_id)
     return Row(
-        connection=c,
+        public_id=public_id,
+        name=c.name,
+        origin_owner_id=c.origin_owner_id,
+        email=c.email,
+        status=c.status,
+        health=c.health,
+        profile_name=profile.name,
+        version_number=version.number if version else "",
         role=role,
-        connector_title=title or c.connector.key,
-        connector_icon=icon,
-        detail_href=f"{_DETAIL[slug]}{c.public_id}/",
-        profile_href=f"{_PROFILE[slug]}{c.profile.public_id}/",
-        version_href=f"{_VERSION[slug, c.connector.key]}{c.resolved_version_id}/"
-        if c.resolved_version_id
-        else "",
+        connector_title=(version.title if version else "") or connector_key,
+        connector_icon=version.icon if version else "",
+        detail_href=f"{_DETAIL[slug]}{public_id}/",
+        profile_href=f"{_PROFILE[slug]}{profile.public_id}/",
+        version_href=f"{_VERSION[slug, connector_key]}{c.resolved_version_id}/" if version else "",
         created_label=created.strftime("%Y-%m-%d %H:%M %Z"),
         created_iso=created.isoformat(),
         status_label=_STATUS_LABELS.get(c.status, c.status),
@@ -129,6 +155,22 @@ def _row(slug: str, c: Connection, role: str, info: dict[int, tuple[str, str]]) 
         used_label=used.strftime("%Y-%m-%d %H:%M %Z") if used else "",
         used_iso=used.isoformat() if used else "",
     )
+
+
+def _rows_html(rows: list[Row], *, columns: list[str], can_write: bool, sees_all: bool) -> str:
+    """The table's rows through the Jinja2 backend (escaped there, so safe to insert)."""
+    shown = set(columns)
+    html = render_to_string(
+        "connections/_rows.html",
+        {
+            "rows": rows,
+            "can_write": can_write,
+            "sees_all": sees_all,
+            "show": {key: key in shown for key, _label in LIST_COLUMN_CHOICES},
+        },
+        using="jinja2",
+    )
+    return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
 
 
 _STATUS_LABELS: dict[str, str] = dict(Status.choices)
@@ -196,7 +238,8 @@ def _list_context(
         "per_page_choices": per_page_choices(),
         "default_per_page": default_per_page(),
         "sees_all": viewer.sees_all,
-        "rows": [],
+        "rows_html": "",
+        "page_ids": [],
         "page": None,
         "error": None,
         "next_url": request.get_full_path(),
@@ -209,12 +252,13 @@ def _list_context(
         context["error"] = first_error(form)[1]
         return context, 400
     filters, per_page = form.filters, form.cleaned_data["per_page"]
-    visible = selectors.apply_filters(
-        selectors.visible(viewer, project).only(*LIST_COLUMNS), filters
+    rows = selectors.apply_filters(
+        selectors.connections_of(project).select_related(None).only(*LIST_COLUMNS), filters
     )
+    visible = rbac.scope(viewer, rows)
     try:
         page = selectors.page(
-            visible,
+            selectors.visible_parts(viewer, rows, filters),
             filters,
             after=form.cleaned_data["after"],
             before=form.cleaned_data["before"],
@@ -229,9 +273,16 @@ def _list_context(
         count, capped = len(page.items), page.next is not None
     else:
         count, capped = selectors.list_count(viewer, project, filters, visible)
-    info = selectors.version_labels({c.resolved_version_id for c in page.items})
+    related = _Related(
+        profiles={p.pk: p for p in profiles},
+        connector_keys=selectors.connector_keys(
+            {p.connector_id: p.connector.key for p in profiles}, page.items
+        ),
+        versions=selectors.version_labels({c.resolved_version_id for c in page.items}),
+    )
     roles = rbac.roles(viewer, page.items)
     prev_href, next_href = page.links(params)
+    shown = [_row(project.slug, c, roles[c.pk], related) for c in page.items]
     context.update(
         sort_links=_sort_links(context["list_url"], params, form),
         filters=filters,
@@ -242,7 +293,10 @@ def _list_context(
         empty=count == 0 and not filters.active and not paged,
         prev_href=prev_href,
         next_href=next_href,
-        rows=[_row(project.slug, c, roles[c.pk], info) for c in page.items],
+        rows_html=_rows_html(
+            shown, columns=context["columns"], can_write=access.can_write, sees_all=viewer.sees_all
+        ),
+        page_ids=[row.public_id for row in shown],
     )
     return context, 200
 
