@@ -156,6 +156,18 @@ class Connection(models.Model):
                 condition=~Q(org_role=""),
                 name="conn_project_org_role",
             ),
+            # A member's list pages through the rows open to the organization in order
+            # (selectors.visible_parts): small, since they cover only those rows.
+            models.Index(
+                fields=["project", "-created_at", "-id"],
+                condition=~Q(org_role=""),
+                name="conn_open_created",
+            ),
+            models.Index(
+                fields=["project", "-updated_at", "-id"],
+                condition=~Q(org_role=""),
+                name="conn_open_updated",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,12 +12,13 @@ enables; ``owner`` also deletes and manages the grants and the organization-leve
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
+from core.lookups import AnyOf
 from projects.models import Membership, Role
 
 from .models import GRANT_RANK, Connection, ConnectionGrant, GrantRole
@@ -39,6 +40,8 @@ class Viewer:
 
     user: User | AnonymousUser | None
     membership: Membership | None
+    # What this viewer's grants were read as, once per viewer (a viewer lives for a request).
+    _granted: dict[str, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def sees_all(self) -> bool:
@@ -67,8 +70,10 @@ def _granted(viewer: Viewer) -> tuple[QuerySet[ConnectionGrant, int], list[int] 
     """The ids of the connections granted to the viewer (or a team of theirs): the subquery,
     and the ids themselves when there are at most INLINE_GRANTS (one query)."""
     granted = _grants_for(viewer.user).order_by().values_list("connection_id", flat=True).distinct()
-    ids = list(granted[: INLINE_GRANTS + 1])
-    return granted, (ids if len(ids) <= INLINE_GRANTS else None)
+    if "ids" not in viewer._granted:
+        ids = list(granted[: INLINE_GRANTS + 1])
+        viewer._granted["ids"] = ids if len(ids) <= INLINE_GRANTS else None
+    return granted, viewer._granted["ids"]
 
 
 def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connection]:
@@ -76,7 +81,9 @@ def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connect
     if viewer.sees_all:
         return connections
     granted, ids = _granted(viewer)
-    return connections.filter(~Q(org_role="") | Q(pk__in=granted if ids is None else ids))
+    if ids is None:
+        return connections.filter(~Q(org_role="") | Q(pk__in=granted))
+    return connections.filter(~Q(org_role="") | Q(AnyOf(F("pk"), ids)))
 
 
 def scope_parts(
@@ -92,7 +99,7 @@ def scope_parts(
     _granted_rows, ids = _granted(viewer)
     if ids is None:
         return None
-    return connections.filter(~Q(org_role="")), connections.filter(pk__in=ids, org_role="")
+    return connections.filter(~Q(org_role="")), connections.filter(AnyOf(F("pk"), ids), org_role="")
 
 
 def roles(viewer: Viewer, connections: Iterable[Connection]) -> dict[int, str]:

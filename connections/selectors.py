@@ -19,7 +19,8 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.models import ConnectorVersion
+from connectors.models import Connector, ConnectorVersion
+from core import freshness
 from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
@@ -43,11 +44,12 @@ COUNT_CAP = 10_000
 MAX_LIMIT = 200
 
 
-# Large columns of the resolved version that no connection page or API body reads; loading
-# them with every row of a list page cost ~5 ms per 50 rows (bench/connections.py).
+# Large columns of the resolved version that no connection page or API body reads (they show
+# its number): loading them with every row of a list page cost ~5 ms per 50 rows, and decoding
+# its definition another ~4 ms on the API's list (bench/connections.py).
 _VERSION_UNUSED = tuple(
     f"resolved_version__{name}"
-    for name in ("source_files", "messages", "change_report", "description")
+    for name in ("definition", "source_files", "messages", "change_report", "description")
 )
 
 
@@ -235,15 +237,27 @@ def order_of(filters: Filters) -> KeysetOrder:
     return KeysetOrder(filters.sort_by, descending=filters.sort_dir == "desc", kind=kind)
 
 
+def visible_parts(
+    viewer: rbac.Viewer, rows: QuerySet[Connection], filters: Filters
+) -> QuerySet[Connection] | tuple[QuerySet[Connection], QuerySet[Connection]]:
+    """``rows`` (not yet scoped) as the viewer may read them, for ``page``: for a member whose
+    grants are inlined and a sort by time, the two disjoint parts of their scope, which the
+    pager reads through an index each and merges (rather than walking the whole project's
+    index in order, testing every row against the grants); else the one scoped queryset."""
+    parts = rbac.scope_parts(viewer, rows) if order_of(filters).kind is datetime else None
+    return parts if parts is not None else rbac.scope(viewer, rows)
+
+
 def page(
-    connections: QuerySet[Connection],
+    connections: QuerySet[Connection] | tuple[QuerySet[Connection], ...],
     filters: Filters,
     *,
     after: str = "",
     before: str = "",
     limit: int = 50,
 ) -> Page[Connection]:
-    """One keyset page (``core.pager``): the cost does not grow with how deep the page is."""
+    """One keyset page (``core.pager``): the cost does not grow with how deep the page is.
+    ``connections`` may be ``visible_parts``'s two parts."""
     limit = max(1, min(limit, MAX_LIMIT))
     try:
         return keyset_page(connections, order_of(filters), after=after, before=before, limit=limit)
@@ -390,16 +404,43 @@ def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> di
     )
 
 
-def version_labels(version_ids: set[int | None]) -> dict[int, tuple[str, str]]:
-    """Title and icon (from ``info``) of a page's versions in one query, without loading
-    their whole definitions: version id → (title, icon)."""
-    ids = [pk for pk in version_ids if pk]
-    if not ids:
-        return {}
-    rows = ConnectorVersion.objects.filter(pk__in=ids).values_list(
-        "pk", KT("definition__info__title"), KT("definition__info__assets__icon")
-    )
-    return {pk: (title or "", icon or "") for pk, title, icon in rows}
+@dataclass(frozen=True, slots=True)
+class VersionLabel:
+    number: str
+    title: str
+    icon: str
+
+
+def version_labels(version_ids: set[int | None]) -> dict[int, VersionLabel]:
+    """Number, title and icon (from ``info``) of a page's versions, without loading their
+    whole definitions: version id → label. Held in the per-process layer (core.freshness):
+    every publish, overwrite and delete of a version moves the epoch that empties it; at most
+    one query, for the versions not held."""
+    ids = {pk for pk in version_ids if pk}
+    labels: dict[int, VersionLabel] = {}
+    for pk in ids:
+        held = freshness.local_get(f"version-label:{pk}")
+        if held is not freshness.MISS:
+            labels[pk] = held
+    missing = ids - labels.keys()
+    if missing:
+        rows = ConnectorVersion.objects.filter(pk__in=missing).values_list(
+            "pk", "version", KT("definition__info__title"), KT("definition__info__assets__icon")
+        )
+        for pk, number, title, icon in rows:
+            labels[pk] = VersionLabel(number, title or "", icon or "")
+            freshness.local_set(f"version-label:{pk}", labels[pk])
+    return labels
+
+
+def connector_keys(known: dict[int, str], connections: list[Connection]) -> dict[int, str]:
+    """Connector id → key for a page of connections: ``known`` (the project's profiles'
+    connectors, already loaded), plus one query for any connector a row has beyond those."""
+    missing = {c.connector_id for c in connections} - known.keys()
+    if not missing:
+        return known
+    found = Connector.objects.filter(pk__in=missing).values_list("pk", "key")
+    return {**known, **dict(found)}
 
 
 # --- Reads of the connection pages -------------------------------------------------------------
@@ -434,7 +475,11 @@ def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[UUID]) -> li
 
 def version_numbers(project: Project, *, limit: int) -> list[str]:
     """Published version numbers this project can resolve to, highest first (bounded): the
-    list's version filter."""
+    list's version filter. Held in the per-process layer (core.freshness) like the labels."""
+    key = f"version-numbers:{project.pk}:{limit}"
+    held = freshness.local_get(key)
+    if held is not freshness.MISS:
+        return list(held)
     seen: dict[str, None] = {}
     rows = (
         ConnectorVersion.objects.visible_to(project)
@@ -444,7 +489,9 @@ def version_numbers(project: Project, *, limit: int) -> list[str]:
     )
     for number in rows:
         seen.setdefault(number, None)
-    return list(seen)
+    numbers = list(seen)
+    freshness.local_set(key, tuple(numbers))
+    return numbers
 
 
 def activity_of(connection: Connection, *, limit: int) -> list[AuditEntry]:
