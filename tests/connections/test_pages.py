@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connection as db
+from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -571,9 +572,12 @@ def seven(tenancy: Tenancy, settings: Any) -> list[Connection]:
 
 def names(response: Any) -> list[str]:
     assert response.status_code == 200, response.content[:500]
+    return names_of(response.content.decode())
+
+
+def names_of(html: str) -> list[str]:
     return re.findall(
-        r'<a class="fw-semibold" href="/p/[^"]+/connections/[0-9a-f-]{36}/">([^<]+)</a>',
-        (response.content.decode()),
+        r'<a class="fw-semibold" href="/p/[^"]+/connections/[0-9a-f-]{36}/">([^<]+)</a>', html
     )
 
 
@@ -633,6 +637,70 @@ def test_keyset_pages_forward_and_back(tenancy: Tenancy, seven: list[Connection]
     # Over HTMX the pager answers with the table region only.
     partial = client.get(url, query, headers=HTMX)
     assert partial.content.decode().lstrip().startswith('<div id="connections-table"')
+
+
+@pytest.mark.parametrize("sort", ["created_at", "updated_at", "name"])
+@pytest.mark.parametrize("direction", ["desc", "asc"])
+def test_a_members_pages_merge_open_and_granted_rows(
+    world: World, sort: str, direction: str, settings: Any
+) -> None:
+    """A member's list reads the rows open to the organization and the granted ones apart
+    (for time sorts) and merges them: walked forward then back in pages of two, every row the
+    member may see comes once, in the order of the one query over the whole scope, ties
+    included."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.CONNECTIONS_PER_PAGE_CHOICES = (3, 25)
+    tie = timezone.now() - timedelta(days=3)
+    for n in range(5):
+        open_row = make_connection(world.profile, f"open-{n}", name=f"Open {n}")
+        granted = make_connection(world.profile, f"granted-{n}", name=f"Granted {n}")
+        hidden = make_connection(world.profile, f"hidden-{n}", name=f"Hidden {n}")
+        ConnectionGrant.objects.create(
+            connection=granted,
+            subject_type=SubjectType.USER,
+            user=world.tenancy.users["u_viewer"],
+            role=GrantRole.VIEWER,
+        )
+        stamp = tie if n % 2 else tie - timedelta(minutes=n)  # equal times: the id decides
+        Connection.objects.filter(pk=open_row.pk).update(
+            org_role="viewer", created_at=stamp, updated_at=stamp
+        )
+        Connection.objects.filter(pk__in=[granted.pk, hidden.pk]).update(
+            created_at=stamp, updated_at=stamp
+        )
+    sign = "-" if direction == "desc" else ""
+    expected = [
+        c.name
+        for c in Connection.objects.filter(
+            Q(org_role="viewer") | Q(org_role="editor") | Q(grants__user__username="u_viewer")
+        )
+        .distinct()
+        .order_by(f"{sign}{sort}", f"{sign}id")
+    ]
+    assert len(expected) == 12  # A (granted), B (org editor), 5 open, 5 granted
+    client = world.client("u_viewer")
+    url = reverse("connection_list", args=[world.slug])
+    response = client.get(url, {"sort": sort, "dir": direction, "per_page": "3"})
+    seen: list[str] = []
+    pages = []
+    while True:
+        seen += names(response)
+        pages.append(response.content.decode())
+        found = re.search(r'rel="next" href="([^"]+)"', pages[-1])
+        if not found:
+            break
+        response = client.get(url + found.group(1).replace("&amp;", "&"))
+    assert seen == expected
+    back: list[str] = []
+    html = pages[-1]
+    while found := re.search(r'rel="prev" href="([^"]+)"', html):
+        response = client.get(url + found.group(1).replace("&amp;", "&"))
+        back = names(response) + back
+        html = response.content.decode()
+    assert back == expected[: len(back)] and len(back) == len(expected) - len(names_of(pages[-1]))
 
 
 def test_the_count_is_capped(
@@ -843,6 +911,32 @@ def test_query_counts_do_not_grow_with_the_data(world: World, who: str, settings
     )
     large = _measure(world, who)
     assert large == small
+
+
+def test_version_filter_and_labels_follow_a_publish(tenancy: Tenancy) -> None:
+    """The list holds its version choices in the per-process layer: a publish shows on the
+    next request (the row keeps the version it resolved to until it is used)."""
+    profile = make_profile(tenancy.project, version="1.0.0")
+    make_connection(profile, "a")
+    client = tenancy.client("owner")
+    url = reverse("connection_list", args=[tenancy.project.slug])
+
+    def choices_and_cells() -> tuple[list[str], list[str]]:
+        html = client.get(url).content.decode()
+        select = re.search(r'<select[^>]+id="filter-version".*?</select>', html, re.S)
+        assert select is not None
+        cells = re.findall(r'/versions/\d+/">([^<]+)</a></td>', html)
+        return re.findall(r'<option value="([^"]+)"', select.group(0)), cells
+
+    assert choices_and_cells() == (["1.0.0"], ["1.0.0"])
+    assert choices_and_cells() == (["1.0.0"], ["1.0.0"])  # from the per-process layer
+    connector_version_push(
+        actor=SYSTEM,
+        project=tenancy.project,
+        files=[("c.yaml", connector_yaml(version="1.1.0", actions=("list_contacts", "x")))],
+        acknowledge_breaking=True,
+    )
+    assert choices_and_cells() == (["1.1.0", "1.0.0"], ["1.0.0"])
 
 
 # --- Version adoption chart -----------------------------------------------------------------------
