@@ -4,6 +4,7 @@ health badge healthy against a real HTTP server on loopback."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -248,5 +249,12 @@ def test_column_headers_sort_and_page_in_the_browser(
     assert owners() == seen[2:4]
     page.get_by_test_id("sort-used").click()  # turned round: "never" first
     expect(header("sort-used")).to_have_attribute("aria-sort", "ascending")
+    assert owners() == list(reversed(seen))[:2]
+    # The sort bar follows the headers: a filter changed next keeps the sort.
+    assert page.get_by_label("Sort by").input_value() == "last_used_at"
+    assert page.get_by_label("Order").input_value() == "asc"
+    page.select_option("#filter-status", "active")
+    expect(page).to_have_url(re.compile(r"status=active"))
+    assert "sort=last_used_at" in page.url and "dir=asc" in page.url
     assert owners() == list(reversed(seen))[:2]
     assert page.console_errors == []
