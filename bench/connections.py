@@ -189,7 +189,9 @@ def prepare() -> dict[str, Any]:
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
     rows = Connection.objects.filter(project=project).order_by("-created_at", "-id")
-    before_deep = rows.only("id", "created_at")[(DEEP_PAGE - 1) * PER_PAGE - 1]
+    # Page 1,000, or the last full page of a smaller seed (BENCH_CONNECTIONS).
+    deep_page = max(2, min(DEEP_PAGE, SIZE // PER_PAGE))
+    before_deep = rows.only("id", "created_at")[(deep_page - 1) * PER_PAGE - 1]
     middle = rows.only("id", "public_id")[SIZE // 2]
     # A name fragment shared by ~1 in 40 rows, and one owner id (rare: one row).
     rare = rows.only("origin_owner_id")[SIZE // 3].origin_owner_id
@@ -199,6 +201,7 @@ def prepare() -> dict[str, Any]:
         "project": project,
         "raw_key": raw_key,
         "admin": admin_user,
+        "deep_page": deep_page,
         "deep_after": encode_cursor(before_deep, KeysetOrder("created_at")),
         "detail_id": middle.public_id,
         "rare_owner": rare,
@@ -268,13 +271,14 @@ def run() -> None:
             ("list, search a name fragment (“lindq”)", owner, f"{base}?{q}&q=lindq", {}, True),
             ("list, search one owner id", owner, f"{base}?{q}&q={ctx['rare_owner']}", {}, True),
             (
-                f"list, page {DEEP_PAGE:,} (keyset cursor)",
+                f"list, page {ctx['deep_page']:,} (keyset cursor)",
                 owner,
                 f"{base}?{q}&after={ctx['deep_after']}",
                 {},
                 True,
             ),
             ("list, sorted by name", owner, f"{base}?{q}&sort=name&dir=asc", {}, True),
+            ("list, sorted by last used", owner, f"{base}?{q}&sort=last_used_at", {}, True),
             ("list, member (grants + org role only)", member, f"{base}?{q}", {}, True),
             ("connection page", owner, f"{base}{ctx['detail_id']}/", {}, True),
             (

@@ -34,7 +34,13 @@ BULK_ACTIONS = {
     "enable": "Enable",
     "delete": "Delete",
 }
-SORT_CHOICES = [("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name")]
+SORT_CHOICES = [
+    ("created_at", "Created"),
+    ("updated_at", "Updated"),
+    ("name", "Name"),
+    ("last_used_at", "Last used"),
+    ("health_checked_at", "Last checked"),
+]
 EXPIRY_CHOICES = [
     (connect.DEFAULT_LIFETIME, "30 minutes"),
     (24 * 3600, "1 day"),

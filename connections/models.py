@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Lower
 
 from connectors.models import Connector, ConnectorVersion
+from core.pager import EPOCH, sort_key
 from core.public_ids import public_id_field
 from profiles.models import ConnectorProfile
 from projects.models import Project, Team
@@ -131,6 +132,19 @@ class Connection(models.Model):
             models.Index(fields=["project", "-created_at", "-id"], name="conn_project_created"),
             models.Index(fields=["project", "-updated_at", "-id"], name="conn_project_updated"),
             models.Index(fields=["project", "name", "id"], name="conn_project_name"),
+            # "Last used" / "Last checked": NULL ("never") sorts as the epoch, the oldest.
+            models.Index(
+                F("project"),
+                sort_key("last_used_at", EPOCH).desc(),
+                F("id").desc(),
+                name="conn_project_used",
+            ),
+            models.Index(
+                F("project"),
+                sort_key("health_checked_at", EPOCH).desc(),
+                F("id").desc(),
+                name="conn_project_checked",
+            ),
             models.Index(
                 fields=["project", "status", "-created_at", "-id"], name="conn_project_status"
             ),

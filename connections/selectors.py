@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from connectors.models import Connector, ConnectorVersion
 from core import freshness
-from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
+from core.pager import EPOCH, InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
 from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Membership, Project, Team
@@ -38,7 +38,10 @@ from .models import (
     Status,
 )
 
-SORTS = ("created_at", "updated_at", "name")
+SORTS = ("created_at", "updated_at", "name", "last_used_at", "health_checked_at")
+# NULLable sorts: "never" sorts as the oldest (last newest first), through the expression
+# indexes conn_project_used / conn_project_checked on the same COALESCE.
+NULLS_AS_EPOCH = frozenset({"last_used_at", "health_checked_at"})
 SEARCH_MIN_TRIGRAM = 3
 COUNT_CAP = 10_000
 MAX_LIMIT = 200
@@ -225,16 +228,19 @@ def apply_filters(connections: QuerySet[Connection], filters: Filters) -> QueryS
 
 
 def ordered(connections: QuerySet[Connection], filters: Filters) -> QuerySet[Connection]:
-    sign = "-" if filters.sort_dir == "desc" else ""
-    return connections.order_by(f"{sign}{filters.sort_by}", f"{sign}id")
+    return connections.order_by(*order_of(filters).order_by())
 
 
 # --- Keyset pages ----------------------------------------------------------------------------
 
 
 def order_of(filters: Filters) -> KeysetOrder:
-    kind = str if filters.sort_by == "name" else datetime
-    return KeysetOrder(filters.sort_by, descending=filters.sort_dir == "desc", kind=kind)
+    return KeysetOrder(
+        filters.sort_by,
+        descending=filters.sort_dir == "desc",
+        kind=str if filters.sort_by == "name" else datetime,
+        nulls_as=EPOCH if filters.sort_by in NULLS_AS_EPOCH else None,
+    )
 
 
 def visible_parts(

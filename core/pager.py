@@ -3,8 +3,11 @@ accounts, the versions API.
 
 A page is the ``limit`` rows after (or before) a cursor in the order of one sort column with
 the primary key as tie-breaker, so its cost does not grow with how deep it is (no OFFSET).
-A cursor is the (sort value, pk) of a page's last or first row, as URL-safe base64 JSON: it
-says nothing a reader may not see, and a tampered one is refused, never trusted.
+A NULLable column sorts as COALESCE(column, a fixed value) (``sort_key``), so that an index on
+that expression serves its pages as a plain column's index does.
+A cursor is the (sort column, sort value, pk) of a page's last or first row, as URL-safe
+base64 JSON: it says nothing a reader may not see, a cursor of another sort or a tampered one
+is refused, never trusted.
 """
 
 from __future__ import annotations
@@ -13,44 +16,68 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet, Value
+from django.db.models.expressions import OrderBy
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 CURSOR_PARAMS = ("after", "before")
+# What a NULL date sorts as: older than any real one ("never" is last newest first).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InvalidCursor(ValueError):
     """The cursor was not made by ``encode_cursor`` for this sort column."""
 
 
+def sort_key(field: str, nulls_as: Any = None) -> F | Coalesce:
+    """What an order sorts on: the column, or COALESCE(column, ``nulls_as``) for a NULLable
+    one. An index serving the order is declared on this same expression."""
+    if nulls_as is None:
+        return F(field)
+    return Coalesce(F(field), Value(nulls_as))
+
+
 @dataclass(frozen=True)
 class KeysetOrder:
-    """The sort column, its direction and the kind of its values (``datetime`` or ``str``)."""
+    """The sort column, its direction, the kind of its values (``datetime`` or ``str``) and,
+    for a NULLable column, the value its NULLs sort as (``nulls_as``, e.g. ``EPOCH``)."""
 
     field: str
     descending: bool = True
     kind: type = datetime
+    nulls_as: Any = None
 
     def reversed(self) -> KeysetOrder:
-        return KeysetOrder(self.field, not self.descending, self.kind)
+        return replace(self, descending=not self.descending)
 
-    def order_by(self) -> tuple[str, str]:
-        sign = "-" if self.descending else ""
-        return f"{sign}{self.field}", f"{sign}id"
+    def key(self) -> F | Coalesce:
+        return sort_key(self.field, self.nulls_as)
+
+    def value_of(self, row: Model) -> Any:
+        """``row``'s sort value (what ``key`` is on that row)."""
+        value = getattr(row, self.field)
+        return self.nulls_as if value is None else value
+
+    def order_by(self) -> tuple[OrderBy, OrderBy]:
+        if self.descending:
+            return self.key().desc(), F("id").desc()
+        return self.key().asc(), F("id").asc()
 
     def after(self, value: Any, pk: int) -> Q:
         """Rows strictly after (value, pk) in this order, written so that the first condition
-        is an index range on the sort column."""
-        f = self.field
+        is an index range on the sort key."""
+        key = self.key()
         if self.descending:
-            return Q(**{f"{f}__lte": value}) & (Q(**{f"{f}__lt": value}) | Q(id__lt=pk))
-        return Q(**{f"{f}__gte": value}) & (Q(**{f"{f}__gt": value}) | Q(id__gt=pk))
+            return Q(LessThanOrEqual(key, value)) & (Q(LessThan(key, value)) | Q(id__lt=pk))
+        return Q(GreaterThanOrEqual(key, value)) & (Q(GreaterThan(key, value)) | Q(id__gt=pk))
 
 
 @dataclass
@@ -79,22 +106,23 @@ def without_cursors(query: QueryDict) -> str:
 
 
 def encode_cursor(row: Model, order: KeysetOrder) -> str:
-    value = getattr(row, order.field)
+    value = order.value_of(row)
     if isinstance(value, datetime):
         value = value.isoformat()
-    raw = json.dumps([value, row.pk], separators=(",", ":")).encode()
+    raw = json.dumps([order.field, value, row.pk], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, order: KeysetOrder) -> tuple[Any, int]:
+    """The (sort value, pk) of a cursor ``encode_cursor`` made for ``order``'s column."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, pk = json.loads(raw)
-        if not isinstance(pk, int) or isinstance(pk, bool):
+        field, value, pk = json.loads(raw)
+        if field != order.field or not isinstance(pk, int) or isinstance(pk, bool):
             raise ValueError
         if order.kind is datetime:
             value = parse_datetime(value) if isinstance(value, str) else None
-            if value is None:
+            if value is None or value.tzinfo is None:  # encode_cursor writes aware values
                 raise ValueError
         elif not isinstance(value, order.kind):
             raise ValueError
@@ -112,7 +140,7 @@ def _first[T: Model](parts: Sequence[QuerySet[T]], order: KeysetOrder, n: int) -
     if order.kind is not datetime:
         raise ValueError("parts are merged for datetime sorts only")
     found = [row for part in parts for row in part.order_by(*order.order_by())[:n]]
-    found.sort(key=lambda row: (getattr(row, order.field), row.pk), reverse=order.descending)
+    found.sort(key=lambda row: (order.value_of(row), row.pk), reverse=order.descending)
     return found[:n]
 
 

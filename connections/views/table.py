@@ -198,7 +198,8 @@ def _sort_links(
     list_url: str, params: QueryDict, form: ConnectionFilterForm
 ) -> dict[str, dict[str, str]]:
     """Column headers that sort: the list's URL for each sortable column (the same keyset
-    sorts as the sort bar, from the first page), its direction now and the next one."""
+    sorts as the sort bar, from the first page), its direction now and the next one. A click
+    on the sorted column turns it round; on another, names start A to Z, dates newest first."""
     current = form.cleaned_data.get("sort") or "created_at"
     direction = form.cleaned_data.get("dir") or "desc"
     links = {}
@@ -206,7 +207,8 @@ def _sort_links(
         query = QueryDict(mutable=True)
         query.update(QueryDict(without_cursors(params)))
         active = key == current
-        upcoming = ("asc" if direction == "desc" else "desc") if active else "asc"
+        first = "asc" if key == "name" else "desc"
+        upcoming = ("asc" if direction == "desc" else "desc") if active else first
         query["sort"], query["dir"] = key, upcoming
         links[key] = {
             "href": f"{list_url}?{query.urlencode()}",

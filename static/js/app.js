@@ -81,3 +81,15 @@ document.addEventListener("change", (event) => {
     syncBulkButtons(event.target.closest("form") ? event.target.closest("form").parentElement : document);
   }
 });
+// A table sorted by its column headers (over HTMX, the table alone) sets its filter form's
+// sort bar to that sort, so that the next filter change keeps it.
+document.addEventListener("htmx:afterSettle", () => {
+  document.querySelectorAll("[data-sort-form]").forEach((table) => {
+    const form = document.getElementById(table.dataset.sortForm);
+    if (!(form instanceof HTMLFormElement)) return;
+    ["sort", "dir"].forEach((name) => {
+      const select = form.elements.namedItem(name);
+      if (select instanceof HTMLSelectElement && table.dataset[name]) select.value = table.dataset[name];
+    });
+  });
+});

@@ -6,9 +6,19 @@ import base64
 from datetime import datetime
 
 import pytest
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
-from core.pager import InvalidCursor, KeysetOrder, decode_cursor, encode_cursor, keyset_page
+from core.pager import (
+    EPOCH,
+    InvalidCursor,
+    KeysetOrder,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    sort_key,
+)
 from projects.models import Organization
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +62,25 @@ def test_cursor_round_trip_and_refusals(orgs: list[Organization]) -> None:
             decode_cursor(bad, BY_SLUG)
     with pytest.raises(InvalidCursor):  # a text value where a date belongs
         decode_cursor(cursor, KeysetOrder("created_at"))
+
+
+def test_a_cursor_names_its_sort_column(orgs: list[Organization]) -> None:
+    newest = KeysetOrder("created_at")
+    cursor = encode_cursor(orgs[2], newest)
+    assert decode_cursor(cursor, newest) == (orgs[2].created_at, orgs[2].pk)
+    with pytest.raises(InvalidCursor):  # a date too, but of another column
+        decode_cursor(cursor, KeysetOrder("updated_at"))
+    with pytest.raises(InvalidCursor):  # a date without its offset was not written here
+        naive = base64.urlsafe_b64encode(b'["created_at","2026-01-01T00:00:00",3]').decode()
+        decode_cursor(naive, newest)
+
+
+def test_nulls_sort_as_the_given_value() -> None:
+    order = KeysetOrder("last_used_at", nulls_as=EPOCH)
+    assert order.reversed() == KeysetOrder("last_used_at", descending=False, nulls_as=EPOCH)
+    assert sort_key("name") == F("name")
+    assert sort_key("last_used_at", EPOCH) == Coalesce(F("last_used_at"), Value(EPOCH))
+    assert order.order_by() == (order.key().desc(), F("id").desc())
 
 
 def test_links_keep_filters_and_drop_old_cursors(orgs: list[Organization]) -> None:

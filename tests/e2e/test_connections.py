@@ -4,7 +4,9 @@ health badge healthy against a real HTTP server on loopback."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -197,4 +199,62 @@ def test_bulk_disable_and_delete_in_the_browser(page: Any, live_server: Any) -> 
     page.get_by_test_id("profile-connections-link").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_test_id("connection-row").count() == 5
+    assert page.console_errors == []
+
+
+def test_column_headers_sort_and_page_in_the_browser(
+    page: Any, live_server: Any, settings: Any
+) -> None:
+    settings.CONNECTIONS_PER_PAGE_CHOICES = (2, 25)
+    organization = make_organization("acme")
+    project = make_project(organization, "acme-production")
+    make_member(organization, Role.OWNER, username="olga-owner")
+    profile = make_profile(project)
+    used = {"cust-b": 3, "cust-d": None, "cust-a": 1, "cust-c": 2, "cust-e": None}
+    start = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    for owner, hours in used.items():
+        c = make_connection(profile, owner, name=f"Customer {owner[-1].upper()}")
+        at = None if hours is None else start + timedelta(hours=hours)
+        Connection.objects.filter(pk=c.pk).update(last_used_at=at)
+    log_in(page, live_server.url, "olga-owner")
+    page.goto(f"{live_server.url}/p/{project.slug}/connections/?per_page=2")
+    rows = page.get_by_test_id("connection-row")
+
+    def owners() -> list[str]:
+        return [rows.nth(i).get_attribute("data-owner") or "" for i in range(rows.count())]
+
+    def header(name: str) -> Any:
+        return page.locator("th.sortable-header", has=page.get_by_test_id(name))
+
+    expect(header("sort-created")).to_have_attribute("aria-sort", "descending")
+    page.get_by_test_id("sort-name").click()  # over HTMX: the table only
+    expect(header("sort-name")).to_have_attribute("aria-sort", "ascending")
+    assert owners() == ["cust-a", "cust-b"] and "sort=name" in page.url
+    page.get_by_test_id("sort-created").click()
+    expect(header("sort-created")).to_have_attribute("aria-sort", "descending")
+    expect(header("sort-name")).not_to_have_attribute("aria-sort", "ascending")
+    # Last used: newest first, "never" last, paged forward and back by the keyset cursor.
+    page.get_by_test_id("sort-used").click()
+    expect(header("sort-used")).to_have_attribute("aria-sort", "descending")
+    expect(page.get_by_test_id("sort-used")).to_have_text("Last used ▼")
+    assert "sort=last_used_at" in page.url and "dir=desc" in page.url
+    seen = owners()
+    for _ in range(2):
+        page.get_by_role("link", name="Next →").click()
+        expect(rows.first).not_to_have_attribute("data-owner", seen[-2])
+        seen += owners()
+    assert seen[:3] == ["cust-b", "cust-c", "cust-a"] and sorted(seen[3:]) == ["cust-d", "cust-e"]
+    page.get_by_role("link", name="← Previous").click()
+    expect(rows.first).to_have_attribute("data-owner", seen[2])
+    assert owners() == seen[2:4]
+    page.get_by_test_id("sort-used").click()  # turned round: "never" first
+    expect(header("sort-used")).to_have_attribute("aria-sort", "ascending")
+    assert owners() == list(reversed(seen))[:2]
+    # The sort bar follows the headers: a filter changed next keeps the sort.
+    assert page.get_by_label("Sort by").input_value() == "last_used_at"
+    assert page.get_by_label("Order").input_value() == "asc"
+    page.select_option("#filter-status", "active")
+    expect(page).to_have_url(re.compile(r"status=active"))
+    assert "sort=last_used_at" in page.url and "dir=asc" in page.url
+    assert owners() == list(reversed(seen))[:2]
     assert page.console_errors == []
