@@ -94,6 +94,7 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     page.reload()
     timeline = page.get_by_test_id("timeline")
     assert timeline.locator('[data-kind^="health-"]').count() >= 1
-    assert HealthCheck.objects.filter(connection=connection).exists()
+    check = HealthCheck.objects.filter(connection=connection).latest("id")
+    assert check.host and check.host in timeline.inner_text(), "the host called is shown"
     assert "status" in timeline.inner_text().lower()
     screenshot(page, "finding-08-connection-timeline")
