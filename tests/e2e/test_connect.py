@@ -79,6 +79,7 @@ def test_oauth_connect_through_the_sandbox(browser: Any, live_server: Any, setti
         assert page.get_by_test_id("health-badge").inner_text() == "Healthy"
         checks = page.get_by_test_id("timeline").locator('[data-kind="health-healthy"]')
         assert checks.count() == 1
+        assert page.get_by_test_id("timeline").get_by_text("Connected", exact=True).count() == 1
         screenshot(page, "finding-08-health-checked-after-oauth-connect")
     finally:
         dashboard.close()

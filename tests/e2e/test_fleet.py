@@ -81,6 +81,9 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     offer.wait_for()
     offer.get_by_label(f"Select all {matching} matching", exact=False).check()
     screenshot(page, "finding-07-select-all-matching")
+    errored = list(
+        Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).values_list("pk")
+    )
     page.get_by_role("button", name="Disable").click()
     page.locator('[data-testid="bulk-run"][data-state="done"]').wait_for()
     summary = page.get_by_test_id("bulk-run-summary").inner_text()
@@ -97,8 +100,7 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     assert rows[0][0] == "connection_id" and len(rows) == disabled + 1
     assert {r[6] for r in rows[1:]} == {"disabled"}
     # The timeline of one of them: its health checks and the status change just made.
-    connection = Connection.objects.filter(project__slug=SLUG, status=Status.DISABLED).first()
-    assert connection is not None
+    connection = Connection.objects.get(pk=errored[0][0])
     page.goto(f"{base}/connections/{connection.public_id}/")
     page.get_by_role("button", name="Check now").click()
     page.wait_for_load_state("networkidle")
@@ -107,5 +109,6 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     assert timeline.locator('[data-kind^="health-"]').count() >= 1
     check = HealthCheck.objects.filter(connection=connection).latest("id")
     assert check.host and check.host in timeline.inner_text(), "the host called is shown"
-    assert "status" in timeline.inner_text().lower()
+    disabled = timeline.locator('[data-kind="audit"]', has_text="Disabled")
+    assert "status: error → status: disabled" in disabled.inner_text()
     screenshot(page, "finding-08-connection-timeline")

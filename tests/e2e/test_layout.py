@@ -235,6 +235,7 @@ def _overview_tells_the_truth(page: Any, base: str, *, migration_total: int) -> 
     assert bars.count() == 14
     assert bars.last.get_attribute("data-count") == "3"
     assert bars.nth(13 - 3).get_attribute("data-count") == "1"
+    assert bars.last.locator(".daily-label").count() == 1
     migrations = page.get_by_test_id("overview-migrations")
     assert "To 2" in migrations.inner_text()
     assert f"0 of {migration_total} moved" in migrations.inner_text()
@@ -244,6 +245,10 @@ def _overview_tells_the_truth(page: Any, base: str, *, migration_total: int) -> 
     failures = page.get_by_test_id("overview-failures").locator("li")
     assert failures.count() >= 1 and "Unhealthy" in failures.first.inner_text()
     screenshot(page, "finding-04-overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+    screenshot(page, "finding-04-overview-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_test_id("count-status-error").click()
     page.wait_for_load_state("networkidle")
     assert "status=error" in page.url
@@ -270,6 +275,10 @@ def _compare_is_a_structured_diff(page: Any, base: str) -> None:
     raw = page.get_by_test_id("raw-json")
     assert not raw.locator("pre").first.is_visible(), "the raw JSON is behind the toggle"
     screenshot(page, "finding-09-compare-structured-diff")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+    screenshot(page, "finding-09-compare-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
     raw.locator("summary").click()
     assert raw.locator("pre").first.is_visible()
     assert '"version": "2.0.0"' in raw.locator("pre").last.inner_text()

@@ -165,6 +165,11 @@ def test_overview_needs_reauth_trend(tenancy: Tenancy) -> None:
     assert trend[today.isoformat()] == 3  # c0, c1 and c2 (set again just now)
     assert trend[(today - timedelta(days=3)).isoformat()] == 1
     assert sum(trend.values()) == 4
+    # Every fourth day carries its date, counted back from today (evenly spaced, today's
+    # never crowded by another's).
+    labels = re.findall(r'class="daily-label"[^>]*>([^<]+)<', html)
+    days = [today - timedelta(days=n) for n in (12, 8, 4, 0)]
+    assert labels == [f"{d:%b} {d.day}" for d in days]
     assert f'href="/p/{tenancy.project.slug}/connections/?status=needs_reauth"' in html
     # A member counts only the connections shared with them.
     ConnectionGrant.objects.create(
