@@ -314,7 +314,14 @@ def _search_history_and_time_zone(page: Any) -> None:
     page.get_by_test_id("profile-menu").get_by_role("button", name="Save").click()
     page.get_by_text("Times are shown in Asia/Tokyo.").wait_for()
     expect(rows).to_have_count(1)  # back on the searched list
-    created = timezone.localtime(target.created_at, zoneinfo.ZoneInfo("Asia/Tokyo"))
+    target.refresh_from_db()
+    assert target.health_checked_at is not None
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    checked = timezone.localtime(target.health_checked_at, tokyo)
+    assert rows.first.get_by_test_id("last-checked").inner_text() == checked.strftime(
+        "%Y-%m-%d %H:%M JST"
+    )
+    created = timezone.localtime(target.created_at, tokyo)
     assert created.strftime("%Y-%m-%d %H:%M JST") in rows.first.inner_text()
     screenshot(page, "finding-10-times-in-the-users-time-zone")
 
