@@ -99,6 +99,7 @@ DAY_BAR = 28
 DAY_TOP = 18  # room for the tallest bar's count
 DAY_TRACK = 100  # the tallest bar
 DAY_BOTTOM = 22  # room for the day labels
+DAY_LABEL_EVERY = 4  # days between two labels (40 units each: a label has 160 units of room)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class DayBar:
     height: float  # at least 2 for a non-zero count, 0 for none
     center_x: int
     count_y: float
+    labelled: bool = False  # every fourth day, counted back from today, carries its date
 
     @property
     def day_label(self) -> str:
@@ -153,6 +155,7 @@ def daily_chart(rows: list[tuple[date, int]]) -> DailyChart:
                 height=height,
                 center_x=x + DAY_BAR // 2,
                 count_y=y - 4,
+                labelled=(len(rows) - 1 - index) % DAY_LABEL_EVERY == 0,
             )
         )
     total = sum(count for _day, count in rows)

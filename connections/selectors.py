@@ -639,6 +639,14 @@ _AUDIT_TITLES = {
     "connection.reauthenticated": "Re-authenticated",
     "connection.tokens_refreshed": "Tokens refreshed",
     "connection.status_changed": "Status changed",
+    "connection.disabled": "Disabled",
+    "connection.active": "Enabled",
+    "connection.created": "Connected",
+    "connection.credentials_replaced": "Credentials replaced",
+    "connection.renamed": "Renamed",
+    "connection.grant_set": "Access granted",
+    "connection.grant_removed": "Access removed",
+    "connection.organization_role": "Organization role changed",
     "connection.moved": "Moved to another profile",
 }
 
@@ -689,7 +697,7 @@ def _changes(before: Any, after: Any) -> str:
         if not value:
             return "–"
         if isinstance(value, dict):
-            return ", ".join(f"{k}: {v}" for k, v in value.items())
+            return ", ".join(f"{k}: {v if v not in ('', None) else '–'}" for k, v in value.items())
         return str(value)
 
     return f"{text(before)} → {text(after)}" if before or after else ""

@@ -252,3 +252,35 @@ def update_connections(rows: QuerySet[Connection], **fields: object) -> int:
     updated = rows.update(**fields)
     counters.recount()
     return updated
+
+
+def enter_needs_reauth(
+    connection: Connection, *, days_ago: int = 0, via_health: bool = False
+) -> None:
+    """The connection enters needs_reauth through the services (a status change, or a health
+    check the provider refused), its audit entry dated ``days_ago`` days back, then goes back
+    to active: what the overview's needs-reauth trend counts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import Health, Status
+    from connections.services.connections import connection_set_status
+    from connections.services.health import HealthResult, health_result_record
+    from projects.models import AuditEntry
+
+    actor = Actor.system()
+    if via_health:
+        health_result_record(
+            actor=actor,
+            connection=connection,
+            result=HealthResult(Health.NEEDS_REAUTH, timezone.now(), "401 from the provider"),
+        )
+    else:
+        connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
+    entry = AuditEntry.objects.filter(target_id=str(connection.pk)).latest("id")
+    assert entry.after is not None and entry.after["status"] == Status.NEEDS_REAUTH
+    AuditEntry.objects.filter(pk=entry.pk).update(
+        created_at=timezone.now() - timedelta(days=days_ago)
+    )
+    connection_set_status(actor=actor, connection=connection, status=Status.ACTIVE)

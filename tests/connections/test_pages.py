@@ -972,7 +972,7 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
         assert "2 · 66.7%" in chart and "1 · 33.3%" in chart
         assert "1.0.0: 2 connections (66.7%)" in chart  # the accessible description
         assert "style=" not in chart
-        assert '<table class="visually-hidden">' in html
+        assert '<div class="visually-hidden"><table>' in html  # a table is never 1px wide
         assert html.count('<svg class="adoption-chart"') == 1
         head_title = re.search(r"<title>(.*?)</title>", html, re.S)
         assert head_title is not None and "<" not in head_title.group(1)

@@ -14,10 +14,12 @@ from django.test import Client
 from connections.models import Connection, Health, Status
 from connections.services.tokens import connection_refresh_tokens
 from projects.crypto import decrypt_json
+from projects.models import Role
 from projects.services import Actor
 from sandbox.demo import seed_sandbox_oauth_profile, seed_sandbox_profile
 from tests.conftest import screenshot
-from tests.factories import make_api_key, make_project
+from tests.e2e.test_connections import log_in
+from tests.factories import make_api_key, make_member, make_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +67,22 @@ def test_oauth_connect_through_the_sandbox(browser: Any, live_server: Any, setti
         context.close()
     connection = Connection.objects.get(profile=profile)
     assert connection.status == Status.ACTIVE and connection.origin_owner_name == "Noor"
+    # Health checked right after the connect, not left "Not checked" (finding 8): as the
+    # project's owner sees it on the connection page, with the check in the timeline.
+    assert connection.health == Health.HEALTHY and connection.health_checked_at is not None
+    make_member(project.organization, Role.OWNER, username="olga-owner")
+    dashboard = browser.new_context()
+    page = dashboard.new_page()
+    try:
+        log_in(page, live_server.url, "olga-owner")
+        page.goto(f"{live_server.url}/p/{project.slug}/connections/{connection.public_id}/")
+        assert page.get_by_test_id("health-badge").inner_text() == "Healthy"
+        checks = page.get_by_test_id("timeline").locator('[data-kind="health-healthy"]')
+        assert checks.count() == 1
+        assert page.get_by_test_id("timeline").get_by_text("Connected", exact=True).count() == 1
+        screenshot(page, "finding-08-health-checked-after-oauth-connect")
+    finally:
+        dashboard.close()
     tokens = decrypt_json(connection.oauth_tokens)
     assert tokens["access_token"] not in connection.oauth_tokens  # encrypted at rest
     assert tokens["expires_at"] > time.time()

@@ -43,6 +43,10 @@ def test_upload_publish_and_danger_zone(page: Any, live_server: Any, tmp_path: P
     page.get_by_test_id("conflict").wait_for()
     page.get_by_role("button", name="Publish", exact=True).click()
     page.get_by_text("immutable versioning is on").first.wait_for()
+    # Said once, by the refusal: no second (yellow) box repeating the conflict.
+    assert page.locator("main").inner_text().count("immutable versioning is on") == 1
+    assert page.get_by_test_id("conflict").count() == 0
+    screenshot(page, "finding-06-upload-conflict-once")
 
     # Danger Zone: a wrong confirmation changes nothing; the slug turns immutability off.
     page.goto(f"{base}/settings/danger-zone/")

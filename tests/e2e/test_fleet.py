@@ -15,7 +15,7 @@ from connections.models import BulkRun, Connection, HealthCheck, Status
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
 from rollouts.models import NoticeRun, ProfileMigration
-from rollouts.services import notice_run_advance
+from rollouts.tasks import send_migration_notices
 from tests.conftest import screenshot
 from tests.e2e.test_dashboard import log_in
 
@@ -43,15 +43,26 @@ def test_migration_default_polling_select_all_csv_and_timeline(page: Any, live_s
     old.refresh_from_db()
     assert new.is_default and not old.is_default
     # A sending in progress: the pending section follows the worker by itself, then stops.
+    # The worker's batches run here (the real task, by hand): the rows on the page first.
     pending = migration.from_profile.connections.count()
     run = NoticeRun.objects.create(migration=migration, queued=pending)
     page.reload()
     page.get_by_test_id("notice-run").get_by_text(f"0 of {pending}").wait_for()
     assert page.get_by_test_id("pending-card").get_attribute("data-polling") == "1"
-    notice_run_advance(run_id=run.pk, processed=pending // 2, sent=pending // 2)
-    page.get_by_test_id("notice-run").get_by_text(f"{pending // 2} of {pending}").wait_for()
+    shown = page.get_by_test_id("pending-card").locator("input[name=ids]")
+    first = [shown.nth(i).get_attribute("value") for i in range(shown.count())]
+    ids = list(migration.from_profile.connections.values_list("public_id", "pk"))
+    batch = [pk for public_id, pk in ids if str(public_id) in first]
+    rest = [pk for _, pk in ids if pk not in batch]
+    assert batch and rest
+    send_migration_notices.call(migration.pk, batch, "test", run.pk)
+    progress = f"{len(batch)} of {pending} accounts done · {len(batch)} sent"
+    page.get_by_test_id("notice-run").get_by_text(progress).wait_for()
+    notices = page.get_by_test_id("last-notice")
+    assert notices.count() == len(batch)
+    assert all(" sent" in t and "never" not in t for t in notices.all_inner_texts())
     screenshot(page, "finding-03-migration-page-follows-the-sending")
-    notice_run_advance(run_id=run.pk, processed=pending, sent=pending)
+    send_migration_notices.call(migration.pk, rest, "test", run.pk)
     done = page.locator('[data-testid="notice-run"][data-state="done"]')
     done.wait_for()
     assert page.get_by_test_id("pending-card").get_attribute("data-polling") is None
@@ -70,6 +81,9 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     offer.wait_for()
     offer.get_by_label(f"Select all {matching} matching", exact=False).check()
     screenshot(page, "finding-07-select-all-matching")
+    errored = list(
+        Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).values_list("pk")
+    )
     page.get_by_role("button", name="Disable").click()
     page.locator('[data-testid="bulk-run"][data-state="done"]').wait_for()
     summary = page.get_by_test_id("bulk-run-summary").inner_text()
@@ -86,14 +100,15 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     assert rows[0][0] == "connection_id" and len(rows) == disabled + 1
     assert {r[6] for r in rows[1:]} == {"disabled"}
     # The timeline of one of them: its health checks and the status change just made.
-    connection = Connection.objects.filter(project__slug=SLUG, status=Status.DISABLED).first()
-    assert connection is not None
+    connection = Connection.objects.get(pk=errored[0][0])
     page.goto(f"{base}/connections/{connection.public_id}/")
     page.get_by_role("button", name="Check now").click()
     page.wait_for_load_state("networkidle")
     page.reload()
     timeline = page.get_by_test_id("timeline")
     assert timeline.locator('[data-kind^="health-"]').count() >= 1
-    assert HealthCheck.objects.filter(connection=connection).exists()
-    assert "status" in timeline.inner_text().lower()
+    check = HealthCheck.objects.filter(connection=connection).latest("id")
+    assert check.host and check.host in timeline.inner_text(), "the host called is shown"
+    disabled = timeline.locator('[data-kind="audit"]', has_text="Disabled")
+    assert "status: error → status: disabled" in disabled.inner_text()
     screenshot(page, "finding-08-connection-timeline")

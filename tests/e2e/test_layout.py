@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import json
 import os
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import expect
 
-from connections.models import Connection
+from connections.models import Connection, Health, Status
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import profile_create, profile_set_pin
 from projects.services import Actor
 from rollouts.models import ProfileMigration
 from rollouts.services import migration_create
 from tests.conftest import SCREENSHOT_DIR, screenshot
 from tests.e2e.test_dashboard import log_in
+from tests.factories import enter_needs_reauth
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -166,10 +170,18 @@ def test_every_page_passes_axe_and_fits_for_the_owner(axe_page: Any, live_server
     migration_create(
         actor=Actor.system(), project=old.project, from_profile=old, to_profile=new, title="To 2"
     )
+    profile_set_pin(actor=Actor.system(), profile=new, pin="2.0.0")  # a pin change to list
+    # The overview's needs-reauth trend: three connections today, one three days ago.
+    active = Connection.objects.filter(project__slug=SLUG, status=Status.ACTIVE).order_by("id")
+    for n, connection in enumerate(active[:4]):
+        enter_needs_reauth(connection, days_ago=3 if n == 3 else 0)
     page = axe_page
     log_in(page, live_server.url)
     _audit(page, live_server.url, "owner")
     base = f"{live_server.url}/p/{SLUG}"
+    page.set_viewport_size({"width": 1366, "height": 900})
+    _overview_tells_the_truth(page, base, migration_total=old.connections.count())
+    _compare_is_a_structured_diff(page, base)
     # The findings' pages, shown fixed: the top bar at 390 px, the connections table and the
     # version page at 1366 px, with the document no wider than the window.
     page.set_viewport_size({"width": 390, "height": 844})
@@ -196,10 +208,122 @@ def test_every_page_passes_axe_and_fits_for_the_owner(axe_page: Any, live_server
     assert page.evaluate("() => document.activeElement.textContent.trim()") == (
         "Skip to main content"
     )
+    assert page.get_by_role("link", name="Skip to main content").is_visible()
+    screenshot(page, "finding-10-skip-link-focused")
     page.locator("body").click(position={"x": 5, "y": 300})
     page.keyboard.press("/")
     assert page.evaluate("() => document.activeElement.id") == "connection-search"
     screenshot(page, "finding-10-axe-clean-connections")
+    _search_history_and_time_zone(page)
+
+
+def _overview_tells_the_truth(page: Any, base: str, *, migration_total: int) -> None:
+    """Finding 4: counts by status and health linking to the filtered lists, the needs-reauth
+    trend, the open migration with its progress, recent publishes and pin changes, recent
+    failures."""
+    page.goto(f"{base}/")
+    counts = page.get_by_test_id("overview-counts")
+    errors = Connection.objects.filter(project__slug=SLUG, status=Status.ERROR).count()
+    unhealthy = Connection.objects.filter(project__slug=SLUG, health=Health.UNHEALTHY).count()
+    assert errors and unhealthy
+    for testid, n in (("count-status-error", errors), ("count-health-unhealthy", unhealthy)):
+        assert counts.locator("li", has=page.get_by_test_id(testid)).locator(
+            "strong"
+        ).inner_text() == str(n)
+    trend = page.get_by_test_id("overview-reauth")
+    bars = trend.locator(".daily-bar")
+    assert bars.count() == 14
+    assert bars.last.get_attribute("data-count") == "3"
+    assert bars.nth(13 - 3).get_attribute("data-count") == "1"
+    assert bars.last.locator(".daily-label").count() == 1
+    migrations = page.get_by_test_id("overview-migrations")
+    assert "To 2" in migrations.inner_text()
+    assert f"0 of {migration_total} moved" in migrations.inner_text()
+    assert migrations.get_by_test_id("progress-bar").is_visible()
+    changes = page.get_by_test_id("overview-changes").inner_text()
+    assert "profile.pin_changed" in changes and "connector_version.published" in changes
+    failures = page.get_by_test_id("overview-failures").locator("li")
+    assert failures.count() >= 1 and "Unhealthy" in failures.first.inner_text()
+    screenshot(page, "finding-04-overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+    screenshot(page, "finding-04-overview-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_test_id("count-status-error").click()
+    page.wait_for_load_state("networkidle")
+    assert "status=error" in page.url
+    assert page.get_by_test_id("connection-count").inner_text().startswith(f"{errors} ")
+
+
+def _compare_is_a_structured_diff(page: Any, base: str) -> None:
+    """Finding 9: the compare page diffs by section, each row marked added, removed or
+    changed with its change level; the raw JSON waits behind a toggle."""
+    older = ConnectorVersion.objects.get(connector__key="acme_crm", version="1.1.0")
+    newer = ConnectorVersion.objects.get(connector__key="acme_crm", version="2.0.0")
+    page.goto(f"{base}/connectors/acme_crm/compare/?a={older.pk}&b={newer.pk}")
+    rows = page.eval_on_selector_all(
+        '[data-testid="diff-row"]',
+        "rows => rows.map(r => [r.closest('section').dataset.testid, r.dataset.kind,"
+        " r.dataset.level, r.querySelector('code').textContent])",
+    )
+    assert ["diff-section-fields", "added", "major", "authentication.configFields[region]"] in rows
+    assert ["diff-section-actions", "removed", "major", "actions[list_deal_stages]"] in rows
+    assert {kind for _, kind, _, _ in rows} == {"added", "removed", "changed"}
+    fields = page.get_by_test_id("diff-section-fields")
+    assert "major" in fields.locator("h2").inner_text()
+    assert "+ added" in fields.inner_text()
+    raw = page.get_by_test_id("raw-json")
+    assert not raw.locator("pre").first.is_visible(), "the raw JSON is behind the toggle"
+    screenshot(page, "finding-09-compare-structured-diff")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+    screenshot(page, "finding-09-compare-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    raw.locator("summary").click()
+    assert raw.locator("pre").first.is_visible()
+    assert '"version": "2.0.0"' in raw.locator("pre").last.inner_text()
+
+
+def _search_history_and_time_zone(page: Any) -> None:
+    """Finding 10: Back and Forward after an HTMX search restore the list with its query;
+    times are shown in the time zone chosen in the profile menu. The search is focused."""
+    target = Connection.objects.filter(project__slug=SLUG).order_by("id").first()
+    assert target is not None
+    rows = page.get_by_test_id("connection-row")
+    every = rows.count()
+    assert every > 1
+    page.keyboard.type(target.origin_owner_id)
+    expect(rows).to_have_count(1)
+    assert f"q={target.origin_owner_id}" in page.url  # pushed by HTMX
+    rows.first.get_by_role("link", name=target.name).click()
+    page.wait_for_url(f"**/connections/{target.public_id}/")
+    search = page.locator("#connection-search")
+    page.go_back()
+    expect(rows).to_have_count(1)
+    assert search.input_value() == target.origin_owner_id
+    page.go_back()
+    expect(rows).to_have_count(every)
+    assert search.input_value() == ""
+    page.go_forward()
+    expect(rows).to_have_count(1)
+    assert search.input_value() == target.origin_owner_id
+    screenshot(page, "finding-10-back-forward-keeps-the-search")
+    # The user's time zone, from the profile menu, on every time shown.
+    page.get_by_test_id("profile-menu").get_by_role("button").first.click()
+    page.get_by_label("Time zone").fill("Asia/Tokyo")
+    page.get_by_test_id("profile-menu").get_by_role("button", name="Save").click()
+    page.get_by_text("Times are shown in Asia/Tokyo.").wait_for()
+    expect(rows).to_have_count(1)  # back on the searched list
+    target.refresh_from_db()
+    assert target.health_checked_at is not None
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    checked = timezone.localtime(target.health_checked_at, tokyo)
+    assert rows.first.get_by_test_id("last-checked").inner_text() == checked.strftime(
+        "%Y-%m-%d %H:%M JST"
+    )
+    created = timezone.localtime(target.created_at, tokyo)
+    assert created.strftime("%Y-%m-%d %H:%M JST") in rows.first.inner_text()
+    screenshot(page, "finding-10-times-in-the-users-time-zone")
 
 
 def test_every_page_passes_axe_and_fits_for_a_viewer_and_each_role_navigates(

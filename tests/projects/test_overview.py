@@ -15,14 +15,19 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, Status, SubjectType
 from connections.services.connections import connection_set_status
-from connections.services.health import HealthResult, health_result_record
 from profiles.services import profile_set_pin
 from projects.extensions import overview
 from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create
 from tests.conftest import Tenancy
-from tests.factories import make_connection, make_profile, publish_version, update_connections
+from tests.factories import (
+    enter_needs_reauth,
+    make_connection,
+    make_profile,
+    publish_version,
+    update_connections,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,26 +127,6 @@ def test_a_new_app_adds_its_panel_through_the_slot(tenancy: Tenancy) -> None:
         del overview._providers[f"{failed_deliveries.__module__}.{failed_deliveries.__qualname__}"]
 
 
-def _reauth(connection: Connection, *, days_ago: int = 0, via_health: bool = False) -> None:
-    """The connection enters needs_reauth through the services (a status change, or a health
-    check the provider refused), its audit entry dated ``days_ago`` days back."""
-    actor = Actor.system()
-    if via_health:
-        health_result_record(
-            actor=actor,
-            connection=connection,
-            result=HealthResult(Health.NEEDS_REAUTH, timezone.now(), "401 from the provider"),
-        )
-    else:
-        connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
-    entry = AuditEntry.objects.filter(target_id=str(connection.pk)).latest("id")
-    assert entry.after is not None and entry.after["status"] == Status.NEEDS_REAUTH
-    AuditEntry.objects.filter(pk=entry.pk).update(
-        created_at=timezone.now() - timedelta(days=days_ago)
-    )
-    connection_set_status(actor=actor, connection=connection, status=Status.ACTIVE)
-
-
 def _trend(html: str) -> dict[str, int]:
     panel = html[html.index('data-testid="overview-reauth"') :]
     panel = panel[: panel.index("</svg>")]
@@ -155,11 +140,11 @@ def test_overview_needs_reauth_trend(tenancy: Tenancy) -> None:
     _n, html = _get(tenancy.client("admin"), url)
     assert 'data-testid="overview-counts"' in html
     assert 'data-testid="overview-reauth"' not in html  # nothing entered needs_reauth yet
-    _reauth(c0)
-    _reauth(c0)  # twice the same day: one connection
-    _reauth(c1, via_health=True)
-    _reauth(c2, days_ago=3)
-    _reauth(c3, days_ago=20)  # older than the chart
+    enter_needs_reauth(c0)
+    enter_needs_reauth(c0)  # twice the same day: one connection
+    enter_needs_reauth(c1, via_health=True)
+    enter_needs_reauth(c2, days_ago=3)
+    enter_needs_reauth(c3, days_ago=20)  # older than the chart
     connection_set_status(actor=Actor.system(), connection=c2, status=Status.NEEDS_REAUTH)
     for before, after in (
         ("needs_reauth", "needs_reauth"),  # a change of health only: it was there already
@@ -180,6 +165,11 @@ def test_overview_needs_reauth_trend(tenancy: Tenancy) -> None:
     assert trend[today.isoformat()] == 3  # c0, c1 and c2 (set again just now)
     assert trend[(today - timedelta(days=3)).isoformat()] == 1
     assert sum(trend.values()) == 4
+    # Every fourth day carries its date, counted back from today (evenly spaced, today's
+    # never crowded by another's).
+    labels = re.findall(r'class="daily-label"[^>]*>([^<]+)<', html)
+    days = [today - timedelta(days=n) for n in (12, 8, 4, 0)]
+    assert labels == [f"{d:%b} {d.day}" for d in days]
     assert f'href="/p/{tenancy.project.slug}/connections/?status=needs_reauth"' in html
     # A member counts only the connections shared with them.
     ConnectionGrant.objects.create(
@@ -197,13 +187,13 @@ def test_overview_needs_reauth_trend_queries_do_not_grow(tenancy: Tenancy) -> No
     _world(tenancy, 3)
     url = reverse("project_home", args=[tenancy.project.slug])
     profile = make_profile(tenancy.project, "other_crm", "other", version="1.0.0")
-    _reauth(make_connection(profile, "first"))
+    enter_needs_reauth(make_connection(profile, "first"))
     client = tenancy.client("owner")
     _get(client, url)  # the session's first visit writes it
     before, html = _get(client, url)
     assert sum(_trend(html).values()) == 1
     for i in range(12):
-        _reauth(make_connection(profile, f"more-{i}"), days_ago=i, via_health=i % 2 == 0)
+        enter_needs_reauth(make_connection(profile, f"more-{i}"), days_ago=i, via_health=i % 2 == 0)
     cache.clear()
     with CaptureQueriesContext(db) as ctx:
         html = client.get(url).content.decode()
