@@ -125,9 +125,12 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -
     return render(request, "profiles/detail.html#pin-preview", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
+    if request.method == "GET":  # the address a refused save leaves in the browser: the page
+        get_profile_for_user(request.user, project_slug, profile_id)
+        return redirect("profile_detail", project_slug, profile_id)
     access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
     form = PinForm(request.POST)
     valid = form.is_valid()

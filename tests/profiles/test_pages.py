@@ -128,6 +128,14 @@ def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None
     url = reverse("profile_pin", args=[tenancy.project.slug, profile.public_id])
     bad = client.post(url, {"pin": "^1.0.0", "action": "save"})
     assert bad.status_code == 400 and "npm-style" in bad.content.decode()
+    # The address a refused save leaves in the browser leads back to the page (not a 405);
+    # another tenant's profile id stays a 404.
+    back = client.get(url)
+    assert back.status_code == 302 and back["Location"] == reverse(
+        "profile_detail", args=[tenancy.project.slug, profile.public_id]
+    )
+    stranger = tenancy.client("stranger")
+    assert stranger.get(url).status_code == 404
     assert client.post(url, {"pin": "1.0.x", "action": "save"}).status_code == 302
     profile.refresh_from_db()
     assert profile.pin == "1.0.x"
