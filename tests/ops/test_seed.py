@@ -61,6 +61,15 @@ def test_seed_demo_connections_statuses_grants_and_idempotence() -> None:
     oldest = demo.order_by("created_at").first()
     newest = demo.order_by("-created_at").first()
     assert oldest and newest and (newest.created_at - oldest.created_at).days >= 60
+    # The needs-reauth trend has a history: each such connection entered needs_reauth through
+    # a health check within the last 14 days, on several days.
+    from connections.selectors import needs_reauth_per_day
+
+    owner = Membership.objects.get(organization=production.organization, role="owner")
+    trend = needs_reauth_per_day(production, rbac.Viewer(owner.user, owner))
+    reauth = demo.filter(project=production, status=Status.NEEDS_REAUTH).count()
+    assert reauth > 0 and sum(n for _day, n in trend) == reauth
+    assert sum(1 for _day, n in trend if n) >= 3
     # Older connections on older releases: the adoption chart has several bars.
     acme = demo.filter(project=production, connector__key="acme_crm")
     assert acme.values("resolved_version").distinct().count() >= 2

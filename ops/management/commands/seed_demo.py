@@ -28,7 +28,7 @@ from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.crypto import encrypt_json
-from projects.models import Membership, Organization, Project, Role, Team
+from projects.models import AuditEntry, Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
 from projects.support import ensure_support_group
 from sandbox.demo import (
@@ -276,8 +276,45 @@ def seed_connections() -> bool:
     for connection in created:
         connection.created_at, connection.updated_at = times[connection.origin_owner_id]
     Connection.objects.bulk_update(created, ["created_at", "updated_at"], batch_size=100)
+    seed_reauth_history(rng, created)
     seed_access()
     return True
+
+
+def seed_reauth_history(rng: random.Random, rows: list[Connection]) -> None:
+    """The health checks that moved the demo's needs-reauth connections there, spread over the
+    last two weeks (the overview's needs-reauth trend): the audit entry a health check writes
+    (connections.services.health), at the time of the connection's last check."""
+    actor = Actor.system()
+    now = timezone.now()
+    entries = []
+    for connection in rows:
+        if connection.status != Status.NEEDS_REAUTH:
+            continue
+        at = max(connection.created_at, now - timedelta(days=rng.uniform(0, 13.5)))
+        connection.health_checked_at = at
+        entries.append(
+            AuditEntry(
+                organization_id=connection.project.organization_id,
+                project=connection.project,
+                actor_label=actor.label,
+                action="connection.health_changed",
+                target_type="connection",
+                target_id=str(connection.pk),
+                target_repr=str(connection)[:200],
+                before={"health": Health.HEALTHY, "status": Status.ACTIVE},
+                after={
+                    "health": Health.NEEDS_REAUTH,
+                    "status": Status.NEEDS_REAUTH,
+                    "detail": connection.health_error,
+                },
+            )
+        )
+    stored = AuditEntry.objects.bulk_create(entries)
+    for entry, connection in zip(stored, [c for c in rows if c.status == Status.NEEDS_REAUTH]):
+        entry.created_at = connection.health_checked_at
+    AuditEntry.objects.bulk_update(stored, ["created_at"], batch_size=100)
+    Connection.objects.bulk_update(rows, ["health_checked_at"], batch_size=100)
 
 
 def seed_access() -> None:
