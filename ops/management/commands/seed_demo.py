@@ -311,7 +311,8 @@ def seed_reauth_history(rng: random.Random, rows: list[Connection]) -> None:
             )
         )
     stored = AuditEntry.objects.bulk_create(entries)
-    for entry, connection in zip(stored, [c for c in rows if c.status == Status.NEEDS_REAUTH]):
+    reauth = [c for c in rows if c.status == Status.NEEDS_REAUTH]
+    for entry, connection in zip(stored, reauth, strict=True):
         entry.created_at = connection.health_checked_at
     AuditEntry.objects.bulk_update(stored, ["created_at"], batch_size=100)
     Connection.objects.bulk_update(rows, ["health_checked_at"], batch_size=100)
