@@ -1,9 +1,9 @@
 """Connection counts that cost the same at a thousand rows and at ten million.
 
-``ConnectionCount`` holds one row per (profile, resolved version, status) with how many
-connections are in that state. Every write that creates, deletes, moves a connection to
-another profile, or changes its status or resolved version tells this module, in its own
-transaction::
+``ConnectionCount`` holds one row per (profile, resolved version, status, health) with how
+many connections are in that state. Every write that creates, deletes, moves a connection to
+another profile, or changes its status, health or resolved version tells this module, in its
+own transaction::
 
     counters.added(connection)                 # created (or counters.added(*rows))
     counters.removed(connection)               # about to be deleted, or deleted
@@ -41,6 +41,7 @@ class Key(NamedTuple):
     profile_id: int
     version_pk: int  # 0: no resolved version
     status: str
+    health: str
     project_id: int
     connector_id: int
 
@@ -50,6 +51,7 @@ def key_of(connection: Connection) -> Key:
         connection.profile_id,
         connection.resolved_version_id or 0,
         connection.status,
+        connection.health,
         connection.project_id,
         connection.connector_id,
     )
@@ -67,7 +69,7 @@ def removed(*connections: Connection) -> None:
 
 def changed(before: Key, connection: Connection) -> None:
     """The connection moved from ``before`` (its ``key_of`` before the change) to its state
-    now: nothing to do when neither profile, status nor resolved version changed."""
+    now: nothing to do when neither profile, status, health nor resolved version changed."""
     after = key_of(connection)
     if after != before:
         apply({before: -1, after: +1})
@@ -95,10 +97,19 @@ def _increment(key: Key, n: int) -> None:
     with db.cursor() as cursor:
         cursor.execute(  # the table's own name and placeholders only: no input in the SQL
             f"INSERT INTO {table} AS c "  # noqa: S608
-            "(project_id, connector_id, profile_id, version_pk, status, n) "
-            "VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (profile_id, version_pk, status) DO UPDATE SET n = c.n + excluded.n",
-            [key.project_id, key.connector_id, key.profile_id, key.version_pk, key.status, n],
+            "(project_id, connector_id, profile_id, version_pk, status, health, n) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (profile_id, version_pk, status, health) "
+            "DO UPDATE SET n = c.n + excluded.n",
+            [
+                key.project_id,
+                key.connector_id,
+                key.profile_id,
+                key.version_pk,
+                key.status,
+                key.health,
+                n,
+            ],
         )
 
 
@@ -106,7 +117,7 @@ def _decrement(key: Key, n: int) -> None:
     """``n`` fewer (the CHECK constraint refuses a count below zero; so does a counter that is
     missing: either means a write went past this module)."""
     updated = ConnectionCount.objects.filter(
-        profile_id=key.profile_id, version_pk=key.version_pk, status=key.status
+        profile_id=key.profile_id, version_pk=key.version_pk, status=key.status, health=key.health
     ).update(n=F("n") - n)
     if not updated:
         raise IntegrityError(
@@ -122,11 +133,11 @@ def version_deleting(*, version: ConnectorVersion, **_: object) -> None:
     version_id = version.pk
     deltas: dict[Key, int] = defaultdict(int)
     rows = ConnectionCount.objects.filter(version_pk=version_id, n__gt=0).values_list(
-        "profile_id", "status", "project_id", "connector_id", "n"
+        "profile_id", "status", "health", "project_id", "connector_id", "n"
     )
-    for profile_id, status, project_id, connector_id, n in rows:
-        deltas[Key(profile_id, version_id, status, project_id, connector_id)] -= n
-        deltas[Key(profile_id, 0, status, project_id, connector_id)] += n
+    for profile_id, status, health, project_id, connector_id, n in rows:
+        deltas[Key(profile_id, version_id, status, health, project_id, connector_id)] -= n
+        deltas[Key(profile_id, 0, status, health, project_id, connector_id)] += n
     apply(deltas)
 
 
@@ -169,6 +180,7 @@ def total(
     connector_key: str = "",
     profile_public_id: UUID | None = None,
     status: str = "",
+    health: str = "",
     version_number: str = "",
 ) -> int:
     """How many connections of the project match these (all optional) conditions."""
@@ -179,6 +191,8 @@ def total(
         rows = rows.filter(profile__public_id=profile_public_id)
     if status:
         rows = rows.filter(status=status)
+    if health:
+        rows = rows.filter(health=health)
     if version_number:
         numbered = ConnectorVersion.objects.filter(version=version_number).values("pk")
         rows = rows.filter(version_pk__in=numbered)
@@ -192,6 +206,16 @@ def by_status(project_id: int, *, profile_id: int | None = None) -> dict[str, in
     return dict(rows.values_list("status").annotate(total=Sum("n")).values_list("status", "total"))
 
 
+def by_status_and_health(project_id: int) -> list[tuple[str, str, int]]:
+    """(status, health, connections) of the project: the overview's figures."""
+    rows = ConnectionCount.objects.filter(project_id=project_id, n__gt=0)
+    return list(
+        rows.values_list("status", "health")
+        .annotate(total=Sum("n"))
+        .values_list("status", "health", "total")
+    )
+
+
 # --- Repair ------------------------------------------------------------------------------------
 
 
@@ -201,11 +225,11 @@ def fresh(project_id: int | None = None) -> dict[Key, int]:
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
     groups = rows.values_list(
-        "profile_id", "resolved_version_id", "status", "project_id", "connector_id"
+        "profile_id", "resolved_version_id", "status", "health", "project_id", "connector_id"
     ).annotate(n=Count("pk"))
     return {
-        Key(profile_id, version_id or 0, status, project_id_, connector_id): n
-        for profile_id, version_id, status, project_id_, connector_id, n in groups
+        Key(profile_id, version_id or 0, status, health, project_id_, connector_id): n
+        for profile_id, version_id, status, health, project_id_, connector_id, n in groups
     }
 
 
@@ -215,7 +239,8 @@ def stored(project_id: int | None = None) -> dict[Key, int]:
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
     return {
-        Key(r.profile_id, r.version_pk, r.status, r.project_id, r.connector_id): r.n for r in rows
+        Key(r.profile_id, r.version_pk, r.status, r.health, r.project_id, r.connector_id): r.n
+        for r in rows
     }
 
 
@@ -243,6 +268,7 @@ def recount(project_id: int | None = None) -> int:
                     profile_id=k.profile_id,
                     version_pk=k.version_pk,
                     status=k.status,
+                    health=k.health,
                     n=n,
                 )
                 for k, n in sorted(want.items())

@@ -295,9 +295,10 @@ class ConnectSession(models.Model):
 
 
 class ConnectionCount(models.Model):
-    """How many connections are on one profile, resolved to one version, in one status: kept
-    by ``connections.counters`` in the transaction of every write that creates, moves,
-    deletes or changes a connection, so that counting costs the same at any number of rows.
+    """How many connections are on one profile, resolved to one version, in one status and one
+    health: kept by ``connections.counters`` in the transaction of every write that creates,
+    moves, deletes or changes a connection, so that counting costs the same at any number of
+    rows.
 
     ``version_pk`` is the resolved version's id, 0 for none (a plain integer, not a foreign
     key: a unique key over a nullable column would not match its NULL rows)."""
@@ -307,17 +308,23 @@ class ConnectionCount(models.Model):
     profile = models.ForeignKey(ConnectorProfile, on_delete=models.CASCADE, related_name="+")
     version_pk = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices)
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     n = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["profile", "version_pk", "status"], name="connection_count_key"
+                fields=["profile", "version_pk", "status", "health"],
+                name="connection_count_key_health",
             ),
             models.CheckConstraint(condition=Q(n__gte=0), name="connection_count_not_negative"),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in Status]),
                 name="connection_count_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(health__in=[h.value for h in Health]),
+                name="connection_count_health_valid",
             ),
         ]
         indexes = [

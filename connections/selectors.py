@@ -276,14 +276,15 @@ def list_count(
 ) -> tuple[int, bool]:
     """The list's count (``connections``: the filtered rows): exact from the counters when the
     viewer sees every connection and filters only by what they count (connector, profile,
-    status, version); for a member, the two parts of their scope counted apart (each through
+    status, health, version); for a member, the two parts of their scope counted apart (each through
     its own index, ``rbac.scope_parts``); else counted up to the cap. (count, capped?)"""
-    if viewer.sees_all and not (filters.search.strip() or filters.health or filters.fields):
+    if viewer.sees_all and not (filters.search.strip() or filters.fields):
         total = counters.total(
             project.pk,
             connector_key=filters.connector_key,
             profile_public_id=filters.profile_id,
             status=filters.status,
+            health=filters.health,
             version_number=filters.version,
         )
         return total, False
@@ -556,12 +557,18 @@ def latest_reauth_session(connection: Connection) -> ReauthLink | None:
 
 def counts_by_status_and_health(project: Project, viewer: rbac.Viewer) -> dict[str, dict[str, int]]:
     """The overview's figures among the connections ``viewer`` may see, in one grouped query:
-    {"status": {value: n}, "health": {value: n}, "total": {"all": n}}."""
-    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+    {"status": {value: n}, "health": {value: n}, "total": {"all": n}}. From the counters for
+    those who see every connection (the same cost at any size); over a member's scope (their
+    grants and the organization-wide rows, each through its index) otherwise."""
+    if viewer.sees_all:
+        groups = counters.by_status_and_health(project.pk)
+    else:
+        rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+        groups = list(rows.order_by().values_list("status", "health").annotate(n=Count("pk")))
     status: dict[str, int] = {}
     health: dict[str, int] = {}
     total = 0
-    for s, h, n in rows.order_by().values_list("status", "health").annotate(n=Count("pk")):
+    for s, h, n in groups:
         status[s] = status.get(s, 0) + n
         health[h] = health.get(h, 0) + n
         total += n

@@ -292,15 +292,21 @@ def _log(
         if moved and resolved is not None:
             changes["resolved_version_id"] = resolved.id
         with transaction.atomic():
-            # Only from the version it was read on: a concurrent request that moved it first
-            # has counted the move already (connections.counters).
+            # Only from the state it was read in (version, status, health: what it is counted
+            # under): a concurrent write that changed it first has counted its own change
+            # (connections.counters); the move then waits for the next request.
             rows = Connection.objects.filter(
-                pk=connection.pk, resolved_version_id=connection.resolved_version_id
+                pk=connection.pk,
+                resolved_version_id=connection.resolved_version_id,
+                status=connection.status,
+                health=connection.health,
             ).update(**changes)
             if rows and moved and resolved is not None:
                 counted = counters.key_of(connection)
                 connection.resolved_version_id = resolved.id
                 counters.changed(counted, connection)
+            elif not rows:
+                Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
         connection.last_used_at = now
     return duration
 

@@ -322,10 +322,12 @@ def save_connection(
                 to_profile_id=str(session.profile.public_id),
             )
         announce_status(connection, before["status"])
-    if verified:
-        Connection.objects.filter(pk=connection.pk).update(
-            health=Health.HEALTHY, health_checked_at=now, last_healthy_at=now
-        )
+    if verified:  # the row is new or locked above
+        counted = counters.key_of(connection)
+        connection.health = Health.HEALTHY
+        connection.health_checked_at = connection.last_healthy_at = now
+        connection.save(update_fields=["health", "health_checked_at", "last_healthy_at"])
+        counters.changed(counted, connection)
     session.used_at = now
     session.connection = connection
     # The language the page was shown in (the session's, else the browser's): the next

@@ -22,7 +22,14 @@ from projects.crypto import decrypt_json, mask
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import Tenancy
-from tests.factories import make_api_key, make_connection, make_profile, make_team, member_id
+from tests.factories import (
+    make_api_key,
+    make_connection,
+    make_profile,
+    make_team,
+    member_id,
+    update_connections,
+)
 from tests.provider import Answer, Provider, provider_server
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +211,7 @@ def test_filters(world: World, many: dict[str, Connection]) -> None:
     }
     on_first = {"resolved_version": "1.0.0", "connector_key": "acme_crm"}
     assert ids(get(BASE, on_first)) == [pk["known"]]
-    Connection.objects.filter(public_id=pk["alpha"]).update(health=Health.HEALTHY)
+    update_connections(Connection.objects.filter(public_id=pk["alpha"]), health=Health.HEALTHY)
     assert ids(get(BASE, {"health": "healthy"})) == [pk["alpha"]]
     # blank parameters mean "no filter"
     blank = get(BASE, {"status": "", "profile_id": "", "connector_key": "", "search": ""})

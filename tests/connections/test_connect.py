@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from connections import counters
 from connections.models import Connection, ConnectSession, Health, Status
 from connections.services.connect import connect_session_create
 from profiles.models import ConnectorProfile
@@ -199,6 +200,8 @@ def test_api_key_connect_creates_the_connection(
     assert decrypt_json(connection.config_secrets) == {"api_key": SECRET}
     assert connection.config_values == {"region": "eu"}
     assert connection.health == Health.HEALTHY
+    assert counters.stored() == counters.fresh()  # counted as healthy, not as "not checked"
+    assert counters.total(connection.project_id, health=Health.HEALTHY) == 1
     assert len(provider.calls("/me")) == 1
     assert SECRET not in done.content.decode()
     # single use
@@ -272,6 +275,7 @@ def test_reauthentication_replaces_credentials_and_moves_profile(
     assert connection.profile_id == profile.pk
     assert connection.moved_from_profile_id == old.pk and connection.moved_at is not None
     assert connection.status == Status.ACTIVE
+    assert counters.stored() == counters.fresh()
     assert AuditEntry.objects.filter(action="connection.reauthenticated").count() == 1
 
 

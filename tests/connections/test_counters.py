@@ -39,6 +39,7 @@ from tests.factories import (
     make_organization,
     make_profile,
     publish_version,
+    update_connections,
 )
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,13 @@ def assert_counted(project: Project) -> None:
     assert counters.total(project.pk) == rows.count()
     for status in Status.values:
         assert counters.total(project.pk, status=status) == rows.filter(status=status).count()
+    for value in Health.values:
+        assert counters.total(project.pk, health=value) == rows.filter(health=value).count()
+    overview = selectors.counts_by_status_and_health(project, EVERYONE)  # from the counters
+    for status in Status.values:
+        assert overview["status"].get(status, 0) == rows.filter(status=status).count()
+    for value in Health.values:
+        assert overview["health"].get(value, 0) == rows.filter(health=value).count()
     for number in set(rows.values_list("resolved_version__version", flat=True)) - {None}:
         on_number = rows.filter(resolved_version__version=number).count()
         assert counters.total(project.pk, version_number=number, connector_key="acme_crm") == (
@@ -276,3 +284,30 @@ def test_concurrent_creates_and_deletes_lose_no_count() -> None:
     assert Connection.objects.filter(project=project).count() == 8 + 24 - 8
     assert counters.on_profile(profile.pk) == 8 + 24 - 8
     assert_counted(project)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_migration_recounts_both_ways(tenancy: Tenancy) -> None:
+    """0011 adds health to the counters' key and rebuilds them from the rows; unapplied, it
+    folds them back to one counter per (profile, version, status)."""
+    from django.db import connection as db_connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    profile = make_profile(tenancy.project)
+    rows = [make_connection(profile, f"u{n}") for n in range(5)]
+    update_connections(Connection.objects.filter(pk__in=[rows[0].pk, rows[1].pk]), health="healthy")
+    update_connections(Connection.objects.filter(pk=rows[2].pk), health="needs_reauth")
+    before, after = (
+        [("connections", "0010_connection_sort_last_used_checked")],
+        [("connections", "0011_connection_count_health")],
+    )
+    try:
+        executor = MigrationExecutor(db_connection)
+        executor.migrate(before)
+        old = MigrationExecutor(db_connection).loader.project_state(before).apps
+        folded = old.get_model("connections", "ConnectionCount").objects.values_list("n", flat=True)
+        assert sorted(folded) == [5]  # one counter: same profile, version and status
+    finally:
+        MigrationExecutor(db_connection).migrate(after)
+    assert counters.stored() == counters.fresh()
+    assert counters.total(tenancy.project.pk, health="healthy") == 2

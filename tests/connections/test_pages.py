@@ -566,7 +566,7 @@ def seven(tenancy: Tenancy, settings: Any) -> list[Connection]:
             )
         )
     update_connections(Connection.objects.filter(pk=rows[1].pk), status=Status.DISABLED)
-    Connection.objects.filter(pk=rows[2].pk).update(health=Health.UNHEALTHY)
+    update_connections(Connection.objects.filter(pk=rows[2].pk), health=Health.UNHEALTHY)
     return rows
 
 
@@ -710,14 +710,14 @@ def test_the_count_is_capped(
 
     monkeypatch.setattr(selectors, "COUNT_CAP", 5)
     url = reverse("connection_list", args=[tenancy.project.slug])
-    # What the counters count (connector, profile, status, version) is exact at any size for
-    # those who see every connection; other filters count up to the cap.
+    # What the counters count (connector, profile, status, health, version) is exact at any
+    # size for those who see every connection.
     html = tenancy.client("owner").get(url)
     assert 'data-testid="connection-count">7 connections<' in html.content.decode()
     html = tenancy.client("owner").get(url + "?status=active&connector=beta_desk")
     assert 'data-testid="connection-count">2 matching connections<' in html.content.decode()
     html = tenancy.client("owner").get(url + "?health=unknown")
-    assert 'data-testid="connection-count">5+ matching connections<' in html.content.decode()
+    assert 'data-testid="connection-count">6 matching connections<' in html.content.decode()
     # A search counts only its page: a full page of 3 says "3+", a partial one is exact.
     html = tenancy.client("owner").get(url + "?q=end&per_page=3")
     assert 'data-testid="connection-count">3+ matching connections<' in html.content.decode()
