@@ -14,6 +14,7 @@ from enum import IntEnum
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 
 from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
@@ -69,17 +70,25 @@ def get_membership(user: UserLike, organization_id: int) -> Membership | None:
 def get_project_for_user(user: UserLike, slug: str, *, need: Need = Need.READ) -> ProjectAccess:
     if not user.is_authenticated:
         raise Http404("No such project.")
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=user, organization__projects__slug=slug)
+    # One query on every project page: the project with its organization and, joined beside
+    # them, the user's membership of that organization (its columns as annotations).
+    project = (
+        Project.objects.select_related("organization")
+        .filter(slug=slug, organization__memberships__user=user)
+        .annotate(**{f"_m_{name}": F(f"organization__memberships__{name}") for name in _MEMBER})
         .first()
     )
-    if membership is None:
+    if project is None:
         raise Http404("No such project.")
-    project = Project.objects.get(slug=slug)
-    project.organization = membership.organization
+    membership = Membership.from_db(
+        Membership.objects.db, list(_MEMBER), [getattr(project, f"_m_{n}") for n in _MEMBER]
+    )
+    membership.organization = project.organization
     check_need(membership, need)
     return ProjectAccess(project=project, membership=membership)
+
+
+_MEMBER = tuple(f.attname for f in Membership._meta.concrete_fields)
 
 
 def get_organization_for_user(
