@@ -287,33 +287,31 @@ def seed_reauth_history(rng: random.Random, rows: list[Connection]) -> None:
     (connections.services.health), at the time of the connection's last check."""
     actor = Actor.system()
     now = timezone.now()
-    entries = []
+    entries: list[tuple[AuditEntry, datetime]] = []
     for connection in rows:
         if connection.status != Status.NEEDS_REAUTH:
             continue
         at = max(connection.created_at, now - timedelta(days=rng.uniform(0, 13.5)))
         connection.health_checked_at = at
-        entries.append(
-            AuditEntry(
-                organization_id=connection.project.organization_id,
-                project=connection.project,
-                actor_label=actor.label,
-                action="connection.health_changed",
-                target_type="connection",
-                target_id=str(connection.pk),
-                target_repr=str(connection)[:200],
-                before={"health": Health.HEALTHY, "status": Status.ACTIVE},
-                after={
-                    "health": Health.NEEDS_REAUTH,
-                    "status": Status.NEEDS_REAUTH,
-                    "detail": connection.health_error,
-                },
-            )
+        entry = AuditEntry(
+            organization_id=connection.project.organization_id,
+            project=connection.project,
+            actor_label=actor.label,
+            action="connection.health_changed",
+            target_type="connection",
+            target_id=str(connection.pk),
+            target_repr=str(connection)[:200],
+            before={"health": Health.HEALTHY, "status": Status.ACTIVE},
+            after={
+                "health": Health.NEEDS_REAUTH,
+                "status": Status.NEEDS_REAUTH,
+                "detail": connection.health_error,
+            },
         )
-    stored = AuditEntry.objects.bulk_create(entries)
-    reauth = [c for c in rows if c.status == Status.NEEDS_REAUTH]
-    for entry, connection in zip(stored, reauth, strict=True):
-        entry.created_at = connection.health_checked_at
+        entries.append((entry, at))
+    stored = AuditEntry.objects.bulk_create([entry for entry, _at in entries])
+    for entry, (_unsaved, at) in zip(stored, entries, strict=True):
+        entry.created_at = at
     AuditEntry.objects.bulk_update(stored, ["created_at"], batch_size=100)
     Connection.objects.bulk_update(rows, ["health_checked_at"], batch_size=100)
 
