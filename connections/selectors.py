@@ -47,12 +47,12 @@ COUNT_CAP = 10_000
 MAX_LIMIT = 200
 
 
-# Large columns of the resolved version that no connection page or API body reads (they show
-# its number): loading them with every row of a list page cost ~5 ms per 50 rows, and decoding
-# its definition another ~4 ms on the API's list (bench/connections.py).
+# Large columns of the resolved version that no connection page or API body reads: loading
+# them with every row of a list page cost ~5 ms per 50 rows (bench/connections.py). Its
+# definition is read by a connection's page (config field labels, title, icon), not by lists.
 _VERSION_UNUSED = tuple(
     f"resolved_version__{name}"
-    for name in ("definition", "source_files", "messages", "change_report", "description")
+    for name in ("source_files", "messages", "change_report", "description")
 )
 
 
@@ -471,7 +471,11 @@ def offset_page(
     total, over = count_capped(connections)
     if over:
         total = max(planner_estimate(connections) or 0, COUNT_CAP + 1)
-    rows = with_moved_from_public_id(ordered(connections, filters))
+    # The API's bodies show the resolved version's number only: decoding 50 definitions cost
+    # ~4 ms a page (bench/connections.py).
+    rows = with_moved_from_public_id(ordered(connections, filters)).defer(
+        "resolved_version__definition"
+    )
     return list(rows[offset : offset + limit]), total, not over
 
 
