@@ -42,6 +42,7 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 
 from bench.connections import database_exists, recreate_database, refuse  # noqa: E402
 
@@ -53,6 +54,9 @@ REUSE = os.environ.get("BENCH_REUSE", "") == "1"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 PREFIX = f"bench-load-{uuid.uuid4().hex[:10]}"
 PROJECT = "bench-prod"
+# The servers' key: the owner's session is made under it too (a session's auth hash is an HMAC
+# of this key; under another key every server would log the session out).
+SERVER_SECRET_KEY = "bench-load-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123"
 
 
 def database_url() -> str:
@@ -69,7 +73,7 @@ def server_env() -> dict[str, str]:
         DATABASE_URL=database_url(),
         CACHE_URL=REDIS_URL,
         CACHE_KEY_PREFIX=PREFIX,
-        SECRET_KEY="bench-load-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
+        SECRET_KEY=SERVER_SECRET_KEY,
         GUNICORN_ACCESS_LOG="",
         WEB_CONCURRENCY=os.environ.get("WEB_CONCURRENCY", "1"),
         LOG_LEVEL="WARNING",
@@ -117,7 +121,8 @@ def prepare() -> dict[str, str]:
     ApiKey.objects.filter(project=project, name="bench-load").delete()
     _key, raw = api_key_create(actor=Actor.system(), project=project, name="bench-load")
     client = Client()
-    client.force_login(User.objects.get(username="bench-owner"))
+    with override_settings(SECRET_KEY=SERVER_SECRET_KEY):
+        client.force_login(User.objects.get(username="bench-owner"))
     session = client.cookies["sessionid"].value
     middle = (
         Connection.objects.filter(project=project)
@@ -209,14 +214,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as out:
             for label, path, auth in targets:
                 for warm in range(3):  # each server's caches warm before the timed phase
-                    requests.get(
+                    answer = requests.get(
                         f"http://127.0.0.1:{PORTS[warm % len(PORTS)]}{path}",
                         headers={"Authorization": auth["BENCH_AUTH"]}
                         if "BENCH_AUTH" in auth
                         else {},
                         cookies={"sessionid": auth.get("BENCH_SESSION", "")},
                         timeout=60,
+                        allow_redirects=False,
                     )
+                    if answer.status_code != 200:  # e.g. a refused session: the login page
+                        raise RuntimeError(f"{label}: {path} answered {answer.status_code}")
                 results.append((label, locust(path, auth, Path(out))))
         bare = results[0][1]["rps"] or 1.0
         print(
