@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 
 from core.forms import (
+    WIDGETS_BY_JINJA2,
     IdField,
     IdListField,
     MultilineTextField,
@@ -267,6 +268,8 @@ def _locale_field() -> forms.ChoiceField:
 class LinkForm(_ProfileChoice, forms.Form):
     """The end user a new link is for, and how long it stays valid."""
 
+    default_renderer = WIDGETS_BY_JINJA2  # on every connection page
+
     origin_owner_id = TextField(
         label="End user id",
         max_length=255,
@@ -298,6 +301,8 @@ class LinkForm(_ProfileChoice, forms.Form):
 
 class ReauthForm(_ProfileChoice, forms.Form):
     """Re-authentication: the origin fields come from the connection; only the expiry."""
+
+    default_renderer = WIDGETS_BY_JINJA2  # on every connection page
 
     expires_in = _expiry_field()
     locale = _locale_field()

@@ -6,8 +6,15 @@ from typing import Any
 from uuid import UUID
 
 from django import forms
+from django.forms.renderers import Jinja2
 
 from .validation import MAX_SEARCH, text_problem
+
+# Widgets rendered through Jinja2 (Django's own jinja2 widget templates, the same markup): for
+# forms on hot pages, such as the connection page's link form, whose two selects cost ~3 ms
+# through the Django engine (bench/connections.py). Only for forms of Django's built-in
+# widgets: the admin's widgets have Django templates only. One instance, so one environment.
+WIDGETS_BY_JINJA2 = Jinja2()
 
 MAX_ID_CHARS = 45  # the longest form of a UUID: "urn:uuid:" and 36 characters
 
