@@ -245,14 +245,19 @@ def _overview_tells_the_truth(page: Any, base: str, *, migration_total: int) -> 
     failures = page.get_by_test_id("overview-failures").locator("li")
     assert failures.count() >= 1 and "Unhealthy" in failures.first.inner_text()
     screenshot(page, "finding-04-overview")
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert _overflow(page) == 0
-    screenshot(page, "finding-04-overview-390")
-    page.set_viewport_size({"width": 1366, "height": 900})
+    _fits_at_390(page, "finding-04-overview-390")
     page.get_by_test_id("count-status-error").click()
     page.wait_for_load_state("networkidle")
     assert "status=error" in page.url
     assert page.get_by_test_id("connection-count").inner_text().startswith(f"{errors} ")
+
+
+def _fits_at_390(page: Any, name: str) -> None:
+    """No horizontal scroll at 390 px (screenshot ``name``), then back to 1366 px."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert _overflow(page) == 0
+    screenshot(page, name)
+    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 def _compare_is_a_structured_diff(page: Any, base: str) -> None:
@@ -275,10 +280,7 @@ def _compare_is_a_structured_diff(page: Any, base: str) -> None:
     raw = page.get_by_test_id("raw-json")
     assert not raw.locator("pre").first.is_visible(), "the raw JSON is behind the toggle"
     screenshot(page, "finding-09-compare-structured-diff")
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert _overflow(page) == 0
-    screenshot(page, "finding-09-compare-390")
-    page.set_viewport_size({"width": 1366, "height": 900})
+    _fits_at_390(page, "finding-09-compare-390")
     raw.locator("summary").click()
     assert raw.locator("pre").first.is_visible()
     assert '"version": "2.0.0"' in raw.locator("pre").last.inner_text()
