@@ -286,3 +286,56 @@ def test_postgres_pages_read_the_sort_index(
         assert ("Seq Scan", "connections_connection") not in kinds, (page_url, kinds)
         scans = [n for n in nodes if n["Node Type"] in ("Index Scan", "Index Only Scan")]
         assert any(n.get("Index Name") == index for n in scans), (page_url, kinds)
+
+
+@pytest.mark.postgres
+def test_postgres_a_members_open_rows_read_their_partial_index(tenancy: Tenancy) -> None:
+    """A member's page reads the rows open to the organization through conn_open_created, in
+    order (no walk of the whole project's index testing every row against the grants)."""
+    from connections.models import ConnectionGrant, GrantRole, SubjectType
+
+    profile = make_profile(tenancy.project)
+    template = make_connection(profile, "template-row")
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in Connection._meta.concrete_fields
+        if not (f.primary_key or f.generated) and f.attname != "public_id"
+    }
+    Connection.objects.bulk_create(
+        [
+            Connection(
+                **{
+                    **fields,
+                    "origin_owner_id": f"bulk-{n}",
+                    "org_role": "viewer" if n % 100 == 0 else "",
+                    "created_at": T0 - timedelta(minutes=n),
+                }
+            )
+            for n in range(6000)
+        ],
+        batch_size=1000,
+    )
+    counters.recount()
+    member = tenancy.users["member"]
+    for connection in Connection.objects.filter(org_role="").order_by("pk")[:40]:
+        ConnectionGrant.objects.create(
+            connection=connection, subject_type=SubjectType.USER, user=member, role=GrantRole.VIEWER
+        )
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE connections_connection")
+    url = reverse("connection_list", args=[tenancy.project.slug])
+    with CaptureQueriesContext(db) as queries:
+        assert tenancy.client("member").get(f"{url}?per_page=25").status_code == 200
+    [sql] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "ORDER BY" in q["sql"] and 'NOT ("connections_connection"."org_role" = \'\')' in q["sql"]
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        (raw,) = cursor.fetchone()
+    plan = raw if isinstance(raw, list) else json.loads(raw)
+    nodes = _nodes(plan[0]["Plan"])
+    kinds = [(n["Node Type"], n.get("Index Name", n.get("Relation Name", ""))) for n in nodes]
+    assert ("Index Scan", "conn_open_created") in kinds, kinds
+    assert not {"Sort", "Incremental Sort", "Seq Scan"} & {k for k, _n in kinds}, kinds
