@@ -471,12 +471,20 @@ def offset_page(
     total, over = count_capped(connections)
     if over:
         total = max(planner_estimate(connections) or 0, COUNT_CAP + 1)
-    # The API's bodies show the resolved version's number only: decoding 50 definitions cost
-    # ~4 ms a page (bench/connections.py).
-    rows = with_moved_from_public_id(ordered(connections, filters)).defer(
-        "resolved_version__definition"
-    )
+    rows = with_moved_from_public_id(ordered(connections, filters)).only(*_API_ROW)
     return list(rows[offset : offset + limit]), total, not over
+
+
+# What the API's bodies show of a row's profile, connector and version (their ids, names and
+# numbers): loading their whole rows (a definition to decode, setup values, ...) with 50
+# connections cost more than the rest of the page (bench/connections.py).
+_API_ROW = (
+    *(f.name for f in Connection._meta.concrete_fields),
+    "profile__public_id",
+    "profile__name",
+    "connector__key",
+    "resolved_version__version",
+)
 
 
 def visible_by_ids(viewer: rbac.Viewer, project: Project, ids: list[UUID]) -> list[Connection]:
