@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 def _get(url: str) -> int:
     try:
-        with urlopen(url, timeout=10) as response:
+        with urlopen(url, timeout=30) as response:  # the first pays the worker's imports
             return int(response.status)
     except HTTPError as exc:
         return exc.code
