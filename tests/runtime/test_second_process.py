@@ -3,26 +3,19 @@ changes at once after a publish, a forced overwrite and a pin change made here."
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection
-from django.test import override_settings
 
 from profiles.services import profile_set_pin
 from projects.models import Project
 from projects.services import Actor
 from tests.factories import make_project
 from tests.provider import Answer, Provider, provider_server
+from tests.second_process import second_process, shared_redis_cache
 
 from .helpers import connection_on, push
 from .test_actions_api import people_definition
@@ -48,18 +41,8 @@ for line in sys.stdin:
 
 @pytest.fixture
 def redis_cache() -> Iterator[dict[str, str]]:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    config = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"test-runtime-{uuid.uuid4().hex[:8]}",
-    }
-    with override_settings(CACHES={"default": config}):
+    with shared_redis_cache(REDIS_URL, "test-runtime") as config:
         yield config
-        cache.clear()
 
 
 @pytest.fixture
@@ -76,30 +59,12 @@ def test_another_process_follows_publish_overwrite_and_pin(
     Project.objects.filter(pk=project.pk).update(immutable_versioning=False)
     project.refresh_from_db()
     profile, account = connection_on(project, people_definition(provider.url), pin="1.x.x")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.second_process_settings",
-        "SECOND_PROCESS_DATABASE": json.dumps(dict(connection.settings_dict), default=str),
-        "SECOND_PROCESS_CACHE": json.dumps(redis_cache),
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-c", SECOND_SERVER, str(account.pk)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    stdin, stdout = server.stdin, server.stdout
-    assert stdin is not None and stdout is not None
+    keys = {"FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS)}
+    with second_process(SECOND_SERVER, account.pk, cache_config=redis_cache, env=keys) as send:
 
-    def ask() -> str:
-        stdin.write("go\n")
-        stdin.flush()
-        return stdout.readline().strip()
+        def ask() -> str:
+            return send("go")
 
-    try:
         assert ask() == "1.0.0 Ada"
         push(project, people_definition(provider.url, version="1.1.0", name="$.last"))
         assert ask() == "1.1.0 Lovelace"
@@ -111,6 +76,3 @@ def test_another_process_follows_publish_overwrite_and_pin(
         assert ask() == "1.1.0 Ada!"
         profile_set_pin(actor=Actor.system(), profile=profile, pin="1.0.0")
         assert ask() == "1.0.0 Ada"
-    finally:
-        stdin.close()
-        server.wait(timeout=30)
