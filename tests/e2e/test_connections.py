@@ -251,8 +251,9 @@ def test_column_headers_sort_and_page_in_the_browser(
     expect(header("sort-used")).to_have_attribute("aria-sort", "ascending")
     assert owners() == list(reversed(seen))[:2]
     # The sort bar follows the headers: a filter changed next keeps the sort.
-    assert page.get_by_label("Sort by").input_value() == "last_used_at"
-    assert page.get_by_label("Order").input_value() == "asc"
+    # (app.js sets them once the swapped table settles: expect waits for it)
+    expect(page.get_by_label("Sort by")).to_have_value("last_used_at")
+    expect(page.get_by_label("Order")).to_have_value("asc")
     page.select_option("#filter-status", "active")
     expect(page).to_have_url(re.compile(r"status=active"))
     assert "sort=last_used_at" in page.url and "dir=asc" in page.url

@@ -291,7 +291,8 @@ def seed_reauth_history(rng: random.Random, rows: list[Connection]) -> None:
     for connection in rows:
         if connection.status != Status.NEEDS_REAUTH:
             continue
-        at = max(connection.created_at, now - timedelta(days=rng.uniform(0, 13.5)))
+        # Within 13 days of now: inside the trend's 14 UTC days at any time of day.
+        at = max(connection.created_at, now - timedelta(days=rng.uniform(0, 13)))
         connection.health_checked_at = at
         entry = AuditEntry(
             organization_id=connection.project.organization_id,
