@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Q, QuerySet
@@ -40,8 +41,9 @@ class Viewer:
 
     user: User | AnonymousUser | None
     membership: Membership | None
-    # What this viewer's grants were read as, once per viewer (a viewer lives for a request).
-    _granted: dict[str, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
+    # What this viewer's grants were read as, once per viewer (a viewer lives for a request):
+    # the granted connections' ids and the best granted rank on each (None: too many to inline).
+    _granted: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def sees_all(self) -> bool:
@@ -68,11 +70,20 @@ INLINE_GRANTS = 5_000
 
 def _granted(viewer: Viewer) -> tuple[QuerySet[ConnectionGrant, int], list[int] | None]:
     """The ids of the connections granted to the viewer (or a team of theirs): the subquery,
-    and the ids themselves when there are at most INLINE_GRANTS (one query)."""
-    granted = _grants_for(viewer.user).order_by().values_list("connection_id", flat=True).distinct()
+    and the ids themselves when there are at most INLINE_GRANTS (one query, which also reads
+    the granted roles, for ``roles``)."""
+    grants = _grants_for(viewer.user).order_by()
+    granted = grants.values_list("connection_id", flat=True).distinct()
     if "ids" not in viewer._granted:
-        ids = list(granted[: INLINE_GRANTS + 1])
-        viewer._granted["ids"] = ids if len(ids) <= INLINE_GRANTS else None
+        # A connection may be granted more than once (to the user and to teams of theirs):
+        # up to twice the cap of grant rows, else not inlined.
+        pairs = list(grants.values_list("connection_id", "role")[: 2 * INLINE_GRANTS + 1])
+        ranks: dict[int, int] = {}
+        for connection_id, role_name in pairs:
+            ranks[connection_id] = max(ranks.get(connection_id, 0), GRANT_RANK[role_name])
+        inline = len(pairs) <= 2 * INLINE_GRANTS and len(ranks) <= INLINE_GRANTS
+        viewer._granted["ids"] = list(ranks) if inline else None
+        viewer._granted["ranks"] = ranks if inline else None
     return granted, viewer._granted["ids"]
 
 
@@ -109,7 +120,11 @@ def roles(viewer: Viewer, connections: Iterable[Connection]) -> dict[int, str]:
     if viewer.sees_all:
         return {c.pk: GrantRole.OWNER.value for c in rows}
     best = {c.pk: GRANT_RANK.get(c.org_role, 0) for c in rows}
-    if rows:
+    granted_ranks = viewer._granted.get("ranks")
+    if granted_ranks is not None:  # read with the scope of this request's list: no query
+        for pk in best:
+            best[pk] = max(best[pk], granted_ranks.get(pk, 0))
+    elif rows:
         for connection_id, role in (
             _grants_for(viewer.user)
             .filter(connection_id__in=[c.pk for c in rows])

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db import connection as db_connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from connections import rbac, selectors
 from connections.models import Connection, ConnectionGrant, Status
@@ -123,7 +125,13 @@ def test_matrix(world: dict[str, Any], who: str) -> None:
                 visible.count(),
                 False,
             )
-        assert {name_of[pk]: r for pk, r in rbac.roles(viewer, rows).items()} == expected
+        # The roles from the grants the scope read (no query), and read afresh by a new viewer.
+        with CaptureQueriesContext(db_connection) as queries:
+            from_scope = rbac.roles(viewer, rows)
+        assert {name_of[pk]: r for pk, r in from_scope.items()} == expected
+        assert len(queries) == 0
+        fresh = rbac.roles(viewer_for(world, who), rows)
+        assert {name_of[pk]: r for pk, r in fresh.items()} == expected
     for name, connection in conns.items():
         role = expected.get(name)
         if role is None:
