@@ -7,13 +7,23 @@ they can never disagree about who sees what.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import CharField, Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    Window,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -255,7 +265,7 @@ def visible_parts(
 
 
 def page(
-    connections: QuerySet[Connection] | tuple[QuerySet[Connection], ...],
+    connections: QuerySet[Connection] | Sequence[QuerySet[Connection] | list[Connection]],
     filters: Filters,
     *,
     after: str = "",
@@ -271,8 +281,37 @@ def page(
         raise ServiceError("The page cursor is not valid; start from the first page.") from exc
 
 
+def page_counted(
+    viewer: rbac.Viewer,
+    rows: QuerySet[Connection],
+    filters: Filters,
+    *,
+    after: str = "",
+    before: str = "",
+    limit: int = 50,
+) -> tuple[Page[Connection], int | None]:
+    """``page`` of what ``viewer`` may read of ``rows`` (``visible_parts``). On a member's first
+    page the granted part's rows come with their count (a window count in the same query),
+    which ``list_count`` takes rather than reading those rows a second time: (page, that count
+    or None)."""
+    parts = visible_parts(viewer, rows, filters)
+    if not isinstance(parts, tuple) or after or before:
+        return page(parts, filters, after=after, before=before, limit=limit), None
+    open_to_all, granted = parts
+    n = max(1, min(limit, MAX_LIMIT)) + 1
+    counted = granted.annotate(part_total=Window(Count("pk")))
+    head: list[Connection] = list(counted.order_by(*order_of(filters).order_by())[:n])
+    granted_total = int(getattr(head[0], "part_total")) if head else 0  # noqa: B009
+    return page([open_to_all, head], filters, limit=limit), granted_total
+
+
 def list_count(
-    viewer: rbac.Viewer, project: Project, filters: Filters, connections: QuerySet[Connection]
+    viewer: rbac.Viewer,
+    project: Project,
+    filters: Filters,
+    connections: QuerySet[Connection],
+    *,
+    granted_total: int | None = None,
 ) -> tuple[int, bool]:
     """The list's count (``connections``: the filtered rows): exact from the counters when the
     viewer sees every connection and filters only by what they count (connector, profile,
@@ -295,7 +334,9 @@ def list_count(
     open_to_all, granted = parts
     # Only indexed columns selected: the organization-wide part is an index-only scan.
     n = open_to_all.order_by().values("org_role")[: COUNT_CAP + 1].count()
-    n += granted.order_by().values("pk")[: COUNT_CAP + 1].count()
+    if granted_total is None:  # else counted with the page (``page_counted``)
+        granted_total = granted.order_by().values("pk")[: COUNT_CAP + 1].count()
+    n += granted_total
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 

@@ -131,21 +131,30 @@ def decode_cursor(cursor: str, order: KeysetOrder) -> tuple[Any, int]:
     return value, pk
 
 
-def _first[T: Model](parts: Sequence[QuerySet[T]], order: KeysetOrder, n: int) -> list[T]:
+type Part[T: Model] = QuerySet[T] | list[T]
+
+
+def _head[T: Model](part: Part[T], order: KeysetOrder, n: int) -> list[T]:
+    if isinstance(part, list):  # read by the caller, in ``order``
+        return part[:n]
+    return list(part.order_by(*order.order_by())[:n])
+
+
+def _first[T: Model](parts: Sequence[Part[T]], order: KeysetOrder, n: int) -> list[T]:
     """The first ``n`` rows of the union of disjoint ``parts`` in ``order``: each part's own
     first ``n`` (one ordered index scan each), merged. Only for datetime sorts, whose order is
     the same in Python as in the database (a text collation may not be)."""
     if len(parts) == 1:
-        return list(parts[0].order_by(*order.order_by())[:n])
+        return _head(parts[0], order, n)
     if order.kind is not datetime:
         raise ValueError("parts are merged for datetime sorts only")
-    found = [row for part in parts for row in part.order_by(*order.order_by())[:n]]
+    found = [row for part in parts for row in _head(part, order, n)]
     found.sort(key=lambda row: (order.value_of(row), row.pk), reverse=order.descending)
     return found[:n]
 
 
 def keyset_page[T: Model](
-    rows: QuerySet[T] | Sequence[QuerySet[T]],
+    rows: QuerySet[T] | Sequence[Part[T]],
     order: KeysetOrder,
     *,
     after: str = "",
@@ -156,12 +165,20 @@ def keyset_page[T: Model](
     or the one before ``before``. Raises ``InvalidCursor`` for a cursor it did not make.
 
     ``rows`` may be a sequence of disjoint parts (a member's connections: those open to the
-    organization and those granted), each read through an index of its own and merged."""
+    organization and those granted), each read through an index of its own and merged. On the
+    first page a part may be given as its first ``limit + 1`` rows, already read in ``order``
+    (a list: the caller read them with something more, such as their count)."""
     parts = [rows] if isinstance(rows, QuerySet) else list(rows)
+    if (after or before) and any(isinstance(part, list) for part in parts):
+        raise ValueError("a part read in advance serves the first page only")
     if before:
         value, pk = decode_cursor(before, order)
         backwards = order.reversed()
-        found = _first([p.filter(backwards.after(value, pk)) for p in parts], backwards, limit + 1)
+        found = _first(
+            [p.filter(backwards.after(value, pk)) for p in parts if isinstance(p, QuerySet)],
+            backwards,
+            limit + 1,
+        )
         items = list(reversed(found[:limit]))
         return Page(
             items,
@@ -170,7 +187,7 @@ def keyset_page[T: Model](
         )
     if after:
         value, pk = decode_cursor(after, order)
-        parts = [p.filter(order.after(value, pk)) for p in parts]
+        parts = [p.filter(order.after(value, pk)) for p in parts if isinstance(p, QuerySet)]
     found = _first(parts, order, limit + 1)
     items = found[:limit]
     return Page(

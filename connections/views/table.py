@@ -268,8 +268,9 @@ def _list_context(
     )
     visible = rbac.scope(viewer, rows)
     try:
-        page = selectors.page(
-            selectors.visible_parts(viewer, rows, filters),
+        page, granted_total = selectors.page_counted(
+            viewer,
+            rows,
             filters,
             after=form.cleaned_data["after"],
             before=form.cleaned_data["before"],
@@ -283,7 +284,9 @@ def _list_context(
         # A search's page says enough (a full page: "25+"): no second trigram scan to count.
         count, capped = len(page.items), page.next is not None
     else:
-        count, capped = selectors.list_count(viewer, project, filters, visible)
+        count, capped = selectors.list_count(
+            viewer, project, filters, visible, granted_total=granted_total
+        )
     related = _Related(
         profiles={p.pk: p for p in profiles},
         connector_keys=selectors.connector_keys(

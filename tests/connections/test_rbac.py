@@ -125,6 +125,16 @@ def test_matrix(world: dict[str, Any], who: str) -> None:
                 visible.count(),
                 False,
             )
+            # The list's first page of two rows, whose query also counts a member's granted
+            # part: the same count, and the first two visible rows, newest first.
+            rows_of = selectors.apply_filters(selectors.connections_of(world["project"]), filters)
+            first, granted_total = selectors.page_counted(viewer, rows_of, filters, limit=2)
+            assert (granted_total is None) == viewer.sees_all
+            assert selectors.list_count(
+                viewer, world["project"], filters, visible, granted_total=granted_total
+            ) == (visible.count(), False)
+            newest = list(visible.order_by("-created_at", "-id")[:2])
+            assert [c.pk for c in first.items] == [c.pk for c in newest]
         # The roles from the grants the scope read (no query), and read afresh by a new viewer.
         with CaptureQueriesContext(db_connection) as queries:
             from_scope = rbac.roles(viewer, rows)
