@@ -18,6 +18,7 @@ from django.db.models import F
 from django.http import Http404
 
 from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
+from .selectors import projects_for_user, remember_switcher_projects
 
 
 class Need(IntEnum):
@@ -70,14 +71,17 @@ def get_membership(user: UserLike, organization_id: int) -> Membership | None:
 def get_project_for_user(user: UserLike, slug: str, *, need: Need = Need.READ) -> ProjectAccess:
     if not user.is_authenticated:
         raise Http404("No such project.")
-    # One query on every project page: the project with its organization and, joined beside
-    # them, the user's membership of that organization (its columns as annotations).
-    project = (
-        Project.objects.select_related("organization")
-        .filter(slug=slug, organization__memberships__user=user)
-        .annotate(**{f"_m_{name}": F(f"organization__memberships__{name}") for name in _MEMBER})
-        .first()
+    # One query on every project page: the user's projects, each with its organization and,
+    # joined beside them, the user's membership of that organization (its columns as
+    # annotations). The list is also the project switcher's (``switcher_projects``), which
+    # then needs no query of its own.
+    projects = list(
+        projects_for_user(user).annotate(
+            **{f"_m_{name}": F(f"organization__memberships__{name}") for name in _MEMBER}
+        )
     )
+    remember_switcher_projects(user, projects)
+    project = next((p for p in projects if p.slug == slug), None)
     if project is None:
         raise Http404("No such project.")
     membership = Membership.from_db(

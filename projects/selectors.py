@@ -24,6 +24,22 @@ def projects_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
     )
 
 
+SWITCHER_ATTR = "_switcher_projects"
+
+
+def remember_switcher_projects(user: User | AnonymousUser, projects: list[Project]) -> None:
+    """Keep the user's projects, as ``projects_for_user`` lists them, for this request's
+    project switcher (the user object lives for one request)."""
+    setattr(user, SWITCHER_ATTR, projects)
+
+
+def switcher_projects(user: User | AnonymousUser) -> list[Project] | QuerySet[Project]:
+    """The project switcher's list: the one this request's project lookup read, else a query
+    (evaluated lazily, by the template)."""
+    remembered: list[Project] | None = getattr(user, SWITCHER_ATTR, None)
+    return remembered if remembered is not None else projects_for_user(user)
+
+
 def project_to_open(user: User | AnonymousUser, last_slug: str | None) -> Project | None:
     """The project the home page opens: the one visited last while the user still belongs to
     it, else the user's first project (None when they have none)."""

@@ -268,3 +268,22 @@ def test_audit_log_pages_with_a_cursor(tenancy: Tenancy) -> None:
     assert back == second
     filtered, _, _ = page(action="project", before=older)
     assert filtered == second
+
+
+def test_project_pages_read_the_projects_once_for_the_lookup_and_the_switcher(
+    tenancy: Tenancy,
+) -> None:
+    """The project lookup reads the user's projects with their membership in one query, which
+    the project switcher then lists: no second query on the projects table."""
+    second = make_project(tenancy.organization, slug="second-project")
+    client = tenancy.client("viewer")
+    for name in ("connection_list", "project_home", "profile_list"):
+        url = reverse(name, args=[tenancy.project.slug])
+        client.get(url)  # warm the session
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(url).content.decode()
+        on_projects = [q for q in ctx.captured_queries if 'FROM "projects_project"' in q["sql"]]
+        assert len(on_projects) == 1, name
+        switcher = html[html.index('data-testid="project-switcher"') :]
+        assert second.name in switcher and tenancy.project.name in switcher
+        assert tenancy.other_project.name not in switcher  # another organization's
