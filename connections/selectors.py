@@ -289,20 +289,29 @@ def page_counted(
     after: str = "",
     before: str = "",
     limit: int = 50,
-) -> tuple[Page[Connection], int | None]:
-    """``page`` of what ``viewer`` may read of ``rows`` (``visible_parts``). On a member's first
-    page the granted part's rows come with their count (a window count in the same query),
-    which ``list_count`` takes rather than reading those rows a second time: (page, that count
-    or None)."""
+    columns: Sequence[str] = (),
+) -> tuple[Page[Any], int | None]:
+    """``page`` of what ``viewer`` may read of ``rows`` (``visible_parts``), as named tuples of
+    ``columns`` (which name ``pk`` and the sort column) when given, else model instances. On a
+    member's first page the granted part's rows come with their count (a window count in the
+    same query), which ``list_count`` takes rather than reading those rows a second time:
+    (page, that count or None)."""
+
+    def shaped(part: QuerySet[Connection], *extra: str) -> QuerySet[Any]:
+        return part.values_list(*columns, *extra, named=True) if columns else part
+
     parts = visible_parts(viewer, rows, filters)
-    if not isinstance(parts, tuple) or after or before:
-        return page(parts, filters, after=after, before=before, limit=limit), None
+    if not isinstance(parts, tuple):
+        return page(shaped(parts), filters, after=after, before=before, limit=limit), None
+    if after or before:
+        both = [shaped(part) for part in parts]
+        return page(both, filters, after=after, before=before, limit=limit), None
     open_to_all, granted = parts
     n = max(1, min(limit, MAX_LIMIT)) + 1
-    counted = granted.annotate(part_total=Window(Count("pk")))
-    head: list[Connection] = list(counted.order_by(*order_of(filters).order_by())[:n])
-    granted_total = int(getattr(head[0], "part_total")) if head else 0  # noqa: B009
-    return page([open_to_all, head], filters, limit=limit), granted_total
+    counted = shaped(granted.annotate(part_total=Window(Count("pk"))), "part_total")
+    head: list[Any] = list(counted.order_by(*order_of(filters).order_by())[:n])
+    granted_total = int(head[0].part_total) if head else 0
+    return page([shaped(open_to_all), head], filters, limit=limit), granted_total
 
 
 def list_count(

@@ -47,7 +47,7 @@ from ..forms import (
     default_per_page,
     per_page_choices,
 )
-from ..models import Connection, Health, Status
+from ..models import Health, Status
 from ..rbac import ConnNeed
 from ..services import bulk_runs, health
 from ..services import connections as services
@@ -55,10 +55,10 @@ from ..services import connections as services
 VERSION_CHOICES_LIMIT = 300
 # What a list row shows (and sorts, pages and checks access by), without joins: a row's
 # profile and connector come from the profiles the filter lists anyway, its version's number,
-# title and icon from one query for the page. 50 plain rows instead of 200 model instances
-# with their related objects make a page several milliseconds cheaper.
+# title and icon from one query for the page. 50 named tuples of these instead of 200 model
+# instances with their related objects make a page several milliseconds cheaper.
 LIST_COLUMNS = (
-    "id",
+    "pk",
     "name",
     "origin_owner_id",
     "email",
@@ -136,7 +136,8 @@ def _when(value: datetime | None, tz: tzinfo) -> tuple[str, str]:
     return f"{iso[:10]} {iso[11:16]} {local.tzname()}", iso
 
 
-def _row(slug: str, c: Connection, role: str, related: _Related, tz: tzinfo) -> Row:
+def _row(slug: str, c: Any, role: str, related: _Related, tz: tzinfo) -> Row:
+    """The Row of ``c``, a named tuple of LIST_COLUMNS (``selectors.page_counted``)."""
     version = related.versions.get(c.resolved_version_id or 0)
     profile = related.profiles[c.profile_id]
     connector_key = related.connector_keys[c.connector_id]
@@ -263,9 +264,7 @@ def _list_context(
         context["error"] = first_error(form)[1]
         return context, 400
     filters, per_page = form.filters, form.cleaned_data["per_page"]
-    rows = selectors.apply_filters(
-        selectors.connections_of(project).select_related(None).only(*LIST_COLUMNS), filters
-    )
+    rows = selectors.apply_filters(selectors.connections_of(project).select_related(None), filters)
     visible = rbac.scope(viewer, rows)
     try:
         page, granted_total = selectors.page_counted(
@@ -275,6 +274,7 @@ def _list_context(
             after=form.cleaned_data["after"],
             before=form.cleaned_data["before"],
             limit=per_page,
+            columns=LIST_COLUMNS,
         )
     except ServiceError as exc:
         context["error"] = exc.message
