@@ -110,7 +110,12 @@ def scope_parts(
     _granted_rows, ids = _granted(viewer)
     if ids is None:
         return None
-    return connections.filter(~Q(org_role="")), connections.filter(AnyOf(F("pk"), ids), org_role="")
+    return open_to_all(connections), connections.filter(AnyOf(F("pk"), ids), org_role="")
+
+
+def open_to_all(connections: QuerySet[Connection]) -> QuerySet[Connection]:
+    """The connections every member of the organization may read (an organization-level role)."""
+    return connections.filter(~Q(org_role=""))
 
 
 def roles(viewer: Viewer, connections: Iterable[Connection]) -> dict[int, str]:

@@ -337,14 +337,13 @@ def list_count(
         )
         return total, False
     rows = apply_filters(Connection.objects.filter(project=project), filters)
-    parts = rbac.scope_parts(viewer, rows)
-    if parts is None:
-        return count_capped(connections)
-    open_to_all, granted = parts
-    # Only indexed columns selected: the organization-wide part is an index-only scan.
-    n = open_to_all.order_by().values("org_role")[: COUNT_CAP + 1].count()
     if granted_total is None:  # else counted with the page (``page_counted``)
-        granted_total = granted.order_by().values("pk")[: COUNT_CAP + 1].count()
+        parts = rbac.scope_parts(viewer, rows)
+        if parts is None:
+            return count_capped(connections)
+        granted_total = parts[1].order_by().values("pk")[: COUNT_CAP + 1].count()
+    # Only indexed columns selected: the organization-wide part is an index-only scan.
+    n = rbac.open_to_all(rows).order_by().values("org_role")[: COUNT_CAP + 1].count()
     n += granted_total
     return min(n, COUNT_CAP), n > COUNT_CAP
 

@@ -265,7 +265,6 @@ def _list_context(
         return context, 400
     filters, per_page = form.filters, form.cleaned_data["per_page"]
     rows = selectors.apply_filters(selectors.connections_of(project).select_related(None), filters)
-    visible = rbac.scope(viewer, rows)
     try:
         page, granted_total = selectors.page_counted(
             viewer,
@@ -285,7 +284,7 @@ def _list_context(
         count, capped = len(page.items), page.next is not None
     else:
         count, capped = selectors.list_count(
-            viewer, project, filters, visible, granted_total=granted_total
+            viewer, project, filters, rbac.scope(viewer, rows), granted_total=granted_total
         )
     related = _Related(
         profiles={p.pk: p for p in profiles},
