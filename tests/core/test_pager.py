@@ -100,3 +100,20 @@ def test_retry_after_reads_the_rate_window() -> None:
         86400,
         30,
     ]
+
+
+def test_parts_merge_and_a_part_read_in_advance(orgs: list[Organization]) -> None:
+    """Disjoint parts are merged in order; on a first page a part may come as its rows already
+    read in order (the same page), never with a cursor."""
+    newest = KeysetOrder("created_at", descending=True, kind=datetime)
+    even = Organization.objects.filter(pk__in=[o.pk for o in orgs[::2]])
+    odd = Organization.objects.filter(pk__in=[o.pk for o in orgs[1::2]])
+    whole = keyset_page(Organization.objects.all(), newest, limit=4)
+    merged = keyset_page([even, odd], newest, limit=4)
+    odd_rows = list(odd.order_by(*newest.order_by())[:5])
+    in_advance = keyset_page([even, odd_rows], newest, limit=4)
+    assert [o.pk for o in merged.items] == [o.pk for o in whole.items]
+    assert [o.pk for o in in_advance.items] == [o.pk for o in whole.items]
+    assert in_advance.next == whole.next
+    with pytest.raises(ValueError, match="first page only"):
+        keyset_page([even, odd_rows], newest, after=whole.next or "", limit=4)
