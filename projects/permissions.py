@@ -14,11 +14,10 @@ from enum import IntEnum
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
 from django.http import Http404
 
 from .models import ROLE_RANK, ApiKey, Membership, Organization, Project, Role, Team
-from .selectors import projects_for_user, remember_switcher_projects
+from .selectors import projects_with_membership, remember_switcher_projects
 
 
 class Need(IntEnum):
@@ -71,28 +70,17 @@ def get_membership(user: UserLike, organization_id: int) -> Membership | None:
 def get_project_for_user(user: UserLike, slug: str, *, need: Need = Need.READ) -> ProjectAccess:
     if not user.is_authenticated:
         raise Http404("No such project.")
-    # One query on every project page: the user's projects, each with its organization and,
-    # joined beside them, the user's membership of that organization (its columns as
-    # annotations). The list is also the project switcher's (``switcher_projects``), which
-    # then needs no query of its own.
-    projects = list(
-        projects_for_user(user).annotate(
-            **{f"_m_{name}": F(f"organization__memberships__{name}") for name in _MEMBER}
-        )
-    )
-    remember_switcher_projects(user, projects)
-    project = next((p for p in projects if p.slug == slug), None)
-    if project is None:
+    # One query on every project page: the user's projects, each with its organization and
+    # the user's membership of that organization. The list is also the project switcher's
+    # (``switcher_projects``), which then needs no query of its own.
+    pairs = projects_with_membership(user)
+    remember_switcher_projects(user, [project for project, _membership in pairs])
+    found = next((pair for pair in pairs if pair[0].slug == slug), None)
+    if found is None:
         raise Http404("No such project.")
-    membership = Membership.from_db(
-        Membership.objects.db, list(_MEMBER), [getattr(project, f"_m_{n}") for n in _MEMBER]
-    )
-    membership.organization = project.organization
+    project, membership = found
     check_need(membership, need)
     return ProjectAccess(project=project, membership=membership)
-
-
-_MEMBER = tuple(f.attname for f in Membership._meta.concrete_fields)
 
 
 def get_organization_for_user(

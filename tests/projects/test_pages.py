@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from projects.models import ApiKey, AuditEntry, Membership, Role
+from projects.selectors import projects_for_user, projects_with_membership
 from projects.services import Actor, audit_record
 from tests.conftest import Tenancy
-from tests.factories import make_api_key, make_member, make_project, make_team
+from tests.factories import (
+    make_api_key,
+    make_member,
+    make_organization,
+    make_project,
+    make_team,
+)
 
 
 def test_home_redirects_to_a_project_or_welcomes_a_new_user(tenancy: Tenancy, client, user) -> None:
@@ -287,3 +295,28 @@ def test_project_pages_read_the_projects_once_for_the_lookup_and_the_switcher(
         switcher = html[html.index('data-testid="project-switcher"') :]
         assert second.name in switcher and tenancy.project.name in switcher
         assert tenancy.other_project.name not in switcher  # another organization's
+
+
+def test_projects_with_membership_reads_what_the_orm_reads(tenancy: Tenancy) -> None:
+    """The project lookup's one SQL statement gives the same projects, organizations and
+    memberships, field by field (dates and booleans converted as the ORM does), in the
+    switcher's order, as the querysets it stands for."""
+    user = tenancy.users["viewer"]
+    other = make_organization()
+    Membership.objects.create(organization=other, user=user, role=Role.ADMIN)
+    make_project(other, slug="aaa-first")
+    make_project(tenancy.organization, slug="second-project")
+
+    def values(obj: Any) -> dict[str, Any]:
+        return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+    pairs = projects_with_membership(user)
+    expected = list(projects_for_user(user))
+    assert [values(p) for p, _m in pairs] == [values(p) for p in expected]
+    assert [values(p.organization) for p, _m in pairs] == [values(p.organization) for p in expected]
+    assert [values(m) for _p, m in pairs] == [
+        values(Membership.objects.get(user=user, organization=p.organization)) for p in expected
+    ]
+    assert len({p.organization_id for p, _m in pairs}) == 2
+    assert all(m.organization is p.organization for p, m in pairs)
+    assert projects_with_membership(AnonymousUser()) == []
