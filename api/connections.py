@@ -21,7 +21,6 @@ from connections.models import Connection, SubjectType
 from connections.services import connections as services
 from connections.services import health, tokens
 from core.validation import MAX_OFFSET, MAX_SEARCH, Line, text_problem
-from projects.crypto import decrypt_json
 from projects.services import ServiceError
 
 from .connectors import _actor, _project
@@ -200,10 +199,11 @@ def _oauth_of(oauth_tokens: str, expires_at: Any) -> dict[str, Any]:
     """The OAuth summary of the stored (encrypted) token set: connected, expiry, scopes."""
     if not oauth_tokens:
         return {"connected": False, "expires_at": None, "scopes": []}
-    token_set = decrypt_json(oauth_tokens)
-    raw = token_set.get("scopes", token_set.get("scope")) or []
-    scopes = raw.split() if isinstance(raw, str) else [str(s) for s in raw]
-    return {"connected": True, "expires_at": expires_at, "scopes": scopes}
+    return {
+        "connected": True,
+        "expires_at": expires_at,
+        "scopes": selectors.oauth_scopes(oauth_tokens),
+    }
 
 
 def connection_body(connection: Connection) -> dict[str, Any]:

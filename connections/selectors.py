@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import CharField, Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
@@ -361,8 +362,49 @@ def masked_config(connection: Connection) -> dict[str, str]:
 def masked_values(config_values: dict[str, Any], config_secrets: str) -> dict[str, str]:
     """``masked_config`` of a row read as values (its stored columns)."""
     values = {k: str(v) for k, v in config_values.items()}
-    values.update({k: mask(str(v)) for k, v in decrypt_json(config_secrets).items()})
+    values.update(_shown("secrets", config_secrets, _masked))
     return values
+
+
+def oauth_scopes(oauth_tokens: str) -> list[str]:
+    """The scopes granted to a stored (encrypted) OAuth token set: ``scopes`` or ``scope``,
+    as a list or a space-separated string."""
+    return list(_shown("scopes", oauth_tokens, _scopes))
+
+
+def _masked(secrets: dict[str, Any]) -> dict[str, str]:
+    return {k: mask(str(v)) for k, v in secrets.items()}
+
+
+def _scopes(token_set: dict[str, Any]) -> tuple[str, ...]:
+    raw = token_set.get("scopes", token_set.get("scope")) or []
+    return tuple(raw.split() if isinstance(raw, str) else (str(s) for s in raw))
+
+
+# What the API shows of stored secrets (masked values, scopes), by ciphertext: decrypting was
+# most of a list row's cost, and a page read again shows the same rows. A ciphertext never
+# changes meaning (every write and every key rotation stores a new one; a tampered one is
+# another string, decrypted and refused), the entries hold no secret, and they are dropped
+# when the configured keys change (a retired key's ciphertexts are refused again at once).
+SHOWN_MAX = 10_000
+_shown_entries: dict[tuple[str, str], Any] = {}
+_shown_keys: list[tuple[str, ...]] = [()]
+
+
+def _shown(kind: str, ciphertext: str, show: Any) -> Any:
+    if not ciphertext:
+        return show({})
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    if keys != _shown_keys[0]:
+        _shown_entries.clear()
+        _shown_keys[0] = keys
+    held = _shown_entries.get((kind, ciphertext))
+    if held is None:
+        held = show(decrypt_json(ciphertext))
+        if len(_shown_entries) >= SHOWN_MAX:
+            _shown_entries.clear()
+        _shown_entries[(kind, ciphertext)] = held
+    return held
 
 
 # --- Version adoption --------------------------------------------------------------------------
