@@ -516,13 +516,24 @@ def offset_page(
     """The API's page by offset: each row as a dict of ``API_ROW_VALUES`` (plain values, no
     model instances: building 200 of them, a connection with its profile, connector and
     version, cost 50 rows more than the rest of the request did; bench/connections.py)."""
-    rows = ordered(connections, filters).values(*API_ROW_VALUES)
-    return list(rows[offset : offset + limit])
+    rows = list(ordered(connections, filters).values(*API_ROW_VALUES)[offset : offset + limit])
+    # The profile a row moved from, by a second query only when a row on the page has one: a
+    # fourth join (the profile table again) nearly tripled PostgreSQL's planning of the page
+    # query (~0.3 → ~0.85 ms, on every request).
+    moved = {row["moved_from_profile_id"] for row in rows} - {None}
+    public_ids = (
+        dict(ConnectorProfile.objects.filter(pk__in=moved).values_list("pk", "public_id"))
+        if moved
+        else {}
+    )
+    for row in rows:
+        row["moved_from_profile__public_id"] = public_ids.get(row.pop("moved_from_profile_id"))
+    return rows
 
 
 # What the API's bodies show of a row, with its profile's public id and name, its connector's
-# key, its resolved version's number and the public id of the profile it moved from (joined,
-# in the same query).
+# key and its resolved version's number (joined, in the same query); ``offset_page`` puts the
+# public id of the profile it moved from in place of ``moved_from_profile_id``.
 API_ROW_VALUES = (
     "public_id",
     "name",
@@ -543,7 +554,7 @@ API_ROW_VALUES = (
     "created_at",
     "updated_at",
     "org_role",
-    "moved_from_profile__public_id",
+    "moved_from_profile_id",
     "moved_at",
     "config_values",
     "config_secrets",
