@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db.models import CharField, Count, F, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
@@ -24,7 +23,7 @@ from connectors.models import Connector, ConnectorVersion
 from core import freshness
 from core.pager import EPOCH, InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
-from projects.crypto import decrypt_json, mask
+from projects.crypto import decrypt_json, fernet, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
@@ -388,16 +387,16 @@ def _scopes(token_set: dict[str, Any]) -> tuple[str, ...]:
 # when the configured keys change (a retired key's ciphertexts are refused again at once).
 SHOWN_MAX = 10_000
 _shown_entries: dict[tuple[str, str], Any] = {}
-_shown_keys: list[tuple[str, ...]] = [()]
+_shown_by: list[object] = [None]  # the keys (crypto.fernet(), one per configuration) they hold
 
 
 def _shown(kind: str, ciphertext: str, show: Any) -> Any:
     if not ciphertext:
         return show({})
-    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
-    if keys != _shown_keys[0]:
+    keys = fernet()
+    if keys is not _shown_by[0]:
         _shown_entries.clear()
-        _shown_keys[0] = keys
+        _shown_by[0] = keys
     held = _shown_entries.get((kind, ciphertext))
     if held is None:
         held = show(decrypt_json(ciphertext))
