@@ -464,13 +464,16 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     if not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) > 200:
         return None
     prefix, _, _secret = raw_key.partition("_")[2].partition("_")
-    api_key = (
-        ApiKey.objects.active()
-        .select_related("project__organization")
-        .filter(prefix=API_KEY_PREFIX + prefix)
-        .first()
-    )
-    if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash_key(raw_key)):
+    try:
+        # The prefix is unique: get (no ORDER BY to build, as first would add).
+        api_key = (
+            ApiKey.objects.active()
+            .select_related("project__organization")
+            .get(prefix=API_KEY_PREFIX + prefix)
+        )
+    except ApiKey.DoesNotExist:
+        return None
+    if not hmac.compare_digest(api_key.key_hash, _hash_key(raw_key)):
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:

@@ -150,6 +150,59 @@ def test_list_shape_defaults_and_masking(world: World) -> None:
     assert world.api.get(f"{BASE}/{world.known.public_id}").json() == item
 
 
+def test_list_items_are_byte_for_byte_the_schemas_rendering(world: World) -> None:
+    """The list renders its rows itself (no response-schema validation of each row): each item
+    is exactly what the detail renders through ConnectionOut, in the same field order, for
+    every kind of value (OAuth scopes as a string and a list, secrets, a move, an org role,
+    no resolved version, date-times with and without microseconds, non-ASCII text)."""
+    oauth_profile = make_profile(
+        world.project, key="oauthy", name="oauth", auth_type="oauth2", required_fields=()
+    )
+    spaced = make_connection(
+        oauth_profile,
+        config={},
+        tokens={"access_token": "at-0123456789abc", "scope": "read write", "expires_at": 4e9},
+    )
+    listed = make_connection(
+        oauth_profile, config={}, tokens={"access_token": "at-0123456789abd", "scopes": ["a"]}
+    )
+    plain = make_connection(world.profile, name="Ünïcode · “name”", config={"api_key": "short"})
+    now = datetime.now(UTC)
+    whole = now.replace(microsecond=0)
+    update_connections(
+        Connection.objects.filter(pk=listed.pk),
+        moved_from_profile=world.profile,
+        moved_at=whole,
+        org_role="viewer",
+        last_used_at=now,
+    )
+    update_connections(
+        Connection.objects.filter(pk=plain.pk),
+        resolved_version=None,
+        health=Health.UNHEALTHY,
+        health_checked_at=now,
+        last_healthy_at=whole,
+        health_error="HTTP 500 — “down”",
+    )
+    response = world.api.get(BASE, {"limit": "10", "sort_by": "name", "sort_dir": "asc"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert list(body) == ["items", "total", "total_exact", "limit", "offset"]
+    assert body["total"] == 4 and body["total_exact"] is True
+    assert len(body["items"]) == 4
+    for item in body["items"]:
+        detail = world.api.get(f"{BASE}/{item['id']}")
+        # The encoder is the renderer's: re-encoding the parsed item (order kept) gives the
+        # list's own bytes for it.
+        assert json.dumps(item).encode() == detail.content, item["name"]
+        assert json.dumps(item).encode() in response.content
+    by_id = {item["id"]: item for item in body["items"]}
+    assert by_id[str(spaced.public_id)]["oauth"]["scopes"] == ["read", "write"]
+    assert by_id[str(listed.public_id)]["moved_from_profile_id"] == str(world.profile.public_id)
+    assert by_id[str(plain.public_id)]["resolved_version"] is None
+
+
 def test_list_never_shows_another_projects_connections(world: World) -> None:
     assert ids(world.api.get(BASE)) == [str(world.known.public_id)]
     assert ids(world.other_api.get(BASE)) == [str(world.other.public_id)]
@@ -290,8 +343,12 @@ def test_list_query_count_does_not_grow_with_the_page(world: World) -> None:
     for n in range(4):
         make_connection(oauth_profile if n % 2 else world.profile, config={} if n % 2 else None)
     assert Connection.objects.filter(project=world.project).count() == 5
+    # The key (with its project), the total (from the counters) and the page (its profiles,
+    # connectors and versions joined): nothing per row.
+    assert count_queries() == 3
     Connection.objects.filter(profile=oauth_profile).update(moved_from_profile=world.profile)
     small = count_queries()
+    assert small == 4  # and the profiles rows on the page moved from, when there are some
     for n in range(40):
         if n % 2:
             make_connection(oauth_profile, config={}, tokens=tokens)

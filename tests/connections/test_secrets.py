@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection as db
 
 from connections.models import Connection
-from connections.selectors import credentials_masked, masked_config
+from connections.selectors import credentials_masked, masked_config, masked_values, oauth_scopes
 from projects import crypto
 from projects.models import AuditEntry
 from tests.factories import make_connection, make_profile, make_project
@@ -131,3 +131,33 @@ def test_rotation_covers_connections_then_old_keys_can_go(settings) -> None:
     assert crypto.decrypt_json(api.config_secrets) == {"api_key": API_KEY}
     assert crypto.decrypt_json(oauth.oauth_tokens)["access_token"] == ACCESS
     assert credentials_masked(oauth)  # readable with the new key alone
+
+
+@pytest.mark.django_db
+def test_masked_views_held_by_ciphertext_never_outlive_a_secret_or_a_key(settings) -> None:
+    """The API's masked values and scopes are held per ciphertext (a page read again decrypts
+    nothing): a changed secret is a new ciphertext, shown anew; a tampered one is refused; a
+    retired key's ciphertexts are refused at once, held or not."""
+    settings.FIELD_ENCRYPTION_KEYS = [OLD]
+    api, oauth = seed()
+    shown = masked_values(api.config_values, api.config_secrets)
+    assert shown == {"api_key": "••••" + API_KEY[-4:]}
+    assert masked_values(api.config_values, api.config_secrets) == shown  # held
+    shown["api_key"] = "changed by a caller"
+    assert masked_values(api.config_values, api.config_secrets)["api_key"].endswith("4242")
+    assert oauth_scopes(oauth.oauth_tokens) == []
+    scoped = crypto.encrypt_json({"access_token": ACCESS, "scope": "read write"})
+    assert oauth_scopes(scoped) == ["read", "write"]
+    assert oauth_scopes(crypto.encrypt_json({"scopes": ["a", 1]})) == ["a", "1"]
+
+    replaced = crypto.encrypt_json({"api_key": "sk_live_REPLACED_000099"})
+    assert masked_values({}, replaced) == {"api_key": "••••0099"}
+    tampered = replaced[:-6] + ("A" if replaced[-6] != "A" else "B") + replaced[-5:]
+    with pytest.raises(crypto.DecryptionError):
+        masked_values({}, tampered)
+
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]  # the old key retired
+    with pytest.raises(crypto.DecryptionError):
+        masked_values(api.config_values, api.config_secrets)
+    with pytest.raises(crypto.DecryptionError):
+        oauth_scopes(scoped)
