@@ -99,11 +99,13 @@ class ConnectionOut(Schema):
 class ConnectionPageOut(Schema):
     items: list[ConnectionOut]
     total: int = Field(
-        description="How many connections match the filters: exact up to 10,000; above, an "
-        "estimate (see total_exact)."
+        description="How many connections match the filters: exact when they filter only by "
+        "connector, profile, status, health or version (kept as counters), and up to 10,000 "
+        "with a search or field filters; above that, an estimate (see total_exact)."
     )
     total_exact: bool = Field(
-        description="false when total is the database's estimate (more than 10,000 match)."
+        description="false when total is the database's estimate (a search or field filters "
+        "that more than 10,000 connections match)."
     )
     limit: int
     offset: int

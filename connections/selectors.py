@@ -615,11 +615,10 @@ def api_total(
     project: Project, filters: Filters, connections: QuerySet[Connection]
 ) -> tuple[int, bool]:
     """How many connections match for the API's list (an API key sees every connection of its
-    project): (total, exact). Exact up to COUNT_CAP; above, ``exact`` is false (API.md) and
-    the total is an estimate. Filters only by what the counters count (connector, profile,
-    status, health, version): read from them, the same cost at any size and no count of the
-    rows; else a count bounded at the cap, and above it the planner's estimate (PostgreSQL;
-    never below the cap)."""
+    project): (total, exact). Filtered only by what the counters count (connector, profile,
+    status, health, version), the counters' exact figure at the same cost at any size; else a
+    count bounded at COUNT_CAP and, above it, the planner's estimate (PostgreSQL; never below
+    the cap), with ``exact`` false."""
     if not (filters.search.strip() or filters.fields):
         total = counters.total(
             project.pk,
@@ -629,7 +628,7 @@ def api_total(
             health=filters.health,
             version_number=filters.version,
         )
-        return total, total <= COUNT_CAP
+        return total, True
     total, over = count_capped(connections)
     if over:
         total = max(planner_estimate(connections) or 0, COUNT_CAP + 1)

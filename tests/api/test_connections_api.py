@@ -899,13 +899,17 @@ def test_openapi_describes_the_connection_endpoints(client: Client) -> None:
 def test_total_above_the_cap_is_bounded_and_marked_inexact(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above the cap the count stops early (bounded cost) and says so with total_exact."""
+    """Above the cap a search's count stops early (bounded cost) and says so with total_exact;
+    a total the counters keep is exact at any size."""
     from connections import selectors
 
     monkeypatch.setattr(selectors, "COUNT_CAP", 2)
     for n in range(4):
         make_connection(world.profile, f"cap-{n}")
-    body = world.api.get("/api/v1/connections?limit=1").json()
+    body = world.api.get("/api/v1/connections?limit=1&search=cap-").json()
     assert body["total_exact"] is False
     assert body["total"] >= 3  # the planner's estimate (PostgreSQL) or the cap + 1
     assert len(body["items"]) == 1
+    counted = world.api.get("/api/v1/connections?limit=1").json()
+    assert counted["total_exact"] is True
+    assert counted["total"] == Connection.objects.filter(project=world.project).count() > 2
