@@ -318,11 +318,12 @@ def list_count(
     viewer: rbac.Viewer,
     project: Project,
     filters: Filters,
-    connections: QuerySet[Connection],
+    connections: QuerySet[Connection] | None = None,
     *,
     granted_total: int | None = None,
 ) -> tuple[int, bool]:
-    """The list's count (``connections``: the filtered rows): exact from the counters when the
+    """The list's count (``connections``: the filtered rows the viewer may read, when the
+    caller has them; else scoped here where needed): exact from the counters when the
     viewer sees every connection and filters only by what they count (connector, profile,
     status, health, version); for a member, the two parts of their scope counted apart (each through
     its own index, ``rbac.scope_parts``); else counted up to the cap. (count, capped?)"""
@@ -340,7 +341,7 @@ def list_count(
     if granted_total is None:  # else counted with the page (``page_counted``)
         parts = rbac.scope_parts(viewer, rows)
         if parts is None:
-            return count_capped(connections)
+            return count_capped(rbac.scope(viewer, rows) if connections is None else connections)
         granted_total = parts[1].order_by().values("pk")[: COUNT_CAP + 1].count()
     # Only indexed columns selected: the organization-wide part is an index-only scan.
     n = rbac.open_to_all(rows).order_by().values("org_role")[: COUNT_CAP + 1].count()

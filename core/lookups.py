@@ -18,6 +18,13 @@ from django.db.models.lookups import In
 class AnyOf(In):
     lookup_name = "any_of"
 
+    def get_prep_lookup(self) -> Any:
+        # Ids read from the database are ints already: no preparation value by value (In's
+        # costs ~0.2 ms for 600 ids); anything else is prepared as In prepares it.
+        if isinstance(self.rhs, list | tuple) and all(type(v) is int for v in self.rhs):
+            return self.rhs
+        return super().get_prep_lookup()
+
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         if connection.vendor != "postgresql":
             return super().as_sql(compiler, connection)

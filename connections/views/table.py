@@ -283,9 +283,7 @@ def _list_context(
         # A search's page says enough (a full page: "25+"): no second trigram scan to count.
         count, capped = len(page.items), page.next is not None
     else:
-        count, capped = selectors.list_count(
-            viewer, project, filters, rbac.scope(viewer, rows), granted_total=granted_total
-        )
+        count, capped = selectors.list_count(viewer, project, filters, granted_total=granted_total)
     related = _Related(
         profiles={p.pk: p for p in profiles},
         connector_keys=selectors.connector_keys(
