@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -258,7 +259,11 @@ def _list_context(
         "list_url": reverse("connection_list", args=[project.slug]),
     }
     shown_columns = set(context["columns"])
-    context["show"] = {key: key in shown_columns for key, _label in LIST_COLUMN_CHOICES}
+    # An object, not a dict: Jinja2 reads ``show.connector`` as an attribute first, and a
+    # dict's failed attribute lookup costs an exception per cell (a quarter of the rows' time).
+    context["show"] = SimpleNamespace(
+        **{key: key in shown_columns for key, _label in LIST_COLUMN_CHOICES}
+    )
     form = ConnectionFilterForm(params)
     if not form.is_valid():
         context["error"] = first_error(form)[1]
