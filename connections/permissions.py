@@ -12,7 +12,7 @@ from projects.permissions import ProjectAccess, UserLike, get_project_for_user
 
 from . import rbac
 from .models import Connection
-from .selectors import connections_of
+from .selectors import page_rows_of
 
 
 def get_connection_for_user(
@@ -25,7 +25,7 @@ def get_connection_for_user(
     access = get_project_for_user(user, slug)
     viewer = rbac.Viewer(user=user, membership=access.membership)
     connection = (
-        rbac.scope(viewer, connections_of(access.project)).filter(public_id=connection_id).first()
+        rbac.scope(viewer, page_rows_of(access.project)).filter(public_id=connection_id).first()
     )
     if connection is None:
         raise Http404("No such connection.")

@@ -35,15 +35,18 @@ from ..services import connections as services
 from ..services import health, tokens
 
 
-def _connector_info(connection: Connection) -> tuple[str, str]:
-    """Title and icon as the connection's version words them, as in the list's rows (from the
-    definition already loaded with the row: no query)."""
-    version = connection.resolved_version
-    if version is None:
-        return connection.connector.key, ""
-    info = version.definition.get("info") if isinstance(version.definition, dict) else None
-    title = info.get("title") if isinstance(info, dict) else None
-    return str(title or connection.connector.key), version.icon
+def _version_context(connection: Connection) -> dict[str, Any]:
+    """The connector's title and icon as the connection's version words them, and that
+    version's number, as in the list's rows: from the per-process layer (no query when warm;
+    the row does not load the version)."""
+    label = selectors.version_labels({connection.resolved_version_id}).get(
+        connection.resolved_version_id or 0
+    )
+    return {
+        "version_label": label,
+        "connector_title": (label.title if label else "") or connection.connector.key,
+        "connector_icon": label.icon if label else "",
+    }
 
 
 def _can(role: str) -> dict[str, bool]:
@@ -80,13 +83,11 @@ def detail_context(
     **extra: Any,
 ) -> dict[str, Any]:
     tab = extra.pop("tab", None) or DetailTabForm(request.GET).tab_name
-    title, icon = _connector_info(connection)
     context: dict[str, Any] = {
         "connection": connection,
         "role": role,
         "tab": tab,
-        "connector_title": title,
-        "connector_icon": icon,
+        **_version_context(connection),
         **_can(role),
     }
     if tab == "access":

@@ -879,6 +879,7 @@ def _measure(world: World, who: str) -> dict[str, int]:
     first = client.get(list_url, {"per_page": "3"}).content.decode()
     deep = re.search(r'rel="next" href="([^"]+)"', first)
     assert deep is not None
+    client.get(world.url("connection_detail", world.a))  # its versions' labels, held per process
     return {
         "first": _queries(client, list_url),
         "filtered": _queries(client, list_url + "?status=active&q=user&sort=name&dir=asc"),
