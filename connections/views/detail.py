@@ -17,12 +17,12 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.forms import first_error
+from core.jinja import csrf_input
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.selectors import members_of
@@ -139,34 +139,25 @@ def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dic
     link_panel = ""
     if context["can_write"]:
         panel = link_views.reauth_panel(access.project, context["connection"])
-        link_panel = render_to_string(
-            "connections/_link_panel.html",
-            {"link": panel, "access": access, "project": access.project, "csrf_token": token},
-        )
+        link_panel = link_views.link_panel_html(panel, access=access, csrf_token=token)
     html = render_to_string(
         "connections/_overview.html",
         {
             **_OVERVIEW_DEFAULTS,
             **context,
-            "link_panel": mark_safe(link_panel),  # noqa: S308 - a rendered (escaped) template
-            "csrf_input": _csrf_input(token),
+            "link_panel": link_panel,
+            "csrf_input": csrf_input(token),
         },
         using="jinja2",
     )
     return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
 
 
-def _csrf_input(token: str) -> str:
-    """``{% csrf_token %}``'s field, made once a page: the Jinja2 backend's own ``csrf_input``
-    (given the request) masks the token anew at every form (~50 µs each)."""
-    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
-
-
 def _health_card(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
     """The health card alone ("Check now" over HTMX), with the status badge out of band."""
     html = render_to_string(
         "connections/_health_card.html",
-        {**context, "csrf_input": _csrf_input(get_token(request))},
+        {**context, "csrf_input": csrf_input(get_token(request))},
         using="jinja2",
     )
     return HttpResponse(html)
