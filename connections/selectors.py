@@ -682,6 +682,7 @@ class TimelineItem:
     actor: str = ""
 
 
+_HEALTH: dict[str, str] = dict(Health.choices)
 _AUDIT_TITLES = {
     "connection.health_changed": "Health changed",
     "connection.needs_reauth": "Needs re-authentication",
@@ -714,24 +715,26 @@ def timeline(
     if before is not None:
         checks = checks.filter(checked_at__lt=before)
         audit = audit.filter(created_at__lt=before)
+    # The columns shown only, as tuples: no model instances (~20 µs a row).
     items = [
         TimelineItem(
-            c.checked_at,
-            f"health-{c.status}",
-            f"Health check: {c.get_status_display()}",
-            c.detail,
+            checked_at, f"health-{status}", f"Health check: {_HEALTH.get(status, status)}", detail
         )
-        for c in checks.order_by("-checked_at", "-id")[: limit + 1]
+        for checked_at, status, detail in checks.order_by("-checked_at", "-id").values_list(
+            "checked_at", "status", "detail"
+        )[: limit + 1]
     ]
     items += [
         TimelineItem(
-            e.created_at,
+            created_at,
             "audit",
-            _AUDIT_TITLES.get(e.action, e.action),
-            _changes(e.before, e.after),
-            e.actor_label,
+            _AUDIT_TITLES.get(action, action),
+            _changes(before_value, after_value),
+            actor_label,
         )
-        for e in audit.order_by("-created_at", "-id")[: limit + 1]
+        for created_at, action, before_value, after_value, actor_label in audit.order_by(
+            "-created_at", "-id"
+        ).values_list("created_at", "action", "before", "after", "actor_label")[: limit + 1]
     ]
     items += extensions.connection_timeline.items(
         "timeline_items", connection=connection, before=before, limit=limit + 1
