@@ -1,17 +1,50 @@
-"""The Jinja2 environment of the hot tables' row templates (templates/jinja2/).
+"""The Jinja2 environment of the hot templates (templates/jinja2/): the connections list's rows,
+the connection page's overview and the connect-link panel.
 
 Strict: a misspelt name raises rather than rendering as nothing, so a test of the page fails.
-Autoescaping is always on.
+Autoescaping is always on. Two helpers mirror the Django tags those templates need: ``url``
+(``{% url %}``: ``url("name", arg, ...)``), the ``date`` filter (Django's ``|date`` format
+characters, in the active time zone) and ``timeuntil``; ``csrf_input`` makes the CSRF field.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import jinja2
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timeuntil
+
+
+def url(name: str, *args: Any) -> str:
+    return reverse(name, args=args)
+
+
+def date(value: datetime | None, format_string: str) -> str:
+    """Django's ``|date:"<format>"`` of an aware datetime in the current time zone; "" for
+    None (so that ``or "never"`` reads like ``|default:"never"``)."""
+    if value is None:
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return dateformat.format(value, format_string)
+
+
+def csrf_input(token: str) -> SafeString:
+    """``{% csrf_token %}``'s field for a token read once a page: the backend's own
+    ``csrf_input`` (given the request) masks the token anew at every form (~50 µs each)."""
+    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
 
 
 def environment(**options: Any) -> jinja2.Environment:
     options.pop("autoescape", None)  # always on, whatever the settings say
     options["undefined"] = jinja2.StrictUndefined
-    return jinja2.Environment(autoescape=True, **options)
+    env = jinja2.Environment(autoescape=True, **options)
+    env.globals["url"] = url
+    env.filters["date"] = date
+    env.filters["timeuntil"] = timeuntil
+    return env

@@ -48,16 +48,19 @@ def connection_timeline(
     rows = RequestLog.objects.filter(connection=connection, status=RequestStatus.ERROR)
     if before is not None:
         rows = rows.filter(created_at__lt=before)
+    shown = rows.order_by("-created_at", "-id").values_list(  # tuples: no model instances
+        "created_at", "action_id", "error_code", "http_status", "provider_status", "version_number"
+    )
     items = []
-    for r in rows.order_by("-created_at", "-id")[:limit]:
-        provider = f" · provider {r.provider_status}" if r.provider_status else ""
-        version = f" · {r.version_number}" if r.version_number else ""
+    for created_at, action_id, error_code, http_status, provider_status, number in shown[:limit]:
+        provider = f" · provider {provider_status}" if provider_status else ""
+        version = f" · {number}" if number else ""
         items.append(
             TimelineItem(
-                r.created_at,
+                created_at,
                 "request-error",
-                f"Request failed: {r.action_id}",
-                f"{r.error_code or 'error'} ({r.http_status}){provider}{version}",
+                f"Request failed: {action_id}",
+                f"{error_code or 'error'} ({http_status}){provider}{version}",
             )
         )
     return {"timeline_items": items}

@@ -93,9 +93,10 @@ TEMPLATES = [
             ],
         },
     },
-    # The hot tables' rows only (templates/jinja2/): Jinja2 compiles a template to Python, and
-    # renders a 50-row connections page in a fifth of the Django engine's time
-    # (bench/connections.py). Pages, forms and includes stay Django templates.
+    # The hot templates only (templates/jinja2/: the connections list's rows, the connection
+    # page's overview): Jinja2 compiles a template to Python, and renders a 50-row connections
+    # page in a fifth of the Django engine's time (bench/connections.py). Pages, their layout,
+    # forms and includes stay Django templates.
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "NAME": "jinja2",

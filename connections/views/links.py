@@ -20,13 +20,17 @@ from uuid import UUID
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
+from core.jinja import csrf_input
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -133,8 +137,39 @@ def _respond(
     """HTMX: the panel alone; plain POST: the link page around it. Never cached: the response
     may carry the only copy of the link."""
     context = project_context(request, access, nav=nav, link=panel)
-    template = "connections/_link_panel.html" if request.htmx else "connections/link.html"
-    return render(request, template, context, status=status)
+    if request.htmx:
+        html = link_panel_html(panel, access=access, csrf_token=get_token(request))
+        return HttpResponse(html, status=status)
+    return render(request, "connections/link.html", context, status=status)
+
+
+def link_panel_html(
+    panel: LinkPanel | str | None,
+    *,
+    access: ProjectAccess,
+    csrf_token: str,
+    migration_out: Any = None,
+    migrating_away: dict[UUID, Any] | None = None,
+) -> SafeString:
+    """The panel through the Jinja2 backend (templates/jinja2/connections/_link_panel.html;
+    escaped there, so safe to insert): its form cost ~0.5 ms of CPU through the Django engine
+    on every connection page. ``migration_out`` / ``migrating_away``: the profile and
+    connector pages' warnings (rollouts)."""
+    if not panel:  # none for this user (a Django page's missing variable is "")
+        return SafeString("")
+    html = render_to_string(
+        "connections/_link_panel.html",
+        {
+            "link": panel,
+            "access": access,
+            "project": access.project,
+            "migration_out": migration_out,
+            "migrating_away": migrating_away or {},
+            "csrf_input": csrf_input(csrf_token),
+        },
+        using="jinja2",
+    )
+    return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
 
 
 def _create(

@@ -879,6 +879,7 @@ def _measure(world: World, who: str) -> dict[str, int]:
     first = client.get(list_url, {"per_page": "3"}).content.decode()
     deep = re.search(r'rel="next" href="([^"]+)"', first)
     assert deep is not None
+    client.get(world.url("connection_detail", world.a))  # its versions' labels, held per process
     return {
         "first": _queries(client, list_url),
         "filtered": _queries(client, list_url + "?status=active&q=user&sort=name&dir=asc"),
@@ -911,6 +912,30 @@ def test_query_counts_do_not_grow_with_the_data(world: World, who: str, settings
     )
     large = _measure(world, who)
     assert large == small
+    # The connection page's budget: the session's user, the project, the connection, the
+    # timeline's three sources, an open migration, the navigation, the latest
+    # re-authentication link and the link panel's profiles (a member adds their grants).
+    assert small["detail"] <= {"owner": 10, "teamed": 12}[who], small
+
+
+def test_connection_page_reads_its_version_from_the_per_process_layer(tenancy: Tenancy) -> None:
+    """The page shows the resolved version's number, the connector's title as that version
+    words it, and its config field labels, without loading the version: a warm page reads
+    them from the per-process layer (connections.selectors.version_labels, config_labels)."""
+    profile = make_profile(tenancy.project, version="1.2.0", title="Acme Sales")
+    c = make_connection(profile, "a", config={"api_key": "sk_live_0001_abcdefghijkl"})
+    client = tenancy.client("owner")
+    url = reverse("connection_detail", args=[tenancy.project.slug, c.public_id])
+    client.get(url)
+    with CaptureQueriesContext(db) as queries:
+        html = client.get(url).content.decode()
+    assert not [q["sql"] for q in queries if "connectors_connectorversion" in q["sql"]]
+    version = html[html.index('data-testid="resolved-version"') :]
+    assert version[: version.index("</dd>")].count(">1.2.0</a>") == 1
+    assert html.count("Acme Sales") == 2  # the header and the overview's connector line
+    credentials = html[html.index('data-testid="credentials-card"') :]
+    credentials = credentials[: credentials.index("</table>")]
+    assert ">Api_Key</th>" in credentials and mask("sk_live_0001_abcdefghijkl") in credentials
 
 
 def test_version_filter_and_labels_follow_a_publish(tenancy: Tenancy) -> None:
