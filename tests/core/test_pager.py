@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 
 import pytest
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
@@ -111,9 +111,10 @@ def test_parts_merge_and_a_part_read_in_advance(orgs: list[Organization]) -> Non
     whole = keyset_page(Organization.objects.all(), newest, limit=4)
     merged = keyset_page([even, odd], newest, limit=4)
     odd_rows = list(odd.order_by(*newest.order_by())[:5])
-    in_advance = keyset_page([even, odd_rows], newest, limit=4)
+    parts: list[QuerySet[Organization] | list[Organization]] = [even, odd_rows]
+    in_advance = keyset_page(parts, newest, limit=4)
     assert [o.pk for o in merged.items] == [o.pk for o in whole.items]
     assert [o.pk for o in in_advance.items] == [o.pk for o in whole.items]
     assert in_advance.next == whole.next
     with pytest.raises(ValueError, match="first page only"):
-        keyset_page([even, odd_rows], newest, after=whole.next or "", limit=4)
+        keyset_page(parts, newest, after=whole.next or "", limit=4)
