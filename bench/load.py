@@ -1,6 +1,7 @@
 """Load benchmark with Locust (headless, loopback only, bounded in time): two gunicorn app
 servers on PostgreSQL + Redis with BENCH_CONNECTIONS connections (seed_bench; 1,000,000 by
-default), BENCH_USERS concurrent users (16) on each target in turn for BENCH_SECONDS (10).
+default), BENCH_USERS concurrent users (16) on each target in turn for BENCH_SECONDS (10), in
+BENCH_ROUNDS rounds (3).
 
 Prints, per target, requests per second as a share of the bare base-layout view's, the
 p50/p95/p99 latencies and the errors. Never fails on speed.
@@ -17,6 +18,7 @@ import base64
 import csv
 import hashlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,7 @@ from bench.connections import database_exists, recreate_database, refuse  # noqa
 SIZE = int(os.environ.get("BENCH_CONNECTIONS", "1000000"))
 USERS = int(os.environ.get("BENCH_USERS", "16"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PORTS = os.environ.get("BENCH_PORTS", "8101 8102").split()
 REUSE = os.environ.get("BENCH_REUSE", "") == "1"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -211,7 +214,6 @@ def main() -> None:
             ("API GET /connections?limit=50", "/api/v1/connections?limit=50", api, 0.5),
             ("API GET /connector_profiles", "/api/v1/connector_profiles", api, 0.7),
         ]
-        results = []
         with tempfile.TemporaryDirectory() as out:
             for label, path, auth, _goal in targets:
                 for warm in range(3):  # each server's caches warm before the timed phase
@@ -226,26 +228,45 @@ def main() -> None:
                     )
                     if answer.status_code != 200:  # e.g. a refused session: the login page
                         raise RuntimeError(f"{label}: {path} answered {answer.status_code}")
-                results.append((label, locust(path, auth, Path(out))))
-        bare = results[0][1]["rps"] or 1.0
+            # Rounds of every target in turn: a shared machine's speed drifts over minutes, so
+            # each target's share is taken against the bare view of its own round (median of
+            # the rounds), never against one bare view measured minutes apart.
+            rounds = [
+                [locust(path, auth, Path(out)) for _label, path, auth, _goal in targets]
+                for _round in range(ROUNDS)
+            ]
+            _label, bare_path, bare_auth, _goal = targets[0]
+            closing = locust(bare_path, bare_auth, Path(out))
+        # A round's targets against the mean of the bare view at its start and at the next
+        # round's start (the closing run after the last): the bare view brackets them.
+        bares = [r[0]["rps"] for r in rounds] + [closing["rps"]]
+        bracket = [((bares[k] + bares[k + 1]) / 2) or 1.0 for k in range(ROUNDS)]
         print(
             f"Load benchmark (Locust): {SIZE:,} connections, {len(PORTS)} gunicorn servers × "
             f"{server_env()['WEB_CONCURRENCY']} sync worker, PostgreSQL + Redis, {USERS} users, "
-            f"{SECONDS} s per target, loopback"
+            f"{ROUNDS} rounds of {SECONDS} s per target, loopback; medians of the rounds"
         )
         header = (
             f"{'target':<34} {'req/s':>7} {'share':>6} {'goal':>6} {'p50 ms':>7} {'p95 ms':>7} "
-            f"{'p99 ms':>7} {'errors':>11}"
+            f"{'p99 ms':>7} {'errors':>11}  shares by round"
         )
         print(header)
         print("-" * len(header))
-        for (label, r), (_label, _path, _auth, goal) in zip(results, targets, strict=True):
-            errors = f"{r['errors']:.0f}/{r['requests']:.0f}"
-            share = r["rps"] / bare
+        for i, (label, _path, _auth, goal) in enumerate(targets):
+            runs = [r[i] for r in rounds]
+            shares = [r[i]["rps"] / bracket[k] for k, r in enumerate(rounds)]
+            share = statistics.median(shares)
+
+            def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+                return statistics.median(run[key] for run in runs)
+
+            errors = f"{sum(r['errors'] for r in runs):.0f}/{sum(r['requests'] for r in runs):.0f}"
             flag = "  under goal" if share < goal else ""
+            by_round = " ".join(f"{x:.2f}" for x in shares)
             print(
-                f"{label:<34} {r['rps']:>7.1f} {share:>6.2f} {'≥' + format(goal, 'g'):>6} "
-                f"{r['p50']:>7.0f} {r['p95']:>7.0f} {r['p99']:>7.0f} {errors:>11}{flag}"
+                f"{label:<34} {median('rps'):>7.1f} {share:>6.2f} {'≥' + format(goal, 'g'):>6} "
+                f"{median('p50'):>7.0f} {median('p95'):>7.0f} {median('p99'):>7.0f} "
+                f"{errors:>11}  {by_round}{flag}"
             )
         print(
             f"database {name}: {'reused' if reused else 'created'}; migrate + seed {seeded:.0f} s"
