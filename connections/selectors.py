@@ -290,6 +290,22 @@ def page(
         raise ServiceError("The page cursor is not valid; start from the first page.") from exc
 
 
+def counted_total(project: Project, filters: Filters) -> int | None:
+    """How many of the project's connections match ``filters``, from the counters, when the
+    filters are only ones the counters count (connector, profile, status, health, version):
+    exact, at the same cost at any size. None for a search or field filters."""
+    if filters.search.strip() or filters.fields:
+        return None
+    return counters.total(
+        project.pk,
+        connector_key=filters.connector_key,
+        profile_public_id=filters.profile_id,
+        status=filters.status,
+        health=filters.health,
+        version_number=filters.version,
+    )
+
+
 def page_counted(
     viewer: rbac.Viewer,
     rows: QuerySet[Connection],
@@ -336,16 +352,9 @@ def list_count(
     viewer sees every connection and filters only by what they count (connector, profile,
     status, health, version); for a member, the two parts of their scope counted apart (each through
     its own index, ``rbac.scope_parts``); else counted up to the cap. (count, capped?)"""
-    if viewer.sees_all and not (filters.search.strip() or filters.fields):
-        total = counters.total(
-            project.pk,
-            connector_key=filters.connector_key,
-            profile_public_id=filters.profile_id,
-            status=filters.status,
-            health=filters.health,
-            version_number=filters.version,
-        )
-        return total, False
+    counted = counted_total(project, filters) if viewer.sees_all else None
+    if counted is not None:
+        return counted, False
     rows = apply_filters(Connection.objects.filter(project=project), filters)
     if granted_total is None:  # else counted with the page (``page_counted``)
         parts = rbac.scope_parts(viewer, rows)
@@ -646,16 +655,9 @@ def api_total(
     status, health, version), the counters' exact figure at the same cost at any size; else a
     count bounded at COUNT_CAP and, above it, the planner's estimate (PostgreSQL; never below
     the cap), with ``exact`` false."""
-    if not (filters.search.strip() or filters.fields):
-        total = counters.total(
-            project.pk,
-            connector_key=filters.connector_key,
-            profile_public_id=filters.profile_id,
-            status=filters.status,
-            health=filters.health,
-            version_number=filters.version,
-        )
-        return total, True
+    counted = counted_total(project, filters)
+    if counted is not None:
+        return counted, True
     total, over = count_capped(connections)
     if over:
         total = max(planner_estimate(connections) or 0, COUNT_CAP + 1)
