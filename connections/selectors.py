@@ -833,7 +833,9 @@ class TimelineItem:
     actor: str = ""
 
 
-_HEALTH: dict[str, str] = dict(Health.choices)
+# Labels by stored value (a value no choice knows shows as itself), for rows read as tuples.
+HEALTH_LABELS: dict[str, str] = dict(Health.choices)
+STATUS_LABELS: dict[str, str] = dict(Status.choices)
 _AUDIT_TITLES = {
     "connection.health_changed": "Health changed",
     "connection.needs_reauth": "Needs re-authentication",
@@ -869,7 +871,10 @@ def timeline(
     # The columns shown only, as tuples: no model instances (~20 µs a row).
     items = [
         TimelineItem(
-            checked_at, f"health-{status}", f"Health check: {_HEALTH.get(status, status)}", detail
+            checked_at,
+            f"health-{status}",
+            f"Health check: {HEALTH_LABELS.get(status, status)}",
+            detail,
         )
         for checked_at, status, detail in checks.order_by("-checked_at", "-id").values_list(
             "checked_at", "status", "detail"

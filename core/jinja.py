@@ -2,9 +2,10 @@
 the connection page's overview and the connect-link panel.
 
 Strict: a misspelt name raises rather than rendering as nothing, so a test of the page fails.
-Autoescaping is always on. Two helpers mirror the Django tags those templates need: ``url``
-(``{% url %}``: ``url("name", arg, ...)``), the ``date`` filter (Django's ``|date`` format
-characters, in the active time zone) and ``timeuntil``; ``csrf_input`` makes the CSRF field.
+Autoescaping is always on. Helpers mirror the Django tags and filters those templates need:
+``url`` (``{% url %}``: ``url("name", arg, ...)``), the ``date`` filter (Django's ``|date``
+format characters, in the active time zone) and ``timeuntil``; ``csrf_input`` makes the CSRF
+field.
 """
 
 from __future__ import annotations

@@ -163,17 +163,13 @@ def _row(slug: str, c: Any, role: str, related: _Related, tz: tzinfo) -> Row:
         version_href=f"{_VERSION[slug, connector_key]}{c.resolved_version_id}/" if version else "",
         created_label=created_label,
         created_iso=created_iso,
-        status_label=_STATUS_LABELS.get(c.status, c.status),
-        health_label=_HEALTH_LABELS.get(c.health, c.health),
+        status_label=selectors.STATUS_LABELS.get(c.status, c.status),
+        health_label=selectors.HEALTH_LABELS.get(c.health, c.health),
         checked_label=checked_label,
         checked_iso=checked_iso,
         used_label=used_label,
         used_iso=used_iso,
     )
-
-
-_STATUS_LABELS: dict[str, str] = dict(Status.choices)
-_HEALTH_LABELS: dict[str, str] = dict(Health.choices)
 
 
 class _Prefixes(dict[Any, str]):
