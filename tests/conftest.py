@@ -10,11 +10,14 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from core import baked
 from projects.models import Organization, Project, Role
 
 from .factories import make_member, make_organization, make_project, make_user
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every baked query (core.baked) is compared with the ORM's compilation of the same call.
+baked.VERIFY = True
 
 
 # --- Under CI=true a skipped test is a failed test -------------------------------------------
