@@ -29,8 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
-from profiles.models import ConnectorProfile
-from profiles.selectors import profiles_of
+from profiles.selectors import ProfileChoice, profile_choices
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
 from projects.preferences import columns_of, columns_set
@@ -121,7 +120,7 @@ def _prefix(name: str, placeholder: int | UUID, *args: Any) -> str:
 class _Related:
     """What rows show of their profiles and versions, looked up once per page."""
 
-    profiles: dict[int, ConnectorProfile]
+    profiles: dict[int, ProfileChoice]
     connector_keys: dict[int, str]
     versions: dict[int, selectors.VersionLabel]
 
@@ -221,15 +220,9 @@ def _list_context(
     viewer = viewer_of(request, access)
     project = access.project
     # Only what the filter and the rows show of a profile (not its setup values and secrets).
-    profiles = list(
-        profiles_of(project)
-        .select_related(None)
-        .select_related("connector")
-        .only("public_id", "name", "connector_id", "connector__key")
-        .order_by("connector__key", "name")
-    )
+    profiles = profile_choices(project)
     # Only connectors with a profile here can have connections: the filter's choices.
-    connectors = list({p.connector.key: p.connector for p in profiles}.values())
+    connectors = list(dict.fromkeys(p.connector_key for p in profiles))
     context: dict[str, Any] = {
         "params": params,
         "query": without_cursors(params),
@@ -265,11 +258,10 @@ def _list_context(
         context["error"] = first_error(form)[1]
         return context, 400
     filters, per_page = form.filters, form.cleaned_data["per_page"]
-    rows = selectors.apply_filters(selectors.connections_of(project).select_related(None), filters)
     try:
         page, granted_total = selectors.page_counted(
             viewer,
-            rows,
+            project,
             filters,
             after=form.cleaned_data["after"],
             before=form.cleaned_data["before"],
@@ -288,7 +280,7 @@ def _list_context(
     related = _Related(
         profiles={p.pk: p for p in profiles},
         connector_keys=selectors.connector_keys(
-            {p.connector_id: p.connector.key for p in profiles}, page.items
+            {p.connector_id: p.connector_key for p in profiles}, page.items
         ),
         versions=selectors.version_labels({c.resolved_version_id for c in page.items}),
     )
