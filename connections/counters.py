@@ -28,9 +28,10 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from connectors.models import ConnectorVersion
+from core import baked
 
 from .models import Connection, ConnectionCount
 
@@ -183,20 +184,27 @@ def total(
     health: str = "",
     version_number: str = "",
 ) -> int:
-    """How many connections of the project match these (all optional) conditions."""
-    rows = ConnectionCount.objects.filter(project_id=project_id)
-    if connector_key:
-        rows = rows.filter(connector__key=connector_key)
-    if profile_public_id is not None:
-        rows = rows.filter(profile__public_id=profile_public_id)
-    if status:
-        rows = rows.filter(status=status)
-    if health:
-        rows = rows.filter(health=health)
-    if version_number:
-        numbered = ConnectorVersion.objects.filter(version=version_number).values("pk")
-        rows = rows.filter(version_pk__in=numbered)
-    return int(rows.aggregate(total=Sum("n"))["total"] or 0)
+    """How many connections of the project match these (all optional) conditions: one sum
+    over the project's counters (a query baked per combination of conditions, core.baked)."""
+    given = {
+        "connector__key": connector_key or None,
+        "profile__public_id": profile_public_id,
+        "status": status or None,
+        "health": health or None,
+        "version_pk__in": version_number or None,
+    }
+    names = tuple(name for name, value in given.items() if value is not None)
+
+    def build(project_id: int, *values: object) -> QuerySet[ConnectionCount, int]:
+        conditions = dict(zip(names, values, strict=True))
+        if "version_pk__in" in conditions:
+            numbered = ConnectorVersion.objects.filter(version=conditions["version_pk__in"])
+            conditions["version_pk__in"] = numbered.values("pk")
+        rows = ConnectionCount.objects.filter(project_id=project_id, **conditions)
+        return rows.values("project_id").annotate(total=Sum("n")).values_list("total", flat=True)
+
+    found = baked.rows(("counters.total", names), build, project_id, *(given[n] for n in names))
+    return int(found[0] or 0) if found else 0
 
 
 def by_status(project_id: int, *, profile_id: int | None = None) -> dict[str, int]:
