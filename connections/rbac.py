@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Q, QuerySet
 
+from core import baked
 from core.lookups import AnyOf
 from projects.models import Membership, Role
 
@@ -68,6 +69,19 @@ def _grants_for(user: User | AnonymousUser | None) -> QuerySet[ConnectionGrant]:
 INLINE_GRANTS = 5_000
 
 
+def _grant_pairs(user: User | AnonymousUser | None) -> list[tuple[int, str]]:
+    """(connection id, role) of up to twice INLINE_GRANTS of the user's and their teams' grants
+    (one query, baked: core.baked)."""
+    if user is None or not user.is_authenticated:
+        return []
+    return baked.rows("rbac.grant_pairs", _pairs_of, user.pk, user.pk)
+
+
+def _pairs_of(user_id: int, member_id: int) -> QuerySet[ConnectionGrant, tuple[int, str]]:
+    grants = ConnectionGrant.objects.filter(Q(user_id=user_id) | Q(team__members__id=member_id))
+    return grants.order_by().values_list("connection_id", "role")[: 2 * INLINE_GRANTS + 1]
+
+
 def _granted(viewer: Viewer) -> tuple[QuerySet[ConnectionGrant, int], list[int] | None]:
     """The ids of the connections granted to the viewer (or a team of theirs): the subquery,
     and the ids themselves when there are at most INLINE_GRANTS (one query, which also reads
@@ -77,7 +91,7 @@ def _granted(viewer: Viewer) -> tuple[QuerySet[ConnectionGrant, int], list[int] 
     if "ids" not in viewer._granted:
         # A connection may be granted more than once (to the user and to teams of theirs):
         # up to twice the cap of grant rows, else not inlined.
-        pairs = list(grants.values_list("connection_id", "role")[: 2 * INLINE_GRANTS + 1])
+        pairs = _grant_pairs(viewer.user)
         ranks: dict[int, int] = {}
         for connection_id, role_name in pairs:
             ranks[connection_id] = max(ranks.get(connection_id, 0), GRANT_RANK[role_name])
@@ -105,12 +119,24 @@ def scope_parts(
     own (the partial index on org_role, the primary key), so counting them skips the heap
     pages that a bitmap over their union reads. None for those who see all, or for more grants
     than are inlined."""
-    if viewer.sees_all:
-        return None
-    _granted_rows, ids = _granted(viewer)
+    ids = granted_ids(viewer)
     if ids is None:
         return None
-    return open_to_all(connections), connections.filter(AnyOf(F("pk"), ids), org_role="")
+    return open_to_all(connections), granted_part(connections, ids)
+
+
+def granted_ids(viewer: Viewer) -> list[int] | None:
+    """The ids of the connections granted to a member, when there are few enough to inline
+    (``scope_parts``); None for those who see all, or for more grants than are inlined."""
+    if viewer.sees_all:
+        return None
+    return _granted(viewer)[1]
+
+
+def granted_part(connections: QuerySet[Connection], ids: list[int]) -> QuerySet[Connection]:
+    """The granted part of a member's scope: the granted ``ids`` not open to the organization
+    (disjoint from ``open_to_all``)."""
+    return connections.filter(AnyOf(F("pk"), ids), org_role="")
 
 
 def open_to_all(connections: QuerySet[Connection]) -> QuerySet[Connection]:
