@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
 from django.contrib import messages
@@ -197,15 +197,18 @@ def _sort_links(
     current = form.cleaned_data.get("sort") or "created_at"
     direction = form.cleaned_data.get("dir") or "desc"
     links = {}
+    kept = QueryDict(without_cursors(params)).lists()  # parsed once for every column
+    base = [(name, values) for name, values in kept]
     for key, _label in SORT_CHOICES:
-        query = QueryDict(mutable=True)
-        query.update(QueryDict(without_cursors(params)))
         active = key == current
         first = "asc" if key == "name" else "desc"
         upcoming = ("asc" if direction == "desc" else "desc") if active else first
-        query["sort"], query["dir"] = key, upcoming
+        # QueryDict's setitem: sort and dir keep their place among the filters, or come last.
+        chosen = {"sort": [key], "dir": [upcoming]}
+        pairs = [(name, chosen.pop(name, values)) for name, values in base]
+        query = urlencode([*pairs, *chosen.items()], doseq=True)
         links[key] = {
-            "href": f"{list_url}?{query.urlencode()}",
+            "href": f"{list_url}?{query}",
             "aria": ("ascending" if direction == "asc" else "descending") if active else "",
             "arrow": ("▲" if direction == "asc" else "▼") if active else "",
         }
