@@ -14,11 +14,14 @@ from datetime import datetime
 from typing import Any
 
 import jinja2
+import markupsafe
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 
 
 def url(name: str, *args: Any) -> str:
@@ -41,10 +44,42 @@ def csrf_input(token: str) -> SafeString:
     return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
 
 
+# markupsafe's own escaping of a str (its C speedup), without the Markup it wraps the text in.
+_escape_text: Any = getattr(markupsafe, "_escape_inner", None) or (
+    lambda text: str(markupsafe.escape(text))
+)
+
+
+def escape_output(value: Any) -> Any:
+    """What ``{{ value }}`` writes, escaped exactly as markupsafe's ``escape`` escapes it. A
+    plain str is escaped without becoming a ``Markup``: making that object cost six times the
+    escaping itself, a tenth of the connections list's CPU (1,150 values on a page)."""
+    if value.__class__ is str:
+        return _escape_text(value)
+    return markupsafe.escape(value)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja2's code generator, writing each escaped output through ``escape_output``."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            super()._output_child_pre(node, frame, finalize)
+            return
+        self.write("environment.escape_output(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
+class Environment(jinja2.Environment):
+    code_generator_class = _CodeGenerator
+    escape_output = staticmethod(escape_output)
+
+
 def environment(**options: Any) -> jinja2.Environment:
     options.pop("autoescape", None)  # always on, whatever the settings say
     options["undefined"] = jinja2.StrictUndefined
-    env = jinja2.Environment(autoescape=True, **options)
+    env = Environment(autoescape=True, **options)
     env.globals["url"] = url
     env.filters["date"] = date
     env.filters["timeuntil"] = timeuntil

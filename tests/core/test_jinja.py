@@ -95,3 +95,34 @@ def test_a_misspelt_name_raises() -> None:
     env = engines["jinja2"].env  # type: ignore[attr-defined]
     with pytest.raises(jinja2.UndefinedError):
         env.from_string("{{ no_such_name }}").render()
+
+
+HOSTILE = [
+    "<script>alert('x')</script> & \"quoted\"",
+    "plain",
+    "",
+    "é ünïcode <b>",
+    7,
+    3.5,
+    None,
+    jinja2.utils.markupsafe.Markup("<i>kept</i>"),
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=repr)
+def test_output_is_escaped_exactly_as_jinja2_escapes_it(value: Any) -> None:
+    """core.jinja writes ``{{ }}`` through its own escape (no Markup per plain str): the same
+    text as Jinja2's own autoescaping, in output, macros, set blocks, filters and loops."""
+    from django.utils.safestring import mark_safe
+
+    source = (
+        "{% macro m(x) %}<b title=\"{{ x }}\">{{ x }}</b>{% endmacro %}"
+        "{{ v }}|{{ m(v) }}|{{ v|string|upper }}|{% set y %}<p>{{ v }}</p>{% endset %}{{ y }}|"
+        "{% for w in [v, v] %}{{ w }}{{ loop.index }}{% endfor %}|{{ safe }}|{{ v ~ '<' }}"
+    )
+    ours = engines["jinja2"].env.from_string(source)  # type: ignore[attr-defined]
+    plain = jinja2.Environment(autoescape=True).from_string(source)  # noqa: S701 (it escapes)
+    context = {"v": value, "safe": mark_safe("<em>safe</em>")}  # noqa: S308
+    assert ours.render(context) == plain.render(context)
+    if isinstance(value, str) and "<script>" in value:
+        assert "<script>" not in ours.render(context)
