@@ -78,8 +78,10 @@ def _bakeable(value: Any) -> bool:
 
 
 def _stand_in(value: Any, n: int) -> Any:
-    """A value of ``value``'s type that no real value equals (per call, per position)."""
-    mark = 7_340_000_000_000 + n * 104_729
+    """A value of ``value``'s type that no real value equals (per call, per position). Ints
+    are negative (no id is) and within a 32-bit column's range: Django drops a comparison with
+    an integer its column cannot hold, and the stand-in would be lost."""
+    mark = -1_900_000_000 - n * 104_729
     if type(value) is int:
         return mark
     if type(value) is str:
@@ -88,7 +90,7 @@ def _stand_in(value: Any, n: int) -> Any:
         return uuid.uuid4()
     if isinstance(value, datetime):
         return datetime(1901, 2, 3, tzinfo=UTC) + timedelta(microseconds=mark % 10**9)
-    return [mark + i for i in range(len(value))]
+    return [mark - i for i in range(len(value))]
 
 
 def _compiled(queryset: QuerySet[Any]) -> tuple[SQLCompiler, str, tuple[Any, ...]]:

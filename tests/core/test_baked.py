@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from core import baked
@@ -18,7 +18,7 @@ from core.lookups import AnyOf
 from profiles.models import ConnectorProfile
 from projects.models import Project
 
-from ..factories import make_organization, make_profile, make_project
+from ..factories import make_organization, make_profile, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,24 @@ def test_named_rows_equal_the_orms_for_new_values_each_call() -> None:
     assert [row.pk for row in baked.rows("projects", projects, two.pk, "")] == [c.pk]
     assert b.pk in [row.pk for row in baked.rows("projects", projects, one.pk, "alpha")]
     assert "projects" in baked._shapes and baked._shapes["projects"] is not None
+
+
+def test_a_32_bit_id_compared_twice_in_an_or_is_baked() -> None:
+    """A member's grants compare the user's id twice, once through a join: both stand-ins
+    must reach the SQL (Django drops a comparison with an int out of the column's range)."""
+    from django.contrib.auth.models import User
+
+    organization = make_organization()
+    make_project(organization, "kept")
+
+    def either(user_id: int, other_id: int) -> QuerySet[User, Any]:
+        rows = User.objects.filter(Q(pk=user_id) | Q(memberships__user_id=other_id))
+        return rows.order_by("pk").values_list("username", flat=True)
+
+    one, two = make_user("one"), make_user("two")
+    assert baked.rows("either", either, one.pk, two.pk) == ["one"]
+    assert baked._shapes["either"] is not None
+    assert baked.rows("either", either, two.pk, 0) == ["two"]
 
 
 def test_flat_and_plain_tuples_and_every_kind_of_value() -> None:
