@@ -108,6 +108,12 @@ def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connect
     granted, ids = _granted(viewer)
     if ids is None:
         return connections.filter(~Q(org_role="") | Q(pk__in=granted))
+    return open_or_granted(connections, ids)
+
+
+def open_or_granted(connections: QuerySet[Connection], ids: list[int]) -> QuerySet[Connection]:
+    """A member's scope when their grants are inlined (``granted_ids``): the rows open to the
+    organization, and the granted ``ids``."""
     return connections.filter(~Q(org_role="") | Q(AnyOf(F("pk"), ids)))
 
 

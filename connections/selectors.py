@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db.models import (
@@ -81,6 +82,48 @@ def page_rows_of(project: Project) -> QuerySet[Connection]:
     decoding the whole definition with the row cost ~1.5 ms of CPU a page (bench/connections.py).
     A service that needs the version (a health check, a token refresh) loads it by its id."""
     return Connection.objects.filter(project=project).select_related("profile", "connector")
+
+
+_PAGE_ROW_MODELS = ((Connection, ""), (ConnectorProfile, "profile__"), (Connector, "connector__"))
+_PAGE_ROW_COLUMNS = tuple(
+    prefix + f.attname for model, prefix in _PAGE_ROW_MODELS for f in model._meta.concrete_fields
+)
+
+
+def _page_row(
+    project_id: int, public_id: UUID, *granted: list[int]
+) -> QuerySet[Connection, tuple[Any, ...]]:
+    rows = Connection.objects.filter(project_id=project_id)
+    if granted:
+        rows = rbac.open_or_granted(rows, granted[0])
+    return rows.filter(public_id=public_id).values_list(*_PAGE_ROW_COLUMNS)[:2]
+
+
+def page_row(viewer: rbac.Viewer, project: Project, public_id: UUID) -> Connection | None:
+    """``rbac.scope(viewer, page_rows_of(project)).get(public_id=...)``, or None: the row of
+    every page of one connection, baked (core.baked; building and compiling that queryset cost
+    ~1 ms of CPU a page, bench/connections.py). The scope is the same, in the SQL of every
+    call; a member with more grants than are inlined reads through the queryset."""
+    ids = rbac.granted_ids(viewer)
+    if not viewer.sees_all and ids is None:
+        return rbac.scope(viewer, page_rows_of(project)).filter(public_id=public_id).first()
+    granted = () if viewer.sees_all else (ids,)
+    key = ("page_row", "granted" if granted else "all")
+    rows = baked.rows(key, _page_row, project.pk, public_id, *granted)
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise Connection.MultipleObjectsReturned("Public ids are unique.")
+    values, start = rows[0], 0
+    made: list[Any] = []
+    for model, _prefix in _PAGE_ROW_MODELS:
+        names = [f.attname for f in model._meta.concrete_fields]
+        made.append(model.from_db(Connection.objects.db, names, values[start : start + len(names)]))
+        start += len(names)
+    connection, profile, connector = made
+    connection.profile = profile
+    connection.connector = connector
+    return connection
 
 
 def with_moved_from_public_id(connections: QuerySet[Connection]) -> QuerySet[Connection]:
@@ -793,13 +836,29 @@ def teams_of(organization_id: int) -> QuerySet[Team]:
     return Team.objects.filter(organization_id=organization_id).order_by("name")
 
 
-def connector_profiles(project: Project, connector_id: int) -> QuerySet[ConnectorProfile]:
+class LinkProfile(NamedTuple):
+    """A profile as the link panels' select shows it (no setup values or secrets)."""
+
+    public_id: UUID
+    name: str
+    is_default: bool
+
+
+def connector_profiles(project: Project, connector_id: int) -> list[LinkProfile]:
     """The project's profiles of one connector, the default first, then by name: the link
-    panels' choices, so only what they show (not the setup values and secrets)."""
+    panels' choices, so only what they show. Plain tuples, baked (core.baked): as deferred
+    model instances they cost ~0.9 ms of CPU on every connection page (bench/connections.py)."""
+    found = baked.rows("link_profiles", _link_profiles, project.pk, connector_id)
+    return [LinkProfile(*row) for row in found]
+
+
+def _link_profiles(
+    project_id: int, connector_id: int
+) -> QuerySet[ConnectorProfile, tuple[Any, ...]]:
     return (
-        ConnectorProfile.objects.filter(project=project, connector_id=connector_id)
-        .only("public_id", "name", "is_default")
+        ConnectorProfile.objects.filter(project_id=project_id, connector_id=connector_id)
         .order_by("-is_default", "name", "pk")
+        .values_list("public_id", "name", "is_default")
     )
 
 
@@ -812,19 +871,20 @@ class ReauthLink:
     state: str  # "used", "expired" or "unused"
 
 
+def _newest_reauth(connection_id: int) -> QuerySet[ConnectSession, int]:
+    rows = ConnectSession.objects.filter(account_id=connection_id)
+    return rows.order_by("-created_at", "-pk").values_list("pk", flat=True)[:1]
+
+
 def latest_reauth_session(connection: Connection) -> ReauthLink | None:
     """The newest connect session that re-authenticates ``connection`` (dashboard or API).
     Most connections never had one: its id alone first (a cheap query, ~0.35 ms of CPU less a
-    page than loading the row with its profile), the row only when there is one."""
-    newest = (
-        ConnectSession.objects.filter(account_id=connection.pk)
-        .order_by("-created_at", "-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if newest is None:
+    page than loading the row with its profile; baked, ~0.5 ms less: core.baked), the row only
+    when there is one."""
+    newest = baked.rows("reauth.newest", _newest_reauth, connection.pk)
+    if not newest:
         return None
-    session = ConnectSession.objects.select_related("profile").get(pk=newest)
+    session = ConnectSession.objects.select_related("profile").get(pk=newest[0])
     if session.used_at is not None:
         state = "used"
     elif session.expires_at <= timezone.now():
@@ -943,20 +1003,51 @@ _AUDIT_TITLES = {
 }
 
 
+def _checks(
+    connection_id: int, *before: datetime, limit: int
+) -> QuerySet[HealthCheck, tuple[Any, ...]]:
+    rows = HealthCheck.objects.filter(connection_id=connection_id)
+    if before:
+        rows = rows.filter(checked_at__lt=before[0])
+    return rows.order_by("-checked_at", "-id").values_list("checked_at", "status", "detail")[:limit]
+
+
+def _audit(
+    project_id: int, target_id: str, *before: datetime, limit: int
+) -> QuerySet[AuditEntry, tuple[Any, ...]]:
+    rows = AuditEntry.objects.filter(
+        target_type="connection", target_id=target_id, project_id=project_id
+    )
+    if before:
+        rows = rows.filter(created_at__lt=before[0])
+    return rows.order_by("-created_at", "-id").values_list(
+        "created_at", "action", "before", "after", "actor_label"
+    )[:limit]
+
+
 def timeline(
     connection: Connection, *, before: datetime | None = None, limit: int = TIMELINE_PAGE
 ) -> tuple[list[TimelineItem], datetime | None]:
     """Health checks, audit entries (token refresh, re-authentication, moves, status and role
     changes) and whatever other apps add (``extensions.connection_timeline``: the request
     log), newest first, one page before ``before``; with the cursor of the next page. Two
-    queries plus one per provider, whatever the history's length."""
-    checks = HealthCheck.objects.filter(connection=connection)
-    audit = AuditEntry.objects.filter(
-        target_type="connection", target_id=str(connection.pk), project_id=connection.project_id
+    queries plus one per provider, whatever the history's length, baked per shape
+    (core.baked: building and compiling them cost ~0.7 ms of CPU each a page)."""
+    paged = (before,) if before is not None else ()
+    shape = ("paged" if paged else "newest", limit + 1)
+    checks = baked.rows(
+        ("timeline.checks", *shape),
+        partial(_checks, limit=limit + 1),
+        connection.pk,
+        *paged,
     )
-    if before is not None:
-        checks = checks.filter(checked_at__lt=before)
-        audit = audit.filter(created_at__lt=before)
+    audit = baked.rows(
+        ("timeline.audit", *shape),
+        partial(_audit, limit=limit + 1),
+        connection.project_id,
+        str(connection.pk),
+        *paged,
+    )
     # The columns shown only, as tuples: no model instances (~20 µs a row).
     items = [
         TimelineItem(
@@ -965,9 +1056,7 @@ def timeline(
             f"Health check: {HEALTH_LABELS.get(status, status)}",
             detail,
         )
-        for checked_at, status, detail in checks.order_by("-checked_at", "-id").values_list(
-            "checked_at", "status", "detail"
-        )[: limit + 1]
+        for checked_at, status, detail in checks
     ]
     items += [
         TimelineItem(
@@ -977,9 +1066,7 @@ def timeline(
             _changes(before_value, after_value),
             actor_label,
         )
-        for created_at, action, before_value, after_value, actor_label in audit.order_by(
-            "-created_at", "-id"
-        ).values_list("created_at", "action", "before", "after", "actor_label")[: limit + 1]
+        for created_at, action, before_value, after_value, actor_label in audit
     ]
     items += extensions.connection_timeline.items(
         "timeline_items", connection=connection, before=before, limit=limit + 1

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from connections.models import Connection
 from connectors.models import ConnectorVersion
+from core import baked
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.resolution import Resolved
@@ -154,6 +155,10 @@ def _open_from(profile_id: int) -> QuerySet[ProfileMigration]:
     return ProfileMigration.objects.filter(from_profile_id=profile_id, completed_at__isnull=True)
 
 
+def _any_open_from(profile_id: int) -> QuerySet[ProfileMigration, int]:
+    return _open_from(profile_id).values_list("pk", flat=True)[:1]
+
+
 def open_migration_from(profile_id: int) -> ProfileMigration | None:
     return _open_from(profile_id).select_related("to_profile").first()
 
@@ -182,8 +187,9 @@ def migrating_away(project_id: int, connector_id: int) -> dict[int, ProfileMigra
 def migration_for_connection(connection: Connection) -> tuple[str, ProfileMigration] | None:
     """("pending" | "migrated", migration) for the connection's page, or None. Most
     profiles have no open migration: whether there is one first (a cheap query, ~0.35 ms of
-    CPU less a page than loading it with its target profile), the row only when there is."""
-    if _open_from(connection.profile_id).exists():
+    CPU less a page than loading it with its target profile; baked, ~0.5 ms less: core.baked),
+    the row only when there is."""
+    if baked.rows("migration.open_from", _any_open_from, connection.profile_id):
         open_from = open_migration_from(connection.profile_id)
         if open_from is not None:  # unless completed meanwhile
             return "pending", open_from

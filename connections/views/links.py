@@ -58,7 +58,7 @@ class LinkPanel:
     action: str  # where the form posts
     again_url: str  # the page the form lives on ("Create another link")
     form: forms.Form
-    profiles: list[ConnectorProfile] | None = None  # a select when there is a choice to make
+    profiles: list[selectors.LinkProfile] | None = None  # a select when there is a choice
     selected_profile: UUID | None = None
     current_profile: UUID | None = None  # re-authentication: the connection's own profile
     connection: Connection | None = None  # re-authentication: the connection
@@ -90,7 +90,7 @@ def profile_panel(project: Project, profile: ConnectorProfile, **extra: Any) -> 
 
 
 def connector_panel(project: Project, connector: Connector, **extra: Any) -> LinkPanel:
-    profiles = list(selectors.connector_profiles(project, connector.pk))
+    profiles = selectors.connector_profiles(project, connector.pk)
     extra.setdefault("form", LinkForm())
     extra.setdefault("selected_profile", profiles[0].public_id if profiles else None)
     title = getattr(connector, "display_title", "") or connector.key
@@ -114,7 +114,7 @@ def reauth_panel(project: Project, connection: Connection, **extra: Any) -> Link
         kind="reauth",
         action=reverse("connection_reauth_link", args=[project.slug, connection.public_id]),
         again_url=reverse("connection_detail", args=[project.slug, connection.public_id]),
-        profiles=list(selectors.connector_profiles(project, connection.connector_id)),
+        profiles=selectors.connector_profiles(project, connection.connector_id),
         current_profile=connection.profile.public_id,
         connection=connection,
         crumbs=[
