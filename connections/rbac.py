@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from core import baked
@@ -69,45 +71,61 @@ def _grants_for(user: User | AnonymousUser | None) -> QuerySet[ConnectionGrant]:
 INLINE_GRANTS = 5_000
 
 
-def _grant_pairs(user: User | AnonymousUser | None) -> list[tuple[int, str]]:
-    """(connection id, role) of up to twice INLINE_GRANTS of the user's and their teams' grants
-    (one query, baked: core.baked)."""
+def _grant_rows(user: User | AnonymousUser | None) -> list[tuple[int, str, int, datetime, str]]:
+    """(connection id, role, and the connection's project id, creation time and
+    organization-level role) of up to twice INLINE_GRANTS of the user's and their teams'
+    grants (one query, baked: core.baked)."""
     if user is None or not user.is_authenticated:
         return []
-    return baked.rows("rbac.grant_pairs", _pairs_of, user.pk, user.pk)
+    return baked.rows("rbac.grant_rows", _rows_of, user.pk, user.pk)
 
 
-def _pairs_of(user_id: int, member_id: int) -> QuerySet[ConnectionGrant, tuple[int, str]]:
+def _rows_of(user_id: int, member_id: int) -> QuerySet[ConnectionGrant, Any]:
     grants = ConnectionGrant.objects.filter(Q(user_id=user_id) | Q(team__members__id=member_id))
-    return grants.order_by().values_list("connection_id", "role")[: 2 * INLINE_GRANTS + 1]
+    columns = (
+        "connection_id",
+        "role",
+        "project_id",
+        "connection_created_at",
+        "connection_org_role",
+    )
+    return grants.order_by().values_list(*columns)[: 2 * INLINE_GRANTS + 1]
 
 
-def _granted(viewer: Viewer) -> tuple[QuerySet[ConnectionGrant, int], list[int] | None]:
-    """The ids of the connections granted to the viewer (or a team of theirs): the subquery,
-    and the ids themselves when there are at most INLINE_GRANTS (one query, which also reads
-    the granted roles, for ``roles``)."""
+def _granted_subquery(viewer: Viewer) -> QuerySet[ConnectionGrant, int]:
+    """The ids of the connections granted to the viewer (or a team of theirs), as a subquery."""
     grants = _grants_for(viewer.user).order_by()
-    granted = grants.values_list("connection_id", flat=True).distinct()
+    return grants.values_list("connection_id", flat=True).distinct()
+
+
+def _granted(viewer: Viewer) -> list[int] | None:
+    """The ids of the connections granted to the viewer (or a team of theirs), when there are
+    at most INLINE_GRANTS (one query, which also reads the granted roles, for ``roles``, and
+    where the connections lie, for ``granted_newest``); else None."""
     if "ids" not in viewer._granted:
         # A connection may be granted more than once (to the user and to teams of theirs):
         # up to twice the cap of grant rows, else not inlined.
-        pairs = _grant_pairs(viewer.user)
+        rows = _grant_rows(viewer.user)
         ranks: dict[int, int] = {}
-        for connection_id, role_name in pairs:
+        placed: dict[int, tuple[int, datetime, str]] = {}
+        for connection_id, role_name, project_id, created_at, org_role in rows:
             ranks[connection_id] = max(ranks.get(connection_id, 0), GRANT_RANK[role_name])
-        inline = len(pairs) <= 2 * INLINE_GRANTS and len(ranks) <= INLINE_GRANTS
+            placed[connection_id] = (project_id, created_at, org_role)
+        inline = len(rows) <= 2 * INLINE_GRANTS and len(ranks) <= INLINE_GRANTS
         viewer._granted["ids"] = list(ranks) if inline else None
         viewer._granted["ranks"] = ranks if inline else None
-    return granted, viewer._granted["ids"]
+        viewer._granted["placed"] = placed if inline else None
+    ids: list[int] | None = viewer._granted["ids"]
+    return ids
 
 
 def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connection]:
     """``connections`` narrowed to what ``viewer`` may read (lists, counts, detail, API)."""
     if viewer.sees_all:
         return connections
-    granted, ids = _granted(viewer)
+    ids = _granted(viewer)
     if ids is None:
-        return connections.filter(~Q(org_role="") | Q(pk__in=granted))
+        return connections.filter(~Q(org_role="") | Q(pk__in=_granted_subquery(viewer)))
     return open_or_granted(connections, ids)
 
 
@@ -136,7 +154,28 @@ def granted_ids(viewer: Viewer) -> list[int] | None:
     (``scope_parts``); None for those who see all, or for more grants than are inlined."""
     if viewer.sees_all:
         return None
-    return _granted(viewer)[1]
+    return _granted(viewer)
+
+
+def granted_newest(viewer: Viewer, project_id: int, *, descending: bool) -> list[int] | None:
+    """``granted_part``'s ids in the project, by creation time (newest first when
+    ``descending``; ties by id, as the list orders them), from the grants already read: their
+    copies of the connection's project, creation time and organization-level role, which
+    PostgreSQL's foreign key keeps equal to the connection's (ConnectionGrant). None for those
+    who see all, for more grants than are inlined, and on other databases (no such key)."""
+    if viewer.sees_all or connection.vendor != "postgresql":
+        return None
+    _granted(viewer)
+    placed = viewer._granted["placed"]
+    if placed is None:
+        return None
+    here = [
+        (created, pk)
+        for pk, (project, created, org_role) in placed.items()
+        if project == project_id and org_role == ""
+    ]
+    here.sort(reverse=descending)
+    return [pk for _created, pk in here]
 
 
 def granted_part(connections: QuerySet[Connection], ids: list[int]) -> QuerySet[Connection]:

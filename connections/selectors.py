@@ -462,6 +462,21 @@ def _first_page_baked(
         return _head(counted, filters, limit, columns, "part_total")
 
     open_rows = baked.rows((*shape, "open"), open_part, project.pk, *values)
+    newest = (
+        rbac.granted_newest(viewer, project.pk, descending=filters.sort_dir == "desc")
+        if not given and filters.sort_by == "created_at"
+        else None
+    )
+    if newest is not None:
+        # The granted part ordered and counted from the grants' copies of their connections'
+        # project, creation time and organization-level role (ConnectionGrant): only the rows
+        # of the page are read, not every granted row.
+        def by_ids(project_id: int, ids: list[int]) -> QuerySet[Any]:
+            return _head(rbac.granted_part(matching(project_id, ()), ids), filters, limit, columns)
+
+        top = newest[: max(1, min(limit, MAX_LIMIT)) + 1]
+        head = baked.rows((*shape, "granted by id"), by_ids, project.pk, top) if top else []
+        return page([open_rows, head], filters, limit=limit), len(newest)
     head = (
         baked.rows((*shape, "granted"), granted_part, project.pk, granted_ids, *values)
         if granted_ids

@@ -430,8 +430,10 @@ class Command(BaseCommand):
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant
-                    (connection_id, subject_type, team_id, role, created_at)
-                SELECT id, 'team', %s, 'viewer', now() FROM connections_connection
+                    (connection_id, subject_type, team_id, role, created_at, project_id,
+                     connection_created_at, connection_org_role)
+                SELECT id, 'team', %s, 'viewer', now(), project_id, created_at, org_role
+                FROM connections_connection
                 WHERE project_id = %s AND id > %s AND (id - %s) %% 2500 = 1
                 """,
                 [team.pk, project.pk, after_id, base],
@@ -439,8 +441,10 @@ class Command(BaseCommand):
             cursor.execute(
                 """
                 INSERT INTO connections_connectiongrant
-                    (connection_id, subject_type, user_id, role, created_at)
-                SELECT id, 'user', %s, 'editor', now() FROM connections_connection
+                    (connection_id, subject_type, user_id, role, created_at, project_id,
+                     connection_created_at, connection_org_role)
+                SELECT id, 'user', %s, 'editor', now(), project_id, created_at, org_role
+                FROM connections_connection
                 WHERE project_id = %s AND id > %s AND (id - %s) %% 5000 = 1250
                 """,
                 [member.pk, project.pk, after_id, base],
