@@ -420,9 +420,12 @@ def _head(
 ) -> QuerySet[Any]:
     """A part's first ``limit + 1`` rows in the filters' order (``columns`` and ``extra`` as
     named tuples, when given)."""
-    n = max(1, min(limit, MAX_LIMIT)) + 1
     shaped = part.values_list(*columns, *extra, named=True) if columns else part
-    return shaped.order_by(*order_of(filters).order_by())[:n]
+    return shaped.order_by(*order_of(filters).order_by())[: _head_size(limit)]
+
+
+def _head_size(limit: int) -> int:
+    return max(1, min(limit, MAX_LIMIT)) + 1
 
 
 def _first_page_baked(
@@ -461,7 +464,6 @@ def _first_page_baked(
         counted = granted.annotate(part_total=Window(Count("pk")))
         return _head(counted, filters, limit, columns, "part_total")
 
-    open_rows = baked.rows((*shape, "open"), open_part, project.pk, *values)
     newest = (
         rbac.granted_newest(viewer, project.pk, descending=filters.sort_dir == "desc")
         if not given and filters.sort_by == "created_at"
@@ -470,13 +472,23 @@ def _first_page_baked(
     if newest is not None:
         # The granted part ordered and counted from the grants' copies of their connections'
         # project, creation time and organization-level role (ConnectionGrant): only the rows
-        # of the page are read, not every granted row.
-        def by_ids(project_id: int, ids: list[int]) -> QuerySet[Any]:
-            return _head(rbac.granted_part(matching(project_id, ()), ids), filters, limit, columns)
+        # of the page are read, not every granted row; both parts in one query (each part's
+        # first rows through its own index, UNION ALL, ordered).
+        def both_parts(project_id: int, ids: list[int]) -> QuerySet[Any]:
+            granted = _head(
+                rbac.granted_part(matching(project_id, ()), ids), filters, limit, columns
+            )
+            sign = "-" if filters.sort_dir == "desc" else ""
+            union = open_part(project_id).union(granted, all=True)
+            return union.order_by(f"{sign}created_at", f"{sign}pk")[: _head_size(limit)]
 
-        top = newest[: max(1, min(limit, MAX_LIMIT)) + 1]
-        head = baked.rows((*shape, "granted by id"), by_ids, project.pk, top) if top else []
-        return page([open_rows, head], filters, limit=limit), len(newest)
+        top = newest[: _head_size(limit)]
+        if top:
+            rows = baked.rows((*shape, "both parts"), both_parts, project.pk, top)
+        else:
+            rows = baked.rows((*shape, "open"), open_part, project.pk)
+        return page([rows], filters, limit=limit), len(newest)
+    open_rows = baked.rows((*shape, "open"), open_part, project.pk, *values)
     head = (
         baked.rows((*shape, "granted"), granted_part, project.pk, granted_ids, *values)
         if granted_ids

@@ -13,9 +13,10 @@ The rules that keep it exact:
 - ``key`` names everything that shapes the query (which filters are present, the sort, the
   columns, the limit); ``build`` branches on nothing but the key. The values are only ever
   compared with ``=``, ``< >`` or ``ANY``: ints, strs, UUIDs, aware datetimes, lists of ints.
-- A stand-in that the backend's preparation changes (a UUID on SQLite, say), that lands in no
-  parameter or in more than one place, or a value the query would not send as it is (None,
-  a bool, an empty list), is not baked: the queryset is built and run by the ORM, as always.
+- A stand-in that the backend's preparation changes (a UUID on SQLite, say) or that lands in
+  no parameter, two stand-ins in one parameter, or a value the query would not send as it is
+  (None, a bool, an empty list): not baked, the queryset is built and run by the ORM, as
+  always. A value used twice (a project in both parts of a UNION) lands in both places.
 - The first real call of each shape also compiles the real queryset and compares its SQL and
   parameters with the baked ones; on a difference the shape is never baked again in this
   process (and a warning is logged). With ``VERIFY`` on (the tests) every call is compared,
@@ -127,7 +128,7 @@ def _bake(build: Callable[..., QuerySet[Any]], values: tuple[Any, ...]) -> _Shap
             return None
         if found:
             slots.append((index, found[0]))
-    if sorted(i for _p, i in slots) != list(range(len(values))):  # each once, none lost
+    if {i for _p, i in slots} != set(range(len(values))):  # every value lands somewhere
         return None
     tuple_class = None
     if kind == "named":

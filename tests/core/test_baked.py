@@ -68,6 +68,10 @@ def test_a_32_bit_id_compared_twice_in_an_or_is_baked() -> None:
     assert baked.rows("either", either, one.pk, two.pk) == ["one"]
     assert baked._shapes["either"] is not None
     assert baked.rows("either", either, two.pk, 0) == ["two"]
+    # One value used in two places lands in both.
+    assert baked.rows("twice", lambda u: either(u, u), two.pk) == ["two"]
+    assert baked._shapes["twice"] is not None
+    assert baked.rows("twice", lambda u: either(u, u), one.pk) == ["one"]
 
 
 def test_flat_and_plain_tuples_and_every_kind_of_value() -> None:
