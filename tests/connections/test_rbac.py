@@ -259,3 +259,50 @@ def test_another_projects_connection_is_404_even_for_the_owner(world: dict[str, 
     elsewhere = make_connection(make_profile(make_project(world["project"].organization)))
     with pytest.raises(Http404):
         get_connection_for_user(world["users"]["owner"], "acme-prod", elsewhere.public_id)
+
+
+@pytest.mark.postgres
+def test_a_grants_copies_follow_its_connection_whatever_changes_it() -> None:
+    """A grant copies its connection's project, creation time and organization-level role
+    (the member's list orders and counts the granted part from them): filled when the grant
+    is made, and on PostgreSQL kept equal by the foreign key (ON UPDATE CASCADE) when the
+    connection changes, even by a bulk update; a copy that disagrees is refused."""
+    from datetime import timedelta
+
+    from django.db import IntegrityError, transaction
+
+    organization = make_organization()
+    project = make_project(organization)
+    profile = make_profile(project)
+    row = make_connection(profile, "u1")
+    user = make_member(organization)
+    grant = ConnectionGrant.objects.create(
+        connection=row, subject_type="user", user=user, role="viewer"
+    )
+    copies = ("project_id", "connection_created_at", "connection_org_role")
+
+    def copied() -> tuple[Any, ...]:
+        return ConnectionGrant.objects.values_list(*copies).get(pk=grant.pk)
+
+    assert copied() == (project.pk, row.created_at, "")
+    viewer = rbac.Viewer(user, Membership.objects.get(user=user, organization=organization))
+    page, granted_total = selectors.page_counted(
+        viewer, project, selectors.Filters(), limit=5, columns=("pk", "created_at")
+    )
+    assert [r.pk for r in page.items] == [row.pk] and granted_total == 1
+    moved = row.created_at - timedelta(days=3)
+    Connection.objects.filter(pk=row.pk).update(created_at=moved, org_role="editor")
+    assert copied() == (project.pk, moved, "editor")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConnectionGrant.objects.filter(pk=grant.pk).update(connection_org_role="")
+        db_connection.check_constraints()
+    # The member's first page, read from those copies, agrees with the scope read afresh.
+    viewer = rbac.Viewer(user, viewer.membership)
+    page, granted_total = selectors.page_counted(
+        viewer, project, selectors.Filters(), limit=5, columns=("pk", "created_at")
+    )
+    scoped = rbac.scope(
+        rbac.Viewer(user, viewer.membership), Connection.objects.filter(project=project)
+    )
+    assert [r.pk for r in page.items] == [c.pk for c in scoped.order_by("-created_at", "-id")]
+    assert granted_total == 0  # now open to the organization: counted in that part
