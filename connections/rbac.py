@@ -62,7 +62,13 @@ class Viewer:
 def _grants_for(user: User | AnonymousUser | None) -> QuerySet[ConnectionGrant]:
     if user is None or not user.is_authenticated:
         return ConnectionGrant.objects.none()
-    return ConnectionGrant.objects.filter(Q(user_id=user.pk) | Q(team__members__id=user.pk))
+    return _grants_of(user.pk, user.pk)
+
+
+def _grants_of(user_id: int, member_id: int) -> QuerySet[ConnectionGrant]:
+    """The grants to the user ``user_id`` and to the teams ``member_id`` is in (the same user:
+    two values, so that a baked query has a stand-in for each place)."""
+    return ConnectionGrant.objects.filter(Q(user_id=user_id) | Q(team__members__id=member_id))
 
 
 # Up to this many granted connections are inlined as ids, so that PostgreSQL combines two
@@ -81,7 +87,7 @@ def _grant_rows(user: User | AnonymousUser | None) -> list[tuple[int, str, int, 
 
 
 def _rows_of(user_id: int, member_id: int) -> QuerySet[ConnectionGrant, Any]:
-    grants = ConnectionGrant.objects.filter(Q(user_id=user_id) | Q(team__members__id=member_id))
+    grants = _grants_of(user_id, member_id)
     columns = (
         "connection_id",
         "role",
