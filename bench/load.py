@@ -186,7 +186,7 @@ def locust(path: str, auth: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connections["default"].vendor != "postgresql":
         refuse("needs PostgreSQL: set DATABASE_URL to a throw-away postgres:// database")
     name = str(settings.DATABASES["default"]["NAME"])
     if "bench" not in name:

@@ -65,7 +65,7 @@ def test_postgres_from_database_url() -> None:
     db = settings_of("config.settings.local", DATABASE_URL="postgres://u:p@db.internal:5433/hub")[
         "db"
     ]
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "core.db.postgresql"
     assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5433, "hub", "u")
     assert db["CONN_HEALTH_CHECKS"] is True and db["CONN_MAX_AGE"] == 60
 

@@ -1,0 +1,60 @@
+"""core.db.postgresql: Django's PostgreSQL backend, with timestamps read by psycopg's C loader
+when the connection's time zone is UTC. The values must be the ones Django's own loader gives:
+the same instants, aware, with ``datetime.UTC``, through plain and named (server-side) cursors."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.db.backends.postgresql.psycopg_any import orig_tz_loader_cls
+
+from connections.models import Connection
+from tests.conftest import Tenancy
+from tests.factories import make_connection, make_profile
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+INSTANTS = [
+    datetime.datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=datetime.UTC),  # a DST change
+    datetime.datetime(2026, 10, 25, 1, 0, 0, 1, tzinfo=datetime.UTC),
+    datetime.datetime(
+        1999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))
+    ),
+    datetime.datetime(
+        2026, 12, 2, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    ),
+]
+
+
+def _select(cursor_sql: str, params: list[object]) -> list[tuple[object, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(cursor_sql, params)
+        return cursor.fetchall()
+
+
+def test_the_backend_is_in_use_and_reads_dates_with_the_c_loader() -> None:
+    assert connection.settings_dict["ENGINE"] == "core.db.postgresql"
+    with connection.cursor() as cursor:
+        loader = cursor.cursor.adapters.get_loader(1184, 0)  # timestamptz, text
+    assert loader is orig_tz_loader_cls
+
+
+def test_dates_are_the_same_instants_in_utc() -> None:
+    rows = _select(
+        "SELECT %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::timestamptz", INSTANTS
+    )
+    assert list(rows[0]) == INSTANTS  # the same instants …
+    assert all(value.tzinfo is datetime.UTC for value in rows[0])  # … in UTC, as Django's
+
+
+def test_a_null_and_model_fields_through_plain_and_named_cursors(tenancy: Tenancy) -> None:
+    profile = make_profile(tenancy.project)
+    made = [make_connection(profile) for _ in range(3)]
+    expected = {c.pk: c.created_at for c in made}
+    plain = dict(Connection.objects.values_list("pk", "created_at"))
+    named = dict(Connection.objects.values_list("pk", "created_at").iterator(chunk_size=2))
+    assert plain == named == expected
+    assert all(v.tzinfo is datetime.UTC for v in [*plain.values(), *named.values()])
+    assert _select("SELECT NULL::timestamptz", []) == [(None,)]
