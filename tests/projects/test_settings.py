@@ -68,6 +68,15 @@ def test_postgres_from_database_url() -> None:
     assert db["ENGINE"] == "core.db.postgresql"
     assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5433, "hub", "u")
     assert db["CONN_HEALTH_CHECKS"] is True and db["CONN_MAX_AGE"] == 60
+    # Server-side binding, statements prepared from their fifth run on a connection.
+    assert db["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
+
+
+def test_prepared_statements_can_be_turned_off() -> None:
+    db = settings_of(
+        "config.settings.local", DATABASE_URL="postgres://u@db/hub", DB_PREPARE_THRESHOLD="0"
+    )["db"]
+    assert db["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": None}
 
 
 def test_cache_url_selects_redis_and_defaults_to_local_memory() -> None:
