@@ -5,6 +5,7 @@ the same instants, aware, with ``datetime.UTC``, through plain and named (server
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -28,7 +29,7 @@ INSTANTS = [
 ]
 
 
-def _select(cursor_sql: str, params: list[object]) -> list[tuple[object, ...]]:
+def _select(cursor_sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(cursor_sql, params)
         return cursor.fetchall()
@@ -58,3 +59,37 @@ def test_a_null_and_model_fields_through_plain_and_named_cursors(tenancy: Tenanc
     assert plain == named == expected
     assert all(v.tzinfo is datetime.UTC for v in [*plain.values(), *named.values()])
     assert _select("SELECT NULL::timestamptz", []) == [(None,)]
+
+
+# --- Prepared statements -----------------------------------------------------------------------
+
+
+def _prepared() -> list[str]:
+    return [row[0] for row in _select("SELECT statement FROM pg_prepared_statements", [])]
+
+
+def test_partial_index_columns_are_read_off_the_models() -> None:
+    from core.db.postgresql.base import partial_index_columns
+
+    columns = partial_index_columns()
+    # conn_open_created: NOT (org_role = ''); django-tasks-db's READY index (kept aside).
+    assert ("connections_connection", "org_role") in columns
+    assert ("django_tasks_database_dbtaskresult", "status") in columns
+    # A check constraint's condition is no index; IS NULL is written into the SQL itself.
+    assert ("connections_connection", "status") not in columns
+    assert ("events_event", "dispatched_at") not in columns
+
+
+def test_a_statement_is_prepared_unless_it_compares_a_partial_index_column(
+    tenancy: Tenancy,
+) -> None:
+    assert connection.settings_dict["OPTIONS"]["prepare_threshold"] == 5
+    project = tenancy.project
+    for _ in range(6):  # past the threshold
+        list(Connection.objects.filter(project=project).values_list("pk")[:5])
+        Connection.objects.filter(project=project).exclude(org_role="").count()
+    prepared = _prepared()
+    scoped = [s for s in prepared if '"org_role" = $' in s]
+    plain = [s for s in prepared if "connections_connection" in s and "org_role" not in s]
+    assert plain, prepared  # the plain read is prepared …
+    assert scoped == []  # … the member scope's never: its plan must see the value
