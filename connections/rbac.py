@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from core import baked
-from core.lookups import AnyOf
+from core.lookups import AnyOf, IsBlank
 from projects.models import Membership, Role
 
 from .models import GRANT_RANK, Connection, ConnectionGrant, GrantRole
@@ -131,14 +131,14 @@ def scope(viewer: Viewer, connections: QuerySet[Connection]) -> QuerySet[Connect
         return connections
     ids = _granted(viewer)
     if ids is None:
-        return connections.filter(~Q(org_role="") | Q(pk__in=_granted_subquery(viewer)))
+        return connections.filter(~Q(IsBlank(F("org_role"))) | Q(pk__in=_granted_subquery(viewer)))
     return open_or_granted(connections, ids)
 
 
 def open_or_granted(connections: QuerySet[Connection], ids: list[int]) -> QuerySet[Connection]:
     """A member's scope when their grants are inlined (``granted_ids``): the rows open to the
     organization, and the granted ``ids``."""
-    return connections.filter(~Q(org_role="") | Q(AnyOf(F("pk"), ids)))
+    return connections.filter(~Q(IsBlank(F("org_role"))) | Q(AnyOf(F("pk"), ids)))
 
 
 def scope_parts(
@@ -187,12 +187,14 @@ def granted_newest(viewer: Viewer, project_id: int, *, descending: bool) -> list
 def granted_part(connections: QuerySet[Connection], ids: list[int]) -> QuerySet[Connection]:
     """The granted part of a member's scope: the granted ``ids`` not open to the organization
     (disjoint from ``open_to_all``)."""
-    return connections.filter(AnyOf(F("pk"), ids), org_role="")
+    return connections.filter(AnyOf(F("pk"), ids), IsBlank(F("org_role")))
 
 
 def open_to_all(connections: QuerySet[Connection]) -> QuerySet[Connection]:
-    """The connections every member of the organization may read (an organization-level role)."""
-    return connections.filter(~Q(org_role=""))
+    """The connections every member of the organization may read (an organization-level role).
+    The empty string is written into the SQL (core.lookups.IsBlank), as in the partial indexes'
+    condition, so that a prepared statement's plan can use them."""
+    return connections.filter(~Q(IsBlank(F("org_role"))))
 
 
 def roles(viewer: Viewer, connections: Iterable[Connection]) -> dict[int, str]:

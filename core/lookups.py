@@ -5,6 +5,12 @@ thousand inlined ids cost milliseconds of Python on every query that carries the
 granted connections, bench/connections.py). On PostgreSQL this sends them as one array
 parameter (``= ANY(%s)``, which the planner treats as the IN list); elsewhere it is ``IN``.
 Use it as a filter expression: ``rows.filter(AnyOf(F("pk"), ids))``.
+
+``IsBlank(F("org_role"))``: ``org_role = ''``, with the empty string written into the SQL
+rather than sent as a parameter (``~IsBlank(...)``: ``NOT (org_role = '')``). PostgreSQL
+prepares a statement run often on a connection (core/db/postgresql/base.py), and a prepared
+statement's generic plan can use a partial index whose condition is ``NOT (org_role = '')``
+only when the query names the same constant, not a parameter.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models.lookups import In
+from django.db.models.lookups import In, Lookup
 
 
 class AnyOf(In):
@@ -33,3 +39,18 @@ class AnyOf(In):
             raise EmptyResultSet
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, values)
+
+
+class IsBlank(Lookup):
+    lookup_name = "isblank"
+    prepare_rhs = False
+
+    def __init__(self, lhs: Any) -> None:
+        super().__init__(lhs, True)
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
+        return "", ()  # no parameter: the constant is in the SQL
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ''", lhs_params
