@@ -1,6 +1,7 @@
 """core.db.postgresql: Django's PostgreSQL backend, with timestamps read by psycopg's C loader
-when the connection's time zone is UTC. The values must be the ones Django's own loader gives:
-the same instants, aware, with ``datetime.UTC``, through plain and named (server-side) cursors."""
+when the connection's time zone is UTC (the values must be the ones Django's own loader gives:
+the same instants, aware, with ``datetime.UTC``, through plain and named cursors), and no
+prepared statement for a query that compares a partial index's column with a parameter."""
 
 from __future__ import annotations
 
