@@ -48,9 +48,6 @@ class IsBlank(Lookup):
     def __init__(self, lhs: Any) -> None:
         super().__init__(lhs, True)
 
-    def get_db_prep_lookup(self, value: Any, connection: Any) -> Any:
-        return "", ()  # no parameter: the constant is in the SQL
-
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} = ''", lhs_params

@@ -111,7 +111,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with dates read by psycopg's C loader (core/db/postgresql/base.py).
+    # Django's backend, with dates read by psycopg's C loader and no prepared statement where
+    # a partial index needs the value (core/db/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "core.db.postgresql"
     # Persistent connections, checked before reuse (psycopg 3).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)

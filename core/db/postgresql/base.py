@@ -75,20 +75,12 @@ def _unpreparable() -> re.Pattern[str] | None:
     return re.compile(rf"(?:{names})\)? (?:=|<>|<|>|<=|>=|IN) (?:\(|ANY\()?%s")
 
 
-_decided: dict[str, bool] = {}
-
-
+@functools.lru_cache(maxsize=4096)
 def preparable(query: str) -> bool:
     """Whether psycopg may prepare ``query``: decided once per statement text (the search
-    costs ~17 µs on a 50-row page's statement, the lookup ~1 µs)."""
-    known = _decided.get(query)
-    if known is None:
-        pattern = _unpreparable()
-        known = pattern is None or pattern.search(query) is None
-        if len(_decided) >= 5_000:
-            _decided.clear()
-        _decided[query] = known
-    return known
+    costs ~17 µs on a 50-row page's statement, the cached answer well under 1 µs)."""
+    pattern = _unpreparable()
+    return pattern is None or pattern.search(query) is None
 
 
 class ServerBindingCursor(base.ServerBindingCursor):
