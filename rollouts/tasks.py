@@ -1,10 +1,15 @@
-"""Background tasks (Django's tasks framework): reconnect emails for a profile migration."""
+"""Background and scheduled tasks (Django's tasks framework; django-crontask enqueues the
+scheduled ones): reconnect emails for a profile migration, the staged rollouts' gate every
+minute, migration deadlines and reminders."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 
+from apscheduler.triggers.interval import IntervalTrigger
+from crontask import cron
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -97,3 +102,15 @@ def _send(migration_id: int, connection_ids: list[int], actor_label: str) -> int
         sent += 1
     logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)
     return sent
+
+
+@task()
+def evaluate_rollouts() -> list[str]:
+    """The gate of every running rollout, acted on (rollouts.services.staged)."""
+    from .services.staged import rollouts_evaluate
+
+    return [evaluation.line() for evaluation in rollouts_evaluate()]
+
+
+if settings.SCHEDULE_ROLLOUTS_SECONDS > 0:
+    cron(IntervalTrigger(seconds=settings.SCHEDULE_ROLLOUTS_SECONDS, jitter=5))(evaluate_rollouts)

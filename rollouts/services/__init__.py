@@ -25,10 +25,10 @@ from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from . import selectors as migration_selectors
-from . import tasks
-from .models import MigrationNotice, NoticeRun, ProfileMigration
-from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
+from .. import selectors as migration_selectors
+from .. import tasks
+from ..models import MigrationNotice, NoticeRun, ProfileMigration
+from ..selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
 NOTICE_BATCH = 500
