@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
@@ -31,6 +32,7 @@ from django.core.cache import cache
 from connectors.cache import versions_generation
 from connectors.models import PLATFORM_OWNER, ConnectorVersion
 from core import freshness
+from projects.models import Project
 
 from .models import ConnectorProfile
 from .pins import parse_pin
@@ -166,7 +168,9 @@ def versions_resolved(connector_id: int, version_ids: list[int]) -> dict[int, Re
         fresh = {}
         for pk, version, project_id, slug, key in rows:
             builtin = project_id is None
-            resolved = Resolved(pk, version, builtin, PLATFORM_OWNER if builtin else slug, bytes(key))
+            resolved = Resolved(
+                pk, version, builtin, PLATFORM_OWNER if builtin else slug, bytes(key)
+            )
             found[pk] = resolved
             fresh[keys[pk]] = resolved
             freshness.local_set(_local_key(pk), resolved)
@@ -188,3 +192,26 @@ def gate_outcome(http_status: int, code: str) -> bool | None:
     if code in NOT_COUNTED:
         return None
     return http_status >= 500 or code == "needs_reauth"
+
+
+# --- Serving for rows read as values (the API's connection lists) ----------------------------
+
+# What ``serving_version`` reads of a profile, beside its project.
+SERVING_COLUMNS = (
+    "pin",
+    "connector_id",
+    "rollout_key",
+    "rollout_from_id",
+    "rollout_to_id",
+    "rollout_percent",
+    "rollout_window",
+    "rollout_include",
+    "rollout_exclude",
+)
+
+
+def profile_for_serving(
+    project: Project, profile_id: int, values: dict[str, Any]
+) -> ConnectorProfile:
+    """A profile row rebuilt from ``SERVING_COLUMNS`` read with a connection (no query)."""
+    return ConnectorProfile(pk=profile_id, project=project, **values)

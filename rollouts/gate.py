@@ -103,7 +103,9 @@ def figures(rollout: Rollout) -> tuple[Figures, Figures]:
         rollout_key=rollout.public_id, gate_window=rollout.window
     ).values_list("version_pk", "requests", "errors")
     found = {pk: Figures(n, e) for pk, n, e in rows}
-    return found.get(rollout.from_version_id, Figures()), found.get(rollout.to_version_id, Figures())
+    return found.get(rollout.from_version_id, Figures()), found.get(
+        rollout.to_version_id, Figures()
+    )
 
 
 def gate_of(rollout: Rollout, *, now: datetime | None = None) -> Gate:
@@ -151,7 +153,9 @@ def active_rollouts(project: Project | None = None) -> list[Rollout]:
 
 def running_ids() -> list[int]:
     return list(
-        Rollout.objects.filter(state=RolloutState.RUNNING).order_by("id").values_list("pk", flat=True)
+        Rollout.objects.filter(state=RolloutState.RUNNING)
+        .order_by("id")
+        .values_list("pk", flat=True)
     )
 
 

@@ -227,9 +227,7 @@ class Rollout(models.Model):
     public_id = public_id_field()
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rollouts")
     profile = models.ForeignKey(ConnectorProfile, on_delete=models.CASCADE, related_name="rollouts")
-    from_version = models.ForeignKey(
-        ConnectorVersion, on_delete=models.PROTECT, related_name="+"
-    )
+    from_version = models.ForeignKey(ConnectorVersion, on_delete=models.PROTECT, related_name="+")
     to_version = models.ForeignKey(ConnectorVersion, on_delete=models.PROTECT, related_name="+")
     target_pin = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - null: no pin
     state = models.CharField(
@@ -283,8 +281,7 @@ class Rollout(models.Model):
                 name="rollout_ended_when_over",
             ),
             models.CheckConstraint(
-                condition=Q(pause_reason="")
-                | Q(pause_reason__in=[r.value for r in PauseReason]),
+                condition=Q(pause_reason="") | Q(pause_reason__in=[r.value for r in PauseReason]),
                 name="rollout_pause_reason_valid",
             ),
             models.CheckConstraint(

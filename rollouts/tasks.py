@@ -114,3 +114,18 @@ def evaluate_rollouts() -> list[str]:
 
 if settings.SCHEDULE_ROLLOUTS_SECONDS > 0:
     cron(IntervalTrigger(seconds=settings.SCHEDULE_ROLLOUTS_SECONDS, jitter=5))(evaluate_rollouts)
+
+
+@task()
+def run_migration_deadlines() -> dict[str, int]:
+    """Reminders due today and actions at deadlines (rollouts.services.deadlines)."""
+    from .services.deadlines import migration_deadlines_run
+
+    run = migration_deadlines_run()
+    return {"reminded": run.reminded, "disabled": run.disabled}
+
+
+if settings.SCHEDULE_MIGRATION_DEADLINES_SECONDS > 0:
+    cron(IntervalTrigger(seconds=settings.SCHEDULE_MIGRATION_DEADLINES_SECONDS, jitter=5))(
+        run_migration_deadlines
+    )

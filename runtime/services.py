@@ -33,8 +33,8 @@ from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
 from core import pruning
 from profiles.resolution import Resolved
-from profiles.serving import gate_outcome, serving_version
 from profiles.services import serving_count
+from profiles.serving import gate_outcome, serving_version
 from projects.crypto import decrypt_json
 from projects.models import Project
 from projects.services import Actor

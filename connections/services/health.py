@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from connectors.models import ConnectorVersion
 from core.outbound import DestinationRefused, check_destination, http_timeout
-from profiles.serving import serving_version
 from profiles.services import serving_count
+from profiles.serving import serving_version
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 

@@ -5,79 +5,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0001_initial'),
-        ('profiles', '0005_public_ids'),
-        ('projects', '0005_user_preference'),
+        ("connectors", "0001_initial"),
+        ("profiles", "0005_public_ids"),
+        ("projects", "0005_user_preference"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ServingTally',
+            name="ServingTally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rollout_key', models.UUIDField()),
-                ('gate_window', models.PositiveIntegerField()),
-                ('version_pk', models.BigIntegerField()),
-                ('requests', models.BigIntegerField(default=0)),
-                ('errors', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rollout_key", models.UUIDField()),
+                ("gate_window", models.PositiveIntegerField()),
+                ("version_pk", models.BigIntegerField()),
+                ("requests", models.BigIntegerField(default=0)),
+                ("errors", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_exclude',
+            model_name="connectorprofile",
+            name="rollout_exclude",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_from',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='connectors.connectorversion'),
+            model_name="connectorprofile",
+            name="rollout_from",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="connectors.connectorversion",
+            ),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_include',
+            model_name="connectorprofile",
+            name="rollout_include",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_key',
+            model_name="connectorprofile",
+            name="rollout_key",
             field=models.UUIDField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_percent',
+            model_name="connectorprofile",
+            name="rollout_percent",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_to',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='connectors.connectorversion'),
+            model_name="connectorprofile",
+            name="rollout_to",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="connectors.connectorversion",
+            ),
         ),
         migrations.AddField(
-            model_name='connectorprofile',
-            name='rollout_window',
+            model_name="connectorprofile",
+            name="rollout_window",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddConstraint(
-            model_name='connectorprofile',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('rollout_from__isnull', True), ('rollout_key__isnull', True), ('rollout_to__isnull', True)), models.Q(('rollout_from__isnull', False), ('rollout_key__isnull', False), ('rollout_to__isnull', False)), _connector='OR'), name='profile_rollout_complete'),
+            model_name="connectorprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("rollout_from__isnull", True),
+                        ("rollout_key__isnull", True),
+                        ("rollout_to__isnull", True),
+                    ),
+                    models.Q(
+                        ("rollout_from__isnull", False),
+                        ("rollout_key__isnull", False),
+                        ("rollout_to__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="profile_rollout_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='connectorprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('rollout_percent__lte', 100)), name='profile_rollout_percent_range'),
+            model_name="connectorprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rollout_percent__lte", 100)),
+                name="profile_rollout_percent_range",
+            ),
         ),
         migrations.AddField(
-            model_name='servingtally',
-            name='profile',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='profiles.connectorprofile'),
+            model_name="servingtally",
+            name="profile",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="profiles.connectorprofile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servingtally',
-            constraint=models.UniqueConstraint(fields=('rollout_key', 'gate_window', 'version_pk'), name='serving_tally_key'),
+            model_name="servingtally",
+            constraint=models.UniqueConstraint(
+                fields=("rollout_key", "gate_window", "version_pk"), name="serving_tally_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servingtally',
-            constraint=models.CheckConstraint(condition=models.Q(('errors__lte', models.F('requests'))), name='serving_tally_errors_le'),
+            model_name="servingtally",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("errors__lte", models.F("requests"))),
+                name="serving_tally_errors_le",
+            ),
         ),
     ]

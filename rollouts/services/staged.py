@@ -10,6 +10,7 @@ request. A promotion writes the target pin in the transaction that ends the roll
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,7 +74,7 @@ def _checked_settings(knobs: Settings) -> Settings:
         raise ServiceError(f"Give 1 to {MAX_STEPS} steps, the last 100.", field="steps")
     if any(isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 100 for s in steps):
         raise ServiceError("Each step is a whole percentage from 1 to 100.", field="steps")
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(steps)):
         raise ServiceError("Steps must rise, e.g. 5, 25, 50, 100.", field="steps")
     if steps[-1] != 100:
         raise ServiceError("The last step must be 100.", field="steps")

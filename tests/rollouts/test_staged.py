@@ -16,8 +16,8 @@ from connections.models import Connection
 from core import freshness
 from events.models import Event
 from profiles.models import ConnectorProfile, ServingTally
-from profiles.serving import Why, bucket, cohort_why, serving_version
 from profiles.services import profile_set_pin, serving_count
+from profiles.serving import Why, bucket, cohort_why, serving_version
 from projects.models import AuditEntry
 from projects.services import Actor, ConflictError, ServiceError
 from rollouts import gate as gates
@@ -94,9 +94,7 @@ def test_cohort_is_served_the_candidate_the_rest_the_stable_version() -> None:
     assert {s.resolved.version for s in served.values() if s.candidate} <= {"1.3.0"}
     assert {s.resolved.version for s in served.values() if not s.candidate} == {"1.2.0"}
     assert len(in_cohort) == rollout.cohort_size
-    expected = {
-        c.pk for c in connections if bucket(rollout.public_id, c.public_id) < 2500
-    }
+    expected = {c.pk for c in connections if bucket(rollout.public_id, c.public_id) < 2500}
     assert in_cohort == expected
     # Something published meanwhile changes nothing.
     publish_version(profile.project, "1.4.0")
@@ -132,9 +130,12 @@ def test_serving_version_cold_at_most_two_queries_warm_none() -> None:
 def test_include_and_exclude_lists() -> None:
     profile, connections = staged_profile(6)
     inside, outside = connections[0], connections[1]
-    start(profile, include=[inside.public_id], exclude=[outside.public_id], knobs=Settings(
-        steps=[1, 100]
-    ))
+    start(
+        profile,
+        include=[inside.public_id],
+        exclude=[outside.public_id],
+        knobs=Settings(steps=[1, 100]),
+    )
     profile = fresh(profile)
     assert serving_version(profile, inside.public_id).why is Why.INCLUDED
     assert serving_version(profile, inside.public_id).resolved.version == "1.3.0"
@@ -391,7 +392,9 @@ def test_a_rollout_running_seven_days_in_a_step_expires() -> None:
     assert Rollout.objects.get().pause_reason == PauseReason.EXPIRED
 
 
-def test_the_evaluate_command_prints_one_line_per_rollout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_evaluate_command_prints_one_line_per_rollout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from django.core.management import call_command
 
     profile, _ = staged_profile()
