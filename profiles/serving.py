@@ -155,10 +155,10 @@ def versions_resolved(connector_id: int, version_ids: list[int]) -> dict[int, Re
     keys = {pk: _shared_key(pk, generation) for pk in missing}
     cached = cache.get_many(list(keys.values()))
     remaining = []
-    for pk, key in keys.items():
-        if key in cached:
-            found[pk] = cached[key]
-            freshness.local_set(_local_key(pk), cached[key])
+    for pk, shared_key in keys.items():
+        if shared_key in cached:
+            found[pk] = cached[shared_key]
+            freshness.local_set(_local_key(pk), cached[shared_key])
         else:
             remaining.append(pk)
     if remaining:

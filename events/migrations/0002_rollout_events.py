@@ -4,19 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('events', '0001_events_and_webhooks'),
-        ('projects', '0005_user_preference'),
+        ("events", "0001_events_and_webhooks"),
+        ("projects", "0005_user_preference"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='event',
-            name='event_type_known',
+            model_name="event",
+            name="event_type_known",
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ('connection.created', 'connection.updated', 'connection.moved', 'connection.status_changed', 'connection.refresh_failed', 'connection.deleted', 'version.published', 'profile.resolution_changed', 'migration.completed', 'rollout.started', 'rollout.advanced', 'rollout.paused', 'rollout.resumed', 'rollout.promoted', 'rollout.rolled_back', 'webhook.test'))), name='event_type_known'),
+            model_name="event",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "type__in",
+                        (
+                            "connection.created",
+                            "connection.updated",
+                            "connection.moved",
+                            "connection.status_changed",
+                            "connection.refresh_failed",
+                            "connection.deleted",
+                            "version.published",
+                            "profile.resolution_changed",
+                            "migration.completed",
+                            "rollout.started",
+                            "rollout.advanced",
+                            "rollout.paused",
+                            "rollout.resumed",
+                            "rollout.promoted",
+                            "rollout.rolled_back",
+                            "webhook.test",
+                        ),
+                    )
+                ),
+                name="event_type_known",
+            ),
         ),
     ]

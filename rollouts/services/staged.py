@@ -267,9 +267,9 @@ def rollout_start(
         raise ServiceError(exc.message, field="target_pin") from exc
     target = resolve_uncached(profile.project, profile.connector_id, pin)
     if target is None or target.id != candidate.pk:
-        now = target.version if target else "nothing"
+        found = target.version if target else "nothing"
         raise ServiceError(
-            f"The target pin “{pin.text or 'default'}” resolves to {now}, not "
+            f"The target pin “{pin.text or 'default'}” resolves to {found}, not "
             f"{candidate.version}: give a target_pin that does (e.g. “{candidate.version}” or "
             f"“{candidate.major}.x.x”).",
             field="target_pin",

@@ -429,8 +429,8 @@ def test_limit_bounds_are_accepted(world: World) -> None:
 def test_openapi_describes_the_endpoints(client: Client) -> None:
     doc = client.get("/api/v1/openapi.json").json()
     paths_ = doc["paths"]
-    assert set(paths_["/api/v1/migrations"]) == {"get"}
-    assert set(paths_["/api/v1/migrations/{migration_id}"]) == {"get"}
+    assert set(paths_["/api/v1/migrations"]) == {"get", "post"}
+    assert set(paths_["/api/v1/migrations/{migration_id}"]) == {"get", "patch"}
     pending = paths_["/api/v1/migrations/{migration_id}/pending"]["get"]
     params = {p["name"]: p for p in pending["parameters"]}
     assert set(params) == {"migration_id", "limit", "offset"}

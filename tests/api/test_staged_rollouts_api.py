@@ -138,6 +138,7 @@ def test_connection_answer_says_what_serves_it(world: dict[str, Any]) -> None:
     for connection in world["connections"]:
         body = client.get(f"/api/v1/connections/{connection.public_id}").json()
         expected = serving_version(profile, connection.public_id).resolved
+        assert expected is not None
         assert body["serving_version"] == {
             "version": expected.version,
             "builtin": False,

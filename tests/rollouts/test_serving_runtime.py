@@ -23,6 +23,14 @@ from tests.runtime.helpers import SECRET_KEY, connection_on, push
 from tests.runtime.test_actions_api import people_definition, post_action
 
 pytestmark = pytest.mark.django_db
+
+
+def served(profile: ConnectorProfile, connection_id: Any) -> str:
+    resolved = serving_version(profile, connection_id).resolved
+    assert resolved is not None
+    return resolved.version
+
+
 SYSTEM = Actor.system()
 
 
@@ -59,7 +67,7 @@ def test_the_cohort_runs_the_candidate_and_every_request_counts(provider: Provid
         knobs=staged.Settings(steps=[50, 100]),
     )
     profile = ConnectorProfile.objects.select_related("project").get(pk=w["profile"].pk)
-    expected = {a.pk: serving_version(profile, a.public_id).resolved.version for a in w["accounts"]}
+    expected = {a.pk: served(profile, a.public_id) for a in w["accounts"]}
     assert set(expected.values()) == {"1.0.0", "1.1.0"}
     for account in w["accounts"]:
         body = post_action(w["client"], account).json()
