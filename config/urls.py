@@ -18,7 +18,7 @@ admin.site.site_title = "Connector Hub support"
 
 project_urls = [
     path("", include("projects.urls")),
-    path("connectors/", include("connectors.urls")),
+    path("connectors/", include("dashboard.connectors.urls")),
     path("connections/", include("connections.urls")),
     path("", include("profiles.urls")),
     path("", include("connections.link_urls")),
