@@ -20,7 +20,7 @@ project_urls = [
     path("", include("projects.urls")),
     path("connectors/", include("dashboard.connectors.urls")),
     path("connections/", include("connections.urls")),
-    path("", include("profiles.urls")),
+    path("", include("dashboard.profiles.urls")),
     path("", include("connections.link_urls")),
     path("migrations/", include("rollouts.urls")),
     path("", include("runtime.urls")),

@@ -12,8 +12,6 @@ class ConnectionsConfig(AppConfig):
     def ready(self) -> None:
         from . import counters, panels
 
-        profile_pages.profile_page.register(panels.profile_panels)
-        profile_pages.profile_list.register(panels.profile_counts)
         version_deleting.connect(
             counters.version_deleting, dispatch_uid="connections.counters.version_deleting"
         )

@@ -2,7 +2,6 @@ from django.apps import AppConfig
 
 from connections import extensions as connection_pages
 from connections.signals import profile_connections_changed
-from profiles import extensions as profile_pages
 from projects import extensions as project_pages
 
 
@@ -17,7 +16,6 @@ class RolloutsConfig(AppConfig):
         from . import panels, selectors
 
         project_pages.overview.register(panels.overview_migrations)
-        profile_pages.profile_page.register(panels.profile_banners)
         connection_pages.connection_page.register(panels.connection_migration)
         profile_connections_changed.connect(
             selectors.forget_progress_on_change, dispatch_uid="rollouts.forget_progress"
