@@ -24,7 +24,7 @@ project_urls = [
     path("", include("connections.link_urls")),
     path("migrations/", include("rollouts.urls")),
     path("", include("runtime.urls")),
-    path("settings/webhooks/", include("events.urls")),
+    path("settings/webhooks/", include("dashboard.events.urls")),
 ]
 
 handler403 = "projects.views.permission_denied"
