@@ -8,7 +8,7 @@ they can never disagree about who sees what.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any, NamedTuple
@@ -249,6 +249,17 @@ class Filters:
             raise ServiceError(f"Unknown status “{self.status}”.", field="status")
         if self.health and self.health not in _CHOICES["health"]:
             raise ServiceError(f"Unknown health “{self.health}”.", field="health")
+
+    def to_json(self) -> dict[str, Any]:
+        """The filters as JSON values (a background task's argument)."""
+        data = asdict(self)
+        data["profile_id"] = str(self.profile_id) if self.profile_id else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Filters:
+        profile_id = data.get("profile_id")
+        return cls(**{**data, "profile_id": UUID(profile_id) if profile_id else None})
 
     @property
     def active(self) -> bool:
