@@ -21,6 +21,7 @@ from projects.services import Actor, ServiceError
 
 from . import selectors as migration_selectors
 from . import services as migration_services
+from .services import deadlines, staged
 from .models import ProfileMigration
 
 logger = logging.getLogger(__name__)
@@ -107,9 +108,7 @@ def _send(migration_id: int, connection_ids: list[int], actor_label: str) -> int
 @task()
 def evaluate_rollouts() -> list[str]:
     """The gate of every running rollout, acted on (rollouts.services.staged)."""
-    from .services.staged import rollouts_evaluate
-
-    return [evaluation.line() for evaluation in rollouts_evaluate()]
+    return [evaluation.line() for evaluation in staged.rollouts_evaluate()]
 
 
 if settings.SCHEDULE_ROLLOUTS_SECONDS > 0:
@@ -119,9 +118,7 @@ if settings.SCHEDULE_ROLLOUTS_SECONDS > 0:
 @task()
 def run_migration_deadlines() -> dict[str, int]:
     """Reminders due today and actions at deadlines (rollouts.services.deadlines)."""
-    from .services.deadlines import migration_deadlines_run
-
-    run = migration_deadlines_run()
+    run = deadlines.migration_deadlines_run()
     return {"reminded": run.reminded, "disabled": run.disabled}
 
 

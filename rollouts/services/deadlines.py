@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from connections.models import Status
 from connections.services.connections import connection_set_status
+from core.tasks import enqueue_on_commit
 from projects.services import Actor, ServiceError, audit_record
 
 from .. import selectors as migration_selectors
-from .. import tasks
 from ..models import DeadlineAction, MigrationReminder, ProfileMigration
 
 MAX_REMINDERS = 10
+NOTICE_BATCH = 500
 MAX_REMINDER_DAY = 365
 UNSET: Any = object()
 
@@ -177,14 +178,11 @@ def _remind(migration: ProfileMigration, now: datetime) -> int:
         ignore_conflicts=True,
         batch_size=1000,
     )
-    batches = [ids[i : i + 500] for i in range(0, len(ids), 500)]
     label = f"reminder {day} day(s) before the deadline"
-
-    def enqueue() -> None:
-        for batch in batches:
-            tasks.send_migration_notices.enqueue(migration.pk, batch, label, None)
-
-    transaction.on_commit(enqueue)
+    for i in range(0, len(ids), NOTICE_BATCH):
+        enqueue_on_commit(
+            "rollouts.tasks.send_migration_notices", migration.pk, ids[i : i + NOTICE_BATCH], label
+        )
     audit_record(
         actor=Actor.system(),
         organization=migration.project.organization,
