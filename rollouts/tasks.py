@@ -21,8 +21,8 @@ from projects.services import Actor, ServiceError
 
 from . import selectors as migration_selectors
 from . import services as migration_services
-from .services import deadlines, staged
 from .models import ProfileMigration
+from .services import deadlines, staged
 
 logger = logging.getLogger(__name__)
 
