@@ -7,7 +7,7 @@ they can never disagree about who sees what.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -39,7 +39,7 @@ from projects.crypto import decrypt_json, fernet, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
 
-from . import counters, extensions, rbac
+from . import counters, rbac
 from .models import (
     BulkRun,
     Connection,
@@ -1074,12 +1074,17 @@ def _audit(
 
 
 def timeline(
-    connection: Connection, *, before: datetime | None = None, limit: int = TIMELINE_PAGE
+    connection: Connection,
+    *,
+    before: datetime | None = None,
+    limit: int = TIMELINE_PAGE,
+    others: Iterable[TimelineItem] = (),
 ) -> tuple[list[TimelineItem], datetime | None]:
     """Health checks, audit entries (token refresh, re-authentication, moves, status and role
-    changes) and whatever other apps add (``extensions.connection_timeline``: the request
-    log), newest first, one page before ``before``; with the cursor of the next page. Two
-    queries plus one per provider, whatever the history's length, baked per shape
+    changes) and ``others``: what higher apps read for the same page (the dashboard passes the
+    request log's failures: at most ``limit + 1`` items before ``before``), newest first, one
+    page before ``before``; with the cursor of the next page. Two queries, whatever the
+    history's length, baked per shape
     (core.baked: building and compiling them cost ~0.7 ms of CPU each a page)."""
     paged = (before,) if before is not None else ()
     shape = ("paged" if paged else "newest", limit + 1)
@@ -1116,9 +1121,7 @@ def timeline(
         )
         for created_at, action, before_value, after_value, actor_label in audit
     ]
-    items += extensions.connection_timeline.items(
-        "timeline_items", connection=connection, before=before, limit=limit + 1
-    )
+    items += others
     items.sort(key=lambda item: item.at, reverse=True)
     page, more = items[:limit], len(items) > limit
     return page, (page[-1].at if more and page else None)

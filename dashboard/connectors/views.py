@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import panels as connection_panels
 from connectors import selectors, services
 from connectors.changes import ChangeReport, sectioned_diff, structured_diff
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
@@ -22,6 +21,7 @@ from connectors.models import Connector, ConnectorVersion
 from connectors.permissions import get_connector_for_user, get_connector_version_for_user
 from connectors.services import PushPreview
 from core.forms import first_error
+from dashboard.connections import panels as connection_panels
 from profiles import panels as profile_panels
 from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest

@@ -28,6 +28,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
+from connections import selectors
+from connections.models import Connection
+from connections.permissions import get_connection_for_user
+from connections.rbac import ConnNeed
+from connections.services import connect
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
 from core.jinja import csrf_input
@@ -40,12 +45,7 @@ from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from .. import selectors
-from ..forms import LinkForm, ReauthForm
-from ..models import Connection
-from ..permissions import get_connection_for_user
-from ..rbac import ConnNeed
-from ..services import connect
+from .forms import LinkForm, ReauthForm
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _respond(
     if request.htmx:
         html = link_panel_html(panel, access=access, csrf_token=get_token(request))
         return HttpResponse(html, status=status)
-    return render(request, "connections/link.html", context, status=status)
+    return render(request, "dashboard/connections/link.html", context, status=status)
 
 
 def link_panel_html(
@@ -158,7 +158,7 @@ def link_panel_html(
     if not panel:  # none for this user (a Django page's missing variable is "")
         return SafeString("")
     html = render_to_string(
-        "connections/_link_panel.html",
+        "dashboard/connections/_link_panel.html",
         {
             "link": panel,
             "access": access,

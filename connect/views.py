@@ -33,23 +33,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from connections.models import Connection, ConnectSession, Theme
+from connections.services import branding, connect, oauth
 from core.throttle import client_ip, over_limit, retry_after
+from interfaces_common.csp import HOSTED_CSP
 from projects.models import Project
 from projects.services import ServiceError
 
-from ..forms import ConnectConfigForm, OAuthCallbackForm
-from ..models import Connection, ConnectSession, Theme
-from ..services import branding, connect, oauth
+from .forms import ConnectConfigForm, OAuthCallbackForm
 
-HOSTED_CSP: dict[str, list[str]] = {
-    "default-src": [CSP.NONE],
-    "script-src": [CSP.NONE],
-    "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "https:"],
-    "form-action": [CSP.SELF],
-    "frame-ancestors": [CSP.NONE],
-    "base-uri": [CSP.NONE],
-}
 MODES = ("redirect", "popup", "embedded")
 BROWSER_MODES = "connect_modes"  # request.session key: session id → mode (OAuth round trip)
 

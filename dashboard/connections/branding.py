@@ -17,16 +17,16 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods
 
+from connections.models import Theme
+from connections.services import branding
 from core.validation import text_problem
+from interfaces_common.csp import HOSTED_CSP
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from ..forms import BrandingForm
-from ..models import Theme
-from ..services import branding
-from .hosted import HOSTED_CSP
+from .forms import BrandingForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,7 +77,10 @@ def connect_pages(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         preview_url=reverse("connect_pages_preview", args=[project_slug]),
     )
     return render(
-        request, "connections/connect_pages.html", context, status=400 if form.errors else 200
+        request,
+        "dashboard/connections/connect_pages.html",
+        context,
+        status=400 if form.errors else 200,
     )
 
 

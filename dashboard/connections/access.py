@@ -12,15 +12,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from connections.models import OrgRole, SubjectType
+from connections.permissions import get_connection_for_user
+from connections.rbac import ConnNeed
+from connections.services import connections as services
 from projects.http import HtmxHttpRequest
 from projects.services import Actor, ServiceError
 
-from ..forms import GrantForm, OrgRoleForm
-from ..models import OrgRole, SubjectType
-from ..permissions import get_connection_for_user
-from ..rbac import ConnNeed
-from ..services import connections as services
 from .detail import detail_context, to_detail
+from .forms import GrantForm, OrgRoleForm
 
 
 def _access_response(
@@ -39,10 +39,12 @@ def _access_response(
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx:
         context = detail_context(request, access, connection, role, tab="access")
-        return render(request, "connections/detail.html#access-panel", context, status=status)
+        return render(
+            request, "dashboard/connections/detail.html#access-panel", context, status=status
+        )
     if status >= 400:
         context = detail_context(request, access, connection, role, tab="access")
-        return render(request, "connections/detail.html", context, status=status)
+        return render(request, "dashboard/connections/detail.html", context, status=status)
     return to_detail(project_slug, connection_id, "access")
 
 

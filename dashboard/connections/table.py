@@ -26,6 +26,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from connections import rbac, selectors
+from connections.forms import ConnectionFilterForm, default_per_page, per_page_choices
+from connections.models import Health, Status
+from connections.rbac import ConnNeed
+from connections.services import bulk_runs, health
+from connections.services import connections as services
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
@@ -36,21 +42,13 @@ from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from .. import rbac, selectors
-from ..forms import (
+from .forms import (
     LIST_COLUMN_CHOICES,
     SORT_CHOICES,
     BulkAllMatchingForm,
     ColumnsForm,
     ConnectionBulkForm,
-    ConnectionFilterForm,
-    default_per_page,
-    per_page_choices,
 )
-from ..models import Health, Status
-from ..rbac import ConnNeed
-from ..services import bulk_runs, health
-from ..services import connections as services
 
 VERSION_CHOICES_LIMIT = 300
 # What a list row shows (and sorts, pages and checks access by), without joins: a row's
@@ -330,12 +328,16 @@ def _render_list(
         columns_url=reverse("connection_columns", args=[slug]),
     )
     if request.htmx and not request.htmx.boosted:
-        html = render_to_string("connections/_table.html", context, request, using="jinja2")
+        html = render_to_string(
+            "dashboard/connections/_table.html", context, request, using="jinja2"
+        )
         return HttpResponse(html, status=status)
-    content = render_to_string("connections/list_content.html", context, request, using="jinja2")
+    content = render_to_string(
+        "dashboard/connections/list_content.html", context, request, using="jinja2"
+    )
     return render(
         request,
-        "connections/list.html",
+        "dashboard/connections/list.html",
         project_context(
             request,
             access,
@@ -395,7 +397,7 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         deletable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.OWN)]
         return render(
             request,
-            "connections/bulk_delete.html",
+            "dashboard/connections/bulk_delete.html",
             project_context(
                 request,
                 access,
@@ -460,7 +462,7 @@ def connection_bulk_run(request: HtmxHttpRequest, project_slug: str, run_id: UUI
     run = selectors.bulk_run_of(access.project, request.user, run_id)
     if run is None:
         raise Http404("No such bulk action.")
-    template = "connections/bulk_run.html"
+    template = "dashboard/connections/bulk_run.html"
     if request.htmx and not request.htmx.boosted:
         template += "#run"
     list_url = reverse("connection_list", args=[project_slug])

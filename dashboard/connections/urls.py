@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import access, detail, links, table
+from . import access, detail, links, table
 
 urlpatterns = [
     path("", table.connection_list, name="connection_list"),

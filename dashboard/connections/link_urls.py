@@ -3,8 +3,8 @@ and Settings → Connect pages (the look of the pages those links open)."""
 
 from django.urls import path
 
-from .views import branding as branding_views
-from .views import links as link_views
+from . import branding as branding_views
+from . import links as link_views
 
 urlpatterns = [
     path(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import hosted as views
+from . import views
 
 # The fixed paths come first: "oauth", "theme.css" and "logo" are never tokens (tokens are
 # 43 characters).

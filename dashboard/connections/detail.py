@@ -21,6 +21,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from connections import rbac, selectors
+from connections.models import Connection, GrantRole, Health, OrgRole, Status
+from connections.permissions import get_connection_for_user
+from connections.rbac import ConnNeed
+from connections.selectors import teams_of
+from connections.services import connections as services
+from connections.services import health, tokens
 from core.forms import first_error
 from core.jinja import csrf_input
 from projects.http import HtmxHttpRequest
@@ -28,16 +35,12 @@ from projects.permissions import ProjectAccess
 from projects.selectors import members_of
 from projects.services import Actor, ServiceError
 from projects.views import project_context
+from rollouts import panels as rollout_panels
+from runtime import panels as runtime_panels
 
-from .. import extensions, rbac, selectors
-from ..forms import DetailTabForm, RenameForm, StatusForm, TimelineForm
-from ..models import Connection, GrantRole, Health, OrgRole, Status
-from ..permissions import get_connection_for_user
-from ..rbac import ConnNeed
-from ..selectors import teams_of
-from ..services import connections as services
-from ..services import health, tokens
 from . import links as link_views
+from .forms import DetailTabForm, RenameForm, StatusForm, TimelineForm
+from .timeline import connection_timeline
 
 
 def _version_context(connection: Connection) -> dict[str, Any]:
@@ -101,18 +104,16 @@ def detail_context(
         context["credentials"] = selectors.credentials_masked(connection)
         page = TimelineForm(request.GET)
         before = page.cleaned_data["before"] if page.is_valid() else None
-        items, older = selectors.timeline(connection, before=before)
+        items, older = connection_timeline(connection, before=before)
         context["timeline"] = items
         context["timeline_older"] = older.isoformat() if older else ""
         context["timeline_paged"] = before is not None
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
         context["reauth"] = selectors.latest_reauth_session(connection)
-        context.update(
-            extensions.connection_page.context(
-                request=request, access=access, connection=connection
-            )
-        )
+        # The rollouts app's migration line and the runtime's Requests tab.
+        context.update(rollout_panels.connection_migration(connection=connection))
+        context.update(runtime_panels.connection_panels(access=access, connection=connection))
     context.update(extra)
     context = project_context(request, access, nav="connections", **context)
     if tab != "access":
@@ -141,7 +142,7 @@ def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dic
         panel = link_views.reauth_panel(access.project, context["connection"])
         link_panel = link_views.link_panel_html(panel, access=access, csrf_token=token)
     html = render_to_string(
-        "connections/_overview.html",
+        "dashboard/connections/_overview.html",
         {
             **_OVERVIEW_DEFAULTS,
             **context,
@@ -156,7 +157,7 @@ def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dic
 def _health_card(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
     """The health card alone ("Check now" over HTMX), with the status badge out of band."""
     html = render_to_string(
-        "connections/_health_card.html",
+        "dashboard/connections/_health_card.html",
         {**context, "csrf_input": csrf_input(get_token(request))},
         using="jinja2",
     )
@@ -170,7 +171,7 @@ def connection_detail(
 ) -> HttpResponse:
     access, connection, role = get_connection_for_user(request.user, project_slug, connection_id)
     context = detail_context(request, access, connection, role)
-    template = "connections/detail.html"
+    template = "dashboard/connections/detail.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "connection-tab":
         template += "#tab"
     return render(request, template, context)
@@ -191,7 +192,7 @@ def _detail_error(
 ) -> HttpResponse:
     messages.error(request, exc.message)
     context = detail_context(request, access, connection, role, **extra)
-    return render(request, "connections/detail.html", context, status=exc.status)
+    return render(request, "dashboard/connections/detail.html", context, status=exc.status)
 
 
 @require_POST
@@ -307,7 +308,7 @@ def connection_delete(
     if request.method == "GET":
         return render(
             request,
-            "connections/delete.html",
+            "dashboard/connections/delete.html",
             project_context(request, access, nav="connections", connection=connection),
         )
     name = connection.name

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString
 
-from connections.views import links as link_views
+from dashboard.connections import links as link_views
 
 register = template.Library()
 
