@@ -25,7 +25,7 @@ project_urls: list[URLPattern | URLResolver] = [
     path("", include("dashboard.profiles.urls")),
     path("", include("dashboard.connections.link_urls")),
     path("migrations/", include("rollouts.urls")),
-    path("", include("runtime.urls")),
+    path("", include("dashboard.runtime.urls")),
     path("settings/webhooks/", include("dashboard.events.urls")),
 ]
 

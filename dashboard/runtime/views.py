@@ -20,10 +20,10 @@ from core.pager import InvalidCursor
 from projects.http import HtmxHttpRequest
 from projects.services import Actor
 from projects.views import project_context
+from runtime import selectors
+from runtime.services import ActionError, action_of, action_run
 
-from . import selectors
 from .forms import RequestFilterForm, TryItForm
-from .services import ActionError, action_of, action_run
 
 MAX_SHOWN_JSON = 200_000
 
@@ -72,7 +72,7 @@ def action_try(
             context["other_version"] = result.version != version.version
     elif request.method == "POST":
         status = 400
-    template = "runtime/try_it.html"
+    template = "dashboard/runtime/try_it.html"
     if request.htmx:
         template += "#try-result"
         status = 200  # the partial swaps in whatever happened
@@ -116,7 +116,7 @@ def connection_requests(
         next_url=following,
         action_ids=selectors.action_ids_of(connection),
     )
-    template = "runtime/connection_requests.html"
+    template = "dashboard/runtime/connection_requests.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "requests-table":
         template += "#requests-table"
     return render(request, template, context)

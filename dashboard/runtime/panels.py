@@ -1,5 +1,5 @@
-"""What the runtime adds to lower apps' pages (registered in ``RuntimeConfig.ready()``):
-the version page's Try it forms and request figures, the connection page's Requests tab."""
+"""The runtime's parts of other pages, from its selectors: the version page's Try it forms
+and request figures, the connection page's Requests tab."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from connections.models import Connection
 from connectors.models import ConnectorVersion
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
-
-from . import selectors
+from runtime import selectors
 
 
 def version_panels(

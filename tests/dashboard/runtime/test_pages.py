@@ -19,8 +19,7 @@ from runtime.models import RequestLog
 from tests.conftest import Tenancy
 from tests.factories import member_id
 from tests.provider import Answer, Provider, provider_server
-
-from .helpers import SECRET_KEY, action, connection_on, definition, step
+from tests.runtime.helpers import SECRET_KEY, action, connection_on, definition, step
 
 pytestmark = pytest.mark.django_db
 
