@@ -24,7 +24,7 @@ project_urls: list[URLPattern | URLResolver] = [
     path("connections/", include("dashboard.connections.urls")),
     path("", include("dashboard.profiles.urls")),
     path("", include("dashboard.connections.link_urls")),
-    path("migrations/", include("rollouts.urls")),
+    path("migrations/", include("dashboard.rollouts.urls")),
     path("", include("dashboard.runtime.urls")),
     path("settings/webhooks/", include("dashboard.events.urls")),
 ]

@@ -12,12 +12,12 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.rollouts import panels as rollout_panels
 from events import panels as event_panels
 from projects import panels as project_panels
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
 from projects.views import project_context
-from rollouts import panels as rollout_panels
 
 from .connections import panels as connection_panels
 

@@ -12,8 +12,8 @@ from connections.models import Connection
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
 from projects.permissions import ProjectAccess
+from rollouts import selectors as sel
 
-from . import selectors as sel
 from .charts import progress_bar
 
 
@@ -67,7 +67,9 @@ def overview_migrations(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
         )
         for m in migrations
     ]
-    return {"panels": [{"template": "rollouts/_overview.html", "order": 20, "rows": rows}]}
+    return {
+        "panels": [{"template": "dashboard/rollouts/_overview.html", "order": 20, "rows": rows}]
+    }
 
 
 def version_offer(*, access: ProjectAccess, version: ConnectorVersion, **_: Any) -> dict[str, Any]:

@@ -28,17 +28,8 @@ from connectors.models import ConnectorVersion
 from connectors.permissions import get_connector_version_for_user
 from core.forms import first_error
 from core.pager import without_cursors
-from profiles import selectors as profile_selectors
-from profiles.models import ConnectorProfile
-from projects.http import HtmxHttpRequest
-from projects.permissions import Need, ProjectAccess, get_project_for_user
-from projects.services import Actor, ServiceError
-from projects.views import project_context
-
-from .. import selectors as sel
-from .. import services as migration_services
-from ..charts import ProgressBar, progress_bar, progress_chart
-from ..forms import (
+from dashboard.rollouts.charts import ProgressBar, progress_bar, progress_chart
+from dashboard.rollouts.forms import (
     DEFAULT_PER_PAGE,
     NOTICE_FILTERS,
     PENDING_SORTS,
@@ -48,7 +39,16 @@ from ..forms import (
     PendingFilterForm,
     wanted_profile,
 )
-from ..models import ProfileMigration
+from profiles import selectors as profile_selectors
+from profiles.models import ConnectorProfile
+from projects.http import HtmxHttpRequest
+from projects.permissions import Need, ProjectAccess, get_project_for_user
+from projects.services import Actor, ServiceError
+from projects.views import project_context
+from rollouts import selectors as sel
+from rollouts import services as migration_services
+from rollouts.models import ProfileMigration
+
 from .common import countdown, get_migration_for_user
 
 MIGRATED_SHOWN = 20
@@ -94,7 +94,7 @@ def migration_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     context["form"] = MigrationNewForm(initial={"make_default": True})
     return render(
         request,
-        "rollouts/list.html",
+        "dashboard/rollouts/list.html",
         project_context(request, access, nav="migrations", **context),
     )
 
@@ -150,7 +150,7 @@ def migration_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                 return redirect("migration_detail", project_slug, migration.public_id)
     return render(
         request,
-        "rollouts/new.html",
+        "dashboard/rollouts/new.html",
         project_context(
             request,
             access,
@@ -230,7 +230,7 @@ def _start_render(
     *,
     status: int = 200,
 ) -> HttpResponse:
-    template = "rollouts/start.html"
+    template = "dashboard/rollouts/start.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "start-new-profile":
         template += "#new-profile"
     context = project_context(
@@ -440,7 +440,7 @@ def migration_detail(
     request: HtmxHttpRequest, project_slug: str, migration_id: UUID
 ) -> HttpResponse:
     access, migration = get_migration_for_user(request, project_slug, migration_id)
-    template = "rollouts/detail.html"
+    template = "dashboard/rollouts/detail.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "pending-table":
         table, status = pending_context(request, migration, request.GET)
         context = project_context(

@@ -16,9 +16,8 @@ from django.utils import timezone
 from core.forms import plural
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
-
-from .. import selectors as sel
-from ..models import ProfileMigration
+from rollouts import selectors as sel
+from rollouts.models import ProfileMigration
 
 
 def get_migration_for_user(

@@ -819,7 +819,7 @@ def test_export_csv(world: World) -> None:
 
 
 def test_export_streams_in_batches(world: World, monkeypatch: Any) -> None:
-    from rollouts.views import exports as migration_views
+    from dashboard.rollouts.views import exports as migration_views
 
     monkeypatch.setattr(migration_views, "EXPORT_BATCH", 2)
     m = world.migrate()

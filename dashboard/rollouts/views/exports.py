@@ -14,10 +14,10 @@ from django.views.decorators.http import require_POST
 from core.csvexport import Echo, csv_cell
 from projects.http import HtmxHttpRequest
 from projects.services import Actor
+from rollouts import selectors as sel
+from rollouts import services as migration_services
+from rollouts.models import ProfileMigration
 
-from .. import selectors as sel
-from .. import services as migration_services
-from ..models import ProfileMigration
 from .common import get_migration_for_user
 
 EXPORT_BATCH = 500

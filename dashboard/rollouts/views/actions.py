@@ -14,15 +14,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from core.forms import first_error, plural
+from dashboard.rollouts.forms import ConfirmForm, NotifyForm
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.services import Actor, ServiceError
 from projects.views import project_context
+from rollouts import selectors as sel
+from rollouts import services as migration_services
+from rollouts.models import ProfileMigration
 
-from .. import selectors as sel
-from .. import services as migration_services
-from ..forms import ConfirmForm, NotifyForm
-from ..models import ProfileMigration
 from .common import get_migration_for_user
 from .pages import detail_context
 
@@ -32,7 +32,7 @@ def _detail_error(
 ) -> HttpResponse:
     messages.error(request, exc.message)
     context, _status = detail_context(request, access, migration)
-    return render(request, "rollouts/detail.html", context, status=exc.status)
+    return render(request, "dashboard/rollouts/detail.html", context, status=exc.status)
 
 
 def _confirm(
@@ -40,7 +40,7 @@ def _confirm(
 ) -> HttpResponse:
     return render(
         request,
-        "rollouts/confirm.html",
+        "dashboard/rollouts/confirm.html",
         project_context(
             request,
             access,
@@ -82,7 +82,7 @@ def migration_link_create(
             migration=migration,
             row=sel.PendingRow(connection, notice, url),
         )
-        return render(request, "rollouts/detail.html#pending-row", context)
+        return render(request, "dashboard/rollouts/detail.html#pending-row", context)
     messages.success(request, f"Reconnect link ready for {connection.name}.")
     detail = reverse("migration_detail", args=[project_slug, migration.public_id])
     return redirect(f"{detail}#pending")
