@@ -21,10 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from connections import counters
 from connections.models import Connection, Status
 from connections.services import connections as connection_services
 from connections.services.credentials import stored_credentials
@@ -44,7 +42,6 @@ from .models import RequestLog, RequestStatus
 
 logger = logging.getLogger(__name__)
 
-LAST_USED_PRECISION = timedelta(seconds=60)
 DEFINITION_CACHE_SIZE = 256
 
 
@@ -155,11 +152,7 @@ def _access_token(actor: Actor, connection: Connection, *, force: bool) -> str:
 
 def _refused(actor: Actor, connection: Connection, failure: ActionFailure) -> None:
     """The provider refused the credentials for good: the connection needs re-authentication."""
-    if connection.status != Status.NEEDS_REAUTH:
-        connection_services.connection_set_status(
-            actor=actor, connection=connection, status=Status.NEEDS_REAUTH
-        )
-        connection.status = Status.NEEDS_REAUTH
+    connection_services.connection_needs_reauth(actor=actor, connection=connection)
 
 
 def _execute(
@@ -268,7 +261,7 @@ def _log(
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """One insert (and, at most once a minute, the connection's last-used time)."""
+    """One insert; the connections app records what served the connection."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
     RequestLog.objects.create(
@@ -285,29 +278,9 @@ def _log(
         error_code=failure.code[:40] if failure else "",
         created_at=now,
     )
-    stale = connection.last_used_at is None or now - connection.last_used_at > LAST_USED_PRECISION
-    moved = resolved is not None and connection.resolved_version_id != resolved.id
-    if stale or moved:
-        changes: dict[str, Any] = {"last_used_at": now}
-        if moved and resolved is not None:
-            changes["resolved_version_id"] = resolved.id
-        with transaction.atomic():
-            # Only from the state it was read in (version, status, health: what it is counted
-            # under): a concurrent write that changed it first has counted its own change
-            # (connections.counters); the move then waits for the next request.
-            rows = Connection.objects.filter(
-                pk=connection.pk,
-                resolved_version_id=connection.resolved_version_id,
-                status=connection.status,
-                health=connection.health,
-            ).update(**changes)
-            if rows and moved and resolved is not None:
-                counted = counters.key_of(connection)
-                connection.resolved_version_id = resolved.id
-                counters.changed(counted, connection)
-            elif not rows:
-                Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
-        connection.last_used_at = now
+    connection_services.connection_record_use(
+        connection=connection, version_id=resolved.id if resolved else None, at=now
+    )
     return duration
 
 

@@ -1,5 +1,5 @@
-"""The query strings and POST bodies of the connection pages (the list's filters are
-``connections.forms.ConnectionFilterForm``: a bulk run reads them too)."""
+"""The query strings and POST bodies of the connection pages (the hosted connect pages' are
+in connect/forms.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from uuid import UUID
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 
+from connections import selectors
 from connections.models import Status, Theme
 from connections.services import branding, connect
 from core.forms import (
     WIDGETS_BY_JINJA2,
+    IdField,
     IdListField,
     MultilineTextField,
+    SearchField,
     SelectionForm,
     TextField,
     parse_id,
@@ -22,6 +26,8 @@ from core.forms import (
 from projects.forms import StyledForm
 from projects.services import ServiceError
 
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25  # the first of the choices that is at least this
 MAX_BULK = 200
 BULK_ACTIONS = {
     "check_health": "Check health",
@@ -43,7 +49,67 @@ EXPIRY_CHOICES = [
 ]
 
 
+def per_page_choices() -> tuple[int, ...]:
+    """Page sizes offered (``CONNECTIONS_PER_PAGE_CHOICES`` overrides, e.g. in tests)."""
+    return tuple(getattr(settings, "CONNECTIONS_PER_PAGE_CHOICES", PER_PAGE_CHOICES))
+
+
+def default_per_page() -> int:
+    choices = per_page_choices()
+    return next((n for n in choices if n >= DEFAULT_PER_PAGE), choices[-1])
+
+
 # --- The list ------------------------------------------------------------------------------
+
+
+class ConnectionFilterForm(forms.Form):
+    """The list's query string: filters, sort and page size (the cursor is checked by the
+    pager). ``filters`` gives the selector's Filters."""
+
+    profile = IdField(error_messages={"invalid": "Choose a profile from the list."})
+    per_page = TextField(required=False)
+    q = SearchField()
+    connector = TextField(required=False)
+    status = TextField(required=False)
+    health = TextField(required=False)
+    version = TextField(required=False)
+    sort = TextField(required=False)
+    dir = TextField(required=False)
+    after = TextField(required=False)
+    before = TextField(required=False)
+
+    def clean_per_page(self) -> int:
+        raw = self.cleaned_data["per_page"]
+        try:
+            per_page = int(raw) if raw else default_per_page()
+        except ValueError:
+            per_page = 0
+        if per_page not in per_page_choices():
+            allowed = ", ".join(map(str, per_page_choices()))
+            raise forms.ValidationError(f"Rows per page must be one of {allowed}.")
+        return per_page
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                data["filters"] = selectors.Filters(
+                    search=data["q"],
+                    connector_key=data["connector"],
+                    profile_id=data["profile"],
+                    status=data["status"],
+                    health=data["health"],
+                    version=data["version"],
+                    sort_by=data["sort"] or "created_at",
+                    sort_dir=data["dir"] or "desc",
+                )
+            except ServiceError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return data
+
+    @property
+    def filters(self) -> selectors.Filters:
+        return self.cleaned_data["filters"]
 
 
 class ConnectionBulkForm(SelectionForm):
@@ -97,8 +163,8 @@ class ColumnsForm(forms.Form):
 
 
 class BulkAllMatchingForm(forms.Form):
-    """ "Select all N matching": the action and the list's filters (a query string, parsed
-    again by ConnectionFilterForm when the run starts)."""
+    """ "Select all N matching": the action and the list's filters (a query string, parsed by
+    ConnectionFilterForm: ``filters``)."""
 
     action = TextField(required=False)
     matching_query = TextField(required=False, strip=False, max_length=2000)
@@ -108,6 +174,17 @@ class BulkAllMatchingForm(forms.Form):
         if action not in BULK_ACTIONS:
             raise forms.ValidationError("Choose an action for the selection.")
         return str(action)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            listing = ConnectionFilterForm(QueryDict(data["matching_query"]))
+            if not listing.is_valid():
+                raise forms.ValidationError(
+                    "These filters are not valid any more; filter the list again."
+                )
+            data["filters"] = listing.filters
+        return data
 
 
 # --- One connection --------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from connections import rbac, selectors
-from connections.forms import ConnectionFilterForm, default_per_page, per_page_choices
 from connections.models import Health, Status
 from connections.rbac import ConnNeed
 from connections.services import bulk_runs, health
@@ -48,6 +47,9 @@ from .forms import (
     BulkAllMatchingForm,
     ColumnsForm,
     ConnectionBulkForm,
+    ConnectionFilterForm,
+    default_per_page,
+    per_page_choices,
 )
 
 VERSION_CHOICES_LIMIT = 300
@@ -446,6 +448,7 @@ def _bulk_all_matching(request: HtmxHttpRequest, access: ProjectAccess) -> HttpR
             viewer=viewer_of(request, access),
             project=access.project,
             action=form.cleaned_data["action"],
+            filters=form.cleaned_data["filters"],
             query=form.cleaned_data["matching_query"],
         )
     except ServiceError as exc:
