@@ -17,6 +17,7 @@ from connectors.selectors import connectors_for_project
 from core.forms import first_error
 from dashboard.connections import panels as connection_panels
 from dashboard.rollouts import panels as rollout_panels
+from dashboard.rollouts import staged as staged_rollouts
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -46,6 +47,7 @@ def profile_page_panels(
     return {
         **connection_panels.profile_panels(**kwargs),
         **rollout_panels.profile_banners(**kwargs),
+        **staged_rollouts.rollout_panel(access, profile),
     }
 
 

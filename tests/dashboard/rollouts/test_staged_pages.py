@@ -1,0 +1,129 @@
+"""The profile page's rollout panel, the new-rollout form and the transitions' confirmations:
+who may see and do what (the matrix), what the panel says, and query counts that do not grow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from profiles.models import ConnectorProfile
+from projects.services import Actor
+from rollouts.models import Rollout
+from rollouts.services import staged
+from tests.conftest import WHO, Tenancy
+from tests.factories import make_connection, pin_profile, publish_version
+
+pytestmark = pytest.mark.django_db
+MANAGERS = ("owner", "admin")
+
+
+@pytest.fixture
+def profile(tenancy: Tenancy) -> ConnectorProfile:
+    publish_version(tenancy.project, "1.2.0")
+    publish_version(tenancy.project, "1.3.0")
+    profile = pin_profile(tenancy.project, "production", "1.2.0")
+    for _ in range(4):
+        make_connection(profile)
+    return profile
+
+
+def start(profile: ConnectorProfile) -> Rollout:
+    return staged.rollout_start(
+        actor=Actor.system(),
+        profile=profile,
+        to_version="1.3.0",
+        keep_pin=False,
+        target_pin="1.x.x",
+        knobs=staged.Settings(steps=[25, 50, 100]),
+    )
+
+
+def expected(who: str, allowed: bool) -> int:
+    if who == "anonymous":
+        return 302
+    if who == "stranger":
+        return 404
+    return 200 if allowed else 403
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
+    slug, pid = tenancy.project.slug, profile.public_id
+    client = tenancy.client(who)
+    new = reverse("rollout_new", args=[slug, pid])
+    assert client.get(new).status_code == expected(who, who in MANAGERS)
+    body = {
+        "to_version": "1.3.0",
+        "target_pin": "1.x.x",
+        "steps": "25, 50, 100",
+        "min_soak_minutes": 10,
+        "min_requests": 20,
+        "max_error_rate_increase": 0.05,
+        "on_regression": "pause",
+        "auto_advance": "on",
+    }
+    started = client.post(new, body)
+    allowed = who in MANAGERS
+    assert started.status_code == (302 if allowed or who == "anonymous" else expected(who, False))
+    assert Rollout.objects.exists() == allowed
+    if not allowed:
+        start(profile)
+    page = client.get(reverse("profile_detail", args=[slug, pid]))
+    assert page.status_code == expected(who, True)
+    if page.status_code == 200:
+        html = page.content.decode()
+        assert 'data-testid="rollout-panel"' in html and "1.2.0 → 1.3.0" in html
+        assert ('data-testid="rollout-advance"' in html) == allowed
+    advance = reverse("rollout_transition", args=[slug, pid, "advance"])
+    assert client.get(advance).status_code == expected(who, allowed)
+    done = client.post(advance, {"confirmed": "yes"})
+    assert done.status_code == (302 if allowed or who == "anonymous" else expected(who, False))
+    assert Rollout.objects.get().step_index == (1 if allowed else 0)
+    assert client.put(advance).status_code == 405
+
+
+def test_confirmation_states_what_moves_and_a_plain_post_does_nothing(
+    tenancy: Tenancy, profile: ConnectorProfile
+) -> None:
+    start(profile)
+    client = tenancy.client("owner")
+    url = reverse("rollout_transition", args=[tenancy.project.slug, profile.public_id, "promote"])
+    page = client.get(url).content.decode()
+    assert "the profile&#x27;s pin becomes 1.x.x" in page or "pin becomes 1.x.x" in page
+    assert client.post(url, {}).status_code == 200  # not confirmed: the question again
+    assert Rollout.objects.get().state == "running"
+    assert client.post(url, {"confirmed": "yes"}).status_code == 302
+    assert Rollout.objects.get().state == "promoted"
+
+
+def test_a_bad_form_is_400_and_starts_nothing(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    client = tenancy.client("owner")
+    url = reverse("rollout_new", args=[tenancy.project.slug, profile.public_id])
+    response = client.post(url, {"to_version": "1.3.0", "target_pin": "1.x.x", "steps": "50, 5"})
+    assert response.status_code == 400 and not Rollout.objects.exists()
+
+
+def _queries(client: Any, url: str) -> int:
+    cache.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_panel_costs_the_same_whatever_the_data(
+    tenancy: Tenancy, profile: ConnectorProfile
+) -> None:
+    rollout = start(profile)
+    client = tenancy.client("owner")
+    url = reverse("profile_detail", args=[tenancy.project.slug, profile.public_id])
+    _queries(client, url)
+    before = _queries(client, url)
+    for _ in range(10):
+        make_connection(profile)
+    staged.rollout_advance(actor=Actor.system(), rollout=rollout)
+    assert _queries(client, url) == before
