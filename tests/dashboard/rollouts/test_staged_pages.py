@@ -127,3 +127,29 @@ def test_the_panel_costs_the_same_whatever_the_data(
         make_connection(profile)
     staged.rollout_advance(actor=Actor.system(), rollout=rollout)
     assert _queries(client, url) == before
+
+
+def test_the_connection_page_says_which_version_serves_it_and_why(
+    tenancy: Tenancy, profile: ConnectorProfile
+) -> None:
+    from connections.models import Connection
+
+    client = tenancy.client("owner")
+    first = Connection.objects.filter(profile=profile).order_by("pk").first()
+    assert first is not None
+    url = reverse("connection_detail", args=[tenancy.project.slug, first.public_id])
+    assert 'data-testid="serving-version"' not in client.get(url).content.decode()
+    staged.rollout_start(
+        actor=Actor.system(),
+        profile=profile,
+        to_version="1.3.0",
+        keep_pin=False,
+        target_pin="1.x.x",
+        include=[first.public_id],
+        knobs=staged.Settings(steps=[25, 100]),
+    )
+    html = client.get(url).content.decode()
+    assert 'data-testid="serving-version"' in html
+    assert "on the include list of the rollout to 1.3.0" in html
+    home = client.get(reverse("project_home", args=[tenancy.project.slug])).content.decode()
+    assert 'data-testid="overview-rollouts"' in home and "1.2.0 → 1.3.0" in home
