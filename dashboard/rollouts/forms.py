@@ -225,3 +225,20 @@ class RolloutForm(forms.Form):
             raise forms.ValidationError(
                 "Steps are whole percentages, e.g. 5, 25, 50, 100."
             ) from exc
+
+
+class ScheduleForm(forms.Form):
+    """A migration's deadline, what happens at it, and the reminder days before it."""
+
+    deadline = DeadlineField()
+    deadline_action = forms.ChoiceField(
+        choices=[("none", "Nothing"), ("disable", "Disable the pending accounts")]
+    )
+    reminder_days = forms.CharField(max_length=60, required=False)
+
+    def clean_reminder_days(self) -> list[int]:
+        raw = self.cleaned_data["reminder_days"]
+        try:
+            return [int(part) for part in raw.replace(" ", "").split(",") if part]
+        except ValueError as exc:
+            raise forms.ValidationError("Reminder days are whole numbers, e.g. 14, 7, 1.") from exc

@@ -153,3 +153,34 @@ def test_the_connection_page_says_which_version_serves_it_and_why(
     assert "on the include list of the rollout to 1.3.0" in html
     home = client.get(reverse("project_home", args=[tenancy.project.slug])).content.decode()
     assert 'data-testid="overview-rollouts"' in home and "1.2.0 → 1.3.0" in home
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_migration_schedule_form(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
+    from rollouts.models import ProfileMigration
+    from rollouts.services import migration_create
+
+    target = pin_profile(tenancy.project, "v2", "1.3.0")
+    migration = migration_create(
+        actor=Actor.system(),
+        project=tenancy.project,
+        from_profile=profile,
+        to_profile=target,
+        title="Move",
+    )
+    slug = tenancy.project.slug
+    url = reverse("migration_schedule", args=[slug, migration.public_id])
+    body = {"deadline": "2099-01-31", "deadline_action": "disable", "reminder_days": "7, 1"}
+    response = tenancy.client(who).post(url, body)
+    allowed = who in MANAGERS
+    assert response.status_code == (302 if allowed or who == "anonymous" else expected(who, False))
+    migration = ProfileMigration.objects.get(pk=migration.pk)
+    assert migration.deadline_action == ("disable" if allowed else "none")
+    assert migration.reminder_days == ([7, 1] if allowed else [])
+    if allowed:
+        page = tenancy.client(who).get(
+            reverse("migration_detail", args=[slug, migration.public_id])
+        )
+        html = page.content.decode()
+        assert 'data-testid="reminder-schedule"' in html and "not sent yet" in html
+        assert "will be <strong>disabled</strong>" in html
