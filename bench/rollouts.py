@@ -131,8 +131,13 @@ def serving_figures(world: dict[str, Any]) -> None:
             freshness.request_ended()
         freshness.request_began()
         serving_version(profile, ids[0])  # warm this request's layer
+        second = ids[1]
+
+        def warm_call(p: Any = profile, c: Any = second) -> Any:
+            return serving_version(p, c)
+
         with CaptureQueriesContext(connection) as queries:
-            warm = median_us(lambda p=profile, c=ids[1]: serving_version(p, c), 20_000)
+            warm = median_us(warm_call, 20_000)
         freshness.request_ended()
         results[label] = warm
         name = "with a rollout at 25 %" if label == "staged" else "without a rollout (today)"

@@ -184,3 +184,40 @@ def test_migration_schedule_form(tenancy: Tenancy, profile: ConnectorProfile, wh
         html = page.content.decode()
         assert 'data-testid="reminder-schedule"' in html and "not sent yet" in html
         assert "will be <strong>disabled</strong>" in html
+
+
+def test_publish_time_choices_move_stage_and_hold(tenancy: Tenancy) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from connectors.models import ConnectorVersion
+    from tests.factories import connector_yaml
+
+    publish_version(tenancy.project, "1.2.0")
+    moved = pin_profile(tenancy.project, "moved", "1.x.x")
+    staged_one = pin_profile(tenancy.project, "staged", "1.x.x")
+    held = pin_profile(tenancy.project, "held", "1.x.x")
+    make_connection(staged_one)
+    client = tenancy.client("admin")
+    url = reverse("connector_upload", args=[tenancy.project.slug])
+    preview = client.post(
+        reverse("connector_upload_preview", args=[tenancy.project.slug]),
+        {"files": [SimpleUploadedFile("c.yaml", connector_yaml(version="1.3.0"))]},
+    ).content.decode()
+    assert f'name="choice_{staged_one.public_id}"' in preview and "Stage (a rollout)" in preview
+    response = client.post(
+        url,
+        {
+            "files": [SimpleUploadedFile("c.yaml", connector_yaml(version="1.3.0"))],
+            "action": "publish",
+            f"choice_{staged_one.public_id}": "stage",
+            f"choice_{held.public_id}": "hold",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert ConnectorVersion.objects.filter(version="1.3.0", published_at__isnull=False).exists()
+    pins = dict(ConnectorProfile.objects.values_list("name", "pin"))
+    assert pins == {"moved": "1.x.x", "staged": "1.2.0", "held": "1.2.0"}
+    rollout = Rollout.objects.get()
+    assert (rollout.profile_id, rollout.target_pin) == (staged_one.pk, "1.x.x")
+    assert (rollout.from_version.version, rollout.to_version.version) == ("1.2.0", "1.3.0")
+    assert moved.pk != held.pk
