@@ -165,6 +165,9 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
             raise ServiceError(first_error(form)[1])
         preview = _pin_preview(profile, raw)
         change = preview.get("change")
+        if form.cleaned_data.get("action") == "stage":
+            staged_rollouts.stage_pin_change(request, profile, _pin_text(raw), change)
+            return redirect("profile_detail", project_slug, profile.public_id)
         if change is not None and change.guarded and not form.cleaned_data["confirm"]:
             return _pin_confirmation(request, access, profile, raw, preview)
         profile = services.profile_set_pin(

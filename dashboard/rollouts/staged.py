@@ -153,3 +153,23 @@ def rollout_new(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -
     return render(
         request, "dashboard/rollouts/rollout_new.html", context, status=400 if error else 200
     )
+
+
+def stage_pin_change(
+    request: HtmxHttpRequest, profile: ConnectorProfile, pin: str | None, change: Any
+) -> None:
+    """The pin editor's "Stage this change": a rollout (default steps) to the version the new
+    pin resolves to, whose promotion writes that pin; ServiceError when it moves nothing."""
+    if change is None or not change.moves or change.new is None:
+        raise ServiceError("This pin serves the same version: there is nothing to stage.")
+    staged.rollout_start(
+        actor=Actor.from_request(request),
+        profile=profile,
+        to_version=change.new.version,
+        to_builtin=change.new.builtin,
+        keep_pin=False,
+        target_pin=pin,
+    )
+    messages.success(
+        request, f"Rollout to {change.new.version} started; the pin changes at promotion."
+    )

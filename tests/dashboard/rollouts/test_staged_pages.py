@@ -221,3 +221,19 @@ def test_publish_time_choices_move_stage_and_hold(tenancy: Tenancy) -> None:
     assert (rollout.profile_id, rollout.target_pin) == (staged_one.pk, "1.x.x")
     assert (rollout.from_version.version, rollout.to_version.version) == ("1.2.0", "1.3.0")
     assert moved.pk != held.pk
+
+
+def test_stage_this_change_from_the_pin_editor(tenancy: Tenancy, profile: ConnectorProfile) -> None:
+    client = tenancy.client("admin")
+    url = reverse("profile_pin", args=[tenancy.project.slug, profile.public_id])
+    response = client.post(url, {"pin": "1.x.x", "action": "stage"})
+    assert response.status_code == 302
+    rollout = Rollout.objects.get()
+    assert (rollout.to_version.version, rollout.target_pin, rollout.percent) == (
+        "1.3.0",
+        "1.x.x",
+        5,
+    )
+    assert ConnectorProfile.objects.get(pk=profile.pk).pin == "1.2.0"  # until promotion
+    again = client.post(url, {"pin": "1.2.0", "action": "stage"})
+    assert again.status_code == 400 and Rollout.objects.count() == 1
