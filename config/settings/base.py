@@ -91,7 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "projects.context_processors.navigation",
+                "dashboard.context_processors.navigation",
             ],
         },
     },
@@ -205,7 +205,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "projects.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "dashboard.projects.account.login_locked_out"
 # The address is REMOTE_ADDR (django-ipware is not installed): a client-sent X-Forwarded-For
 # never picks the lockout key.
 AXES_VERBOSE = False

@@ -30,13 +30,13 @@ from connections.services import connections as services
 from connections.services import health, tokens
 from core.forms import first_error
 from core.jinja import csrf_input
+from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.selectors import members_of
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from . import links as link_views
 from .forms import DetailTabForm, RenameForm, StatusForm, TimelineForm

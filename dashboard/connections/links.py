@@ -36,6 +36,7 @@ from connections.services import connect
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
 from core.jinja import csrf_input
+from dashboard.context import project_context
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -43,7 +44,6 @@ from projects.http import HtmxHttpRequest
 from projects.models import Project
 from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import LinkForm, ReauthForm
 

@@ -34,12 +34,12 @@ from connections.services import connections as services
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
+from dashboard.context import project_context
 from profiles.selectors import ProfileChoice, profile_choices
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
 from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import (
     LIST_COLUMN_CHOICES,
