@@ -26,9 +26,9 @@ from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from . import selectors as migration_selectors
-from .models import MigrationNotice, NoticeRun, ProfileMigration
-from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
+from .. import selectors as migration_selectors
+from ..models import MigrationNotice, NoticeRun, ProfileMigration
+from ..selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
 LINK_LIFETIME = timedelta(days=5)  # the connect sessions' maximum
 NOTICE_BATCH = 500
@@ -56,9 +56,13 @@ def migration_create(
     message: str = "",
     deadline: datetime | None = None,
     make_default: bool = False,
+    deadline_action: str | None = None,
+    reminder_days: list[int] | None = None,
 ) -> ProfileMigration:
     """Track the move of ``from_profile``'s connections to ``to_profile``; with
-    ``make_default`` new end users connect to ``to_profile`` too (not to the old one)."""
+    ``make_default`` new end users connect to ``to_profile`` too (not to the old one). At the
+    ``deadline`` the scheduler applies ``deadline_action`` to the accounts still pending,
+    and reminds them ``reminder_days`` before it (rollouts.services.deadlines)."""
     title = title.strip()
     if not title:
         raise ServiceError("Give the migration a title.", field="title")
@@ -76,6 +80,9 @@ def migration_create(
         )
     if deadline is not None and deadline <= timezone.now():
         raise ServiceError("The deadline must be in the future.", field="deadline")
+    from .deadlines import checked_schedule
+
+    schedule = checked_schedule(deadline, deadline_action, reminder_days)
     migration = ProfileMigration(
         project=project,
         from_profile=from_profile,
@@ -83,6 +90,8 @@ def migration_create(
         title=title,
         message=message.strip(),
         deadline=deadline,
+        deadline_action=schedule.action,
+        reminder_days=schedule.reminder_days,
         created_by=actor.user,
         created_by_label=actor.label[:200],
     )
@@ -103,6 +112,8 @@ def migration_create(
         from_profile=from_profile.name,
         to_profile=to_profile.name,
         deadline=deadline.isoformat() if deadline else None,
+        deadline_action=schedule.action,
+        reminder_days=schedule.reminder_days,
     )
     return migration
 
