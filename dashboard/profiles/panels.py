@@ -1,4 +1,4 @@
-"""What the profiles app adds to the connector pages: the ``latest`` / ``default`` badges and
+"""The profiles app's parts of the connector pages: the ``latest`` / ``default`` badges and
 the publish preview's "profiles that would move", from its selectors."""
 
 from __future__ import annotations
