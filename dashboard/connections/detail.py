@@ -132,10 +132,11 @@ _OVERVIEW_DEFAULTS: dict[str, Any] = {
 
 
 def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]) -> str:
-    """The overview tab through the Jinja2 backend (templates/jinja2/dashboard/connections/_overview.html;
-    escaped there, so safe to insert in the Django page), with the re-authentication panel
-    (templates/jinja2/dashboard/connections/_link_panel.html, which the link views render too) inside:
-    less CPU a page than the Django engine (bench/connections.py)."""
+    """The overview tab through the Jinja2 backend
+    (templates/jinja2/dashboard/connections/_overview.html; escaped there, so safe to insert in
+    the Django page), with the re-authentication panel (the same directory's _link_panel.html,
+    which the link views render too) inside: less CPU a page than the Django engine
+    (bench/connections.py)."""
     token = get_token(request)
     link_panel = ""
     if context["can_write"]:
