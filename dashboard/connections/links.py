@@ -152,8 +152,8 @@ def link_panel_html(
     migrating_away: dict[UUID, Any] | None = None,
 ) -> SafeString:
     """The panel through the Jinja2 backend
-    (templates/jinja2/dashboard/connections/_link_panel.html; escaped there, so safe to insert): its form cost ~0.5 ms of CPU through the Django engine
-    on every connection page. ``migration_out`` / ``migrating_away``: the profile and
+    (templates/jinja2/dashboard/connections/_link_panel.html; escaped there, so safe to
+    insert): its form cost ~0.5 ms of CPU through the Django engine on every connection page. ``migration_out`` / ``migrating_away``: the profile and
     connector pages' warnings (rollouts)."""
     if not panel:  # none for this user (a Django page's missing variable is "")
         return SafeString("")
