@@ -153,8 +153,9 @@ def link_panel_html(
 ) -> SafeString:
     """The panel through the Jinja2 backend
     (templates/jinja2/dashboard/connections/_link_panel.html; escaped there, so safe to
-    insert): its form cost ~0.5 ms of CPU through the Django engine on every connection page. ``migration_out`` / ``migrating_away``: the profile and
-    connector pages' warnings (rollouts)."""
+    insert): its form cost ~0.5 ms of CPU through the Django engine on every connection page.
+    ``migration_out`` / ``migrating_away``: the profile and connector pages' warnings
+    (rollouts)."""
     if not panel:  # none for this user (a Django page's missing variable is "")
         return SafeString("")
     html = render_to_string(
