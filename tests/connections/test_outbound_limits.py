@@ -1,11 +1,12 @@
 """Health checks and token refresh end at their wall-clock deadline (HEALTH_CHECK_TIMEOUT,
 OAUTH_TOKEN_TIMEOUT) against a real loopback server that drips one byte a second, which no
-per-read timeout ever stops."""
+per-read timeout ever stops; and they never call a private address in disguise."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -74,3 +75,19 @@ def test_a_dripping_token_refresh_fails_at_the_deadline_and_keeps_the_tokens(
     assert time.monotonic() - started < 2 + 1
     row = Connection.objects.get(pk=connection.pk)
     assert decrypt_json(row.oauth_tokens)["access_token"] == "old"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://[::127.0.0.1]:8042", "https://[64:ff9b::7f00:1]:8042", "https://224.0.0.1"],
+)
+def test_a_health_check_to_a_hidden_private_address_is_refused(
+    settings: Any, base_url: str
+) -> None:
+    """``[::127.0.0.1]`` reached the connect stage of a health check (production settings)."""
+    settings.CONNECTION_ALLOW_PRIVATE_NETWORK = False
+    profile = make_profile(make_project(), base_url=base_url, health_path="/me")
+    connection = make_connection(profile, config={"api_key": "k-0123456789"})
+    result = connection_check_health(actor=SYSTEM, connection=connection)
+    assert result.status == Health.UNHEALTHY and result.error_class == "DestinationRefused"
+    assert "private or reserved" in result.detail

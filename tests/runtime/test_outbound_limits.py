@@ -1,11 +1,13 @@
 """An action's outbound calls end at a wall-clock deadline (RUNTIME_REQUEST_TIMEOUT per
 request, RUNTIME_ACTION_TIMEOUT for all of them), against a real loopback provider that
-drips one byte a second, which no per-read timeout ever stops."""
+drips one byte a second, which no per-read timeout ever stops; and an action never calls a
+private address in disguise."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -73,3 +75,20 @@ def test_all_the_requests_of_an_action_share_one_deadline(provider: Provider) ->
     )
     assert _run_expecting_504(provider, document) < 2 + 1
     assert 2 <= len(provider.calls("/rows")) <= 3
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://[::127.0.0.1]:8042", "https://[64:ff9b::7f00:1]:8042", "https://224.0.0.1"],
+)
+def test_an_action_to_a_hidden_private_address_is_refused(settings: Any, base_url: str) -> None:
+    settings.CONNECTION_ALLOW_PRIVATE_NETWORK = False
+    project = make_project()
+    document = definition(base_url, [action("go", [step("fetch", "request", url="/things")])])
+    _, connection = connection_on(project, document)
+    with pytest.raises(ActionError) as caught:
+        action_run(
+            actor=Actor.system(), project=project, connection=connection, action_id="go", inputs={}
+        )
+    assert (caught.value.status, caught.value.code) == (502, "provider_error")
+    assert "private or reserved" in caught.value.message
