@@ -8,8 +8,9 @@ OAuth code exchange and webhook deliveries:
 - ``check_destination(url)``: outside local and test settings, only https to hosts whose
   every address is global (``address_allowed``: no loopback, private, link-local, shared,
   reserved or multicast address, in any IPv6 form that embeds one). Checked on the URL
-  before the call, and again on the address the connection actually reached, before
-  anything is sent over it (a DNS answer that changed in between: DNS rebinding).
+  before the call; then the connection resolves the name again, checks those addresses and
+  connects only to them (a DNS answer that changed in between, DNS rebinding, reaches
+  nothing). Lookups run in a small thread pool, so they end at the call's deadline too.
 - ``guarded_request(...)``: one wall-clock deadline over connect, headers and body (the
   watcher of ``core.deadline``), the body streamed up to a size cap, no redirect followed,
   no cookie kept, no proxy or netrc from the environment.
@@ -19,19 +20,22 @@ has a wall-clock deadline (urllib3's ``Timeout(total=...)`` bounds each socket o
 and its documentation recommends a watcher thread); httpx's timeouts are per operation too.
 The hooks into urllib3: a connection pool's ``ConnectionCls`` and the pool manager's
 ``pool_classes_by_scheme`` (public), ``connect()`` and ``request()`` overridden to put the
-connection under the running call's deadline (public), and ``_new_conn()`` for the peer check
-(private, stable through urllib3 2.x). tests/core/test_outbound.py fails loudly if an
-upgrade stops calling them (the drip tests, the changed DNS answer); bench/runtime.py
-measures the path.
+connection under the running call's deadline (public), and ``_new_conn()`` / ``_dns_host``
+to connect to the checked addresses (private, stable through urllib3 2.x).
+tests/core/test_outbound.py fails loudly if an upgrade stops calling them (the drip tests,
+the changed DNS answer); bench/outbound.py measures what the transport costs.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 import ipaddress
+import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +45,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from . import deadline
 
@@ -102,7 +107,32 @@ def address_allowed(address: Address) -> bool:
     return address.is_global and not address.is_reserved and not address.is_link_local
 
 
-_resolve = socket.getaddrinfo  # the DNS lookup of ``check_destination`` (tests replace it)
+DNS_SECONDS = 5.0  # a lookup outside any call (a webhook URL being saved)
+_resolve = socket.getaddrinfo  # the DNS lookup (tests replace it: DNS lies outside)
+_lookups: ThreadPoolExecutor | None = None
+_lookups_guard = threading.Lock()
+
+
+def _lookup_pool() -> ThreadPoolExecutor:
+    """Lookups run here so that the caller can stop waiting at its deadline (getaddrinfo
+    cannot be interrupted); a slow DNS server ties up at most these threads."""
+    global _lookups
+    with _lookups_guard:
+        if _lookups is None:
+            _lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns")
+        return _lookups
+
+
+def _forget_lookup_pool() -> None:
+    global _lookups
+    _lookups = None  # a forked worker has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_lookup_pool)
+
+
+class _SlowLookup(Exception):
+    """The host name did not resolve before the deadline."""
 
 
 def private_network_allowed() -> bool:
@@ -116,9 +146,31 @@ def _refused(what: str) -> DestinationRefused:
     )
 
 
-def check_destination(url: str, *, what: str = "provider") -> None:
-    """Raise DestinationRefused unless ``url`` may be called from the platform; ``what`` names
-    the other side in the messages (the provider, the webhook endpoint)."""
+def allowed_addresses(host: str, port: int, *, what: str, at: float | None) -> list[Address]:
+    """Every address ``host`` stands for (itself, or what it resolves to by ``at``, a
+    monotonic time), each one allowed; DestinationRefused otherwise, _SlowLookup when the
+    lookup did not finish in time."""
+    try:
+        addresses: list[Address] = [ipaddress.ip_address(host)]
+    except ValueError:
+        future = _lookup_pool().submit(_resolve, host, port, proto=socket.IPPROTO_TCP)
+        wait = (time.monotonic() + DNS_SECONDS if at is None else at) - time.monotonic()
+        try:
+            infos = future.result(timeout=max(0.0, wait))
+        except FutureTimeout as exc:
+            future.cancel()
+            raise _SlowLookup from exc
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise DestinationRefused(f"The {what}'s host name does not resolve.") from exc
+        addresses = list(
+            dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos)
+        )
+    if not addresses or not all(address_allowed(a) for a in addresses):
+        raise _refused(what)
+    return addresses
+
+
+def _check(url: str, what: str, at: float | None) -> None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -131,57 +183,64 @@ def check_destination(url: str, *, what: str = "provider") -> None:
         return
     if parts.scheme != "https":
         raise DestinationRefused(f"The {what} URL must use https.")
+    allowed_addresses(host, port or 443, what=what, at=at)
+
+
+def check_destination(url: str, *, what: str = "provider") -> None:
+    """Raise DestinationRefused unless ``url`` may be called from the platform; ``what`` names
+    the other side in the messages (the provider, the webhook endpoint)."""
     try:
-        literal: Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        try:
-            infos = _resolve(host, port or 443, proto=socket.IPPROTO_TCP)
-        except (socket.gaierror, UnicodeError, ValueError) as exc:
-            raise DestinationRefused(f"The {what}'s host name does not resolve.") from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses or not all(address_allowed(a) for a in addresses):
-        raise _refused(what)
+        _check(url, what, None)
+    except _SlowLookup as exc:
+        raise DestinationRefused(f"The {what}'s host name did not resolve in time.") from exc
 
 
-def _check_peer(sock: Any) -> None:
-    """The address a connection reached must be allowed too (a DNS answer may change between
-    ``check_destination`` and the connection)."""
-    if sock is None or private_network_allowed():
-        return
-    try:
-        peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%")[0])
-    except (OSError, ValueError):
-        return
-    if not address_allowed(peer):
-        raise _refused(str(getattr(_what, "value", "provider")))
-
-
-_what = threading.local()  # the running call's ``what``, for the peer check's message
+_what = threading.local()  # the running call's ``what``, for the connection's messages
 
 
 # --- The transport -------------------------------------------------------------------------
 
 
 class _Watched:
-    """A urllib3 connection under the running call's deadline, its peer checked."""
+    """A urllib3 connection under the running call's deadline, to a checked address."""
 
     sock: Any
+    port: int
+    timeout: Any
+    _dns_host: str
 
     def _new_conn(self) -> Any:
-        """The TCP connection, its peer checked before anything is sent over it (no TLS
-        handshake, no request). urllib3's private method, stable through 2.x;
-        tests/core/test_outbound.py (a DNS answer that changes) fails if it is not called."""
-        sock = super()._new_conn()  # type: ignore[misc]
+        """The TCP connection, to an address resolved and checked here (outside local and
+        test settings), within the call's deadline: what is checked is what is reached, so
+        a DNS answer that changes after ``check_destination`` (rebinding) changes nothing.
+        Each allowed address is tried in turn, as urllib3 does. urllib3's private method and
+        attribute (``_new_conn``, ``_dns_host``), stable through 2.x; tests/core/
+        test_outbound.py (a DNS answer that changes) fails if they stop being used."""
+        if private_network_allowed():
+            return super()._new_conn()  # type: ignore[misc]
+        watch = deadline.current()
+        at = watch.at if watch is not None else None
+        name, timeout = self._dns_host, self.timeout
+        what = str(getattr(_what, "value", "provider"))
+        addresses = allowed_addresses(name.rstrip("."), self.port, what=what, at=at)
+        failure: Exception | None = None
         try:
-            _check_peer(sock)
-        except DestinationRefused:
-            sock.close()
-            raise
-        return sock
+            for address in addresses:
+                left = None if at is None else at - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._dns_host = str(address)
+                if left is not None and isinstance(timeout, int | float):
+                    self.timeout = min(timeout, left)
+                try:
+                    return super()._new_conn()  # type: ignore[misc]
+                except (NewConnectionError, ConnectTimeoutError) as exc:
+                    failure = exc
+        finally:
+            self._dns_host, self.timeout = name, timeout
+        if failure is not None:
+            raise failure
+        raise _SlowLookup
 
     def connect(self) -> None:
         deadline.watched(self)  # also covers the TLS handshake: ``sock`` is set before it
@@ -281,7 +340,10 @@ def guarded_request(
     like the per-operation timeouts) and requests' other exceptions."""
     seconds = float(settings.RUNTIME_REQUEST_TIMEOUT if timeout is None else timeout)
     at = deadline.deadline_for(seconds)
-    check_destination(url, what=what)
+    try:
+        _check(url, what, at)
+    except _SlowLookup as exc:
+        raise OutboundTimeout(f"The {what}'s host name did not resolve in time.") from exc
     remaining = at - time.monotonic()
     if remaining <= 0:
         raise OutboundTimeout(f"No time was left for the call to the {what}.")
@@ -298,10 +360,12 @@ def guarded_request(
                 json=json,
                 data=data,
                 auth=auth,
-                timeout=(min(connect, remaining), min(read, remaining)),
+                timeout=(min(connect, remaining), read),  # the watcher ends reads at the deadline
             )
         except DestinationRefused:
             raise
+        except _SlowLookup as exc:
+            raise OutboundTimeout(f"No complete answer within {seconds:g} s.") from exc
         except Exception as exc:
             if watch.fired:
                 raise OutboundTimeout(f"No complete answer within {seconds:g} s.") from exc

@@ -123,21 +123,46 @@ def provider() -> Iterator[Provider]:
         yield server
 
 
-def test_the_address_reached_is_checked_too(
+def test_the_address_reached_is_the_address_checked(
     production: None, provider: Provider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A DNS answer that changes between the check and the connection (rebinding): the
-    check saw a public address, the connection reaches loopback and is refused before a
-    byte is sent. (The first DNS answer is the only thing faked: DNS lies outside.)"""
+    check sees a public address, the connection's own lookup a loopback one, and is refused
+    before any connection is made. (The DNS answers are the only thing faked: DNS lies
+    outside.)"""
     port = provider.server.server_address[1]
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+    lookups: list[str] = []
 
-    def public_answer(host: str, port: int, **kwargs: Any) -> list[Any]:
+    def rebinding(host: str, port: int, **kwargs: Any) -> list[Any]:
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(outbound, "_resolve", rebinding)
+    with pytest.raises(DestinationRefused):
+        guarded_request("GET", f"https://rebound.test:{port}/me", max_bytes=1000, timeout=5)
+    assert lookups == ["rebound.test", "rebound.test"]
+    assert provider.seen == []
+
+
+def test_a_slow_dns_answer_ends_at_the_deadline(
+    production: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(host: str, port: int, **kwargs: Any) -> list[Any]:
+        time.sleep(3)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
 
-    monkeypatch.setattr(outbound, "_resolve", public_answer)
-    with pytest.raises(DestinationRefused):
-        guarded_request("GET", f"https://localhost:{port}/me", max_bytes=1000, timeout=5)
-    assert provider.seen == []
+    monkeypatch.setattr(outbound, "_resolve", slow)
+    started = time.monotonic()
+    with pytest.raises(OutboundTimeout):
+        guarded_request("GET", "https://slow-dns.test/me", max_bytes=1000, timeout=1)
+    assert time.monotonic() - started < 1 + 1
+    # Outside a call (a webhook URL being saved): refused after DNS_SECONDS.
+    monkeypatch.setattr(outbound, "DNS_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(DestinationRefused, match="in time"):
+        check_destination("https://slow-dns.test/me")
+    assert time.monotonic() - started < 1 + 1
 
 
 @pytest.mark.parametrize("part", ["headers", "body"])
