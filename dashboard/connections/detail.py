@@ -30,6 +30,7 @@ from connections.services import connections as services
 from connections.services import health, tokens
 from core.forms import first_error
 from core.jinja import csrf_input
+from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
 from profiles.serving import serving_version, serving_words, versions_resolved
@@ -37,7 +38,6 @@ from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.selectors import members_of
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from . import links as link_views
 from .forms import DetailTabForm, RenameForm, StatusForm, TimelineForm
@@ -154,10 +154,11 @@ _OVERVIEW_DEFAULTS: dict[str, Any] = {
 
 
 def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]) -> str:
-    """The overview tab through the Jinja2 backend (templates/jinja2/connections/_overview.html;
-    escaped there, so safe to insert in the Django page), with the re-authentication panel
-    (templates/jinja2/connections/_link_panel.html, which the link views render too) inside:
-    less CPU a page than the Django engine (bench/connections.py)."""
+    """The overview tab through the Jinja2 backend
+    (templates/jinja2/dashboard/connections/_overview.html; escaped there, so safe to insert in
+    the Django page), with the re-authentication panel (the same directory's _link_panel.html,
+    which the link views render too) inside: less CPU a page than the Django engine
+    (bench/connections.py)."""
     token = get_token(request)
     link_panel = ""
     if context["can_write"]:

@@ -34,12 +34,12 @@ from connections.services import connections as services
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
 from core.pager import without_cursors
+from dashboard.context import project_context
 from profiles.selectors import ProfileChoice, profile_choices
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
 from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import (
     LIST_COLUMN_CHOICES,
@@ -84,7 +84,8 @@ def viewer_of(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
 class Row:
     """One list row as plain values, with its links and labels built in Python: a hundred
     {% url %}, |date and get_FOO_display calls cost more than the page's SQL, and the rows are
-    rendered by Jinja2 (templates/jinja2/connections/_rows.html), which reads attributes."""
+    rendered by Jinja2 (templates/jinja2/dashboard/connections/_rows.html), which reads
+    attributes."""
 
     public_id: str
     name: str
@@ -319,8 +320,8 @@ def _render_list(
     request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any], status: int
 ) -> HttpResponse:
     """The page, or over HTMX only the table. Its content is rendered by Jinja2
-    (templates/jinja2/connections/: a fifth of the Django engine's time, bench/connections.py)
-    and inserted into the Django page around it (base layout, title)."""
+    (templates/jinja2/dashboard/connections/: a fifth of the Django engine's time,
+    bench/connections.py) and inserted into the Django page around it (base layout, title)."""
     slug = access.project.slug
     context.update(
         htmx=bool(request.htmx),

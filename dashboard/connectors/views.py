@@ -22,15 +22,15 @@ from connectors.permissions import get_connector_for_user, get_connector_version
 from connectors.services import PushPreview
 from core.forms import first_error
 from dashboard.connections import panels as connection_panels
+from dashboard.context import project_context
+from dashboard.profiles import panels as profile_panels
+from dashboard.projects.forms import PageForm, SearchForm
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
-from profiles import panels as profile_panels
-from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
 from projects.models import Project
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts.services import staged
 
 from .forms import CompareForm, PublishForm, VersionPublishForm

@@ -16,6 +16,7 @@ from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
 from dashboard.connections import panels as connection_panels
+from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.rollouts import staged as staged_rollouts
 from profiles import selectors, services
@@ -25,7 +26,6 @@ from profiles.pins import PinError, parse_pin
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
 

@@ -1,6 +1,6 @@
-"""What the rollouts app adds to lower apps' pages (registered in ``RolloutsConfig.ready()``):
-the profile page's migration banners and offer, the version page's "migrate" offer, the
-connection page's migration line."""
+"""The rollouts app's parts of other pages, from its selectors: the profile page's migration
+banners and offer, the version page's "migrate" offer, the connection page's migration line,
+the overview's open migrations."""
 
 from __future__ import annotations
 

@@ -14,13 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.forms import first_error
+from dashboard.context import project_context
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts import gate as gates
 from rollouts.services import staged
 

@@ -14,11 +14,11 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from core.forms import first_error, plural
+from dashboard.context import project_context
 from dashboard.rollouts.forms import ConfirmForm, NotifyForm, ScheduleForm
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts import selectors as sel
 from rollouts import services as migration_services
 from rollouts.models import ProfileMigration

@@ -28,6 +28,7 @@ from connectors.models import ConnectorVersion
 from connectors.permissions import get_connector_version_for_user
 from core.forms import first_error
 from core.pager import without_cursors
+from dashboard.context import project_context
 from dashboard.rollouts.charts import ProgressBar, progress_bar, progress_chart
 from dashboard.rollouts.forms import (
     DEFAULT_PER_PAGE,
@@ -44,7 +45,6 @@ from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts import selectors as sel
 from rollouts import services as migration_services
 from rollouts.models import ProfileMigration
