@@ -64,5 +64,20 @@ def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
     return api_key
 
 
+def require_full_scope(request: HttpRequest, what: str) -> None:
+    """403 for a read-scoped key asking a GET for something that changes state (a token
+    refresh): a read key reads, it never triggers a refresh, a check or a write."""
+    api_key: ApiKey = request.auth  # type: ignore[attr-defined]
+    if not api_key.can_write:
+        raise PermissionDenied(
+            f"API key {api_key.prefix} is read-only (scope read): {what} needs a full key."
+        )
+
+
+def is_read_scoped(request: HttpRequest) -> bool:
+    api_key: ApiKey = request.auth  # type: ignore[attr-defined]
+    return not api_key.can_write
+
+
 def api_key_auth() -> list[HttpBearer | HttpBasicAuth]:
     return [ApiKeyBearer(), ApiKeyBasic()]
