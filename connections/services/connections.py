@@ -196,12 +196,24 @@ def revoke_links(*, connection_ids: list[int]) -> int:
     ).update(expires_at=timezone.now())
 
 
+class ConnectionGone(ServiceError):
+    """The connection was deleted by a concurrent request after the caller read it."""
+
+    status = 404
+    code = "not_found"
+
+
 def _locked(connection: Connection) -> Connection:
-    return (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("project__organization", "profile", "connector")
-        .get(pk=connection.pk)
-    )
+    """The connection's row, locked for this transaction; ConnectionGone (404, nothing
+    written) when a concurrent delete won the race."""
+    try:
+        return (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("project__organization", "profile", "connector")
+            .get(pk=connection.pk)
+        )
+    except Connection.DoesNotExist:
+        raise ConnectionGone("This connection no longer exists: it was just deleted.") from None
 
 
 @transaction.atomic
