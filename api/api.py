@@ -12,7 +12,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from connectors.definition import DefinitionError
 from core.cache import CacheUnavailable
@@ -74,6 +74,17 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     response = error_response(401, "A valid project API key is required (Bearer or Basic).")
     response["WWW-Authenticate"] = 'Bearer realm="connector-hub", Basic realm="connector-hub"'
+    return response
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    seconds = int(exc.wait or 60)
+    response = error_response(
+        429,
+        f"Too many wrong API keys from this address: try again in {seconds} seconds.",
+    )
+    response["Retry-After"] = str(seconds)
     return response
 
 

@@ -2,11 +2,11 @@
 each 4xx/5xx status, added to what the routers declare for their successes.
 
 Every operation can answer 400 (a parameter or body that does not validate), 401 (no valid API
-key) and 500 (logged, never a stack trace); an operation with a path parameter 404 (another
-project's object, an unknown or malformed id); a write 403 (a key whose scope does not allow
-it). ``EXTRA`` adds what a rule of the operation's service can answer: 409 conflict, 413 too
-large, 422 refused by a rule, 502 the provider failed, 503 the shared cache is down (a
-publish must invalidate it).
+key), 429 (too many wrong keys from the address) and 500 (logged, never a stack trace); an
+operation with a path parameter 404 (another project's object, an unknown or malformed id); a
+write 403 (a key whose scope does not allow it). ``EXTRA`` adds what a rule of the
+operation's service can answer: 409 conflict, 413 too large, 422 refused by a rule, 502 the
+provider failed, 503 the shared cache is down (a publish must invalidate it).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ DESCRIPTIONS = {
     411: "A chunked body without Content-Length is refused.",
     413: "The request is too large.",
     422: "Refused by a rule (the message says which).",
+    429: "Too many wrong API keys from this address (see Retry-After).",
     502: "The provider answered with an error or not at all.",
     504: "The provider did not answer in time.",
     503: "The shared cache is unreachable; nothing was changed (see Retry-After).",
@@ -71,7 +72,7 @@ EXTRA: dict[str, set[int]] = {
 
 
 def error_statuses(method: str, path: str, operation_id: str) -> set[int]:
-    statuses = {400, 401, 500}
+    statuses = {400, 401, 429, 500}
     if "{" in path:
         statuses.add(404)
     if method in WRITES:

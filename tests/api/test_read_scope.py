@@ -21,7 +21,7 @@ from tests.api.test_connections_api import (
     checked,
     oauth_connection,
 )
-from tests.api.test_connections_api import world as world  # noqa: F401 - the fixture
+from tests.api.test_connections_api import world as world
 from tests.api.test_scopes import _snapshot
 from tests.factories import make_api_key
 from tests.provider import Answer, Provider, provider_server
