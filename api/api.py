@@ -12,6 +12,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from connectors.definition import DefinitionError
@@ -136,6 +137,13 @@ def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResp
 def on_request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return error_response(413, f"The request body is larger than the {limit:,}-byte limit.")
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # Django's parser refuses a missing or overlong boundary and part headers past its limit.
+    reason = str(exc)[:120]
+    return error_response(400, f"The multipart/form-data body cannot be read: {reason}")
 
 
 @api.exception_handler(HttpError)
