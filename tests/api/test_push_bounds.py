@@ -5,6 +5,9 @@ a 4xx naming the problem, and nothing is stored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -31,7 +34,7 @@ def _unchanged() -> tuple[int, int]:
     return ConnectorVersion.objects.count(), AuditEntry.objects.count()
 
 
-def _assert_version_refused(response) -> None:  # type: ignore[no-untyped-def]
+def _assert_version_refused(response: Any) -> None:
     assert response.status_code == 400, response.content[:500]
     body = response.json()
     assert body["code"] == "invalid_definition"
@@ -71,7 +74,7 @@ def test_a_256_character_version_is_refused_by_the_dashboard_upload(tenancy: Ten
     assert _unchanged() == before
 
 
-def test_a_256_character_version_is_a_clear_command_error(tenancy: Tenancy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_256_character_version_is_a_clear_command_error(tenancy: Tenancy, tmp_path: Path) -> None:
     main = tmp_path / "connector.yaml"
     main.write_bytes(connector_yaml(version=LONG))
     before = _unchanged()

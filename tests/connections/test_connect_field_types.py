@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
 SECRET = "sk_live_TYPED_0123456789"
 
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"key": "api_key", "label": "API key", "type": "password", "required": True, "secret": True},
     {"key": "endpoint", "label": "Endpoint", "type": "url", "required": False},
     {"key": "port", "label": "Port", "type": "number", "required": False},
