@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import requests
 from django.conf import settings
@@ -75,13 +75,15 @@ MIN_SECRET = 4  # a shorter secret value is not searched for (it would mask comm
 
 class Redactor:
     """Masks each of ``secrets`` (at least ``MIN_SECRET`` characters; also as it would appear
-    percent-encoded in a URL) wherever it appears in a string of a JSON-like value."""
+    percent-encoded in a URL or a query, or escaped in JSON text a provider echoes as a
+    string) wherever it appears in a string of a JSON-like value."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         forms = set()
         for secret in secrets:
             if isinstance(secret, str) and len(secret) >= MIN_SECRET:
-                forms.update({secret, quote(secret, safe="")})
+                escaped = json.dumps(secret)[1:-1]
+                forms.update({secret, quote(secret, safe=""), quote_plus(secret), escaped})
         self.secrets = sorted(forms, key=len, reverse=True)  # longest first: no partial leak
         self._pattern = (
             re.compile("|".join(re.escape(s) for s in self.secrets)) if self.secrets else None
@@ -381,11 +383,36 @@ def http_call(
     url = _url(run, str(parameters.get("url") or ""))
     auth = _apply_auth(run, parameters.get("authorization"), headers, query)
     limit = max_bytes if max_bytes is not None else settings.RUNTIME_MAX_RESPONSE_BYTES
+    _check_sendable(headers, auth)
     run.budget.pause()  # the call and its decoding have their own bounds
     try:
         return _answer(run, parameters, _send(run, method, url, limit, headers, query, body, auth))
     finally:
         run.budget.resume()
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _check_sendable(headers: dict[str, str], auth: tuple[str, str] | None) -> None:
+    """Headers HTTP can carry: a token name, a value without CR/LF and in Latin-1 (what a
+    value filled from an input or a credential may break; publishing checks the literals).
+    422 ``refused``, nothing sent, the value not echoed."""
+    parts = [(name, name, value) for name, value in headers.items()]
+    parts += [("Authorization", "Authorization", text) for text in auth or ()]
+    for shown, name, value in parts:
+        try:
+            value.encode("latin-1")
+            unsendable = "\r" in value or "\n" in value or not _HEADER_NAME.fullmatch(name)
+        except UnicodeEncodeError:
+            unsendable = True
+        if unsendable:
+            raise ActionFailure(
+                422,
+                "refused",
+                f"The request was not sent: its {shown[:100]!r} header would hold a line break "
+                "or a character outside Latin-1 (or its name is not an HTTP header name).",
+            )
 
 
 def _send(

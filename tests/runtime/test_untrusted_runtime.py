@@ -258,6 +258,51 @@ def test_a_stored_custom_error_naming_the_secret_gives_no_secret(provider: Provi
     assert answer.json()["message"] == f"key  on {SUBDOMAIN}"
 
 
+def test_a_header_http_cannot_carry_is_refused_before_sending(provider: Provider) -> None:
+    header = step(
+        "fetch",
+        "request",
+        url="/people",
+        args=[{"name": "X-Note", "value": "${inputs.note}", "in": "headers"}],
+    )
+    inputs = [{"name": "note", "type": "string", "in": "headers"}]
+    _, connection, client = world(provider, action("note", [header], inputs=inputs))
+    for note in ("two\nlines", "outside latin-1: \u0100"):
+        answer = run(client, connection, "note", note=note)
+        assert answer.status_code == 422
+        assert answer.json()["code"] == "refused"
+        assert note not in answer.json()["message"]
+    assert provider.calls("/people") == []
+    assert run(client, connection, "note", note="fine é").status_code == 200
+
+
+def test_json_escaped_and_url_encoded_echoes_are_masked(provider: Provider) -> None:
+    quoted = 'sk"live\\ x/y'
+    provider.routes["/raw"] = lambda seen: Answer(
+        200, {"raw_body": seen.body, "raw_query": seen.query}
+    )
+    send = step(
+        "fetch",
+        "request",
+        url="/raw",
+        method="post",
+        args=[{"name": "key", "value": "${credentials.api_key}", "in": "body"}],
+    )
+    project = make_project()
+    _, connection = connection_on(
+        project,
+        definition(provider.url, [action("raw", [send])], auth=AUTH),
+        config={"api_key": quoted, "subdomain": SUBDOMAIN},
+    )
+    client = Client(headers={"Authorization": f"Bearer {make_api_key(project)[1]}"})
+    answer = run(client, connection, "raw")
+    assert answer.status_code == 200
+    raw_body = answer.json()["data"]["raw_body"]
+    assert json.loads(provider.calls("/raw")[0].body) == {"key": quoted}  # it was sent
+    assert quoted not in raw_body and json.dumps(quoted)[1:-1] not in raw_body
+    assert MASK in raw_body
+
+
 # --- Finding 2: every expression has a budget ------------------------------------------------
 
 POWERS = " && ".join(f"9 ^ {6_000_000 + n} > 0" for n in range(8))
