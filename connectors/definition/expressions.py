@@ -194,6 +194,15 @@ def _modulo(left: Any, right: Any) -> Any:
     return operator.mod(left, right)
 
 
+ROOTS: Final = ("inputs", "credentials", "steps")
+# A customErrors message is filled with the provider's answer too.
+ERROR_MESSAGE_ROOTS: Final = (*ROOTS, "response", "status")
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def is_jexl(value: str) -> bool:
     return value.startswith("{{") and value.endswith("}}")
 
@@ -444,9 +453,9 @@ def evaluate(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
-def expression_problem(value: str) -> str | None:
+def expression_problem(value: str, *, roots: tuple[str, ...] = ROOTS) -> str | None:
     """Why a definition string is not a valid expression of its form, or is unbounded
-    whatever the data (None when it is fine)."""
+    whatever the data (None when it is fine); an interpolation names one of ``roots``."""
     if len(value) > MAX_EXPRESSION:
         return f"an expression may be at most {MAX_EXPRESSION:,} characters long"
     try:
@@ -460,8 +469,8 @@ def expression_problem(value: str) -> str | None:
                 name = match.group(1).strip()
                 if not all(_NAME_PART.fullmatch(part) for part in name.split(".")):
                     return f"{match.group(0)} is not a dotted name such as ${{inputs.id}}"
-                if name.split(".")[0] not in ("inputs", "credentials", "steps"):
-                    return f"{match.group(0)}: only inputs, credentials and steps can be named"
+                if name.split(".")[0] not in roots:
+                    return f"{match.group(0)}: only {_listed(roots)} can be named"
     except ExpressionSyntaxError as exc:
         return str(exc)
     return None

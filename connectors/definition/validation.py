@@ -19,7 +19,15 @@ from core.validation import text_problem
 from ..definition_schema import DEFINITION_SCHEMA, HEADER_NAME_PATTERN, PATTERN_DESCRIPTIONS
 from ..versioning import parse_version
 from .errors import FieldError, PathPart, format_place
-from .expressions import WHOLE, credential_names, expression_problem, is_jexl, is_jsonpath
+from .expressions import (
+    ERROR_MESSAGE_ROOTS,
+    ROOTS,
+    WHOLE,
+    credential_names,
+    expression_problem,
+    is_jexl,
+    is_jsonpath,
+)
 from .limits import MAX_ACTIONS, MAX_FIELDS, MAX_INPUTS_PER_ACTION, MAX_STEPS_PER_ACTION
 
 RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
@@ -490,7 +498,8 @@ def step_errors(
                 return errors
             if where[-1] == "stepId":
                 continue
-            problem = expression_problem(text)
+            message = where[-1] == "message" and "customErrors" in where
+            problem = expression_problem(text, roots=ERROR_MESSAGE_ROOTS if message else ROOTS)
             if problem is None:
                 problem = _reference_problem(text, known_steps, inputs)
             if problem is None:

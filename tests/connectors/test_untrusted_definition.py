@@ -339,3 +339,21 @@ def test_a_statically_unbounded_expression_is_refused(condition: str, word: str)
 def test_a_small_literal_power_is_fine() -> None:
     step = {**mapped(), "condition": "{{2 ^ 10 == 1024 && inputs.n ^ 2 > 3}}"}
     assert parse(with_steps(request(), step)).definition
+
+
+def test_a_custom_error_message_may_name_the_providers_answer() -> None:
+    # docs/connector-definition.md: "response and status are in its context"
+    definition = with_steps(
+        request(
+            customErrors=[
+                {
+                    "receivedStatus": 400,
+                    "targetStatus": 400,
+                    "message": "The provider said ${response.error.detail} (${status})",
+                }
+            ]
+        )
+    )
+    assert parse(definition).definition
+    elsewhere = with_steps(request(url="/contacts/${response.id}"))
+    assert "only inputs, credentials and steps" in one_error(elsewhere).message
