@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -141,7 +142,7 @@ class Credentials:
     secrets: list[str] = field(default_factory=list)
     secret_keys: frozenset[str] = frozenset()  # the keys of ``values`` that are secret
 
-    @property
+    @cached_property
     def public_values(self) -> dict[str, str]:
         """What conditions, mappings and results may read: the non-secret fields."""
         return {k: v for k, v in self.values.items() if k not in self.secret_keys}
@@ -591,8 +592,7 @@ def _enum(mapper: dict[str, Any], value: Any, context: dict[str, Any]) -> dict[s
     return {"value": mapper.get("default"), "source_value": value}
 
 
-def _field_value(spec: dict[str, Any], record: Any, run: Run) -> Any:
-    context = {**run.public_context, "$": record}
+def _field_value(spec: dict[str, Any], record: Any, run: Run, context: dict[str, Any]) -> Any:
     expression = spec.get("expression")
     if expression is None:
         raw = record.get(spec["targetFieldKey"]) if isinstance(record, dict) else None
@@ -619,10 +619,11 @@ def _mapped(fields: list[dict[str, Any]], record: Any, run: Run) -> dict[str, An
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     charge()  # one step per record, so that a long mapping reads the clock too
+    context = {**run.public_context, "$": record}
     for spec in fields:
         if spec.get("hidden"):
             continue
-        value = _field_value(spec, record, run)
+        value = _field_value(spec, record, run, context)
         (custom if spec.get("custom") else out)[spec["targetFieldKey"]] = value
     if custom:
         out["custom_fields"] = custom

@@ -373,10 +373,9 @@ _SIMPLE_PATH: Final = re.compile(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def jsonpath(expression: str, data: Any) -> Any:
-    charge()
     simple = _SIMPLE_PATH.fullmatch(expression)
     if simple is not None:  # $.a.b: a plain walk gives what jsonpath-ng would, much faster
-        value = data
+        value = data  # (a few steps, fixed by the expression: not charged)
         for part in simple.group(1)[1:].split("."):
             if not isinstance(value, dict):
                 return None
