@@ -25,13 +25,13 @@ from django.tasks import task_backends
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from core.outbound import DestinationRefused, check_destination
+from core.outbound import DestinationRefused, check_destination, guarded_request
+from core.tasks import enqueue_on_commit
 from core.validation import text_problem
 from projects.crypto import decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from . import tasks
 from .models import ALL_EVENTS, EVENT_TYPES, Delivery, DeliveryStatus, Event, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def event_record(*, project: Project, type: str, data: dict[str, Any]) -> Event:
 
 
 def _dispatch_on_commit(event_id: int) -> None:
-    transaction.on_commit(lambda: tasks.dispatch_event.enqueue(event_id), robust=True)
+    enqueue_on_commit("events.tasks.dispatch_event", event_id, robust=True)
 
 
 def event_dispatch(event_id: int) -> list[int]:
@@ -335,7 +335,7 @@ def delivery_retry(*, actor: Actor, delivery: Delivery) -> Delivery:
         after={"delivery": str(delivery.public_id)},
     )
     delivery_id = delivery.pk
-    transaction.on_commit(lambda: tasks.attempt_delivery.enqueue(delivery_id), robust=True)
+    enqueue_on_commit("events.tasks.attempt_delivery", delivery_id, robust=True)
     return delivery
 
 
@@ -371,12 +371,10 @@ class Outcome:
 
 
 def _post(endpoint: WebhookEndpoint, event: Event) -> Outcome:
-    """One HTTP attempt: no redirects followed, WEBHOOK_TIMEOUT to connect and to read, the
-    answer's body never read beyond what closing needs."""
-    try:
-        check_destination(endpoint.url, what="webhook endpoint")
-    except DestinationRefused as exc:
-        return Outcome(None, exc.message)
+    """One HTTP attempt through ``core.outbound``: the address guard, no redirects followed,
+    WEBHOOK_TIMEOUT of wall clock for all of it (connect, send, the answer's status and
+    headers), the answer's body never read. A timeout is a failed attempt, retried like a
+    5xx."""
     body = payload_of(event)
     at = timezone.now()
     headers = {
@@ -388,19 +386,23 @@ def _post(endpoint: WebhookEndpoint, event: Event) -> Outcome:
     }
     timeout = float(settings.WEBHOOK_TIMEOUT)
     try:
-        with requests.post(
+        response = guarded_request(
+            "POST",
             endpoint.url,
+            max_bytes=None,
             data=body.encode(),
             headers=headers,
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            return Outcome(response.status_code, "" if response.ok else response.reason[:100])
+            timeout=timeout,
+            what="webhook endpoint",
+        )
+    except DestinationRefused as exc:
+        return Outcome(None, exc.message)
     except requests.Timeout:
         return Outcome(None, f"No answer within {timeout:g} s.")
     except requests.RequestException as exc:
         return Outcome(None, f"The request failed ({type(exc).__name__}).")
+    ok = 200 <= response.status < 400
+    return Outcome(response.status, "" if ok else response.reason[:100])
 
 
 def next_wait(attempts: int) -> timedelta | None:
@@ -484,9 +486,7 @@ def _schedule(delivery_id: int, at: datetime) -> None:
     backend); otherwise ``deliveries_due`` (the sweep) picks it up when due."""
     if not defer_supported():
         return
-    transaction.on_commit(
-        lambda: tasks.attempt_delivery.using(run_after=at).enqueue(delivery_id), robust=True
-    )
+    enqueue_on_commit("events.tasks.attempt_delivery", delivery_id, run_after=at, robust=True)
 
 
 def deliveries_sweep(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:

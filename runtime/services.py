@@ -24,19 +24,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from connections import counters
 from connections.models import Connection, Status
 from connections.services import connections as connection_services
 from connections.services.credentials import stored_credentials
 from connections.services.tokens import UpstreamError, connection_refresh_tokens, is_expired
 from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
-from core import pruning
+from core import deadline, pruning
 from profiles.resolution import Resolved
-from profiles.selectors import resolve_profile
+from profiles.services import serving_count
+from profiles.serving import gate_outcome, serving_version
 from projects.crypto import decrypt_json
 from projects.models import Project
 from projects.services import Actor
@@ -55,7 +54,6 @@ from .models import RequestLog, RequestStatus
 
 logger = logging.getLogger(__name__)
 
-LAST_USED_PRECISION = timedelta(seconds=60)
 DEFINITION_CACHE_SIZE = 256
 
 
@@ -185,11 +183,7 @@ def _access_token(actor: Actor, connection: Connection, *, force: bool) -> str:
 
 def _refused(actor: Actor, connection: Connection, failure: ActionFailure) -> None:
     """The provider refused the credentials for good: the connection needs re-authentication."""
-    if connection.status != Status.NEEDS_REAUTH:
-        connection_services.connection_set_status(
-            actor=actor, connection=connection, status=Status.NEEDS_REAUTH
-        )
-        connection.status = Status.NEEDS_REAUTH
+    connection_services.connection_needs_reauth(actor=actor, connection=connection)
 
 
 def _execute(
@@ -206,7 +200,7 @@ def _execute(
     if connection.status == Status.DISABLED:
         raise ActionFailure(409, "connection_disabled", "This connection is disabled.")
     connection.profile.project = project  # the resolution reads it; no query
-    resolved = resolve_profile(connection.profile)
+    resolved = serving_version(connection.profile, connection.public_id).resolved
     if resolved is None:
         raise ActionFailure(409, "no_version", "The connection's profile resolves to no version.")
     try:
@@ -266,7 +260,8 @@ def action_run(
     resolved: Resolved | None = None
     secrets: list[str] = []
     try:
-        resolved, outcome = _execute(actor, project, connection, action_id, inputs, send, secrets)
+        with deadline.ambient(settings.RUNTIME_ACTION_TIMEOUT):  # every call of the action
+            resolved, outcome = _execute(actor, project, connection, action_id, inputs, send, secrets)
     except ActionFailure as failure:
         resolved = getattr(failure, "resolved", None)
         _redact_failure(failure, Redactor(secrets))
@@ -316,7 +311,7 @@ def _log(
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """One insert (and, at most once a minute, the connection's last-used time)."""
+    """One insert; the connections app records what served the connection."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
     RequestLog.objects.create(
@@ -333,29 +328,13 @@ def _log(
         error_code=failure.code[:40] if failure else "",
         created_at=now,
     )
-    stale = connection.last_used_at is None or now - connection.last_used_at > LAST_USED_PRECISION
-    moved = resolved is not None and connection.resolved_version_id != resolved.id
-    if stale or moved:
-        changes: dict[str, Any] = {"last_used_at": now}
-        if moved and resolved is not None:
-            changes["resolved_version_id"] = resolved.id
-        with transaction.atomic():
-            # Only from the state it was read in (version, status, health: what it is counted
-            # under): a concurrent write that changed it first has counted its own change
-            # (connections.counters); the move then waits for the next request.
-            rows = Connection.objects.filter(
-                pk=connection.pk,
-                resolved_version_id=connection.resolved_version_id,
-                status=connection.status,
-                health=connection.health,
-            ).update(**changes)
-            if rows and moved and resolved is not None:
-                counted = counters.key_of(connection)
-                connection.resolved_version_id = resolved.id
-                counters.changed(counted, connection)
-            elif not rows:
-                Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
-        connection.last_used_at = now
+    if resolved is not None and connection.profile.rollout_key is not None:
+        error = gate_outcome(failure.status, failure.code) if failure else False
+        if error is not None:  # a staged rollout's gate counts it
+            serving_count(profile=connection.profile, version_id=resolved.id, error=error)
+    connection_services.connection_record_use(
+        connection=connection, version_id=resolved.id if resolved else None, at=now
+    )
     return duration
 
 
@@ -377,7 +356,7 @@ def resource_action(
     """The action the resolved definition's ``resources.<kind>`` names, and its input names
     (None: no such section or action)."""
     connection.profile.project = project
-    resolved = resolve_profile(connection.profile)
+    resolved = serving_version(connection.profile, connection.public_id).resolved
     if resolved is None:
         return None
     definition = definition_of(resolved, connection.connector_id)

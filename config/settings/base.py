@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "runtime",
     "rollouts",
     "ops",
+    # Interfaces over every app above: the admin's pages, the hosted connect pages.
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "projects.context_processors.navigation",
+                "dashboard.context_processors.navigation",
             ],
         },
     },
@@ -203,7 +205,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "projects.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "dashboard.projects.account.login_locked_out"
 # The address is REMOTE_ADDR (django-ipware is not installed): a client-sent X-Forwarded-For
 # never picks the lockout key.
 AXES_VERBOSE = False
@@ -304,6 +306,9 @@ CRONTASK = {"REDIS_URL": TASKS_REDIS_URL or None}
 SCHEDULE_TOKEN_REFRESH_SECONDS = env.int("SCHEDULE_TOKEN_REFRESH_SECONDS", default=60)
 SCHEDULE_HEALTH_CHECK_SECONDS = env.int("SCHEDULE_HEALTH_CHECK_SECONDS", default=300)
 SCHEDULE_BATCH_SIZE = env.int("SCHEDULE_BATCH_SIZE", default=200)
+# Staged rollouts' gate and migration deadlines/reminders (rollouts/tasks.py); 0: not scheduled.
+SCHEDULE_ROLLOUTS_SECONDS = env.int("SCHEDULE_ROLLOUTS_SECONDS", default=60)
+SCHEDULE_MIGRATION_DEADLINES_SECONDS = env.int("SCHEDULE_MIGRATION_DEADLINES_SECONDS", default=60)
 SCHEDULE_CONCURRENCY = env.int("SCHEDULE_CONCURRENCY", default=4)
 # Refresh an access token this long before it expires; assume this lifetime when the provider
 # sent no expires_in; refresh at least this often (refresh tokens that die when unused).
@@ -314,7 +319,14 @@ TOKEN_REFRESH_MAX_AGE_SECONDS = env.int("TOKEN_REFRESH_MAX_AGE_SECONDS", default
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=6 * 3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 
-# Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
+# Outbound calls (core.outbound): each has one wall-clock deadline over connect, headers and
+# body, by kind; an action's calls (its pages, a token refresh, the retry) also share
+# RUNTIME_ACTION_TIMEOUT, kept below GUNICORN_TIMEOUT (30). Inside them, a connection
+# attempt and a silence between two reads are bounded by CONNECTION_HTTP_TIMEOUT.
+RUNTIME_REQUEST_TIMEOUT = env.float("RUNTIME_REQUEST_TIMEOUT", default=10.0)
+RUNTIME_ACTION_TIMEOUT = env.float("RUNTIME_ACTION_TIMEOUT", default=25.0)
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=10.0)
+OAUTH_TOKEN_TIMEOUT = env.float("OAUTH_TOKEN_TIMEOUT", default=10.0)
 CONNECTION_HTTP_TIMEOUT = (
     env.float("CONNECTION_HTTP_CONNECT_TIMEOUT", default=3.0),
     env.float("CONNECTION_HTTP_READ_TIMEOUT", default=5.0),
@@ -337,7 +349,8 @@ RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS
 # beyond either the action answers 422 expression_budget_exceeded.
 RUNTIME_EXPRESSION_CPU_MS = env.int("RUNTIME_EXPRESSION_CPU_MS", default=250)
 RUNTIME_EXPRESSION_MAX_STEPS = env.int("RUNTIME_EXPRESSION_MAX_STEPS", default=1_000_000)
-# Webhook deliveries (events app): seconds an endpoint has to answer, connect and read each.
+# Webhook deliveries (events app): seconds an attempt may take in all (connect, send, the
+# answer's status and headers); a timed-out attempt is retried like a 5xx.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
 # Connect sessions' success_url / error_url and the branding's allowed origins: https only
 # (local and test settings allow http, for loopback apps).

@@ -4,7 +4,7 @@ health and token bookkeeping. Every write is audited; no audit entry holds a sec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -250,6 +250,49 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
         )
         announce_status(connection, before)
     return connection
+
+
+def connection_needs_reauth(*, actor: Actor, connection: Connection) -> None:
+    """The provider refused the connection's credentials for good (the runtime): mark it as
+    needing re-authentication; ``connection`` (the caller's copy) takes the new status."""
+    if connection.status != Status.NEEDS_REAUTH:
+        connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
+        connection.status = Status.NEEDS_REAUTH
+
+
+# How often a connection's last-used time is written: at most once a minute per connection.
+LAST_USED_PRECISION = timedelta(seconds=60)
+
+
+def connection_record_use(*, connection: Connection, version_id: int | None, at: datetime) -> None:
+    """Record what served a request through ``connection`` (the runtime calls it after each
+    one): the version its profile resolved to (``resolved_version``, counted by
+    ``counters``) and, at most once a minute, the last-used time. ``connection`` (the caller's
+    copy) follows, so a caller running many requests on it writes once a minute."""
+    stale = connection.last_used_at is None or at - connection.last_used_at > LAST_USED_PRECISION
+    moved = version_id is not None and connection.resolved_version_id != version_id
+    if not (stale or moved):
+        return
+    changes: dict[str, Any] = {"last_used_at": at}
+    if moved:
+        changes["resolved_version_id"] = version_id
+    with transaction.atomic():
+        # Only from the state it was read in (version, status, health: what it is counted
+        # under): a concurrent write that changed it first has counted its own change
+        # (counters); the move then waits for the next request.
+        rows = Connection.objects.filter(
+            pk=connection.pk,
+            resolved_version_id=connection.resolved_version_id,
+            status=connection.status,
+            health=connection.health,
+        ).update(**changes)
+        if rows and moved:
+            counted = counters.key_of(connection)
+            connection.resolved_version_id = version_id
+            counters.changed(counted, connection)
+        elif not rows:
+            Connection.objects.filter(pk=connection.pk).update(last_used_at=at)
+    connection.last_used_at = at
 
 
 @transaction.atomic

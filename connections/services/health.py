@@ -4,8 +4,9 @@ The URL is ``baseUrl`` with ``${credentials.<key>}`` filled from the connection'
 values and the profile's setup values (each value URL-quoted, so a value can never change
 the host or path structure), plus ``healthCheck.path``. Credentials go where the
 authentication type puts them: an API-key header, HTTP basic, or an OAuth bearer token
-(refreshed first when expired). Short timeouts, no redirects followed (they could carry the
-credentials elsewhere). The recorded error never holds a credential.
+(refreshed first when expired). One call through ``core.outbound`` (the address guard,
+HEALTH_CHECK_TIMEOUT of wall clock in all, the body not read), no redirects followed (they
+could carry the credentials elsewhere). The recorded error never holds a credential.
 
 Outcome: the expected status (``expectStatus``, else any 2xx) → healthy; 401/403 →
 needs_reauth; anything else, a timeout or a connection failure → unhealthy.
@@ -23,11 +24,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.outbound import DestinationRefused, check_destination, http_timeout
-from profiles.selectors import resolve_profile
+from connectors.models import ConnectorVersion
+from core.outbound import DestinationRefused, guarded_request
+from profiles.services import serving_count
+from profiles.serving import serving_version
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
@@ -134,19 +138,17 @@ def health_probe_run(probe: Probe) -> HealthResult:
         return HealthResult(Health.UNKNOWN, now(), probe.problem)
     host = redact(urlsplit(probe.url).hostname or "", probe.secrets)
     try:
-        check_destination(probe.url)
+        response = guarded_request(
+            probe.method,
+            probe.url,
+            max_bytes=None,  # the status decides; the body is not read
+            headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
+            auth=probe.auth,
+            timeout=settings.HEALTH_CHECK_TIMEOUT,
+        )
     except DestinationRefused as exc:
         return HealthResult(
             Health.UNHEALTHY, now(), exc.message, host=host, error_class="DestinationRefused"
-        )
-    try:
-        response = requests.request(
-            probe.method,
-            probe.url,
-            headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
-            auth=probe.auth,
-            timeout=http_timeout(),
-            allow_redirects=False,
         )
     except requests.Timeout as exc:
         reason = type(exc).__name__
@@ -166,8 +168,7 @@ def health_probe_run(probe: Probe) -> HealthResult:
             host=host,
             error_class=reason,
         )
-    code = response.status_code
-    response.close()
+    code = response.status
     ok = code == probe.expect if probe.expect is not None else 200 <= code < 300
     if ok:
         return HealthResult(Health.HEALTHY, now(), f"HTTP {code} from {host}", code, host=host)
@@ -237,9 +238,12 @@ def health_result_record(
         row.last_healthy_at = result.checked_at
     if row.status != Status.DISABLED:
         row.status = STATUS_AFTER[Health(result.status)]
-    resolved = resolve_profile(row.profile)
+    resolved = serving_version(row.profile, row.public_id).resolved
     if resolved is not None:
         row.resolved_version_id = resolved.id
+        # A staged rollout's gate counts a check like a request of the version that served it.
+        failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
+        serving_count(profile=row.profile, version_id=resolved.id, error=failed)
     row.last_used_at = result.checked_at
     row.save()
     counters.changed(counted, row)
@@ -259,12 +263,27 @@ def health_result_record(
 
 
 def _loaded(connections: Iterable[Connection]) -> list[Connection]:
+    """The rows with what a probe reads; a connection of a profile in a staged rollout is
+    probed with the version that serves it now (profiles.serving), not the one it last used."""
     ids = [c.pk for c in connections]
-    return list(
+    rows = list(
         Connection.objects.filter(pk__in=ids).select_related(
             "profile", "resolved_version", "project__organization"
         )
     )
+    serving = {
+        row.pk: resolved.id
+        for row in rows
+        if row.profile.rollout_key is not None
+        and (resolved := serving_version(row.profile, row.public_id).resolved) is not None
+        and resolved.id != row.resolved_version_id
+    }
+    if serving:
+        versions = ConnectorVersion.objects.in_bulk(set(serving.values()))
+        for row in rows:
+            if row.pk in serving:
+                row.resolved_version = versions[serving[row.pk]]
+    return rows
 
 
 def connection_check_health(*, actor: Actor, connection: Connection) -> HealthResult:
