@@ -261,7 +261,9 @@ def action_run(
     secrets: list[str] = []
     try:
         with deadline.ambient(settings.RUNTIME_ACTION_TIMEOUT):  # every call of the action
-            resolved, outcome = _execute(actor, project, connection, action_id, inputs, send, secrets)
+            resolved, outcome = _execute(
+                actor, project, connection, action_id, inputs, send, secrets
+            )
     except ActionFailure as failure:
         resolved = getattr(failure, "resolved", None)
         _redact_failure(failure, Redactor(secrets))
