@@ -182,20 +182,12 @@ class Run:
     @property
     def context(self) -> dict[str, Any]:
         """Where a request is made (its URL, args values, authorization; baseUrl)."""
-        return {
-            "inputs": self.inputs,
-            "credentials": self.credentials.values,
-            "steps": self.steps,
-        }
+        return {"inputs": self.inputs, "credentials": self.credentials.values, "steps": self.steps}
 
     @property
     def public_context(self) -> dict[str, Any]:
         """Everywhere else: the same without the secret fields."""
-        return {
-            "inputs": self.inputs,
-            "credentials": self.credentials.public_values,
-            "steps": self.steps,
-        }
+        return {**self.context, "credentials": self.credentials.public_values}
 
 
 # --- Inputs ----------------------------------------------------------------------------------
