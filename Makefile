@@ -60,7 +60,7 @@ install: .venv/.synced $(MO)
 
 # After changing a translatable string: refresh the message ids of every language's .po.
 messages: install
-	$(PY) manage.py makemessages --all --no-location --ignore='.venv/*' --ignore='.tools/*' \
+	$(PY) manage.py makemessages --all --no-location --no-wrap --ignore='.venv/*' --ignore='.tools/*' \
 	  --ignore='tests/*' --ignore='staticfiles/*' --ignore='mutants/*'
 
 # Local settings for development: a random SECRET_KEY and a Fernet key (never committed) and
