@@ -21,3 +21,13 @@ register = template.Library()
 def jinja_include(name: str, values: dict[str, Any]) -> SafeString:
     html = engines["jinja2"].get_template(name).render(values)
     return SafeString(html)  # escaped by the Jinja2 environment (autoescape always on)
+
+
+@register.simple_tag
+def jinja_macro(name: str, *args: Any) -> SafeString:
+    """``{% jinja_macro "pager" prev_href next_href ... %}``: a macro of
+    templates/jinja2/includes/macros.html, the one implementation of the small includes
+    (messages, sort bar and header, pager, empty state) that Django pages and the Jinja2
+    content share; templates/includes/ holds the Django side's one-line wrappers."""
+    module = engines["jinja2"].env.get_template("includes/macros.html").module  # type: ignore[attr-defined]
+    return SafeString(str(getattr(module, name)(*args)))
