@@ -113,6 +113,7 @@ fmt: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/definition.py
+	$(PY) bench/outbound.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
