@@ -32,6 +32,7 @@ from core.jinja import csrf_input
 from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
+from profiles.serving import serving_version, serving_words, versions_resolved
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.selectors import members_of
@@ -53,6 +54,25 @@ def _version_context(connection: Connection) -> dict[str, Any]:
         "version_label": label,
         "connector_title": (label.title if label else "") or connection.connector.key,
         "connector_icon": label.icon if label else "",
+    }
+
+
+def _serving_context(connection: Connection) -> dict[str, Any] | None:
+    """Which version serves the connection and why, while its profile has a staged rollout
+    (nothing to say, and no query, otherwise)."""
+    profile = connection.profile
+    if profile.rollout_key is None or profile.rollout_to_id is None:
+        return None
+    profile.project = connection.project
+    serving = serving_version(profile, connection.public_id)
+    if serving.resolved is None:
+        return None
+    candidate = versions_resolved(profile.connector_id, [profile.rollout_to_id])
+    number = candidate[profile.rollout_to_id].version if candidate else "?"
+    return {
+        "version": serving.resolved.version,
+        "version_id": serving.resolved.id,
+        "why": serving_words(serving, number),
     }
 
 
@@ -110,6 +130,7 @@ def detail_context(
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
         context["reauth"] = selectors.latest_reauth_session(connection)
+        context["serving"] = _serving_context(connection)
         # The rollouts app's migration line and the runtime's Requests tab.
         context.update(rollout_panels.connection_migration(connection=connection))
         context.update(runtime_panels.connection_panels(access=access, connection=connection))
@@ -123,6 +144,7 @@ def detail_context(
 # What the overview's template reads beyond what every overview sets (core.jinja is strict).
 _OVERVIEW_DEFAULTS: dict[str, Any] = {
     "migration": None,
+    "serving": None,
     "moved_from": None,
     "rename_value": None,
     "result": None,
