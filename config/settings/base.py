@@ -214,6 +214,8 @@ AXES_VERBOSE = False
 RATELIMIT_FAIL_OPEN = True
 THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/15m")
 THROTTLE_CONNECT_RATE = env.str("THROTTLE_CONNECT_RATE", default="10/5m")
+# Wrong API keys per client address (api/auth.py): past the limit, 429 until the window ends.
+THROTTLE_API_KEY_RATE = env.str("THROTTLE_API_KEY_RATE", default="30/5m")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
