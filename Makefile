@@ -117,6 +117,7 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_rollouts" $(PY) bench/rollouts.py
 	@# Locust, 16 users, BENCH_SECONDS (10) per target, two gunicorn servers on BENCH_PORTS.
 	DATABASE_URL="$(BENCH_DATABASE_URL)_load" $(PY) bench/load.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_runtime" $(PY) bench/runtime.py

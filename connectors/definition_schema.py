@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .versioning import MAX_VERSION_LENGTH
-
 CONNECTOR_KEY_PATTERN: Final = r"^[a-z][a-z0-9_]{1,63}$"
 FIELD_KEY_PATTERN: Final = r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$"
 ACTION_ID_PATTERN: Final = r"^[a-z][a-z0-9_]{0,99}$"
@@ -353,7 +351,7 @@ DEFINITION_SCHEMA: Final[dict[str, Any]] = {
             "properties": {
                 "title": {"type": "string", "minLength": 1, "maxLength": 200},
                 "key": {"type": "string", "pattern": CONNECTOR_KEY_PATTERN},
-                "version": {"type": "string", "maxLength": MAX_VERSION_LENGTH},
+                "version": _STRING,
                 "description": _STRING,
                 # The spec lists only `icon`, but does not make unknown keys of `assets`
                 # errors.

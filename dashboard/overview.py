@@ -1,6 +1,7 @@
 """The project overview: each app's panels, assembled here from its selectors (connections:
 figures by status and health, re-authentication trend, recent failures; rollouts: open
-migrations; projects: recent publishes and pin changes; events: failed deliveries)."""
+migrations and staged rollouts; projects: recent publishes and pin changes; events: failed
+deliveries)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def assemble(request: HtmxHttpRequest, access: ProjectAccess) -> list[dict[str, 
         event_panels.overview(access=access),
         connection_panels.overview_connections(request=request, access=access),
         rollout_panels.overview_migrations(access=access),
+        rollout_panels.overview_rollouts(access=access),
     ):
         found.extend(part.get("panels", []))
     return sorted(found, key=lambda panel: panel.get("order", 100))

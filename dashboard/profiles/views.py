@@ -18,6 +18,7 @@ from core.forms import first_error
 from dashboard.connections import panels as connection_panels
 from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
+from dashboard.rollouts import staged as staged_rollouts
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -46,6 +47,7 @@ def profile_page_panels(
     return {
         **connection_panels.profile_panels(**kwargs),
         **rollout_panels.profile_banners(**kwargs),
+        **staged_rollouts.rollout_panel(access, profile),
     }
 
 
@@ -163,6 +165,9 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
             raise ServiceError(first_error(form)[1])
         preview = _pin_preview(profile, raw)
         change = preview.get("change")
+        if form.cleaned_data.get("action") == "stage":
+            staged_rollouts.stage_pin_change(request, profile, _pin_text(raw), change)
+            return redirect("profile_detail", project_slug, profile.public_id)
         if change is not None and change.guarded and not form.cleaned_data["confirm"]:
             return _pin_confirmation(request, access, profile, raw, preview)
         profile = services.profile_set_pin(

@@ -430,6 +430,7 @@ def detail_context(
         notice_run=run,
         notice_bar=progress_bar(run.processed, run.queued, run.percent) if run else None,
         poll_url=request.get_full_path(),
+        reminders=sel.reminder_schedule(migration),
     )
     return project_context(request, access, nav="migrations", **context), status
 
