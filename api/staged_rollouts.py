@@ -11,6 +11,7 @@ from uuid import UUID
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from core.validation import Line
 from profiles.models import ConnectorProfile
 from rollouts import gate as gates
 from rollouts.models import Rollout
@@ -23,8 +24,8 @@ router = Router(tags=["staged rollouts"])
 
 
 class RolloutIn(Schema):
-    to_version: str = Field(max_length=255, description="A published candidate of the profile.")
-    target_pin: str | None = Field(
+    to_version: Line = Field(max_length=255, description="A published candidate of the profile.")
+    target_pin: Line | None = Field(
         default=None,
         max_length=255,
         description="The pin promotion writes; default: the profile's pin. It must resolve to "
