@@ -1,4 +1,4 @@
-"""Connectors and versions: the "Connectors and versions" section of API.md."""
+"""Connectors and versions: the "Connectors and versions" section of docs/api.md."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def push(
         draft=draft,
         acknowledge_breaking=acknowledge_breaking,
     )
-    # 200 only when a published version was overwritten (API.md); new versions and drafts 201.
+    # 200 only when a published version was overwritten (docs/api.md); new versions and drafts 201.
     return Status(200 if result.overwritten else 201, push_body(result.version))
 
 

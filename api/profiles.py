@@ -1,4 +1,4 @@
-"""Connector profiles: the "Connector profiles" section of API.md."""
+"""Connector profiles: the "Connector profiles" section of docs/api.md."""
 
 from __future__ import annotations
 

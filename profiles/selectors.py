@@ -204,7 +204,7 @@ def profiles_moved_by_publish(project: Project, preview: PushPreview) -> list[Mo
 
 @dataclass(frozen=True)
 class Headline:
-    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
+    """``latest``: what the ``latest`` pin resolves to (custom precedence, docs/concepts.md);
     ``default``: what the project's default profile for the connector resolves to (the
     default resolution when it has none)."""
 
@@ -246,7 +246,8 @@ def version_by_name(
 
 @dataclass(frozen=True)
 class Available:
-    """One connector an end user of the project can connect (API.md "available")."""
+    """One connector an end user of the project can connect (docs/api.md "Connections":
+    ``/connections/available``)."""
 
     connector_key: str
     title: str

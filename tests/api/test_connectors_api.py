@@ -1,4 +1,4 @@
-"""The "Connectors and versions" endpoints, exactly as API.md has them."""
+"""The "Connectors and versions" endpoints, exactly as docs/api.md has them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The "Connector profiles" endpoints, exactly as API.md has them."""
+"""The "Connector profiles" endpoints, exactly as docs/api.md has them."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def test_write_matrix(tenancy: Tenancy, versions: dict[str, ConnectorVersion], w
     slug = tenancy.project.slug
     client = tenancy.client(who)
     draft = versions["draft"]
-    # Publishing is for organization owners and admins (DESIGN.md: project admins).
+    # Publishing is for organization owners and admins (docs/concepts.md: project admins).
     expected = {
         "owner": 302,
         "admin": 302,

@@ -1,4 +1,4 @@
-"""Every event type of API.md, emitted by the service that makes the change and delivered,
+"""Every event type of docs/api.md, emitted by the service that makes the change and delivered,
 signed, to a real receiver on loopback (signatures verified with ``standardwebhooks``)."""
 
 from __future__ import annotations
