@@ -1,7 +1,5 @@
 from django.apps import AppConfig
 
-from connectors.signals import version_deleting
-from profiles import extensions as profile_pages
 from projects import extensions as project_pages
 
 
@@ -10,10 +8,6 @@ class ConnectionsConfig(AppConfig):
     name = "connections"
 
     def ready(self) -> None:
-        from . import counters, panels
+        from . import panels
 
-        version_deleting.connect(
-            counters.version_deleting, dispatch_uid="connections.counters.version_deleting"
-        )
-        profile_pages.pin_change.register(panels.profile_connection_count)
         project_pages.overview.register(panels.overview_connections)

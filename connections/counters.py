@@ -127,10 +127,10 @@ def _decrement(key: Key, n: int) -> None:
         )
 
 
-def version_deleting(*, version: ConnectorVersion, **_: object) -> None:
-    """A receiver of ``connectors.signals.version_deleting``: the connections resolved to the
-    version become unresolved (the delete sets their foreign key to NULL), so their counts move
-    to version 0 in the deleting transaction."""
+def version_deleting(version: ConnectorVersion) -> None:
+    """Before a published version is deleted (``services.versions.connector_version_delete``):
+    the connections resolved to the version become unresolved (the delete sets their foreign
+    key to NULL), so their counts move to version 0 in the deleting transaction."""
     version_id = version.pk
     deltas: dict[Key, int] = defaultdict(int)
     rows = ConnectionCount.objects.filter(version_pk=version_id, n__gt=0).values_list(

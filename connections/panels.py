@@ -59,11 +59,6 @@ def profile_counts(*, request: HtmxHttpRequest, access: ProjectAccess, **_: Any)
     return {"connection_counts": counts}
 
 
-def profile_connection_count(*, profile: ConnectorProfile, **_: Any) -> dict[str, Any]:
-    """What a pin change of the profile moves: every connection on it."""
-    return {"connections": selectors.count_on_profile(profile)}
-
-
 def overview_connections(
     *, request: HtmxHttpRequest, access: ProjectAccess, **_: Any
 ) -> dict[str, Any]:

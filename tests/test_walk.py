@@ -9,10 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
+from projects.models import AuditEntry
+from tests.conftest import Tenancy
 from tests.factories import (
     make_api_key,
+    make_connection,
     make_project,
+    pin_profile,
+    publish_version,
 )
 from tests.provider import Answer, Provider, provider_server
 from tests.runtime.helpers import action, connection_on, definition, push, step
@@ -28,6 +34,24 @@ def shown(name: str, found: object) -> None:
         print(f"\n{name}: {found.summary()}")  # type: ignore[attr-defined]
         for label in ("modules", "down", "across", "up"):
             print(f"  {label}: {sorted(getattr(found, label))}")
+
+
+def test_a_pin_change_calls_only_down(tenancy: Tenancy) -> None:
+    project = tenancy.project
+    publish_version(project, "1.0.0")
+    publish_version(project, "1.1.0")
+    profile = pin_profile(project, "main", "1.0.0")
+    for n in range(3):
+        make_connection(profile, f"user-{n}")
+    client = tenancy.client("admin")
+    url = reverse("profile_pin", args=[project.slug, profile.public_id])
+    found, response = walk("pin_save", lambda: client.post(url, {"pin": "1.1.0"}))
+    shown("pin change", found)
+    assert response.status_code == 302
+    audit = AuditEntry.objects.filter(action="profile.pin_changed").get()
+    assert audit.after["connections_moved"] == 3  # the count reached the audit entry
+    assert found.up == set(), f"calls up a layer: {sorted(found.up)}"
+    assert any(callee.startswith("connections.") for _caller, callee in found.down)
 
 
 @pytest.fixture
@@ -62,3 +86,18 @@ def test_an_action_call_calls_only_down(provider: Provider) -> None:
     assert connection.resolved_version.version == "1.1.0"  # recorded
     assert found.up == set(), f"calls up a layer: {sorted(found.up)}"
     assert ("runtime.services", "connections.services.connections") in found.down
+
+
+def test_no_app_defines_a_signal() -> None:
+    """Signals are Django's own (post_migrate, request_started, user_logged_in...): a write
+    that must happen in several apps is one service in the highest of them, calling down."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    defining = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.relative_to(root).parts[0] not in {".venv", ".tools", "tests"}
+        and "Signal(" in path.read_text()
+    ]
+    assert defining == []

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections import panels as connection_panels
+from connections import selectors as connection_selectors
+from connections.services.versions import connector_version_delete
 from connectors import selectors, services
 from connectors.changes import ChangeReport, sectioned_diff, structured_diff
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
@@ -23,6 +25,7 @@ from connectors.permissions import get_connector_for_user, get_connector_version
 from connectors.services import PushPreview
 from core.forms import first_error
 from profiles import panels as profile_panels
+from profiles import services as profile_services
 from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
 from projects.models import Project
@@ -70,7 +73,14 @@ def version_page_panels(
 
 
 def upload_preview_panels(project: Project, preview: PushPreview) -> dict[str, Any]:
-    return profile_panels.publish_moves(project=project, preview=preview)
+    """The profiles a publish moves; those it moves across a major or an authentication
+    change with the connections on them (the page asks to confirm those, naming the count)."""
+    panels = profile_panels.publish_moves(project=project, preview=preview)
+    guarded = [
+        {"move": move, "connections": connection_selectors.count_on_profile(move.profile)}
+        for move in panels["guarded_moves"]
+    ]
+    return {**panels, "guarded_moves": guarded}
 
 
 @require_GET
@@ -330,7 +340,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                 refused = _unconfirmed_moves(request, access, form, files)
                 if refused is not None:
                     return render(request, "dashboard/connectors/upload.html", refused, status=409)
-            result = services.connector_version_push(
+            result = profile_services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,
                 files=files,
@@ -365,7 +375,7 @@ def version_publish(
     form = VersionPublishForm(request.POST)
     acknowledge_breaking = form.is_valid() and form.cleaned_data["acknowledge_breaking"]
     try:
-        services.connector_version_publish(
+        profile_services.connector_version_publish(
             actor=Actor.from_request(request),
             version=version,
             acknowledge_breaking=acknowledge_breaking,
@@ -386,7 +396,7 @@ def version_delete(
         request.user, project_slug, key, version_id, need=Need.MANAGE, own=True
     )
     try:
-        services.connector_version_delete(actor=Actor.from_request(request), version=version)
+        connector_version_delete(actor=Actor.from_request(request), version=version)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("version_detail", project_slug, key, version_id)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import Tenancy

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from connectors.models import Connector, ConnectorVersion
-from connectors.services import connector_version_push
 from connectors.versioning import version_key
+from profiles.services import connector_version_push
 from projects.models import AuditEntry
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy
