@@ -49,7 +49,7 @@ def test_a_pin_change_calls_only_down(tenancy: Tenancy) -> None:
     shown("pin change", found)
     assert response.status_code == 302
     audit = AuditEntry.objects.filter(action="profile.pin_changed").get()
-    assert audit.after["connections_moved"] == 3  # the count reached the audit entry
+    assert (audit.after or {}).get("connections_moved") == 3  # the count reached the audit
     assert found.up == set(), f"calls up a layer: {sorted(found.up)}"
     assert any(callee.startswith("connections.") for _caller, callee in found.down)
 
