@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 
 from connectors import services as publishing
 from connectors.builtin_loader import builtin_version_dirs, version_files
@@ -24,7 +25,7 @@ from projects.crypto import decrypt_json, encrypt_json, mask
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from .models import ConnectorProfile
+from .models import ConnectorProfile, ServingTally
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
 from .selectors import profiles_resolving_to, stored_pin
@@ -151,6 +152,12 @@ def profile_pin_write(*, profile: ConnectorProfile, pin: str | None) -> PinWrite
         .select_related("project", "connector")
         .get(pk=profile.pk)
     )
+    if profile.rollout_key is not None:
+        raise ConflictError(
+            f"A staged rollout is in progress on {profile.name}: promote it (its target pin "
+            "becomes the pin) or roll it back before changing the pin.",
+            field="pinned_version",
+        )
     current = resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
     before = _state(profile, current)
     parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
@@ -348,6 +355,8 @@ def resolutions_announce(watched: Resolutions, *, cause: str, version: str) -> N
     resolving to the overwritten ``version`` are announced too (from and to the same number)."""
     after = _resolutions(watched.connector_id, watched.profiles)
     for row in watched.profiles:
+        if row.rollout_key is not None:
+            continue  # a staged rollout serves its two versions whatever is published
         pair = (row.project_id, row.pin)
         old, new = watched.before[pair], after[pair]
         moved = (old.id if old else None) != (new.id if new else None)
@@ -427,3 +436,31 @@ def builtin_connectors_load() -> int:
         connector_version_push(actor=Actor.system(), project=None, files=version_files(directory))
         published += 1
     return published
+
+
+# --- A staged rollout's tallies (profiles.serving) --------------------------------------------
+
+
+def serving_count(*, profile: ConnectorProfile, version_id: int, error: bool) -> None:
+    """One more request served by ``version_id`` (an action or a health check) on a profile in
+    a staged rollout, an error or not: one upsert on the rollout window's tally (nothing
+    without a rollout). Concurrent writers never lose a count (``ON CONFLICT DO UPDATE``)."""
+    if profile.rollout_key is None:
+        return
+    key = profile.rollout_key
+    table = db.ops.quote_name(ServingTally._meta.db_table)
+    with db.cursor() as cursor:
+        cursor.execute(  # the table's own name and placeholders only: no input in the SQL
+            f"INSERT INTO {table} AS t "  # noqa: S608
+            "(profile_id, rollout_key, gate_window, version_pk, requests, errors) "
+            "VALUES (%s, %s, %s, %s, 1, %s) "
+            "ON CONFLICT (rollout_key, gate_window, version_pk) "
+            "DO UPDATE SET requests = t.requests + 1, errors = t.errors + excluded.errors",
+            [
+                profile.pk,
+                key if db.vendor == "postgresql" else key.hex,
+                profile.rollout_window,
+                version_id,
+                int(error),
+            ],
+        )

@@ -1,8 +1,5 @@
 from django.apps import AppConfig
 
-from connections import extensions as connection_pages
-from projects import extensions as project_pages
-
 
 class RolloutsConfig(AppConfig):
     """Moving accounts to new versions: profile migrations, reconnect notices."""
@@ -10,9 +7,3 @@ class RolloutsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "rollouts"
     verbose_name = "Rollouts"
-
-    def ready(self) -> None:
-        from . import panels
-
-        project_pages.overview.register(panels.overview_migrations)
-        connection_pages.connection_page.register(panels.connection_migration)

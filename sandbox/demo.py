@@ -440,7 +440,11 @@ def sandbox_oauth_definition(
     version: str = "1.0.0",
     scopes: tuple[str, ...] = ("contacts.read",),
     employee_name: str = "{{$.first_name + ' ' + $.last_name}}",
+    *,
+    versioned: bool = False,
 ) -> bytes:
+    """Sandbox HR ``version``; ``versioned`` calls the provider under ``/v/<version>/``, where
+    the demo's failure switch can make this version's calls fail."""
     site = settings.SITE_URL.rstrip("/")
     document = {
         "info": {
@@ -451,7 +455,7 @@ def sandbox_oauth_definition(
             "PKCE): the whole connect flow works without internet.",
             "assets": {"icon": HR_ICON},
         },
-        "baseUrl": site + "/sandbox/api",
+        "baseUrl": site + "/sandbox/api" + (f"/v/{version}" if versioned else ""),
         "authentication": {
             "type": "oauth2",
             "setupFields": [
