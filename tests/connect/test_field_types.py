@@ -14,9 +14,8 @@ from django.test import Client
 
 from connections.models import Connection, ConnectSession
 from connections.services.connect import connect_session_create
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.crypto import decrypt_json
 from projects.services import Actor
 from tests.factories import connector_yaml, make_project
