@@ -55,6 +55,10 @@ def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
     api_key = api_key_authenticate(raw_key)
     if api_key is None:
         return None
+    if not api_key.can_use_api:
+        raise PermissionDenied(
+            f"API key {api_key.prefix} is for AI agents (scope agent): it may only use /mcp."
+        )
     if not api_key.can_write and request.method not in READ_METHODS:
         # Checked here, once for every operation, so a new write endpoint is covered too.
         raise PermissionDenied(
