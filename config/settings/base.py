@@ -49,9 +49,11 @@ INSTALLED_APPS = [
     "connections",
     "runtime",
     "rollouts",
+    "agents",
     "ops",
     # Interfaces over every app above: the admin's pages, the hosted connect pages.
     "dashboard",
+    "mcp_server",
 ]
 
 MIDDLEWARE = [

@@ -5,24 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0005_user_preference'),
+        ("projects", "0005_user_preference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='apikey',
-            name='api_key_scope_valid',
+            model_name="apikey",
+            name="api_key_scope_valid",
         ),
         migrations.AlterField(
-            model_name='apikey',
-            name='scope',
-            field=models.CharField(choices=[('full', 'Full access'), ('read', 'Read only'), ('agent', 'AI agents (MCP only)')], default='full', max_length=8),
+            model_name="apikey",
+            name="scope",
+            field=models.CharField(
+                choices=[
+                    ("full", "Full access"),
+                    ("read", "Read only"),
+                    ("agent", "AI agents (MCP only)"),
+                ],
+                default="full",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='apikey',
-            constraint=models.CheckConstraint(condition=models.Q(('scope__in', ['full', 'read', 'agent'])), name='api_key_scope_valid'),
+            model_name="apikey",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scope__in", ["full", "read", "agent"])),
+                name="api_key_scope_valid",
+            ),
         ),
     ]

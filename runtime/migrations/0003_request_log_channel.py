@@ -4,25 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0012_grant_follows_connection'),
-        ('connectors', '0001_initial'),
-        ('runtime', '0002_request_log_errors_index'),
+        ("connections", "0012_grant_follows_connection"),
+        ("connectors", "0001_initial"),
+        ("runtime", "0002_request_log_errors_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='requestlog',
-            name='channel',
-            field=models.CharField(choices=[('api', 'API'), ('mcp', 'MCP')], default='api', max_length=8),
+            model_name="requestlog",
+            name="channel",
+            field=models.CharField(
+                choices=[("api", "API"), ("mcp", "MCP")], default="api", max_length=8
+            ),
         ),
         migrations.AddIndex(
-            model_name='requestlog',
-            index=models.Index(condition=models.Q(('channel', 'mcp')), fields=['created_at'], name='reqlog_mcp_recent'),
+            model_name="requestlog",
+            index=models.Index(
+                condition=models.Q(("channel", "mcp")),
+                fields=["created_at"],
+                name="reqlog_mcp_recent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='requestlog',
-            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['api', 'mcp'])), name='request_log_channel_valid'),
+            model_name="requestlog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("channel__in", ["api", "mcp"])),
+                name="request_log_channel_valid",
+            ),
         ),
     ]
