@@ -1,19 +1,20 @@
 """Which version serves a connection now: the one question the agent tools ask, in one place.
 
-Today it is the profile's resolution (the runtime's own, with its shared caches). When staged
-rollouts land (``profiles.serving.serving_version``: a cohort connection is served the
-rollout's candidate), this function switches to it and nothing else here changes.
+It is ``profiles.serving.serving_version``, the function the runtime itself runs an action
+on: the profile's resolution, or during a staged rollout the candidate for a cohort
+connection and the stable version for the others. So the tools an agent lists are the
+actions of the version its next call runs on.
 """
 
 from __future__ import annotations
 
 from connections.models import Connection
 from profiles.resolution import Resolved
-from profiles.selectors import resolve_profile
+from profiles.serving import serving_version
 from projects.models import Project
 
 
 def serving_resolved(connection: Connection, project: Project) -> Resolved | None:
     """The version serving ``connection`` now (None: its profile resolves to none)."""
     connection.profile.project = project  # the resolution reads it; no query
-    return resolve_profile(connection.profile)
+    return serving_version(connection.profile, connection.public_id).resolved
