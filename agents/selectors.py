@@ -308,6 +308,7 @@ def mcp_calls(profile: ConnectorProfile, *, hours: int = 24) -> list[RequestLog]
             "status",
             "http_status",
             "error_code",
+            "channel",
             "duration_ms",
             "created_at",
             "connection__name",
