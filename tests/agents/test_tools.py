@@ -113,7 +113,7 @@ def test_governance_default_then_profile_then_connection_each_audited(
 
 
 def test_bad_governance_input_is_refused_and_changes_nothing(provider: Provider) -> None:
-    project, profile, connection = _world(provider)
+    project, profile, _connection = _world(provider)
     with pytest.raises(ServiceError):
         services.tool_switch_set(
             actor=SYSTEM, project=project, profile=profile, action_id="Drop;", enabled=True
@@ -163,7 +163,7 @@ def test_a_rollouts_cohort_lists_the_candidates_tools_the_rest_the_stables(
 def test_a_disabled_or_reauth_connection_offers_no_tools_and_says_why(
     provider: Provider,
 ) -> None:
-    project, profile, connection = _world(provider)
+    project, _profile, connection = _world(provider)
     for status in (Status.DISABLED, Status.NEEDS_REAUTH):
         Connection.objects.filter(pk=connection.pk).update(status=status)
         (toolset,) = selectors.connection_tools(
