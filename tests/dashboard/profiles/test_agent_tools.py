@@ -146,3 +146,21 @@ def test_bad_input_is_a_400_and_changes_nothing(
     saved = client.post(_url(tenancy, profile, "profile_agent_limit"), {"calls_per_minute": 30})
     assert saved.status_code == 302
     assert AgentPolicy.objects.get(profile=profile).calls_per_minute == 30
+
+
+def test_the_connections_requests_tab_marks_the_mcp_calls(
+    tenancy: Tenancy, world: tuple[ConnectorProfile, Connection]
+) -> None:
+    _, connection = world
+    _mcp_call(tenancy, connection)
+    action_run(
+        actor=Actor.system(),
+        project=tenancy.project,
+        connection=connection,
+        action_id="list_people",
+        inputs={},
+    )
+    url = reverse("connection_requests", args=[tenancy.project.slug, connection.public_id])
+    text = tenancy.client("owner").get(url).content.decode()
+    assert text.count('data-testid="request-row"') == 2
+    assert text.count('data-testid="mcp-badge"') == 1
