@@ -78,5 +78,10 @@ def description(action: dict[str, Any], *, connection_name: str, version: str) -
     agent holding a sandbox and a production account tells them apart by it)."""
     label = str(action.get("label") or action.get("actionId") or "").strip()
     text = str(action.get("description") or "").strip()
-    head = f"{label}. {text}" if text and text != label else label
+    if not text or text == label:
+        head = label
+    elif text.startswith(label):
+        head = text
+    else:
+        head = f"{label}. {text}"
     return f"{head} (connection “{connection_name}”, version {version})"
