@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q
 from django.utils import timezone
 
 from connections import rbac
 from connections.models import Connection, Status
 from connections.selectors import visible
+from core import freshness
 from profiles.models import ConnectorProfile
 from profiles.selectors import resolve_profile
 from projects.models import Project
@@ -86,19 +86,49 @@ def agent_connections(
     return list(found[:MAX_OWNER_CONNECTIONS])
 
 
-def _switches(connections: Sequence[Connection]) -> dict[tuple[str, int, str], bool]:
-    """(``"p"``, profile id | ``"c"``, connection id, action) → enabled; one query."""
-    profile_ids = {c.profile_id for c in connections}
-    rows = AgentToolSwitch.objects.filter(
-        Q(profile_id__in=profile_ids, connection__isnull=True)
-        | Q(connection_id__in=[c.pk for c in connections])
-    ).values_list("profile_id", "connection_id", "action_id", "enabled")
-    found: dict[tuple[str, int, str], bool] = {}
+def governance_key(profile_id: int) -> str:
+    return f"agents-governance:{profile_id}"
+
+
+@dataclass(frozen=True)
+class Governance:
+    """One profile's switches (its own and its connections') and its calls-per-minute limit."""
+
+    switches: dict[tuple[str, int, str], bool]
+    calls_per_minute: int | None
+
+
+def governance_of(profile_ids: Iterable[int]) -> dict[int, Governance]:
+    """Each profile's governance: from this process's layer (core.freshness: valid until the
+    next change anywhere moves the epoch; ``agents.services`` bumps on every write), else two
+    queries for all the profiles missing."""
+    found: dict[int, Governance] = {}
+    missing = []
+    for profile_id in set(profile_ids):
+        hit = freshness.local_get(governance_key(profile_id))
+        if hit is freshness.MISS:
+            missing.append(profile_id)
+        else:
+            found[profile_id] = hit
+    if not missing:
+        return found
+    switches: dict[int, dict[tuple[str, int, str], bool]] = {p: {} for p in missing}
+    rows = AgentToolSwitch.objects.filter(profile_id__in=missing).values_list(
+        "profile_id", "connection_id", "action_id", "enabled"
+    )
     for profile_id, connection_id, action_id, enabled in rows:
         if connection_id is None:
-            found[("p", profile_id, action_id)] = enabled
+            switches[profile_id][("p", profile_id, action_id)] = enabled
         else:
-            found[("c", connection_id, action_id)] = enabled
+            switches[profile_id][("c", connection_id, action_id)] = enabled
+    limits = dict(
+        AgentPolicy.objects.filter(profile_id__in=missing).values_list(
+            "profile_id", "calls_per_minute"
+        )
+    )
+    for profile_id in missing:
+        found[profile_id] = Governance(switches[profile_id], limits.get(profile_id))
+        freshness.local_set(governance_key(profile_id), found[profile_id])
     return found
 
 
@@ -115,15 +145,6 @@ def is_enabled(
     if ("p", profile_id, action_id) in switches:
         return switches[("p", profile_id, action_id)]
     return shapes.is_read_only(action)
-
-
-def _limits(connections: Sequence[Connection]) -> dict[int, int | None]:
-    profile_ids = {c.profile_id for c in connections}
-    return dict(
-        AgentPolicy.objects.filter(profile_id__in=profile_ids).values_list(
-            "profile_id", "calls_per_minute"
-        )
-    )
 
 
 def _prefixes(connections: Sequence[Connection]) -> dict[int, str]:
@@ -143,12 +164,12 @@ def connection_tools(project: Project, connections: Sequence[Connection]) -> lis
     """Each connection's tools on the version serving it now, the governance applied."""
     if not connections:
         return []
-    switches = _switches(connections)
-    limits = _limits(connections)
+    governance = governance_of(c.profile_id for c in connections)
     prefixes = _prefixes(connections)
     found = []
     for connection in connections:
-        limit = limits.get(connection.profile_id)
+        rules = governance[connection.profile_id]
+        limit = rules.calls_per_minute
         if connection.status in UNAVAILABLE:
             found.append(
                 ConnectionTools(
@@ -179,7 +200,7 @@ def connection_tools(project: Project, connections: Sequence[Connection]) -> lis
             )
             continue
         tools = [
-            _tool(connection, prefixes[connection.pk], action, resolved.version, switches)
+            _tool(connection, prefixes[connection.pk], action, resolved.version, rules.switches)
             for action in _actions(definition)
         ]
         found.append(ConnectionTools(connection, resolved.version, tools, calls_per_minute=limit))

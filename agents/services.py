@@ -16,6 +16,7 @@ from django.db import transaction
 
 from connections.models import Connection
 from connectors.definition_schema import ACTION_ID_PATTERN
+from core import freshness
 from profiles.models import ConnectorProfile
 from projects.models import Project
 from projects.services import Actor, ServiceError, audit_record
@@ -23,7 +24,7 @@ from runtime.models import Channel
 from runtime.services import ActionResult, action_run
 
 from .models import AgentPolicy, AgentToolSwitch
-from .selectors import Tool
+from .selectors import Tool, governance_key
 
 MAX_CALLS_PER_MINUTE = 100_000
 
@@ -35,6 +36,14 @@ class Refused(Exception):
     code: str
     message: str
     retry_after: int | None = None
+
+
+def _governance_changed(profile: ConnectorProfile) -> None:
+    """Every process reads the profile's governance again: bump now (this transaction reads
+    its own writes) and once it commits (as connectors.cache.versions_changed does)."""
+    key = governance_key(profile.pk)
+    freshness.bump(key)
+    transaction.on_commit(lambda: freshness.bump(key), robust=True)
 
 
 def tool_switch_set(
@@ -74,6 +83,7 @@ def tool_switch_set(
             before=before,
             after={"action_id": action_id, "enabled": enabled},
         )
+        _governance_changed(profile)
     return switch
 
 
@@ -102,6 +112,7 @@ def calls_limit_set(
             before={"calls_per_minute": before},
             after={"calls_per_minute": calls_per_minute},
         )
+        _governance_changed(profile)
     return policy
 
 
