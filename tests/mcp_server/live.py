@@ -25,8 +25,23 @@ from tests.ops.cluster import ROOT, free_port
 def runserver(env: dict[str, str]) -> Iterator[str]:
     """``manage.py runserver`` (Django's development server, WSGI), until /healthz answers."""
     port = free_port()
+    with _serving(env, ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], port) as url:
+        yield url
+
+
+@contextmanager
+def uvicorn(env: dict[str, str]) -> Iterator[str]:
+    """uvicorn on ``config.asgi`` (Django's ASGI application), until /healthz answers."""
+    port = free_port()
+    command = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
+    with _serving(env, [*command, "--port", str(port), "--no-access-log"], port) as url:
+        yield url
+
+
+@contextmanager
+def _serving(env: dict[str, str], args: list[str], port: int) -> Iterator[str]:
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -43,7 +58,7 @@ def runserver(env: dict[str, str]) -> Iterator[str]:
             except (requests.ConnectionError, requests.Timeout):
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"runserver did not start: {server.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+                raise AssertionError(f"{args} did not start: {server.stderr.read()[-3000:]}")  # type: ignore[union-attr]
             time.sleep(0.2)
         yield url
     finally:

@@ -1,7 +1,8 @@
 """/mcp against live app servers with the SDK's own client: gunicorn (as `make cluster` and
 compose serve it) and `manage.py runserver` (development, `make run`), on one SQLite file
 with the project's own settings; the connector's API is tests.provider's loopback server.
-The servers start once for the module (each start costs seconds); the tests run in order and
+uvicorn on config/asgi.py answers too (Django's ASGI application). The servers start once
+for the module (each start costs seconds); the tests run in order and
 share the world (a publish happens last but one)."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.ops.cluster import app_server, environment, manage
 from tests.provider import Answer, Provider, Seen, provider_server
 from tests.runtime.helpers import SECRET_KEY
 
-from .live import RoundRobin, mcp_session, runserver
+from .live import RoundRobin, mcp_session, runserver, uvicorn
 from .world import people
 
 SETUP = """
@@ -81,11 +82,14 @@ def _whoami(seen: Seen) -> Answer:
 
 
 class World:
-    def __init__(self, ids: dict[str, Any], env: dict[str, str], gunicorn: str, dev: str) -> None:
+    def __init__(
+        self, ids: dict[str, Any], env: dict[str, str], gunicorn: str, dev: str, asgi: str
+    ) -> None:
         self.ids = ids
         self.env = env
         self.gunicorn = gunicorn
         self.dev = dev
+        self.asgi = asgi
 
     def __getitem__(self, name: str) -> Any:
         return self.ids[name]
@@ -109,8 +113,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Itera
     )
     manage(env, "migrate", "--no-input", "-v", "0")
     ids = json.loads(manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
-    with app_server(env) as gunicorn, runserver(env) as dev:
-        yield World(ids, env, gunicorn, dev)
+    with app_server(env) as gunicorn, runserver(env) as dev, uvicorn(env) as asgi:
+        yield World(ids, env, gunicorn, dev, asgi)
 
 
 def run(coro: Any) -> Any:
@@ -139,7 +143,7 @@ def _requests(world: World, connection: str) -> list[dict[str, Any]]:
     return list(answer.json()["items"])
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "dev"])
+@pytest.mark.parametrize("server", ["gunicorn", "dev", "asgi"])
 def test_initialize_and_list_the_read_tools_with_valid_schemas(world: World, server: str) -> None:
     base = getattr(world, server)
     listed = run(_list(base, world["agent"], connection_id=world["sandbox"]))
@@ -370,7 +374,7 @@ def test_a_publish_changes_the_next_list_and_the_next_calls_version(
 
 
 def test_two_app_servers_answer_one_clients_successive_requests(world: World) -> None:
-    balancer = RoundRobin([world.gunicorn, world.dev])
+    balancer = RoundRobin([world.gunicorn, world.dev, world.asgi])
 
     async def session() -> tuple[
         types.ListToolsResult, types.CallToolResult, types.ListToolsResult
@@ -387,4 +391,5 @@ def test_two_app_servers_answer_one_clients_successive_requests(world: World) ->
     first, called, second = run(session())
     assert first.tools and [t.name for t in first.tools] == [t.name for t in second.tools]
     assert called.is_error is False
-    assert set(balancer.served) == {world.gunicorn, world.dev}
+    # initialize, its notification, list, call, list: five requests over the three servers.
+    assert set(balancer.served) == {world.gunicorn, world.dev, world.asgi}
