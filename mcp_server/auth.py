@@ -13,8 +13,9 @@ from django.http import HttpRequest
 from agents.selectors import agent_connections
 from connections.models import Connection
 from core.validation import text_problem
+from interfaces_common.api_keys import KeyThrottled, api_key_login
 from projects.models import ApiKey, Project
-from projects.services import Actor, api_key_authenticate, client_ip
+from projects.services import Actor, client_ip
 
 MAX_OWNER_ID = 255
 
@@ -40,12 +41,17 @@ class Agent:
 class Refusal(Exception):
     status: int
     message: str
+    retry_after: int | None = None
 
 
 def agent_of(request: HttpRequest) -> Agent:
-    """The agent of this request, or ``Refusal`` (401, 403, 400 or 404)."""
+    """The agent of this request, or ``Refusal`` (401, 403, 400, 404; 429 after too many
+    wrong keys from this address, as on the JSON API)."""
     scheme, _, raw = request.headers.get("Authorization", "").strip().partition(" ")
-    api_key = api_key_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
+    try:
+        api_key = api_key_login(request, raw.strip()) if scheme.lower() == "bearer" else None
+    except KeyThrottled as throttled:
+        raise Refusal(429, str(throttled), retry_after=throttled.wait) from None
     if api_key is None:
         raise Refusal(401, "Send a project API key: Authorization: Bearer <key>.")
     if not api_key.can_use_mcp:

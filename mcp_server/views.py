@@ -37,6 +37,8 @@ def _refusal(refusal: Refusal) -> HttpResponse:
     )
     if refusal.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="mcp"'
+    if refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
     return response
 
 

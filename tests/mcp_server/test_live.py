@@ -212,12 +212,6 @@ def test_the_runtimes_input_check_answers_an_error_result(world: World) -> None:
     assert error["fields"][0]["field"] == "inputs.nope"
 
 
-@pytest.mark.xfail(
-    reason="The runtime's shared service masks secrets in answers from the untrusted-runtime "
-    "branch (issue 28) on; main's action_run returns what the provider echoed (POST …/actions "
-    "shows the same). Drop this marker when that branch lands.",
-    strict=False,
-)
 def test_a_secret_never_reaches_a_tool_result(world: World, provider: Provider) -> None:
     result = run(
         _call(
