@@ -6,26 +6,22 @@ port; the agent's end of it is the SDK's own client (`streamable_http_client` +
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx2
-import requests
 from mcp.client import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.ops.cluster import ROOT, free_port
+from tests.ops.cluster import free_port, serving
 
 
 @contextmanager
 def runserver(env: dict[str, str]) -> Iterator[str]:
     """``manage.py runserver`` (Django's development server, WSGI), until /healthz answers."""
     port = free_port()
-    with _serving(env, ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], port) as url:
+    with serving(["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env, port) as url:
         yield url
 
 
@@ -34,39 +30,8 @@ def uvicorn(env: dict[str, str]) -> Iterator[str]:
     """uvicorn on ``config.asgi`` (Django's ASGI application), until /healthz answers."""
     port = free_port()
     command = ["-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
-    with _serving(env, [*command, "--port", str(port), "--no-access-log"], port) as url:
+    with serving([*command, "--port", str(port), "--no-access-log"], env, port) as url:
         yield url
-
-
-@contextmanager
-def _serving(env: dict[str, str], args: list[str], port: int) -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=5).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{args} did not start: {server.stderr.read()[-3000:]}")  # type: ignore[union-attr]
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 class RoundRobin(httpx2.AsyncBaseTransport):
