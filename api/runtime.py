@@ -1,6 +1,6 @@
-"""Requests through a connection (API.md "Actions and resources"): run an action, the
-request log, and seed 002's resources through the actions a definition's ``resources``
-section names. The connection's profile is resolved at the moment of each request."""
+"""Requests through a connection (docs/api.md "Connections": actions and resources): run
+an action, the request log, and seed 002's resources through the actions a definition's
+``resources`` section names. The connection's profile is resolved at the moment of each request."""
 
 from __future__ import annotations
 

@@ -123,8 +123,9 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
 
 class ApiKeyScope(models.TextChoices):
-    """What a key may do (API.md): ``full`` everything, ``read`` GET/HEAD/OPTIONS only,
-    ``agent`` the MCP endpoint (``/mcp``) only: the JSON API refuses it with 403."""
+    """What a key may do (docs/api.md "Authentication"): ``full`` everything, ``read``
+    GET/HEAD/OPTIONS only, ``agent`` the MCP endpoint (``/mcp``) only: the JSON API refuses it
+    with 403."""
 
     FULL = "full", "Full access"
     READ = "read", "Read only"

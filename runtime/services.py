@@ -1,4 +1,5 @@
-"""Running an action through a connection (DESIGN.md "Runtime"), and the request log.
+"""Running an action through a connection (docs/connector-definition.md "Steps and
+expressions"), and the request log.
 
 ``action_run`` resolves the connection's profile now (the shared resolution cache), loads
 that version's definition (a process cache keyed by version id and ``updated_at``, checked

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "django_rq",
     "crontask",
     "axes",
-    # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
+    # Bottom to top: an app imports only those above it in this list (docs/architecture.md).
     "projects",
     "events",
     "connectors",

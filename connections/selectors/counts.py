@@ -3,7 +3,7 @@ profile, on one profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import (
     Count,
@@ -12,7 +12,9 @@ from django.db.models.fields.json import KT
 
 from connectors.models import Connector, ConnectorVersion
 from core import freshness
+from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
+from profiles.pins import Pin
 from projects.models import Project
 
 from .. import counters, rbac
@@ -113,3 +115,11 @@ def connector_keys(known: dict[int, str], connections: list[Connection]) -> dict
 def count_on_profile(profile: ConnectorProfile) -> int:
     """Every connection on the profile (an API key sees all of its project's): a counter."""
     return counters.on_profile(profile.pk)
+
+
+def pin_change(profile: ConnectorProfile, pin: Pin) -> profile_selectors.PinChange:
+    """What setting ``pin`` would change (``profiles.selectors.pin_change``: the preview and
+    the confirmation step), with the connections it moves counted: every one on the profile
+    when it moves to another version."""
+    change = profile_selectors.pin_change(profile, pin)
+    return replace(change, connections=count_on_profile(profile)) if change.moves else change

@@ -27,8 +27,8 @@ from connections.models import (
     Status,
     SubjectType,
 )
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.crypto import mask
 from projects.models import AuditEntry, Role, Team
 from projects.services import Actor
