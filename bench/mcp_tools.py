@@ -55,8 +55,7 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.test import Client
 
-    from connectors.services import connector_version_push
-    from profiles.services import profile_create
+    from profiles.services import connector_version_push, profile_create
     from projects.services import Actor, api_key_create, organization_create, project_create
     from tests.factories import make_connection
     from tests.provider import Answer, provider_server
