@@ -34,7 +34,7 @@ from django.test.utils import (  # noqa: E402
     setup_test_environment,
 )
 
-from bench.runtime import contacts, document  # noqa: E402  (sets up Django)
+from bench.runtime import contacts, world  # noqa: E402  (sets up Django)
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "200"))
 
@@ -52,12 +52,9 @@ def interleaved(calls: list[Any], repeat: int) -> list[tuple[float, float]]:
 
 
 def main() -> None:
-    from django.contrib.auth.models import User
     from django.test import Client
 
-    from profiles.services import connector_version_push, profile_create
-    from projects.services import Actor, api_key_create, organization_create, project_create
-    from tests.factories import make_connection
+    from projects.services import Actor, api_key_create
     from tests.provider import Answer, provider_server
 
     setup_test_environment()
@@ -74,18 +71,7 @@ def main() -> None:
         with provider_server() as provider, override_settings(DEBUG=False), cache_settings:
             provider.routes["/contacts"] = Answer(200, contacts())
             actor = Actor.system()
-            owner = User.objects.create_user("bench-owner", "o@example.com", "bench-password-1")
-            organization = organization_create(actor=actor, slug="bench", name="Bench", owner=owner)
-            project = project_create(
-                actor=actor, organization=organization, slug="bench-mcp", name="P"
-            )
-            connector_version_push(
-                actor=actor, project=project, files=[("c.yaml", document(provider.url))]
-            )
-            profile = profile_create(
-                actor=actor, project=project, connector_key="bench_crm", name="main", pin=None
-            )
-            account = make_connection(profile, config={"api_key": "sk_bench_key_000000"})
+            project, account = world(provider.url, "bench-mcp")
             _full, full_key = api_key_create(actor=actor, project=project, name="api")
             _agent, agent_key = api_key_create(
                 actor=actor, project=project, name="agent", scope="agent"

@@ -2,7 +2,8 @@
 in its stateless, JSON-response mode.
 
 Served as a Django URL, ``/mcp`` is answered wherever the project serves HTTP — ``manage.py
-runserver``, ``make run``, gunicorn under ``make cluster`` and compose — with the same
+runserver``, ``make run``, gunicorn under ``make cluster`` and compose, uvicorn on
+``config/asgi.py`` — with the same
 middleware (security headers, metrics, allowed hosts) and no second app or server to run.
 Each request gets its own manager (``StreamableHTTPSessionManager``, public API): stateless
 mode keeps nothing between requests, so its ``run()`` (the SDK's lifespan and the task group a
