@@ -122,6 +122,7 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)_load" $(PY) bench/load.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_runtime" $(PY) bench/runtime.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_events" $(PY) bench/events.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_mcp" $(PY) bench/mcp_tools.py
 
 # Mutation testing of pins, resolution, versioning and changes with their tests ([tool.mutmut]
 # in pyproject.toml). Always from scratch: mutants/ (git-ignored) is mutmut's working copy.

@@ -1,7 +1,7 @@
 """Project API keys, as ``Authorization: Bearer <key>`` or Basic with the key as user name.
 
 Neither class logs the header (ninja's own classes log it when DEBUG is on). Wrong keys are
-counted per client address (core/throttle.py, ``THROTTLE_API_KEY_RATE``): past the limit every
+counted per client address (interfaces_common.api_keys, shared with /mcp): past the limit every
 key attempt from that address answers 429 with ``Retry-After`` until the window ends, as the
 login page locks out an address that guesses passwords.
 """
@@ -11,15 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja.errors import Throttled
 from ninja.security import HttpBasicAuth, HttpBearer
 
-from core.throttle import client_ip, over_limit, retry_after
+from interfaces_common.api_keys import KeyThrottled, api_key_login
 from projects.models import ApiKey
-from projects.services import api_key_authenticate
 
 
 def _header(request: HttpRequest) -> tuple[str, str]:
@@ -57,31 +55,17 @@ class ApiKeyBasic(HttpBasicAuth):
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-THROTTLE_GROUP = "api-key-failures"
-
-
-def _failed_too_often(request: HttpRequest, *, count: bool) -> bool:
-    return over_limit(
-        request,
-        group=THROTTLE_GROUP,
-        key=client_ip(request),
-        rate=settings.THROTTLE_API_KEY_RATE,
-        increment=count,
-    )
-
-
 def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
-    rate = settings.THROTTLE_API_KEY_RATE
-    if _failed_too_often(request, count=False):
-        raise Throttled(wait=retry_after(rate))
-    # A key is printable ASCII: anything else (a NUL from a Basic header, say) is a wrong key,
-    # refused here before it reaches the database (PostgreSQL refuses NUL in text).
-    well_formed = raw_key.isascii() and raw_key.isprintable()
-    api_key = api_key_authenticate(raw_key) if well_formed else None
+    try:
+        api_key = api_key_login(request, raw_key)
+    except KeyThrottled as throttled:
+        raise Throttled(wait=throttled.wait) from None
     if api_key is None:
-        if _failed_too_often(request, count=True):
-            raise Throttled(wait=retry_after(rate))
         return None
+    if not api_key.can_use_api:
+        raise PermissionDenied(
+            f"API key {api_key.prefix} is for AI agents (scope agent): it may only use /mcp."
+        )
     if not api_key.can_write and request.method not in READ_METHODS:
         # Checked here, once for every operation, so a new write endpoint is covered too.
         raise PermissionDenied(

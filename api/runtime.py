@@ -60,6 +60,9 @@ class RequestOut(Schema):
     duration_ms: int
     created_at: datetime
     error: str | None = Field(description="The error code of a failed request.")
+    channel: Literal["api", "mcp"] = Field(
+        description="`api` (this API, Try it) or `mcp` (an AI agent's tool call over /mcp)."
+    )
 
 
 class RequestPageOut(Schema):
@@ -181,6 +184,7 @@ def request_list(
                 "duration_ms": row.duration_ms,
                 "created_at": row.created_at,
                 "error": row.error_code or None,
+                "channel": row.channel,
             }
             for row in page.items
         ],

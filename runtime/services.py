@@ -51,7 +51,7 @@ from .engine import (
     run_action,
 )
 from .engine import validated_inputs as _validated_inputs
-from .models import RequestLog, RequestStatus
+from .models import Channel, RequestLog, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +253,11 @@ def action_run(
     action_id: str,
     inputs: dict[str, Any],
     send: Any = None,
+    channel: Channel = Channel.API,
 ) -> ActionResult:
     """Run ``action_id`` of the version ``connection``'s profile resolves to now; one
-    request-log row either way. Raises ``ActionError`` (the API's status and code)."""
+    request-log row either way, marked with the ``channel`` it came in by. Raises
+    ``ActionError`` (the API's status and code)."""
     start = time.perf_counter()
     request_id = uuid.uuid4()
     resolved: Resolved | None = None
@@ -268,7 +270,7 @@ def action_run(
     except ActionFailure as failure:
         resolved = getattr(failure, "resolved", None)
         _redact_failure(failure, Redactor(secrets))
-        _log(connection, action_id, resolved, request_id, start, failure=failure)
+        _log(connection, action_id, resolved, request_id, start, channel, failure=failure)
         logger.info(
             "action %s on connection %s: %s (%s)",
             action_id,
@@ -278,7 +280,13 @@ def action_run(
         )
         raise ActionError(failure, request_id, resolved.version if resolved else None) from None
     duration = _log(
-        connection, action_id, resolved, request_id, start, provider_status=outcome.provider_status
+        connection,
+        action_id,
+        resolved,
+        request_id,
+        start,
+        channel,
+        provider_status=outcome.provider_status,
     )
     assert resolved is not None
     redactor = Redactor(secrets)
@@ -310,6 +318,7 @@ def _log(
     resolved: Resolved | None,
     request_id: uuid.UUID,
     start: float,
+    channel: Channel,
     *,
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
@@ -329,6 +338,7 @@ def _log(
         provider_status=failure.provider_status if failure else provider_status,
         duration_ms=duration,
         error_code=failure.code[:40] if failure else "",
+        channel=channel,
         created_at=now,
     )
     if resolved is not None and connection.profile.rollout_key is not None:

@@ -49,9 +49,11 @@ INSTALLED_APPS = [
     "connections",
     "runtime",
     "rollouts",
+    "agents",
     "ops",
     # Interfaces over every app above: the admin's pages, the hosted connect pages.
     "dashboard",
+    "mcp_server",
 ]
 
 MIDDLEWARE = [
@@ -427,6 +429,10 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Never log request bodies or auth headers; django.request logs only the path.
         "django.db.backends": {"level": "WARNING"},
+        # /mcp runs one stateless SDK session manager per request: its start/stop lines are
+        # noise (three INFO lines a request); warnings and errors still show.
+        "mcp.server.streamable_http": {"level": "WARNING"},
+        "mcp.server.streamable_http_manager": {"level": "WARNING"},
         # The development server's request lines go through the redacting handler too
         # (they carry /connect/<token>/ paths and OAuth callback codes).
         "django.server": {
