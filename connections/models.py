@@ -79,6 +79,13 @@ class Connection(models.Model):
     # The last successful refresh (the scheduler refreshes at least daily: some providers' refresh
     # tokens die when unused); null until the first one (the creation time stands in).
     tokens_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Backoff of the scheduler's work (connections.services.backoff): failures in a row of
+    # the token refresh and of the health check, and when each may next be tried (null: when
+    # due by the usual rule). A success resets both of its pair.
+    refresh_failures = models.PositiveIntegerField(default=0, editable=False)
+    refresh_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
+    health_failures = models.PositiveIntegerField(default=0, editable=False)
+    health_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_version = models.ForeignKey(
         ConnectorVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -237,6 +237,10 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
         if status == Status.NEEDS_REAUTH:
             connection.health = Health.NEEDS_REAUTH
             fields.append("health")
+        if status == Status.ACTIVE:  # an admin's "try again": no backoff left to wait out
+            connection.refresh_failures = connection.health_failures = 0
+            connection.refresh_retry_at = connection.health_retry_at = None
+            fields += ["refresh_failures", "refresh_retry_at", "health_failures", "health_retry_at"]
         connection.save(update_fields=fields)
         counters.changed(counted, connection)
         if status == Status.DISABLED:
