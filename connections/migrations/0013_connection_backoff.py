@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0012_grant_follows_connection'),
+        ("connections", "0012_grant_follows_connection"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connection',
-            name='health_failures',
+            model_name="connection",
+            name="health_failures",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='health_retry_at',
+            model_name="connection",
+            name="health_retry_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='refresh_failures',
+            model_name="connection",
+            name="refresh_failures",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='refresh_retry_at',
+            model_name="connection",
+            name="refresh_retry_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

@@ -34,8 +34,8 @@ from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
 from .. import counters
-from ..precedence import after_check
 from ..models import Connection, Health, HealthCheck, Status
+from ..precedence import after_check
 from . import backoff
 from .announce import announce_status
 from .credentials import stored_credentials

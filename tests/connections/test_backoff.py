@@ -140,9 +140,7 @@ def api_key_connections(provider: Provider, n: int) -> list[Connection]:
     return [make_connection(profile, config={"api_key": "key-0123456789"}) for _ in range(n)]
 
 
-def test_a_day_of_a_failing_health_check(
-    provider: Provider, clock: time_machine.Traveller
-) -> None:
+def test_a_day_of_a_failing_health_check(provider: Provider, clock: time_machine.Traveller) -> None:
     provider.routes["/me"] = Answer(503, {"error": "unavailable"})
     api_key_connections(provider, 2)
     run_scheduler(clock, check_due_health, DAY)
@@ -154,9 +152,7 @@ def test_a_day_of_a_failing_health_check(
     assert events("connection.status_changed") == 2  # active → error, once each
     provider.routes["/me"] = Answer(200, {"ok": True})
     run_scheduler(clock, check_due_health, 6 * 3600)
-    assert set(Connection.objects.values_list("status", "health_failures")) == {
-        (Status.ACTIVE, 0)
-    }
+    assert set(Connection.objects.values_list("status", "health_failures")) == {(Status.ACTIVE, 0)}
     assert events("connection.status_changed") == 4  # and back, once each
 
 
@@ -164,13 +160,19 @@ def test_the_due_queries_skip_connections_waiting_out_a_backoff(provider: Provid
     waiting, ready, refused, off = oauth_connections(provider, 4)
     now = timezone.now()
     Connection.objects.filter(pk=waiting.pk).update(
-        refresh_failures=2, refresh_retry_at=now + timedelta(minutes=2),
-        health_failures=2, health_retry_at=now + timedelta(minutes=2), status=Status.ERROR,
+        refresh_failures=2,
+        refresh_retry_at=now + timedelta(minutes=2),
+        health_failures=2,
+        health_retry_at=now + timedelta(minutes=2),
+        status=Status.ERROR,
         health_checked_at=now - timedelta(days=1),
     )
     Connection.objects.filter(pk=ready.pk).update(
-        refresh_failures=2, refresh_retry_at=now - timedelta(seconds=1),
-        health_failures=2, health_retry_at=now - timedelta(seconds=1), status=Status.ERROR,
+        refresh_failures=2,
+        refresh_retry_at=now - timedelta(seconds=1),
+        health_failures=2,
+        health_retry_at=now - timedelta(seconds=1),
+        status=Status.ERROR,
         health_checked_at=now - timedelta(minutes=3),
     )
     Connection.objects.filter(pk=refused.pk).update(status=Status.NEEDS_REAUTH)
