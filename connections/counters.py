@@ -175,6 +175,22 @@ def by_version(
     )
 
 
+def by_profile_and_version(
+    project_id: int, *, connector_id: int | None = None, profile_id: int | None = None
+) -> list[tuple[int, int, int]]:
+    """(profile id, resolved version id (0: unresolved), connections) of the project."""
+    rows = ConnectionCount.objects.filter(project_id=project_id, n__gt=0)
+    if connector_id is not None:
+        rows = rows.filter(connector_id=connector_id)
+    if profile_id is not None:
+        rows = rows.filter(profile_id=profile_id)
+    return list(
+        rows.values_list("profile_id", "version_pk")
+        .annotate(total=Sum("n"))
+        .values_list("profile_id", "version_pk", "total")
+    )
+
+
 def total(
     project_id: int,
     *,

@@ -35,6 +35,7 @@ from connectors.models import Connector, ConnectorVersion
 from core import baked, freshness
 from core.pager import EPOCH, InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
+from profiles.selectors import resolve_profiles
 from projects.crypto import decrypt_json, fernet, mask
 from projects.models import AuditEntry, Membership, Project, Team
 from projects.services import ServiceError
@@ -674,41 +675,73 @@ def _shown(kind: str, ciphertext: str, show: Any) -> Any:
 # --- Version adoption --------------------------------------------------------------------------
 
 
+class AdoptionRow(NamedTuple):
+    version: str  # the version number, or "unresolved"
+    now: int  # connections that version serves now
+    last_served: int  # connections whose last request or check it served
+
+
 def adoption(
     project: Project,
     *,
     viewer: rbac.Viewer | None = None,
     connector_id: int | None = None,
     profile_id: int | None = None,
-) -> list[tuple[str, int]]:
-    """How many of the connections ``viewer`` may see are on each version now (their last
-    resolution), highest version first. For those who see every connection: read from the
-    counters (``connections.counters``), the same cost at any size; a member's own, smaller
-    scope (grants) is counted live."""
+) -> list[AdoptionRow]:
+    """How many of the connections ``viewer`` may see each version serves now (what they
+    resolve to now: ``serving_now``) and how many it last served (``resolved_version``, the
+    version of their last request or check), highest version first. For those who see every
+    connection: read from the counters (``connections.counters``), the same cost at any size;
+    a member's own, smaller scope (grants) is counted live."""
     if viewer is None or viewer.sees_all:
-        return _adoption_counted(project, connector_id=connector_id, profile_id=profile_id)
-    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
-    if connector_id is not None:
-        rows = rows.filter(connector_id=connector_id)
-    if profile_id is not None:
-        rows = rows.filter(profile_id=profile_id)
-    counts = list(
-        rows.values("resolved_version__version", "resolved_version__version_key")
-        .annotate(n=Count("pk"))
-        .order_by("-resolved_version__version_key")
+        groups = counters.by_profile_and_version(
+            project.pk, connector_id=connector_id, profile_id=profile_id
+        )
+    else:
+        rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+        if connector_id is not None:
+            rows = rows.filter(connector_id=connector_id)
+        if profile_id is not None:
+            rows = rows.filter(profile_id=profile_id)
+        groups = [
+            (profile, version or 0, n)
+            for profile, version, n in rows.values_list("profile_id", "resolved_version_id")
+            .annotate(n=Count("pk"))
+            .values_list("profile_id", "resolved_version_id", "n")
+            .order_by()
+        ]
+    now: dict[int, int] = {}
+    last: dict[int, int] = {}
+    serving = serving_now(project, {profile for profile, _version, _n in groups})
+    for profile, version, n in groups:
+        last[version] = last.get(version, 0) + n
+        now[serving.get(profile) or 0] = now.get(serving.get(profile) or 0, 0) + n
+    ids = (now.keys() | last.keys()) - {0}
+    labels = ConnectorVersion.objects.filter(pk__in=ids).order_by("-version_key")
+    result = [
+        AdoptionRow(number, now.pop(pk, 0), last.pop(pk, 0))
+        for pk, number in labels.values_list("pk", "version")
+    ]
+    # Version 0, or one deleted meanwhile: unresolved.
+    unresolved = AdoptionRow("unresolved", sum(now.values()), sum(last.values()))
+    return [*result, unresolved] if unresolved.now or unresolved.last_served else result
+
+
+def serving_now(project: Project, profile_ids: set[int]) -> dict[int, int | None]:
+    """Profile id → the id of the version its connections resolve to now (None: none).
+
+    The one place that says what serves a connection now: today every connection of a
+    profile is served by the profile's resolution. Staged rollouts (a per-connection serving
+    version) change this to a count per connection, here, and nowhere else."""
+    if not profile_ids:
+        return {}
+    profiles = list(
+        ConnectorProfile.objects.filter(project=project, pk__in=profile_ids).select_related(
+            "project"
+        )
     )
-    return [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
-
-
-def _adoption_counted(
-    project: Project, *, connector_id: int | None, profile_id: int | None
-) -> list[tuple[str, int]]:
-    per_version = counters.by_version(project.pk, connector_id=connector_id, profile_id=profile_id)
-    versions = ConnectorVersion.objects.filter(pk__in=[pk for pk in per_version if pk])
-    labels = versions.order_by("-version_key").values_list("pk", "version")
-    result = [(number, per_version.pop(pk)) for pk, number in labels]
-    unresolved = sum(per_version.values())  # version 0, or one deleted meanwhile
-    return [*result, ("unresolved", unresolved)] if unresolved else result
+    resolved = resolve_profiles(project, profiles)
+    return {pk: (found.id if found else None) for pk, found in resolved.items()}
 
 
 def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> dict[int, int]:

@@ -27,6 +27,7 @@ from connections.models import (
     Status,
     SubjectType,
 )
+from connections.services.connections import connection_set_status
 from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
 from projects.crypto import mask
@@ -202,6 +203,8 @@ def test_detail_and_writes_follow_the_role(world: World, who: str, provider: Pro
     allowed_write = RANK[role_a] >= 2 and who != "anonymous"
     assert (a.status == Status.DISABLED) == allowed_write
 
+    if a.status == Status.DISABLED:  # a disabled connection is never checked: enable it
+        connection_set_status(actor=SYSTEM, connection=a, status=Status.ACTIVE)
     before_calls = len(provider.calls("/me"))
     check = client.post(world.url("connection_check_now", a))
     assert check.status_code == (expected(who, role_a, "editor") or 302)
@@ -993,9 +996,14 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
         chart = svg.group(0)
         assert 'role="img"' in chart and "<title" in chart
         bars = re.findall(r'data-version="([^"]+)" data-count="(\d+)"', chart)
-        assert bars == [("1.1.0", "1"), ("1.0.0", "2")]
-        assert "2 · 66.7%" in chart and "1 · 33.3%" in chart
-        assert "1.0.0: 2 connections (66.7%)" in chart  # the accessible description
+        # What serves each connection now: the profile's resolution, 1.1.0 for all three
+        # (issue 30: the chart counted the version that last served each one).
+        assert bars == [("1.1.0", "3")]
+        assert "3 · 100%" in chart
+        assert "1.1.0: 3 connections (100%)" in chart  # the accessible description
+        last = re.search(r'data-testid="adoption-last-served">(.*?)</p>', html, re.S)
+        assert last is not None and "Last served" in last.group(1)
+        assert re.findall(r'text-nowrap">([^<]+)<', last.group(1)) == ["1.1.0: 1", "1.0.0: 2"]
         assert "style=" not in chart
         assert '<div class="visually-hidden"><table>' in html  # a table is never 1px wide
         assert html.count('<svg class="adoption-chart"') == 1
