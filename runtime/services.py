@@ -44,7 +44,6 @@ from .models import RequestLog, RequestStatus
 
 logger = logging.getLogger(__name__)
 
-LAST_USED_PRECISION = timedelta(seconds=60)
 DEFINITION_CACHE_SIZE = 256
 
 
@@ -268,46 +267,45 @@ def _log(
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """One insert (and, at most once a minute, the connection's last-used time)."""
+    """The request log's row and the connection's last-used time, in one transaction: the
+    connection's "Last used" is the newest request of its Requests tab, never behind it."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
-    RequestLog.objects.create(
-        request_id=request_id,
-        connection_id=connection.pk,
-        action_id=action_id[:100],
-        version_id=resolved.id if resolved else None,
-        version_number=resolved.version if resolved else "",
-        builtin=resolved.builtin if resolved else False,
-        status=RequestStatus.ERROR if failure else RequestStatus.OK,
-        http_status=failure.status if failure else 200,
-        provider_status=failure.provider_status if failure else provider_status,
-        duration_ms=duration,
-        error_code=failure.code[:40] if failure else "",
-        created_at=now,
-    )
-    stale = connection.last_used_at is None or now - connection.last_used_at > LAST_USED_PRECISION
     moved = resolved is not None and connection.resolved_version_id != resolved.id
-    if stale or moved:
-        changes: dict[str, Any] = {"last_used_at": now}
-        if moved and resolved is not None:
-            changes["resolved_version_id"] = resolved.id
-        with transaction.atomic():
-            # Only from the state it was read in (version, status, health: what it is counted
-            # under): a concurrent write that changed it first has counted its own change
-            # (connections.counters); the move then waits for the next request.
-            rows = Connection.objects.filter(
-                pk=connection.pk,
-                resolved_version_id=connection.resolved_version_id,
-                status=connection.status,
-                health=connection.health,
-            ).update(**changes)
-            if rows and moved and resolved is not None:
-                counted = counters.key_of(connection)
-                connection.resolved_version_id = resolved.id
-                counters.changed(counted, connection)
-            elif not rows:
-                Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
-        connection.last_used_at = now
+    changes: dict[str, Any] = {"last_used_at": now}
+    if moved and resolved is not None:
+        changes["resolved_version_id"] = resolved.id
+    with transaction.atomic():
+        RequestLog.objects.create(
+            request_id=request_id,
+            connection_id=connection.pk,
+            action_id=action_id[:100],
+            version_id=resolved.id if resolved else None,
+            version_number=resolved.version if resolved else "",
+            builtin=resolved.builtin if resolved else False,
+            status=RequestStatus.ERROR if failure else RequestStatus.OK,
+            http_status=failure.status if failure else 200,
+            provider_status=failure.provider_status if failure else provider_status,
+            duration_ms=duration,
+            error_code=failure.code[:40] if failure else "",
+            created_at=now,
+        )
+        # Only from the state it was read in (version, status, health: what it is counted
+        # under): a concurrent write that changed it first has counted its own change
+        # (connections.counters); the move then waits for the next request.
+        rows = Connection.objects.filter(
+            pk=connection.pk,
+            resolved_version_id=connection.resolved_version_id,
+            status=connection.status,
+            health=connection.health,
+        ).update(**changes)
+        if rows and moved and resolved is not None:
+            counted = counters.key_of(connection)
+            connection.resolved_version_id = resolved.id
+            counters.changed(counted, connection)
+        elif not rows:
+            Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
+    connection.last_used_at = now
     return duration
 
 
