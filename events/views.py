@@ -23,7 +23,7 @@ from projects.views import project_context
 from . import selectors, services
 from .forms import DeliveryFilterForm, EndpointForm
 from .models import Delivery, WebhookEndpoint
-from .permissions import get_delivery_for_user, get_endpoint_for_user
+from .permissions import WEBHOOKS_NEED, get_delivery_for_user, get_endpoint_for_user
 
 DELIVERIES_PER_PAGE = 50
 
@@ -51,8 +51,7 @@ def _list_context(
 @require_http_methods(["GET", "POST"])
 @login_required
 def settings_webhooks(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    need = Need.MANAGE if request.method == "POST" else Need.READ
-    access = get_project_for_user(request.user, project_slug, need=need)
+    access = get_project_for_user(request.user, project_slug, need=WEBHOOKS_NEED)
     form = EndpointForm(request.POST or None)
     created: tuple[WebhookEndpoint, str] | None = None
     status = 200
@@ -107,8 +106,7 @@ def _deliveries(
 @require_http_methods(["GET", "POST"])
 @login_required
 def webhook_detail(request: HtmxHttpRequest, project_slug: str, endpoint_id: UUID) -> HttpResponse:
-    need = Need.MANAGE if request.method == "POST" else Need.READ
-    access, endpoint = get_endpoint_for_user(request.user, project_slug, endpoint_id, need=need)
+    access, endpoint = get_endpoint_for_user(request.user, project_slug, endpoint_id)
     initial = {"url": endpoint.url, "events": endpoint.events, "description": endpoint.description}
     form = EndpointForm(request.POST or None, initial=initial)
     status = 200

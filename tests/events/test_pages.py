@@ -23,7 +23,7 @@ from .receiver import Receiver
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
 RANK = {"viewer": 1, "member": 2, "admin": 3, "owner": 4}
-READ, MANAGE = 1, 3
+MANAGE = 3
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,10 @@ class Page:
 
 
 PAGES = [
-    Page("settings_webhooks", "get", READ),
-    Page("webhook_detail", "get", READ),
+    # Reading too: owners and admins only (issue 30: a member read other people's
+    # connections in delivery payloads).
+    Page("settings_webhooks", "get", MANAGE),
+    Page("webhook_detail", "get", MANAGE),
     Page("settings_webhooks", "post", MANAGE, (("url", "{url}"), ("events", "*"))),
     Page("webhook_detail", "post", MANAGE, (("url", "{url}"), ("events", "connection.created"))),
     Page("webhook_toggle", "post", MANAGE, (("enabled", "false"),)),
@@ -171,13 +173,17 @@ def test_rotate_shows_the_new_secret_once(tenancy: Tenancy, objects: dict[str, A
 
 def test_overview_counts_failed_deliveries(tenancy: Tenancy, objects: dict[str, Any]) -> None:
     Delivery.objects.update(status=DeliveryStatus.FAILED)
-    html = (
-        tenancy.client("viewer")
-        .get(reverse("project_home", args=[tenancy.project.slug]))
-        .content.decode()
-    )
+    home = reverse("project_home", args=[tenancy.project.slug])
+    html = tenancy.client("admin").get(home).content.decode()
     assert 'data-testid="webhooks-overview"' in html
     assert '<span class="badge text-bg-danger" data-testid="failed-deliveries">1</span>' in html
+    # Members and viewers may not open the webhook settings: no panel, no tab leading there.
+    for who in ("member", "viewer"):
+        html = tenancy.client(who).get(home).content.decode()
+        assert 'data-testid="webhooks-overview"' not in html, who
+        settings_page = reverse("settings_members", args=[tenancy.project.slug])
+        tabs = tenancy.client(who).get(settings_page).content.decode()
+        assert reverse("settings_webhooks", args=[tenancy.project.slug]) not in tabs, who
 
 
 def test_query_counts_do_not_grow_with_deliveries(
