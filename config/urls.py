@@ -18,13 +18,13 @@ admin.site.site_title = "Connector Hub support"
 
 project_urls = [
     path("", include("projects.urls")),
-    path("connectors/", include("connectors.urls")),
+    path("connectors/", include("dashboard.connectors.urls")),
     path("connections/", include("connections.urls")),
-    path("", include("profiles.urls")),
+    path("", include("dashboard.profiles.urls")),
     path("", include("connections.link_urls")),
     path("migrations/", include("rollouts.urls")),
     path("", include("runtime.urls")),
-    path("settings/webhooks/", include("events.urls")),
+    path("settings/webhooks/", include("dashboard.events.urls")),
 ]
 
 handler403 = "projects.views.permission_denied"

@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 
-from connectors import extensions as connector_pages
 from connectors.signals import version_deleting
 from profiles import extensions as profile_pages
 from projects import extensions as project_pages
@@ -13,9 +12,6 @@ class ConnectionsConfig(AppConfig):
     def ready(self) -> None:
         from . import counters, panels
 
-        connector_pages.connector_page.register(panels.connector_panels)
-        profile_pages.profile_page.register(panels.profile_panels)
-        profile_pages.profile_list.register(panels.profile_counts)
         version_deleting.connect(
             counters.version_deleting, dispatch_uid="connections.counters.version_deleting"
         )

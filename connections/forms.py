@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 
 from core.forms import (
     WIDGETS_BY_JINJA2,
@@ -163,8 +164,8 @@ class ColumnsForm(forms.Form):
 
 
 class BulkAllMatchingForm(forms.Form):
-    """ "Select all N matching": the action and the list's filters (a query string, parsed
-    again by ConnectionFilterForm when the run starts)."""
+    """ "Select all N matching": the action and the list's filters (a query string, parsed by
+    ConnectionFilterForm: ``filters``)."""
 
     action = TextField(required=False)
     matching_query = TextField(required=False, strip=False, max_length=2000)
@@ -174,6 +175,17 @@ class BulkAllMatchingForm(forms.Form):
         if action not in BULK_ACTIONS:
             raise forms.ValidationError("Choose an action for the selection.")
         return str(action)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            listing = ConnectionFilterForm(QueryDict(data["matching_query"]))
+            if not listing.is_valid():
+                raise forms.ValidationError(
+                    "These filters are not valid any more; filter the list again."
+                )
+            data["filters"] = listing.filters
+        return data
 
 
 # --- One connection --------------------------------------------------------------------------

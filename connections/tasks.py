@@ -5,6 +5,7 @@ from settings, read at start-up."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
 from crontask import cron
@@ -13,7 +14,9 @@ from django.tasks import task
 
 from projects.services import Actor
 
+from . import selectors
 from .models import Connection
+from .services import bulk_runs
 from .services.health import connection_check_health
 from .services.scheduled import check_due_health, refresh_due_tokens
 
@@ -48,8 +51,9 @@ def check_health_after_connect(connection_id: int) -> str:
 
 
 @task()
-def run_bulk_action(run_id: int) -> str:
-    """Run a "select all N matching" bulk action (connections.services.bulk_runs)."""
-    from .services import bulk_runs
-
-    return bulk_runs.bulk_run_execute(run_id=run_id).summary
+def run_bulk_action(run_id: int, filters: dict[str, Any]) -> str:
+    """Run a "select all N matching" bulk action (connections.services.bulk_runs) on the
+    connections ``filters`` (``selectors.Filters.to_json``) match."""
+    return bulk_runs.bulk_run_execute(
+        run_id=run_id, filters=selectors.Filters.from_json(filters)
+    ).summary

@@ -16,7 +16,7 @@ admins only)."""
     if not access.can_manage or not selectors.endpoints_of(access.project).exists():
         return {}
     panel = {
-        "template": "events/_overview_panel.html",
+        "template": "dashboard/events/_overview_panel.html",
         "order": 60,
         "failed_deliveries": selectors.failed_deliveries_count(access.project),
         "disabled_by_platform": selectors.endpoints_disabled_by_platform(access.project),

@@ -26,12 +26,12 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from core.outbound import DestinationRefused, check_destination
+from core.tasks import enqueue_on_commit
 from core.validation import text_problem
 from projects.crypto import decrypt_text, encrypt_text
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from . import tasks
 from .models import ALL_EVENTS, EVENT_TYPES, Delivery, DeliveryStatus, Event, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def event_record(*, project: Project, type: str, data: dict[str, Any]) -> Event:
 
 
 def _dispatch_on_commit(event_id: int) -> None:
-    transaction.on_commit(lambda: tasks.dispatch_event.enqueue(event_id), robust=True)
+    enqueue_on_commit("events.tasks.dispatch_event", event_id, robust=True)
 
 
 def event_dispatch(event_id: int) -> list[int]:
@@ -335,7 +335,7 @@ def delivery_retry(*, actor: Actor, delivery: Delivery) -> Delivery:
         after={"delivery": str(delivery.public_id)},
     )
     delivery_id = delivery.pk
-    transaction.on_commit(lambda: tasks.attempt_delivery.enqueue(delivery_id), robust=True)
+    enqueue_on_commit("events.tasks.attempt_delivery", delivery_id, robust=True)
     return delivery
 
 
@@ -484,9 +484,7 @@ def _schedule(delivery_id: int, at: datetime) -> None:
     backend); otherwise ``deliveries_due`` (the sweep) picks it up when due."""
     if not defer_supported():
         return
-    transaction.on_commit(
-        lambda: tasks.attempt_delivery.using(run_after=at).enqueue(delivery_id), robust=True
-    )
+    enqueue_on_commit("events.tasks.attempt_delivery", delivery_id, run_after=at, robust=True)
 
 
 def deliveries_sweep(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:

@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 
-from connectors import extensions as connector_pages
 from connectors.signals import resolutions_changing, version_deleting
 
 
@@ -9,11 +8,8 @@ class ProfilesConfig(AppConfig):
     name = "profiles"
 
     def ready(self) -> None:
-        from . import panels, services
+        from . import services
 
-        connector_pages.connector_page.register(panels.connector_headline)
-        connector_pages.version_page.register(panels.version_headline)
-        connector_pages.upload_preview.register(panels.publish_moves)
         version_deleting.connect(
             services.refuse_deleting_resolved_version, dispatch_uid="profiles.version_in_use"
         )

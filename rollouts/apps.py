@@ -2,8 +2,6 @@ from django.apps import AppConfig
 
 from connections import extensions as connection_pages
 from connections.signals import profile_connections_changed
-from connectors import extensions as connector_pages
-from profiles import extensions as profile_pages
 from projects import extensions as project_pages
 
 
@@ -17,10 +15,7 @@ class RolloutsConfig(AppConfig):
     def ready(self) -> None:
         from . import panels, selectors
 
-        connector_pages.version_page.register(panels.version_offer)
-        connector_pages.connector_page.register(panels.connector_migrations)
         project_pages.overview.register(panels.overview_migrations)
-        profile_pages.profile_page.register(panels.profile_banners)
         connection_pages.connection_page.register(panels.connection_migration)
         profile_connections_changed.connect(
             selectors.forget_progress_on_change, dispatch_uid="rollouts.forget_progress"

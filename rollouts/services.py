@@ -17,6 +17,7 @@ from django.utils import timezone
 from connections.models import Connection, ConnectSession
 from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
+from core.tasks import enqueue_on_commit
 from core.validation import text_problem
 from events.services import event_record
 from profiles.models import ConnectorProfile
@@ -26,7 +27,6 @@ from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from . import selectors as migration_selectors
-from . import tasks
 from .models import MigrationNotice, NoticeRun, ProfileMigration
 from .selectors import LINK_REUSE_MARGIN, link_is_reusable, link_url
 
@@ -289,12 +289,13 @@ def migration_notify(
     batches = [ids[i : i + NOTICE_BATCH] for i in range(0, len(ids), NOTICE_BATCH)]
     run = NoticeRun.objects.create(migration=migration, queued=len(ids)) if ids else None
 
-    def enqueue() -> None:
-        for batch in batches:
-            tasks.send_migration_notices.enqueue(
-                migration.pk, batch, actor.label, run.pk if run else None
-            )
-
-    transaction.on_commit(enqueue)
+    for batch in batches:
+        enqueue_on_commit(
+            "rollouts.tasks.send_migration_notices",
+            migration.pk,
+            batch,
+            actor.label,
+            run.pk if run else None,
+        )
     _audit(actor, migration, "migration.notices_queued", accounts=len(ids))
     return len(ids)

@@ -1,7 +1,6 @@
 from django.apps import AppConfig
 
 from connections import extensions as connection_pages
-from connectors import extensions as connector_pages
 from core import pruning
 
 
@@ -15,7 +14,6 @@ class RuntimeConfig(AppConfig):
     def ready(self) -> None:
         from . import panels, services
 
-        connector_pages.version_page.register(panels.version_panels)
         connection_pages.connection_page.register(panels.connection_panels)
         connection_pages.connection_timeline.register(panels.connection_timeline)
         # Old request-log rows go with the scheduler's daily pruning (ops/tasks.py).

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connections import counters
 from connections.models import Connection, Status
 from connections.services import connections as connection_services
 from connections.services.credentials import stored_credentials
@@ -154,11 +153,7 @@ def _access_token(actor: Actor, connection: Connection, *, force: bool) -> str:
 
 def _refused(actor: Actor, connection: Connection, failure: ActionFailure) -> None:
     """The provider refused the credentials for good: the connection needs re-authentication."""
-    if connection.status != Status.NEEDS_REAUTH:
-        connection_services.connection_set_status(
-            actor=actor, connection=connection, status=Status.NEEDS_REAUTH
-        )
-        connection.status = Status.NEEDS_REAUTH
+    connection_services.connection_needs_reauth(actor=actor, connection=connection)
 
 
 def _execute(
@@ -267,14 +262,10 @@ def _log(
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """The request log's row and the connection's last-used time, in one transaction: the
-    connection's "Last used" is the newest request of its Requests tab, never behind it."""
+    """The request log's row and what served the connection (its last-used time included),
+    in one transaction: "Last used" is the newest request of its Requests tab, never behind."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
-    moved = resolved is not None and connection.resolved_version_id != resolved.id
-    changes: dict[str, Any] = {"last_used_at": now}
-    if moved and resolved is not None:
-        changes["resolved_version_id"] = resolved.id
     with transaction.atomic():
         RequestLog.objects.create(
             request_id=request_id,
@@ -290,22 +281,9 @@ def _log(
             error_code=failure.code[:40] if failure else "",
             created_at=now,
         )
-        # Only from the state it was read in (version, status, health: what it is counted
-        # under): a concurrent write that changed it first has counted its own change
-        # (connections.counters); the move then waits for the next request.
-        rows = Connection.objects.filter(
-            pk=connection.pk,
-            resolved_version_id=connection.resolved_version_id,
-            status=connection.status,
-            health=connection.health,
-        ).update(**changes)
-        if rows and moved and resolved is not None:
-            counted = counters.key_of(connection)
-            connection.resolved_version_id = resolved.id
-            counters.changed(counted, connection)
-        elif not rows:
-            Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
-    connection.last_used_at = now
+        connection_services.connection_record_use(
+            connection=connection, version_id=resolved.id if resolved else None, at=now
+        )
     return duration
 
 

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "runtime",
     "rollouts",
     "ops",
+    # Interfaces over every app above: the admin's pages, the hosted connect pages.
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -7,16 +7,15 @@ from collections import Counter
 
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 
 from core.forms import plural
+from core.tasks import enqueue_on_commit
 from projects.models import Project
 from projects.permissions import get_membership
 from projects.services import Actor, ServiceError
 
-from .. import rbac, selectors, tasks
-from ..forms import ConnectionFilterForm
+from .. import rbac, selectors
 from ..models import BulkRun, Connection, Health
 from . import health
 from .connections import connections_bulk
@@ -25,18 +24,25 @@ MATCHING_ACTIONS = {"check_health": "Checked", "disable": "Disabled", "enable": 
 RUN_BATCH = 200
 
 
-def matching(viewer: rbac.Viewer, project: Project, query: str) -> QuerySet[Connection]:
-    """The connections the viewer may see that match the list's filters (a query string)."""
-    form = ConnectionFilterForm(QueryDict(query))
-    if not form.is_valid():
-        raise ServiceError("These filters are not valid any more; filter the list again.")
-    return selectors.apply_filters(selectors.visible(viewer, project), form.filters)
+def matching(
+    viewer: rbac.Viewer, project: Project, filters: selectors.Filters
+) -> QuerySet[Connection]:
+    """The connections the viewer may see that match the list's filters."""
+    return selectors.apply_filters(selectors.visible(viewer, project), filters)
 
 
 @transaction.atomic
 def bulk_run_start(
-    *, actor: Actor, viewer: rbac.Viewer, project: Project, action: str, query: str
+    *,
+    actor: Actor,
+    viewer: rbac.Viewer,
+    project: Project,
+    action: str,
+    filters: selectors.Filters,
+    query: str,
 ) -> BulkRun:
+    """Start ``action`` on every connection ``filters`` match (``query``: the list's query
+    string they came from, kept for the link back to the list); a task runs it."""
     if action not in MATCHING_ACTIONS:
         raise ServiceError(
             "Only Check health, Disable and Enable run on every matching connection; delete "
@@ -45,18 +51,18 @@ def bulk_run_start(
         )
     if actor.user is None:  # pragma: no cover - the dashboard always has a user
         raise ServiceError("A bulk run needs a dashboard user.")
-    total = matching(viewer, project, query).count()
+    total = matching(viewer, project, filters).count()
     if not total:
         raise ServiceError("No connection matches these filters.")
     run = BulkRun.objects.create(
         project=project, user=actor.user, action=action, query=query, total=total
     )
     run_id = run.pk
-    transaction.on_commit(lambda: tasks.run_bulk_action.enqueue(run_id))
+    enqueue_on_commit("connections.tasks.run_bulk_action", run_id, filters.to_json())
     return run
 
 
-def bulk_run_execute(*, run_id: int) -> BulkRun:
+def bulk_run_execute(*, run_id: int, filters: selectors.Filters) -> BulkRun:
     """Go through the matching connections in id order, a batch at a time, counting what was
     done and what the user may not change; then write the summary."""
     run = BulkRun.objects.select_related("project", "user").get(pk=run_id)
@@ -65,7 +71,7 @@ def bulk_run_execute(*, run_id: int) -> BulkRun:
         return _finish(run, "Stopped: you are no longer a member of this organization.")
     viewer = rbac.Viewer(run.user, membership)
     actor = Actor(user=run.user)
-    rows = matching(viewer, run.project, run.query).order_by("pk")
+    rows = matching(viewer, run.project, filters).order_by("pk")
     tally: Counter[str] = Counter()
     last = 0
     while True:

@@ -256,6 +256,44 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
     return connection
 
 
+def connection_needs_reauth(*, actor: Actor, connection: Connection) -> None:
+    """The provider refused the connection's credentials for good (the runtime): mark it as
+    needing re-authentication; ``connection`` (the caller's copy) takes the new status."""
+    if connection.status != Status.NEEDS_REAUTH:
+        connection_set_status(actor=actor, connection=connection, status=Status.NEEDS_REAUTH)
+        connection.status = Status.NEEDS_REAUTH
+
+
+# How often a connection's last-used time is written: at most once a minute per connection.
+def connection_record_use(*, connection: Connection, version_id: int | None, at: datetime) -> None:
+    """Record what served a request through ``connection`` (the runtime calls it in the
+    transaction that writes the request's log row): the version its profile resolved to
+    (``resolved_version``, counted by ``counters``) and the last-used time, every time, so
+    that "Last used" is never behind the Requests tab. ``connection`` (the caller's copy)
+    follows."""
+    moved = version_id is not None and connection.resolved_version_id != version_id
+    changes: dict[str, Any] = {"last_used_at": at}
+    if moved:
+        changes["resolved_version_id"] = version_id
+    with transaction.atomic():
+        # Only from the state it was read in (version, status, health: what it is counted
+        # under): a concurrent write that changed it first has counted its own change
+        # (counters); the move then waits for the next request.
+        rows = Connection.objects.filter(
+            pk=connection.pk,
+            resolved_version_id=connection.resolved_version_id,
+            status=connection.status,
+            health=connection.health,
+        ).update(**changes)
+        if rows and moved:
+            counted = counters.key_of(connection)
+            connection.resolved_version_id = version_id
+            counters.changed(counted, connection)
+        elif not rows:
+            Connection.objects.filter(pk=connection.pk).update(last_used_at=at)
+    connection.last_used_at = at
+
+
 @transaction.atomic
 def connection_delete(*, actor: Actor, connection: Connection) -> None:
     connection = _locked(connection)

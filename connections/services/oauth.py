@@ -27,10 +27,10 @@ from requests_oauthlib import OAuth2Session
 
 from connectors.models import ConnectorVersion
 from core.outbound import http_timeout
+from core.tasks import enqueue_on_commit
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.services import ServiceError
 
-from .. import tasks
 from ..models import Connection, ConnectSession
 from .connect import (
     BROWSER_STATES,
@@ -245,6 +245,6 @@ def oauth_callback(*, params: dict[str, str], browser: SessionBase) -> tuple[Con
             session=locked, version=version, config={}, tokens=tokens, verified=False
         )
         connection_id = connection.pk
-        transaction.on_commit(lambda: tasks.check_health_after_connect.enqueue(connection_id))
+        enqueue_on_commit("connections.tasks.check_health_after_connect", connection_id)
     logger.info("connect session %s: OAuth connection %s saved", session.pk, connection.pk)
     return connection, locked.account_id is not None

@@ -444,6 +444,7 @@ def _bulk_all_matching(request: HtmxHttpRequest, access: ProjectAccess) -> HttpR
             viewer=viewer_of(request, access),
             project=access.project,
             action=form.cleaned_data["action"],
+            filters=form.cleaned_data["filters"],
             query=form.cleaned_data["matching_query"],
         )
     except ServiceError as exc:

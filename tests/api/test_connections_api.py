@@ -901,9 +901,9 @@ def test_total_above_the_cap_is_bounded_and_marked_inexact(
 ) -> None:
     """Above the cap a search's count stops early (bounded cost) and says so with total_exact;
     a total the counters keep is exact at any size."""
-    from connections import selectors
+    from connections.selectors import listing
 
-    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
     for n in range(4):
         make_connection(world.profile, f"cap-{n}")
     body = world.api.get("/api/v1/connections?limit=1&search=cap-").json()

@@ -709,9 +709,9 @@ def test_a_members_pages_merge_open_and_granted_rows(
 def test_the_count_is_capped(
     tenancy: Tenancy, seven: list[Connection], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connections import selectors
+    from connections.selectors import listing
 
-    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    monkeypatch.setattr(listing, "COUNT_CAP", 5)
     url = reverse("connection_list", args=[tenancy.project.slug])
     # What the counters count (connector, profile, status, health, version) is exact at any
     # size for those who see every connection.

@@ -1,5 +1,6 @@
 """Settings → Webhooks: endpoints (a secret shown once at creation and rotation), their
-delivery log with "retry now". Members with any role read; owners and admins change."""
+delivery log with "retry now". For owners and admins only, reading included (events.
+permissions: a delivery's payload names connections across the project)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.pager import InvalidCursor, Page, without_cursors
+from events import selectors, services
+from events.models import Delivery, WebhookEndpoint
+from events.permissions import WEBHOOKS_NEED, get_delivery_for_user, get_endpoint_for_user
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
 
-from . import selectors, services
 from .forms import DeliveryFilterForm, EndpointForm
-from .models import Delivery, WebhookEndpoint
-from .permissions import WEBHOOKS_NEED, get_delivery_for_user, get_endpoint_for_user
 
 DELIVERIES_PER_PAGE = 50
 
@@ -77,7 +78,7 @@ def settings_webhooks(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
         new_endpoint=created[0] if created else None,
         new_secret=created[1] if created else None,
     )
-    template = "events/settings_webhooks.html"
+    template = "dashboard/events/settings_webhooks.html"
     if request.htmx and request.method == "POST":
         template += "#webhooks-panel"
     # The new secret is rendered into this response only (never stored in plain, never
@@ -163,7 +164,7 @@ def _detail_response(
         query=without_cursors(request.GET),
         new_secret=new_secret,
     )
-    template = "events/webhook_detail.html"
+    template = "dashboard/events/webhook_detail.html"
     if request.htmx and request.method == "GET" and not request.htmx.boosted:
         template += "#deliveries-table"
     return render(request, template, context, status=status)

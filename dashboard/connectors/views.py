@@ -14,21 +14,63 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import panels as connection_panels
+from connectors import selectors, services
+from connectors.changes import ChangeReport, sectioned_diff, structured_diff
+from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
+from connectors.models import Connector, ConnectorVersion
 from connectors.permissions import get_connector_for_user, get_connector_version_for_user
+from connectors.services import PushPreview
 from core.forms import first_error
+from profiles import panels as profile_panels
 from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
-from projects.permissions import Need, get_project_for_user
+from projects.models import Project
+from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
+from rollouts import panels as rollout_panels
+from runtime import panels as runtime_panels
 
-from . import extensions, selectors, services
-from .changes import ChangeReport, sectioned_diff, structured_diff
-from .definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from .forms import CompareForm, PublishForm, VersionPublishForm
-from .models import ConnectorVersion
 
 VERSIONS_PAGE_SIZE = 25
+
+
+# What other apps show on these pages, assembled here from their selectors (profiles: the
+# latest/default badges; connections: adoption and the Link account panel; rollouts: migration
+# warnings and offers; runtime: request figures and Try it).
+
+
+def connector_page_panels(
+    request: HtmxHttpRequest, access: ProjectAccess, connector: Connector, *, partial: bool
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "request": request,
+        "access": access,
+        "connector": connector,
+        "partial": partial,
+    }
+    return {
+        **profile_panels.connector_headline(**kwargs),
+        **connection_panels.connector_panels(**kwargs),
+        **rollout_panels.connector_migrations(**kwargs),
+    }
+
+
+def version_page_panels(
+    request: HtmxHttpRequest, access: ProjectAccess, version: ConnectorVersion
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"request": request, "access": access, "version": version}
+    return {
+        **profile_panels.version_headline(**kwargs),
+        **runtime_panels.version_panels(**kwargs),
+        **rollout_panels.version_offer(**kwargs),
+    }
+
+
+def upload_preview_panels(project: Project, preview: PushPreview) -> dict[str, Any]:
+    return profile_panels.publish_moves(project=project, preview=preview)
 
 
 @require_GET
@@ -39,7 +81,7 @@ def connector_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     valid = query.is_valid()
     search = query.cleaned_data["q"] if valid else ""
     connectors = list(selectors.connectors_for_project(access.project, search=search))
-    template = "connectors/list.html"
+    template = "dashboard/connectors/list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#catalogue"
     context = project_context(
@@ -67,13 +109,11 @@ def connector_detail(request: HtmxHttpRequest, project_slug: str, key: str) -> H
         older = next((r for r in rows[index + 1 :] if r.project_id == row.project_id), None)
         row.compare_with = older.pk if older else None  # type: ignore[attr-defined]
     page.object_list = rows
-    template = "connectors/detail.html"
+    template = "dashboard/connectors/detail.html"
     partial = bool(request.htmx and not request.htmx.boosted)
     if partial:
         template += "#versions"
-    panels = extensions.connector_page.context(
-        request=request, access=access, connector=connector, partial=partial
-    )
+    panels = connector_page_panels(request, access, connector, partial=partial)
     return render(
         request,
         template,
@@ -111,7 +151,7 @@ def version_detail(
     report = ChangeReport.from_json(version.change_report) if version.change_report else None
     return render(
         request,
-        "connectors/version.html",
+        "dashboard/connectors/version.html",
         project_context(
             request,
             access,
@@ -121,7 +161,7 @@ def version_detail(
             report=report,
             auth=_auth_summary(version),
             can_edit=access.can_manage and version.project_id == access.project.pk,
-            **extensions.version_page.context(request=request, access=access, version=version),
+            **version_page_panels(request, access, version),
         ),
     )
 
@@ -142,7 +182,7 @@ def version_compare(request: HtmxHttpRequest, project_slug: str, key: str) -> Ht
         raise Http404("No such version.") from exc
     return render(
         request,
-        "connectors/compare.html",
+        "dashboard/connectors/compare.html",
         project_context(
             request,
             access,
@@ -207,13 +247,11 @@ def upload_preview(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                 force=form.cleaned_data["force"],
             )
             context["preview"] = preview
-            context.update(
-                extensions.upload_preview.context(project=access.project, preview=preview)
-            )
+            context.update(upload_preview_panels(access.project, preview))
         except DefinitionError as exc:
             context["error"] = exc
             status = exc.status
-    template = "connectors/upload.html"
+    template = "dashboard/connectors/upload.html"
     if request.htmx:
         template += "#preview"
     return render(request, template, context, status=status)
@@ -248,7 +286,7 @@ def _refused(
     except (DefinitionError, UnicodeDecodeError):
         return context
     context["preview"] = preview
-    context.update(extensions.upload_preview.context(project=access.project, preview=preview))
+    context.update(upload_preview_panels(access.project, preview))
     context["description"] = form.cleaned_data["description"]
     return context
 
@@ -261,7 +299,7 @@ def _unconfirmed_moves(
     preview = services.connector_version_preview(
         project=access.project, files=files, force=form.cleaned_data["force"]
     )
-    panels = extensions.upload_preview.context(project=access.project, preview=preview)
+    panels = upload_preview_panels(access.project, preview)
     if not panels.get("guarded_moves") or preview.conflict:
         return None
     context = project_context(request, access, nav="connectors", preview=preview, error=None)
@@ -283,7 +321,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         form = PublishForm(request.POST, request.FILES)
         if not form.is_valid():
             context["error"] = ServiceError(first_error(form)[1])
-            return render(request, "connectors/upload.html", context, status=400)
+            return render(request, "dashboard/connectors/upload.html", context, status=400)
         draft = form.draft
         files: list[tuple[str, bytes]] = []
         try:
@@ -291,7 +329,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             if not draft and not form.cleaned_data["confirm_moves"]:
                 refused = _unconfirmed_moves(request, access, form, files)
                 if refused is not None:
-                    return render(request, "connectors/upload.html", refused, status=409)
+                    return render(request, "dashboard/connectors/upload.html", refused, status=409)
             result = services.connector_version_push(
                 actor=Actor.from_request(request),
                 project=access.project,
@@ -303,17 +341,17 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             )
         except DefinitionError as exc:
             context["error"] = exc
-            return render(request, "connectors/upload.html", context, status=exc.status)
+            return render(request, "dashboard/connectors/upload.html", context, status=exc.status)
         except ServiceError as exc:
             context = _refused(request, access, form, files, exc)
-            return render(request, "connectors/upload.html", context, status=exc.status)
+            return render(request, "dashboard/connectors/upload.html", context, status=exc.status)
         version = result.version
         verb = (
             "saved as a draft" if draft else ("overwritten" if result.overwritten else "published")
         )
         messages.success(request, f"{version.connector.key} {version.version} {verb}.")
         return redirect("version_detail", access.project.slug, version.connector.key, version.pk)
-    return render(request, "connectors/upload.html", context)
+    return render(request, "dashboard/connectors/upload.html", context)
 
 
 @require_POST

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profiles.forms import PinForm, ProfileForm, ProfileNewForm
+from dashboard.profiles.forms import PinForm, ProfileForm, ProfileNewForm
 
 
 def test_the_pin_is_kept_as_typed_and_reset_means_none() -> None:

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
-from connectors.forms import PublishForm, VersionPublishForm
+from dashboard.connectors.forms import PublishForm, VersionPublishForm
 
 
 def posted(query: str) -> QueryDict:

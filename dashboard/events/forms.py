@@ -5,9 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from core.forms import TextField
-
-from . import services
-from .models import ALL_EVENTS, EVENT_TYPES, DeliveryStatus
+from events import services
+from events.models import ALL_EVENTS, EVENT_TYPES, DeliveryStatus
 
 
 class EndpointForm(forms.Form):

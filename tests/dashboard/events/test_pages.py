@@ -17,8 +17,7 @@ from events.services import endpoint_create, event_record
 from projects.models import AuditEntry
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy
-
-from .receiver import Receiver
+from tests.events.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()

@@ -12,18 +12,41 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import panels as connection_panels
+from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
+from profiles import selectors, services
+from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
+from profiles.pins import PinError, parse_pin
 from projects.http import HtmxHttpRequest
-from projects.permissions import Need, get_project_for_user
+from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
+from rollouts import panels as rollout_panels
 
-from . import extensions, selectors, services
 from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
-from .models import ConnectorProfile
-from .pins import PinError, parse_pin
+
+
+def profile_page_panels(
+    request: HtmxHttpRequest,
+    access: ProjectAccess,
+    profile: ConnectorProfile,
+    version: ConnectorVersion | None,
+) -> dict[str, Any]:
+    """What the connections app (adoption, the Link account panel) and the rollouts app
+    (migration banners and offer) show on the profile page, assembled from their selectors."""
+    kwargs: dict[str, Any] = {
+        "request": request,
+        "access": access,
+        "profile": profile,
+        "version": version,
+    }
+    return {
+        **connection_panels.profile_panels(**kwargs),
+        **rollout_panels.profile_banners(**kwargs),
+    }
 
 
 @require_GET
@@ -32,12 +55,12 @@ def profile_list(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     profiles = list(selectors.profiles_of(access.project))
     resolved = selectors.resolve_profiles(access.project, profiles)
-    panels = extensions.profile_list.context(request=request, access=access)
+    panels = connection_panels.profile_counts(request=request, access=access)
     counts = panels.pop("connection_counts", {})
     rows = [(p, resolved[p.pk], selectors.stored_pin(p), counts.get(p.pk, 0)) for p in profiles]
     return render(
         request,
-        "profiles/list.html",
+        "dashboard/profiles/list.html",
         project_context(request, access, nav="profiles", rows=rows, **panels),
     )
 
@@ -98,9 +121,7 @@ def _profile_context(
         secrets_set=services.secret_keys_set(profile),
         candidates=rows,
         suggestions=_suggestions([(v, m, n) for _pk, v, m, n, _p in rows]),
-        **extensions.profile_page.context(
-            request=request, access=access, profile=profile, version=version
-        ),
+        **profile_page_panels(request, access, profile, version),
         **extra,
     )
 
@@ -109,7 +130,9 @@ def _profile_context(
 @login_required
 def profile_detail(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
     access, profile = get_profile_for_user(request.user, project_slug, profile_id)
-    return render(request, "profiles/detail.html", _profile_context(request, access, profile))
+    return render(
+        request, "dashboard/profiles/detail.html", _profile_context(request, access, profile)
+    )
 
 
 @require_GET
@@ -122,7 +145,7 @@ def pin_preview(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -
     else:
         preview = {"raw": "", "error": first_error(form)[1]}
     context = project_context(request, access, nav="profiles", profile=profile, preview=preview)
-    return render(request, "profiles/detail.html#pin-preview", context)
+    return render(request, "dashboard/profiles/detail.html#pin-preview", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -149,7 +172,11 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
         context = _profile_context(
             request, access, profile, preview=_pin_preview(profile, raw), pin_error=exc.message
         )
-        template = "profiles/detail.html#pin-editor" if request.htmx else "profiles/detail.html"
+        template = (
+            "dashboard/profiles/detail.html#pin-editor"
+            if request.htmx
+            else "dashboard/profiles/detail.html"
+        )
         return render(request, template, context, status=400)
     resolved = selectors.resolve_profile(profile)
     label = profile.pin or "the default resolution"
@@ -167,11 +194,8 @@ def _pin_confirmation(
 ) -> HttpResponse:
     """The step between "Save pin" and a move across a major or an authentication change:
     what will happen, the migration instead where one applies; nothing is saved yet."""
-    panels = extensions.profile_page.context(
-        request=request,
-        access=access,
-        profile=profile,
-        version=selectors.version_of(preview["change"].current),
+    panels = profile_page_panels(
+        request, access, profile, selectors.version_of(preview["change"].current)
     )
     context = project_context(
         request,
@@ -184,7 +208,7 @@ def _pin_confirmation(
         migration_offer=panels.get("migration_offer"),
         migration_out=panels.get("migration_out"),
     )
-    return render(request, "profiles/confirm_pin.html", context)
+    return render(request, "dashboard/profiles/confirm_pin.html", context)
 
 
 @require_POST
@@ -211,7 +235,10 @@ def profile_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) 
     except ServiceError as exc:
         messages.error(request, exc.message)
         return render(
-            request, "profiles/detail.html", _profile_context(request, access, profile), status=400
+            request,
+            "dashboard/profiles/detail.html",
+            _profile_context(request, access, profile),
+            status=400,
         )
     messages.success(request, f"Profile {profile.name} saved.")
     return redirect("profile_detail", project_slug, profile.public_id)
@@ -247,7 +274,7 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             return redirect("profile_detail", project_slug, profile.public_id)
     return render(
         request,
-        "profiles/new.html",
+        "dashboard/profiles/new.html",
         project_context(
             request,
             access,
