@@ -229,6 +229,10 @@ def _decoded(response: OutboundResponse) -> Any:
         return response.body.decode("utf-8", "replace")
 
 
+class AnswerTooLarge(ActionFailure):
+    """A provider's answer over the byte cap it was read under (a 502)."""
+
+
 def _custom_error(
     run: Run, parameters: dict[str, Any], status: int, body: Any
 ) -> ActionFailure | None:
@@ -292,7 +296,7 @@ def http_call(
     except DestinationRefused as exc:
         raise ActionFailure(502, "provider_error", exc.message) from exc
     except ResponseTooLarge as exc:
-        raise ActionFailure(502, "provider_error", str(exc)) from exc
+        raise AnswerTooLarge(502, "provider_error", str(exc)) from exc
     except requests.Timeout as exc:
         raise ActionFailure(
             504, "provider_timeout", "The provider did not answer in time."
@@ -377,13 +381,15 @@ def step_paginated_request(run: Run, parameters: dict[str, Any]) -> dict[str, An
         key = str(iterator.get("key"))
         extra_query = [(key, _text(cursor))] if cursor and iterator.get("in") == "query" else []
         extra_body = {key: cursor} if cursor and iterator.get("in") == "body" else {}
-        body, size = http_call(
-            run,
-            parameters,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            max_bytes=min(settings.RUNTIME_MAX_RESPONSE_BYTES, budget),
-        )
+        limit = min(settings.RUNTIME_MAX_RESPONSE_BYTES, budget)
+        try:
+            body, size = http_call(
+                run, parameters, extra_query=extra_query, extra_body=extra_body, max_bytes=limit
+            )
+        except AnswerTooLarge:
+            if pages and limit < settings.RUNTIME_MAX_RESPONSE_BYTES:
+                break  # this page would cross the total: ``next`` is its cursor
+            raise
         budget -= size
         pages += 1
         page = _extract(body, response.get("dataKey"))

@@ -207,8 +207,14 @@ def evaluate(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
-def expression_problem(value: str) -> str | None:
-    """Why a definition string is not a valid expression of its form (None when it is)."""
+NAMES: Final = ("inputs", "credentials", "steps")
+# A customErrors message is interpolated with the provider's answer in its context too.
+CUSTOM_ERROR_NAMES: Final = (*NAMES, "response", "status")
+
+
+def expression_problem(value: str, names: tuple[str, ...] = NAMES) -> str | None:
+    """Why a definition string is not a valid expression of its form (None when it is);
+    ``names``: what an interpolation may name."""
     if len(value) > MAX_EXPRESSION:
         return f"an expression may be at most {MAX_EXPRESSION:,} characters long"
     try:
@@ -221,8 +227,9 @@ def expression_problem(value: str) -> str | None:
                 name = match.group(1).strip()
                 if not all(_NAME_PART.fullmatch(part) for part in name.split(".")):
                     return f"{match.group(0)} is not a dotted name such as ${{inputs.id}}"
-                if name.split(".")[0] not in ("inputs", "credentials", "steps"):
-                    return f"{match.group(0)}: only inputs, credentials and steps can be named"
+                if name.split(".")[0] not in names:
+                    allowed = ", ".join(names[:-1]) + f" and {names[-1]}"
+                    return f"{match.group(0)}: only {allowed} can be named"
     except ExpressionSyntaxError as exc:
         return str(exc)
     return None

@@ -17,7 +17,7 @@ from core.validation import text_problem
 from ..definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
 from ..versioning import parse_version
 from .errors import FieldError, PathPart, format_place
-from .expressions import expression_problem
+from .expressions import CUSTOM_ERROR_NAMES, NAMES, expression_problem
 from .limits import MAX_ACTIONS, MAX_FIELDS, MAX_INPUTS_PER_ACTION, MAX_STEPS_PER_ACTION
 
 RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
@@ -407,7 +407,8 @@ def step_errors(place: str, action: dict[str, Any]) -> list[FieldError]:
                 return errors
             if where[-1] == "stepId":
                 continue
-            problem = expression_problem(text)
+            names = CUSTOM_ERROR_NAMES if "customErrors" in where else NAMES
+            problem = expression_problem(text, names)
             if problem is None:
                 problem = _reference_problem(text, known_steps, inputs)
             if problem is not None:
