@@ -27,6 +27,7 @@ from . import (
     profiles,
     rollouts,
     runtime,
+    staged_rollouts,
     webhooks,
 )
 from .auth import api_key_auth
@@ -79,7 +80,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(404, str(exc) or "Not found.")
+    return error_response(404, str(exc) or "Not found.", code=getattr(exc, "code", None))
 
 
 @api.exception_handler(PermissionDenied)
@@ -157,5 +158,6 @@ api.add_router("", connection_imports.available_router)
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)
 api.add_router("", rollouts.router)
+api.add_router("", staged_rollouts.router)
 api.add_router("", runtime.router)
 api.add_router("", webhooks.router)

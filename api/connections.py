@@ -21,6 +21,7 @@ from connections.models import Connection, SubjectType
 from connections.services import connections as services
 from connections.services import health, tokens
 from core.validation import MAX_OFFSET, MAX_SEARCH, Line, text_problem
+from profiles.serving import Serving, serving_version
 from projects.services import ServiceError
 
 from .connectors import _actor, _project
@@ -69,6 +70,14 @@ class OAuthOut(Schema):
     scopes: list[str]
 
 
+class ServingOut(Schema):
+    version: str
+    builtin: bool
+    rollout_id: UUID | None = Field(
+        description="The staged rollout that decides it (in its cohort or not), else null."
+    )
+
+
 class ConnectionOut(Schema):
     id: UUID
     name: str
@@ -83,6 +92,10 @@ class ConnectionOut(Schema):
     health: HealthOut
     resolved_version: str | None = Field(
         description="The version number the connection last resolved to."
+    )
+    serving_version: ServingOut | None = Field(
+        description="The version its next request would run on (a staged rollout's cohort "
+        "decides it while one runs)."
     )
     last_used_at: datetime | None
     created_at: datetime
@@ -230,6 +243,7 @@ def connection_body(connection: Connection) -> dict[str, Any]:
             "detail": connection.health_error,
         },
         "resolved_version": version.version if version is not None else None,
+        "serving_version": serving_body(serving_version(connection.profile, connection.public_id)),
         "last_used_at": connection.last_used_at,
         "created_at": connection.created_at,
         "updated_at": connection.updated_at,
@@ -238,6 +252,18 @@ def connection_body(connection: Connection) -> dict[str, Any]:
         "moved_at": connection.moved_at,
         "config": selectors.masked_config(connection),
         "oauth": _oauth(connection),
+    }
+
+
+def serving_body(serving: Serving, *, plain: bool = False) -> dict[str, Any] | None:
+    resolved = serving.resolved
+    if resolved is None:
+        return None
+    key = serving.rollout_key
+    return {
+        "version": resolved.version,
+        "builtin": resolved.builtin,
+        "rollout_id": (json_uuid(key) if plain else key) if key is not None else None,
     }
 
 
@@ -261,6 +287,9 @@ def list_item(row: dict[str, Any]) -> dict[str, Any]:
             "detail": row["health_error"],
         },
         "resolved_version": row["resolved_version__version"],
+        "serving_version": serving_body(
+            serving_version(row.pop("profile"), row["public_id"]), plain=True
+        ),
         "last_used_at": json_datetime(row["last_used_at"]),
         "created_at": json_datetime(row["created_at"]),
         "updated_at": json_datetime(row["updated_at"]),
@@ -360,7 +389,7 @@ def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> 
     project = _project(request)
     matching = selectors.apply_filters(selectors.visible(_viewer(), project), filters)
     total, exact = selectors.api_total(project, filters, matching)
-    rows = selectors.offset_page(matching, filters, offset=query.offset, limit=query.limit)
+    rows = selectors.offset_page(project, matching, filters, offset=query.offset, limit=query.limit)
     page = {
         "items": [list_item(row) for row in rows],
         "total": total,

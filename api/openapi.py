@@ -48,6 +48,7 @@ DESCRIPTIONS = {
     500: "An unexpected error on our side (logged).",
 }
 WRITES = {"post", "put", "patch", "delete"}
+TRANSITION_VERBS = ("advance", "pause", "resume", "promote", "rollback")
 # operationId → the statuses its service can answer beyond the common ones.
 EXTRA: dict[str, set[int]] = {
     "api_connectors_push": {409, 411, 413, 422, 503},
@@ -65,6 +66,10 @@ EXTRA: dict[str, set[int]] = {
     "api_runtime_resources_children": {409, 422, 502, 504},
     "api_runtime_resources_search": {409, 422, 502, 504},
     "api_webhooks_webhook_test": {409},
+    "api_staged_rollouts_rollout_start": {409},
+    **{f"api_staged_rollouts_rollout_{verb}": {409} for verb in TRANSITION_VERBS},
+    "api_rollouts_migration_create": {409},
+    "api_rollouts_migration_update": {409},
     "api_webhooks_delivery_retry": {409},
 }
 

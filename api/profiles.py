@@ -14,6 +14,7 @@ from core.validation import Line
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.resolution import Resolved
+from rollouts.gate import active_rollout
 
 from .connectors import _actor, _project
 
@@ -37,14 +38,26 @@ class ResolvedOut(Schema):
     owner: str
 
 
+class ProfileRolloutOut(Schema):
+    id: UUID
+    state: str = Field(description="running or paused.")
+    to_version: str
+    percent: int
+
+
 class ProfileOut(Schema):
     id: UUID
     name: str
     connector_key: str
     pinned_version: str | None
     is_default: bool
-    resolved_version: ResolvedOut | None
+    resolved_version: ResolvedOut | None = Field(
+        description="What the profile serves; during a staged rollout its stable version."
+    )
     connection_count: int
+    rollout: ProfileRolloutOut | None = Field(
+        description="The running or paused staged rollout, if any."
+    )
 
 
 class CandidateOut(Schema):
@@ -76,6 +89,22 @@ def profile_body(
             else None
         ),
         "connection_count": connection_count,
+        "rollout": rollout_summary(profile),
+    }
+
+
+def rollout_summary(profile: ConnectorProfile) -> dict[str, Any] | None:
+    """The profile's running or paused rollout in brief (no query without one)."""
+    if profile.rollout_key is None:
+        return None
+    rollout = active_rollout(profile)
+    if rollout is None:  # ended between the two reads
+        return None
+    return {
+        "id": rollout.public_id,
+        "state": rollout.state,
+        "to_version": rollout.to_version.version,
+        "percent": rollout.percent,
     }
 
 

@@ -1,8 +1,9 @@
-"""Profile migrations: progress of each migration and its pending accounts.
+"""Staged rollouts of a profile, and profile migrations (progress, pending accounts, the
+deadline and its reminders).
 
-Read-only. A project API key sees its own project's migrations; another project's migration is
-a 404. Reconnect links are shown when a still-valid one exists (they are what an admin sends
-to the account); reading never creates one.
+A project API key sees its own project's rollouts and migrations; another project's is a 404.
+Reconnect links are shown when a still-valid one exists (they are what an admin sends to the
+account); reading never creates one.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.http import Http404, HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
-from core.validation import MAX_OFFSET
+from core.validation import MAX_OFFSET, Line
+from profiles import selectors as profile_selectors
+from projects.services import ServiceError
 from rollouts import selectors as migration_selectors
+from rollouts import services as migration_services
 from rollouts.models import ProfileMigration
-from rollouts.selectors import Progress
+from rollouts.selectors import Progress, ReminderSent
+from rollouts.services import deadlines
+from rollouts.services.deadlines import MAX_REMINDERS
 
-from .connectors import _project
+from .connectors import _actor, _project
 
 router = Router(tags=["migrations"])
 
@@ -29,6 +35,12 @@ ConnectionStatusName = Literal["active", "needs_reauth", "error", "disabled"]
 
 
 # --- Schemas ---------------------------------------------------------------------------------
+
+
+class ReminderOut(Schema):
+    day: int = Field(description="Days before the deadline.")
+    sent_at: datetime = Field(description="When it went out (its first account).")
+    count: int = Field(description="Accounts it went to.")
 
 
 class MigrationOut(Schema):
@@ -50,6 +62,13 @@ class MigrationOut(Schema):
     )
     total: int = Field(description="pending + migrated.")
     percent: float = Field(description="migrated / total × 100, one decimal (100 when empty).")
+    deadline_action: Literal["none", "disable"] = Field(
+        description="What the scheduler does to the accounts still pending at the deadline."
+    )
+    reminder_days: list[int] = Field(
+        description="Days before the deadline on which pending accounts are reminded."
+    )
+    reminders: list[ReminderOut] = Field(description="The reminders sent so far.")
 
 
 class MigrationDetailOut(MigrationOut):
@@ -83,6 +102,21 @@ class PendingPageOut(Schema):
     offset: int
 
 
+class MigrationIn(Schema):
+    from_profile_id: UUID
+    to_profile_id: UUID
+    title: Line | None = Field(None, max_length=200)
+    deadline: datetime | None = None
+    deadline_action: Literal["none", "disable"] = "none"
+    reminder_days: list[int] = Field(default_factory=list, max_length=MAX_REMINDERS)
+
+
+class MigrationPatch(Schema):
+    deadline: datetime | None = None
+    deadline_action: Literal["none", "disable"] | None = None
+    reminder_days: list[int] | None = Field(None, max_length=MAX_REMINDERS)
+
+
 class PendingQuery(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
@@ -91,7 +125,9 @@ class PendingQuery(Schema):
 # --- Bodies ----------------------------------------------------------------------------------
 
 
-def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str, Any]:
+def migration_body(
+    migration: ProfileMigration, progress: Progress, reminders: list[ReminderSent] | None = None
+) -> dict[str, Any]:
     return {
         "id": migration.public_id,
         "title": migration.title,
@@ -108,6 +144,14 @@ def migration_body(migration: ProfileMigration, progress: Progress) -> dict[str,
         "migrated": progress.migrated,
         "total": progress.total,
         "percent": progress.percent,
+        "deadline_action": migration.deadline_action,
+        "reminder_days": list(migration.reminder_days),
+        "reminders": [
+            {"day": r.day, "sent_at": r.sent_at, "count": r.count}
+            for r in (
+                migration_selectors.reminders_of(migration) if reminders is None else reminders
+            )
+        ],
     }
 
 
@@ -130,7 +174,8 @@ def _migration(request: HttpRequest, migration_id: UUID) -> ProfileMigration:
 def migration_list(request: HttpRequest) -> list[dict[str, Any]]:
     migrations = list(migration_selectors.migrations_of(_project(request)))
     progress = migration_selectors.progress_many(migrations)
-    return [migration_body(m, progress[m.pk]) for m in migrations]
+    reminders = migration_selectors.reminders_many(migrations)
+    return [migration_body(m, progress[m.pk], reminders[m.pk]) for m in migrations]
 
 
 @router.get(
@@ -179,3 +224,59 @@ def migration_pending(
         for row in migration_selectors.pending_rows(migration, rows)
     ]
     return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+
+
+@router.post(
+    "/migrations",
+    response={201: MigrationDetailOut},
+    summary="Start a profile migration",
+    description="Tracks the move of the from-profile's connections to the to-profile. With a "
+    "`deadline`, the scheduler reminds the accounts still pending on each of `reminder_days` "
+    "(days before it; each account at most once a day) and applies `deadline_action` to them "
+    "at the deadline (`disable`: audited, one event per account). 409 when the from-profile "
+    "has an open migration.",
+)
+def migration_create(request: HttpRequest, payload: MigrationIn) -> Status[dict[str, Any]]:
+    project = _project(request)
+    source = profile_selectors.profile_of(project, payload.from_profile_id)
+    target = profile_selectors.profile_of(project, payload.to_profile_id)
+    if source is None or target is None:
+        missing = "from_profile_id" if source is None else "to_profile_id"
+        raise ServiceError("No such connector profile in this project.", field=missing)
+    migration = migration_services.migration_create(
+        actor=_actor(request),
+        project=project,
+        from_profile=source,
+        to_profile=target,
+        title=payload.title or f"{source.name} → {target.name}",
+        deadline=payload.deadline,
+        deadline_action=payload.deadline_action,
+        reminder_days=payload.reminder_days,
+    )
+    return Status(201, migration_detail(request, migration.public_id))
+
+
+@router.patch(
+    "/migrations/{migration_id}",
+    response=MigrationDetailOut,
+    summary="Change a migration's deadline, its action or its reminder days",
+    description="Only the fields given change; a new deadline acts again. 400 for a deadline "
+    "in the past, reminders or an action without a deadline, or a complete migration.",
+)
+def migration_update(
+    request: HttpRequest, migration_id: UUID, payload: MigrationPatch
+) -> dict[str, Any]:
+    migration = _migration(request, migration_id)
+    given = payload.model_fields_set
+    deadlines.migration_schedule_set(
+        actor=_actor(request),
+        migration=migration,
+        deadline=payload.deadline if "deadline" in given else deadlines.UNSET,
+        deadline_action=(
+            payload.deadline_action or "none" if "deadline_action" in given else deadlines.UNSET
+        ),
+        reminder_days=(
+            payload.reminder_days or [] if "reminder_days" in given else deadlines.UNSET
+        ),
+    )
+    return migration_detail(request, migration_id)

@@ -2,9 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from api.api import api
+from dashboard import overview
 from projects import views as project_views
 
 
@@ -16,14 +17,15 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 admin.site.site_header = "Connector Hub support"
 admin.site.site_title = "Connector Hub support"
 
-project_urls = [
+project_urls: list[URLPattern | URLResolver] = [
+    path("", overview.project_home, name="project_home"),
     path("", include("projects.urls")),
     path("connectors/", include("dashboard.connectors.urls")),
-    path("connections/", include("connections.urls")),
+    path("connections/", include("dashboard.connections.urls")),
     path("", include("dashboard.profiles.urls")),
-    path("", include("connections.link_urls")),
-    path("migrations/", include("rollouts.urls")),
-    path("", include("runtime.urls")),
+    path("", include("dashboard.connections.link_urls")),
+    path("migrations/", include("dashboard.rollouts.urls")),
+    path("", include("dashboard.runtime.urls")),
     path("settings/webhooks/", include("dashboard.events.urls")),
 ]
 
@@ -44,7 +46,7 @@ urlpatterns = [
         name="project_create",
     ),
     path("p/<slug:project_slug>/", include(project_urls)),
-    path("connect/", include("connections.connect_urls")),
+    path("connect/", include("connect.urls")),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -2,7 +2,6 @@ from django.apps import AppConfig
 
 from connectors.signals import version_deleting
 from profiles import extensions as profile_pages
-from projects import extensions as project_pages
 
 
 class ConnectionsConfig(AppConfig):
@@ -16,4 +15,3 @@ class ConnectionsConfig(AppConfig):
             counters.version_deleting, dispatch_uid="connections.counters.version_deleting"
         )
         profile_pages.pin_change.register(panels.profile_connection_count)
-        project_pages.overview.register(panels.overview_connections)

@@ -24,6 +24,12 @@ EVENT_TYPES = (
     "version.published",
     "profile.resolution_changed",
     "migration.completed",
+    "rollout.started",
+    "rollout.advanced",
+    "rollout.paused",
+    "rollout.resumed",
+    "rollout.promoted",
+    "rollout.rolled_back",
     "webhook.test",
 )
 ALL_EVENTS = "*"

@@ -23,10 +23,10 @@ from .resolution import (
     beats,
     candidates,
     pin_accepts,
-    resolve,
     resolve_many,
     resolve_uncached,
 )
+from .serving import stable_version
 
 
 def profiles_of(project: Project) -> QuerySet[ConnectorProfile]:
@@ -67,7 +67,8 @@ def stored_pin(profile: ConnectorProfile) -> Pin:
 
 
 def resolve_profile(profile: ConnectorProfile) -> Resolved | None:
-    return resolve(profile.project, profile.connector_id, stored_pin(profile))
+    """What the profile serves (outside a staged rollout's cohort: its stable version)."""
+    return stable_version(profile)
 
 
 def version_of(resolved: Resolved | None) -> ConnectorVersion | None:
@@ -81,7 +82,11 @@ def resolve_profiles(
     """Resolutions of a page of profiles at once (constant queries): profile id → resolution."""
     pins = {p.pk: stored_pin(p) for p in profiles}
     resolved = resolve_many(project, [(p.connector_id, pins[p.pk]) for p in profiles])
-    return {p.pk: resolved[(p.connector_id, pins[p.pk].text)] for p in profiles}
+    found = {p.pk: resolved[(p.connector_id, pins[p.pk].text)] for p in profiles}
+    for p in profiles:
+        if p.rollout_key is not None:  # a staged rollout's stable version (rare: one query)
+            found[p.pk] = stable_version(p)
+    return found
 
 
 def candidate_rows(
@@ -107,7 +112,12 @@ def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:
     return [
         p
         for p in profiles
-        if (r := resolve_uncached(p.project, p.connector_id, stored_pin(p))) and r.id == version.pk
+        if version.pk in (p.rollout_from_id, p.rollout_to_id)  # a staged rollout serves both
+        or (
+            p.rollout_key is None
+            and (r := resolve_uncached(p.project, p.connector_id, stored_pin(p)))
+            and r.id == version.pk
+        )
     ]
 
 
@@ -186,6 +196,8 @@ def profiles_that_would_move(project: Project, version: ConnectorVersion) -> lis
             pin = stored_pin(profile)
         except PinError:  # pragma: no cover - stored pins are validated
             continue
+        if profile.rollout_key is not None:
+            continue  # a staged rollout serves its two versions whatever is published
         current = resolve_profile(profile)
         if current is not None and current.id == version.pk:
             continue

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
@@ -16,7 +17,7 @@ from projects.crypto import decrypt_json, encrypt_json, mask
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
-from .models import ConnectorProfile
+from .models import ConnectorProfile, ServingTally
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
 from .selectors import connections_on, profiles_resolving_to, stored_pin
@@ -131,6 +132,12 @@ def profile_set_pin(
         .select_related("project", "connector")
         .get(pk=profile.pk)
     )
+    if profile.rollout_key is not None:
+        raise ConflictError(
+            f"A staged rollout is in progress on {profile.name}: promote it (its target pin "
+            "becomes the pin) or roll it back before changing the pin.",
+            field="pinned_version",
+        )
     current = resolve_uncached(profile.project, profile.connector_id, parse_pin(profile.pin))
     before = _state(profile, current)
     parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
@@ -317,6 +324,8 @@ def watch_resolutions(
     def finish() -> None:
         after = resolutions()
         for row in rows:
+            if row.rollout_key is not None:
+                continue  # a staged rollout serves its two versions whatever is published
             old, new = before[(row.project_id, row.pin)], after[(row.project_id, row.pin)]
             moved = (old.id if old else None) != (new.id if new else None)
             replaced = (
@@ -329,3 +338,31 @@ def watch_resolutions(
                 announce_resolution(row, old.version if old else None, new, cause)
 
     return finish
+
+
+# --- A staged rollout's tallies (profiles.serving) --------------------------------------------
+
+
+def serving_count(*, profile: ConnectorProfile, version_id: int, error: bool) -> None:
+    """One more request served by ``version_id`` (an action or a health check) on a profile in
+    a staged rollout, an error or not: one upsert on the rollout window's tally (nothing
+    without a rollout). Concurrent writers never lose a count (``ON CONFLICT DO UPDATE``)."""
+    if profile.rollout_key is None:
+        return
+    key = profile.rollout_key
+    table = db.ops.quote_name(ServingTally._meta.db_table)
+    with db.cursor() as cursor:
+        cursor.execute(  # the table's own name and placeholders only: no input in the SQL
+            f"INSERT INTO {table} AS t "  # noqa: S608
+            "(profile_id, rollout_key, gate_window, version_pk, requests, errors) "
+            "VALUES (%s, %s, %s, %s, 1, %s) "
+            "ON CONFLICT (rollout_key, gate_window, version_pk) "
+            "DO UPDATE SET requests = t.requests + 1, errors = t.errors + excluded.errors",
+            [
+                profile.pk,
+                key if db.vendor == "postgresql" else key.hex,
+                profile.rollout_window,
+                version_id,
+                int(error),
+            ],
+        )

@@ -10,10 +10,8 @@ class ProjectsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_migrate
 
-        from . import extensions, panels
         from .preferences import load_on_login
         from .support import sync_support_group
 
         post_migrate.connect(sync_support_group)
-        extensions.overview.register(panels.overview_changes)
         user_logged_in.connect(load_on_login, dispatch_uid="projects.time_zone_on_login")

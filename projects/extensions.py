@@ -1,11 +1,6 @@
-"""Extension points: a page of a lower app shows panels that a higher app provides.
-
-The connector page shows the adoption chart of ``connections``; the version page offers a
-migration of ``rollouts``. A lower app cannot import those (the layers contract in
-pyproject.toml), so it declares a ``PagePanels`` slot, and the higher app registers a
-provider in its ``AppConfig.ready()``. The page merges what every provider returns into its
-template context.
-"""
+"""The last slot (``profiles.extensions.pin_change``, read inside a profiles selector) until
+the pin change's connection count comes from the service that needs it. Pages have no slots:
+the dashboard assembles each page by calling each app's selectors (dashboard/)."""
 
 from __future__ import annotations
 
@@ -50,9 +45,3 @@ class PagePanels:
         for provider in self._providers.values():
             found.extend(provider(**kwargs).get(key, []))
         return found
-
-
-# The project overview (projects/home.html): ``request``, ``access``. Each app adds its panels
-# (connections: counts by status and health, recent failures; rollouts: open migrations;
-# events and runtime: failed deliveries and request errors once they exist).
-overview = PagePanels("overview")

@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.project_home, name="project_home"),
     path("settings/", views.settings_general, name="settings_general"),
     path("settings/members/", views.settings_members, name="settings_members"),
     path("settings/members/add/", views.member_add, name="member_add"),

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -25,7 +24,7 @@ from core.forms import first_error
 from core.pager import without_cursors
 from core.throttle import client_ip, over_limit, retry_after
 
-from . import extensions, preferences, selectors, services
+from . import preferences, selectors, services
 from .forms import (
     ApiKeyForm,
     AuditCursorForm,
@@ -162,32 +161,6 @@ def project_create(request: HtmxHttpRequest, org_slug: str) -> HttpResponse:
         {"organization": organization, "form": form},
         status=status,
     )
-
-
-@require_GET
-@login_required
-def project_home(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, project_slug)
-    return render(
-        request,
-        "projects/home.html",
-        project_context(request, access, nav="home", panels=overview_panels(request, access)),
-    )
-
-
-OVERVIEW_TTL = 30  # seconds: the overview is a glance, not a live view
-
-
-def overview_panels(request: HtmxHttpRequest, access: ProjectAccess) -> list[dict[str, Any]]:
-    """Every app's overview panels, cached briefly per project and reader (members and viewers
-    see the figures of what they may see; admins share one entry)."""
-    reader = "admin" if access.can_manage else f"user-{request.user.pk}"
-    key = f"overview:{access.project.pk}:{reader}"
-    panels = cache.get(key)
-    if panels is None:
-        panels = extensions.overview.panels(request=request, access=access)
-        cache.set(key, panels, OVERVIEW_TTL)
-    return list(panels)
 
 
 # --- Settings: general ---------------------------------------------------------------------------

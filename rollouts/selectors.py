@@ -15,7 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +29,7 @@ from profiles.resolution import Resolved
 from projects.crypto import DecryptionError, decrypt_text
 from projects.models import Project
 
-from .models import MigrationNotice, NoticeRun, ProfileMigration
+from .models import MigrationNotice, MigrationReminder, NoticeRun, ProfileMigration
 
 
 def migrations_of(project: Project) -> QuerySet[ProfileMigration]:
@@ -509,3 +509,44 @@ def notice_totals(migration: ProfileMigration) -> tuple[int, int]:
 def migratable_profiles(project: Project) -> list[ConnectorProfile]:
     """The project's profiles, for the "start by hand" form."""
     return list(profile_selectors.profiles_of(project).order_by("connector__key", "name", "pk"))
+
+
+# --- Deadlines and reminders ------------------------------------------------------------------
+
+
+def open_with_deadline() -> list[int]:
+    """Open migrations with a deadline (the scheduler's run), by id."""
+    return list(
+        ProfileMigration.objects.filter(completed_at__isnull=True, deadline__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class ReminderSent:
+    day: int
+    sent_at: datetime
+    count: int
+
+
+def reminders_of(migration: ProfileMigration) -> list[ReminderSent]:
+    return reminders_many([migration])[migration.pk]
+
+
+def reminders_many(migrations: list[ProfileMigration]) -> dict[int, list[ReminderSent]]:
+    """The reminders sent, per migration: per reminder day, when (the first) and to how many
+    accounts. One query for all (none when no migration has reminder days)."""
+    found: dict[int, list[ReminderSent]] = {m.pk: [] for m in migrations}
+    wanted = [m.pk for m in migrations if m.reminder_days]
+    if not wanted:
+        return found
+    rows = (
+        MigrationReminder.objects.filter(migration_id__in=wanted)
+        .values("migration_id", "day")
+        .annotate(first=Min("sent_at"), count=Count("id"))
+        .order_by("migration_id", "-day")
+    )
+    for r in rows:
+        found[r["migration_id"]].append(ReminderSent(r["day"], r["first"], r["count"]))
+    return found

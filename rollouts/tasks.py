@@ -1,10 +1,15 @@
-"""Background tasks (Django's tasks framework): reconnect emails for a profile migration."""
+"""Background and scheduled tasks (Django's tasks framework; django-crontask enqueues the
+scheduled ones): reconnect emails for a profile migration, the staged rollouts' gate every
+minute, migration deadlines and reminders."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 
+from apscheduler.triggers.interval import IntervalTrigger
+from crontask import cron
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -17,6 +22,7 @@ from projects.services import Actor, ServiceError
 from . import selectors as migration_selectors
 from . import services as migration_services
 from .models import ProfileMigration
+from .services import deadlines, staged
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +103,26 @@ def _send(migration_id: int, connection_ids: list[int], actor_label: str) -> int
         sent += 1
     logger.info("migration %s: %s reconnect email(s) sent (%s)", migration_id, sent, actor_label)
     return sent
+
+
+@task()
+def evaluate_rollouts() -> list[str]:
+    """The gate of every running rollout, acted on (rollouts.services.staged)."""
+    return [evaluation.line() for evaluation in staged.rollouts_evaluate()]
+
+
+if settings.SCHEDULE_ROLLOUTS_SECONDS > 0:
+    cron(IntervalTrigger(seconds=settings.SCHEDULE_ROLLOUTS_SECONDS, jitter=5))(evaluate_rollouts)
+
+
+@task()
+def run_migration_deadlines() -> dict[str, int]:
+    """Reminders due today and actions at deadlines (rollouts.services.deadlines)."""
+    run = deadlines.migration_deadlines_run()
+    return {"reminded": run.reminded, "disabled": run.disabled}
+
+
+if settings.SCHEDULE_MIGRATION_DEADLINES_SECONDS > 0:
+    cron(IntervalTrigger(seconds=settings.SCHEDULE_MIGRATION_DEADLINES_SECONDS, jitter=5))(
+        run_migration_deadlines
+    )

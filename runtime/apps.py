@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 
-from connections import extensions as connection_pages
 from core import pruning
 
 
@@ -12,10 +11,8 @@ class RuntimeConfig(AppConfig):
     verbose_name = "Runtime"
 
     def ready(self) -> None:
-        from . import panels, services
+        from . import services
 
-        connection_pages.connection_page.register(panels.connection_panels)
-        connection_pages.connection_timeline.register(panels.connection_timeline)
         # Old request-log rows go with the scheduler's daily pruning (ops/tasks.py).
         pruning.register(
             "request_log",

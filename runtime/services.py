@@ -32,7 +32,8 @@ from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
 from core import pruning
 from profiles.resolution import Resolved
-from profiles.selectors import resolve_profile
+from profiles.services import serving_count
+from profiles.serving import gate_outcome, serving_version
 from projects.crypto import decrypt_json
 from projects.models import Project
 from projects.services import Actor
@@ -168,7 +169,7 @@ def _execute(
     if connection.status == Status.DISABLED:
         raise ActionFailure(409, "connection_disabled", "This connection is disabled.")
     connection.profile.project = project  # the resolution reads it; no query
-    resolved = resolve_profile(connection.profile)
+    resolved = serving_version(connection.profile, connection.public_id).resolved
     if resolved is None:
         raise ActionFailure(409, "no_version", "The connection's profile resolves to no version.")
     try:
@@ -281,6 +282,10 @@ def _log(
             error_code=failure.code[:40] if failure else "",
             created_at=now,
         )
+        if resolved is not None and connection.profile.rollout_key is not None:
+            error = gate_outcome(failure.status, failure.code) if failure else False
+            if error is not None:  # a staged rollout's gate counts it
+                serving_count(profile=connection.profile, version_id=resolved.id, error=error)
         connection_services.connection_record_use(
             connection=connection, version_id=resolved.id if resolved else None, at=now
         )
@@ -305,7 +310,7 @@ def resource_action(
     """The action the resolved definition's ``resources.<kind>`` names, and its input names
     (None: no such section or action)."""
     connection.profile.project = project
-    resolved = resolve_profile(connection.profile)
+    resolved = serving_version(connection.profile, connection.public_id).resolved
     if resolved is None:
         return None
     definition = definition_of(resolved, connection.connector_id)

@@ -441,7 +441,11 @@ def sandbox_oauth_definition(
     version: str = "1.0.0",
     scopes: tuple[str, ...] = ("contacts.read",),
     employee_name: str = "{{$.first_name + ' ' + $.last_name}}",
+    *,
+    versioned: bool = False,
 ) -> bytes:
+    """Sandbox HR ``version``; ``versioned`` calls the provider under ``/v/<version>/``, where
+    the demo's failure switch can make this version's calls fail."""
     site = settings.SITE_URL.rstrip("/")
     document = {
         "info": {
@@ -452,7 +456,7 @@ def sandbox_oauth_definition(
             "PKCE): the whole connect flow works without internet.",
             "assets": {"icon": HR_ICON},
         },
-        "baseUrl": site + "/sandbox/api",
+        "baseUrl": site + "/sandbox/api" + (f"/v/{version}" if versioned else ""),
         "authentication": {
             "type": "oauth2",
             "setupFields": [

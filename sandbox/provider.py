@@ -11,6 +11,10 @@ Accepted credentials: an ``X-API-Key`` starting ``demo_live_`` (as ``/sandbox/ap
 an OAuth access token of the sandbox authorization server. Errors on demand: ``simulate=401``
 (or an API key starting ``demo_expired_``), ``simulate=500``, ``simulate=slow`` (answers after
 10 s, beyond the outbound read timeout).
+
+Every route also answers under ``/sandbox/api/v/<version>/`` (the staged-rollout demo's
+definitions call it so): the failure switch (``manage.py sandbox_failure 1.2.0``, kept in the
+store every process shares) makes the calls of one version answer 500.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from oauth2_provider.models import get_access_token_model
+
+from core.freshness import generation_store
 
 DEPARTMENTS = ("Engineering", "Sales", "Support", "Finance", "People")
 STATUSES = ("Active", "On leave", "Terminated")
@@ -33,6 +40,19 @@ CONTACTS = 230
 MAX_LIMIT = 100
 
 View = Callable[..., JsonResponse]
+FAILING_KEY = "sandbox-failing-version"
+
+
+def failing_version() -> str | None:
+    """The version whose calls the sandbox fails (the demo's switch), or None."""
+    return generation_store().get(FAILING_KEY)
+
+
+def set_failing_version(version: str | None) -> None:
+    if version:
+        generation_store().set(FAILING_KEY, version, timeout=None)
+    else:
+        generation_store().delete(FAILING_KEY)
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -49,6 +69,9 @@ def _authorized(request: HttpRequest) -> bool:
 def sandbox_api(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        version = kwargs.pop("version", None)
+        if version is not None and version == failing_version():
+            return JsonResponse({"error": f"version {version} is switched to fail"}, status=500)
         simulate = request.GET.get("simulate", "")
         if simulate == "slow":
             time.sleep(10)
@@ -177,3 +200,24 @@ def files_search(request: HttpRequest) -> JsonResponse:
     query = request.GET.get("q", "").lower()
     found = [item for item in TREE.values() if query and query in item["name"].lower()]
     return JsonResponse({"items": found, "next": None})
+
+
+def versioned_oauth_me(request: HttpRequest, version: str) -> Any:
+    """The OAuth health check under a version prefix (failing with the switch)."""
+    from .oauth import SandboxOAuthMe
+
+    if version == failing_version():
+        return JsonResponse({"error": f"version {version} is switched to fail"}, status=500)
+    return SandboxOAuthMe.as_view()(request)
+
+
+versioned_urls = [
+    path("oauth-me", versioned_oauth_me),
+    path("account", me),
+    path("hr/employees", hr_employees),
+    path("crm/contacts", crm_contacts),
+    path("crm/contacts/<int:contact_id>", crm_contact),
+    path("files/items/<str:item_id>", files_item),
+    path("files/items/<str:item_id>/children", files_children),
+    path("files/search", files_search),
+]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import TokenView
 
@@ -18,6 +18,8 @@ urlpatterns = [
         name="sandbox_files_children",
     ),
     path("api/files/search", provider.files_search, name="sandbox_files_search"),
+    # The same data API under a version prefix (the staged-rollout demo's failure switch).
+    path("api/v/<str:version>/", include(provider.versioned_urls)),
     path("oauth/authorize/", oauth.SandboxConsentView.as_view(), name="sandbox_authorize"),
     path("oauth/token/", csrf_exempt(TokenView.as_view()), name="sandbox_token"),
 ]

@@ -306,6 +306,9 @@ CRONTASK = {"REDIS_URL": TASKS_REDIS_URL or None}
 SCHEDULE_TOKEN_REFRESH_SECONDS = env.int("SCHEDULE_TOKEN_REFRESH_SECONDS", default=60)
 SCHEDULE_HEALTH_CHECK_SECONDS = env.int("SCHEDULE_HEALTH_CHECK_SECONDS", default=300)
 SCHEDULE_BATCH_SIZE = env.int("SCHEDULE_BATCH_SIZE", default=200)
+# Staged rollouts' gate and migration deadlines/reminders (rollouts/tasks.py); 0: not scheduled.
+SCHEDULE_ROLLOUTS_SECONDS = env.int("SCHEDULE_ROLLOUTS_SECONDS", default=60)
+SCHEDULE_MIGRATION_DEADLINES_SECONDS = env.int("SCHEDULE_MIGRATION_DEADLINES_SECONDS", default=60)
 SCHEDULE_CONCURRENCY = env.int("SCHEDULE_CONCURRENCY", default=4)
 # Refresh an access token this long before it expires; assume this lifetime when the provider
 # sent no expires_in; refresh at least this often (refresh tokens that die when unused).

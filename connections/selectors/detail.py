@@ -3,6 +3,7 @@ re-authentication link, the timeline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -18,7 +19,6 @@ from core import baked, freshness
 from projects.crypto import decrypt_json, fernet, mask
 from projects.models import AuditEntry
 
-from .. import extensions
 from ..models import (
     Connection,
     ConnectSession,
@@ -222,12 +222,17 @@ def _audit(
 
 
 def timeline(
-    connection: Connection, *, before: datetime | None = None, limit: int = TIMELINE_PAGE
+    connection: Connection,
+    *,
+    before: datetime | None = None,
+    limit: int = TIMELINE_PAGE,
+    others: Iterable[TimelineItem] = (),
 ) -> tuple[list[TimelineItem], datetime | None]:
     """Health checks, audit entries (token refresh, re-authentication, moves, status and role
-    changes) and whatever other apps add (``extensions.connection_timeline``: the request
-    log), newest first, one page before ``before``; with the cursor of the next page. Two
-    queries plus one per provider, whatever the history's length, baked per shape
+    changes) and ``others``: what higher apps read for the same page (the dashboard passes the
+    request log's failures: at most ``limit + 1`` items before ``before``), newest first, one
+    page before ``before``; with the cursor of the next page. Two queries, whatever the
+    history's length, baked per shape
     (core.baked: building and compiling them cost ~0.7 ms of CPU each a page)."""
     paged = (before,) if before is not None else ()
     shape = ("paged" if paged else "newest", limit + 1)
@@ -264,9 +269,7 @@ def timeline(
         )
         for created_at, action, before_value, after_value, actor_label in audit
     ]
-    items += extensions.connection_timeline.items(
-        "timeline_items", connection=connection, before=before, limit=limit + 1
-    )
+    items += others
     items.sort(key=lambda item: item.at, reverse=True)
     page, more = items[:limit], len(items) > limit
     return page, (page[-1].at if more and page else None)

@@ -22,6 +22,7 @@ from connectors.models import Connector, ConnectorVersion
 from core import baked, freshness
 from core.pager import InvalidCursor, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
+from profiles.serving import SERVING_COLUMNS, profile_for_serving
 from projects.models import Project
 from projects.services import ServiceError
 
@@ -362,7 +363,12 @@ def visible_one(viewer: rbac.Viewer, project: Project, connection_id: UUID) -> C
 
 
 def offset_page(
-    connections: QuerySet[Connection], filters: Filters, *, offset: int, limit: int
+    project: Project,
+    connections: QuerySet[Connection],
+    filters: Filters,
+    *,
+    offset: int,
+    limit: int,
 ) -> list[dict[str, Any]]:
     """The API's page by offset: each row as a dict of ``API_ROW_VALUES`` (plain values, no
     model instances: building 200 of them, a connection with its profile, connector and
@@ -377,8 +383,14 @@ def offset_page(
         if moved
         else {}
     )
+    profiles: dict[int, ConnectorProfile] = {}
     for row in rows:
         row["moved_from_profile__public_id"] = public_ids.get(row.pop("moved_from_profile_id"))
+        values = {c: row.pop(f"profile__{c}") for c in SERVING_COLUMNS}
+        profile_id = row.pop("profile_id")
+        if profile_id not in profiles:
+            profiles[profile_id] = profile_for_serving(project, profile_id, values)
+        row["profile"] = profiles[profile_id]
     return rows
 
 
@@ -411,6 +423,9 @@ API_ROW_VALUES = (
     "config_secrets",
     "oauth_tokens",
     "token_expires_at",
+    # What its serving version is computed from (profiles.serving), in the same join.
+    "profile_id",
+    *(f"profile__{column}" for column in SERVING_COLUMNS),
 )
 
 

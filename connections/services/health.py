@@ -28,8 +28,10 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.models import ConnectorVersion
 from core.outbound import DestinationRefused, check_destination, http_timeout
-from profiles.selectors import resolve_profile
+from profiles.services import serving_count
+from profiles.serving import serving_version
 from projects.crypto import decrypt_json
 from projects.services import Actor, audit_record
 
@@ -236,6 +238,7 @@ def health_result_record(
         row.health_failures, row.health_retry_at = 0, None
     if result.status == Health.HEALTHY:
         row.last_healthy_at = result.checked_at
+<<<<<<< HEAD
     status, health = after_check(row.status, row.health, result.status)
     if row.status != Status.NEEDS_REAUTH:  # else the refusal's reason stays the one shown
         row.health_error = "" if result.status == Health.HEALTHY else result.detail
@@ -245,6 +248,17 @@ def health_result_record(
         if resolved is not None:
             row.resolved_version_id = resolved.id
         row.last_used_at = result.checked_at
+=======
+    if row.status != Status.DISABLED:
+        row.status = STATUS_AFTER[Health(result.status)]
+    resolved = serving_version(row.profile, row.public_id).resolved
+    if resolved is not None:
+        row.resolved_version_id = resolved.id
+        # A staged rollout's gate counts a check like a request of the version that served it.
+        failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
+        serving_count(profile=row.profile, version_id=resolved.id, error=failed)
+    row.last_used_at = result.checked_at
+>>>>>>> main
     row.save()
     counters.changed(counted, row)
     after = {"health": row.health, "status": row.status}
@@ -263,12 +277,27 @@ def health_result_record(
 
 
 def _loaded(connections: Iterable[Connection]) -> list[Connection]:
+    """The rows with what a probe reads; a connection of a profile in a staged rollout is
+    probed with the version that serves it now (profiles.serving), not the one it last used."""
     ids = [c.pk for c in connections]
-    return list(
+    rows = list(
         Connection.objects.filter(pk__in=ids).select_related(
             "profile", "resolved_version", "project__organization"
         )
     )
+    serving = {
+        row.pk: resolved.id
+        for row in rows
+        if row.profile.rollout_key is not None
+        and (resolved := serving_version(row.profile, row.public_id).resolved) is not None
+        and resolved.id != row.resolved_version_id
+    }
+    if serving:
+        versions = ConnectorVersion.objects.in_bulk(set(serving.values()))
+        for row in rows:
+            if row.pk in serving:
+                row.resolved_version = versions[serving[row.pk]]
+    return rows
 
 
 DISABLED = "This connection is disabled: it is not checked."

@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import panels as connection_panels
 from connectors import selectors, services
 from connectors.changes import ChangeReport, sectioned_diff, structured_diff
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
@@ -22,6 +21,9 @@ from connectors.models import Connector, ConnectorVersion
 from connectors.permissions import get_connector_for_user, get_connector_version_for_user
 from connectors.services import PushPreview
 from core.forms import first_error
+from dashboard.connections import panels as connection_panels
+from dashboard.rollouts import panels as rollout_panels
+from dashboard.runtime import panels as runtime_panels
 from profiles import panels as profile_panels
 from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
@@ -29,8 +31,6 @@ from projects.models import Project
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
-from rollouts import panels as rollout_panels
-from runtime import panels as runtime_panels
 
 from .forms import CompareForm, PublishForm, VersionPublishForm
 

@@ -12,10 +12,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import panels as connection_panels
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
+from dashboard.connections import panels as connection_panels
+from dashboard.rollouts import panels as rollout_panels
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -24,7 +25,6 @@ from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 from projects.views import project_context
-from rollouts import panels as rollout_panels
 
 from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
 

@@ -49,6 +49,7 @@ ITEM_KEYS = {
     "status",
     "health",
     "resolved_version",
+    "serving_version",
     "last_used_at",
     "created_at",
     "updated_at",

@@ -52,7 +52,9 @@ def test_create_and_read(api: Client, tenancy: Tenancy) -> None:
         "is_default",
         "resolved_version",
         "connection_count",
+        "rollout",
     }
+    assert body["rollout"] is None
     assert body["pinned_version"] == "1.x.x"
     assert body["resolved_version"] == {
         "version": "1.3.0",

@@ -21,6 +21,7 @@ from connections.models import (
     SubjectType,
 )
 from core import baked
+from dashboard.connections.timeline import connection_timeline
 from profiles.models import ConnectorProfile
 from profiles.services import profile_create
 from projects.models import AuditEntry, Membership, Role
@@ -93,9 +94,9 @@ def history() -> dict[str, Any]:
 
 def test_the_timeline_pages_through_baked_reads(history: dict[str, Any]) -> None:
     a, b = history["a"], history["b"]
-    items, older = selectors.timeline(a, limit=4)
+    items, older = connection_timeline(a, limit=4)
     assert len(items) == 4 and older == items[-1].at
-    rest, none = selectors.timeline(a, before=older, limit=25)
+    rest, none = connection_timeline(a, before=older, limit=25)
     assert none is None and all(i.at < older for i in rest)
     shown = items + rest
     kinds = sorted(i.kind for i in shown)
@@ -104,7 +105,7 @@ def test_the_timeline_pages_through_baked_reads(history: dict[str, Any]) -> None
     assert len(shown) == 8 and len({i.at for i in shown}) == 8
     assert all(i.at.tzinfo is not None for i in shown)
     assert any(i.detail == "name: n0 → name: n1" for i in shown)  # JSON decoded
-    assert len(selectors.timeline(b)[0]) == 2 + 2 + 1 + 1
+    assert len(connection_timeline(b)[0]) == 2 + 2 + 1 + 1
     _baked(
         ("timeline.checks", "newest", 5),
         ("timeline.audit", "newest", 5),

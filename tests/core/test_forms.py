@@ -9,8 +9,8 @@ import pytest
 from django import forms
 from django.forms.renderers import Jinja2
 
-from connections.forms import LinkForm, ReauthForm
 from core.forms import WIDGETS_BY_JINJA2
+from dashboard.connections.forms import LinkForm, ReauthForm
 
 DJANGOS = Jinja2()
 

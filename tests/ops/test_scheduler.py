@@ -19,7 +19,7 @@ from connections.services.connections import tokens_blob
 from connections.services.scheduled import tokens_due
 from core import pruning
 from projects.crypto import decrypt_json
-from tests.connections.test_connect_oauth import consent, new_link
+from tests.connect.test_oauth import consent, new_link
 from tests.factories import make_connection, make_profile, make_project
 
 from .cluster import background, environment

@@ -16,7 +16,6 @@ from django.utils import timezone
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, Status, SubjectType
 from connections.services.connections import connection_set_status
 from profiles.services import profile_set_pin
-from projects.extensions import overview
 from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create
@@ -103,28 +102,22 @@ def test_overview_is_cached_briefly(tenancy: Tenancy) -> None:
     assert not any("connections_connection" in q["sql"] for q in ctx.captured_queries)
 
 
-def test_a_new_app_adds_its_panel_through_the_slot(tenancy: Tenancy) -> None:
-    """What events (failed deliveries) or runtime (request errors) will do: register a
-    provider; its panel appears on the page, in its order; no data, no panel."""
+def test_the_overview_assembles_every_apps_panels_in_their_order(tenancy: Tenancy) -> None:
+    """The page calls each app's part (dashboard/overview.py): with data, the connections'
+    figures, the open migrations and the recent changes, by their order; no data, no panel."""
+    url = reverse("project_home", args=[tenancy.project.slug])
+    _n, html = _get(tenancy.client("owner"), url)
+    assert "overview-counts" not in html and "overview-migrations" not in html
     _world(tenancy, 3)
-    state = {"failed": 0}
-
-    def failed_deliveries(**_: object) -> dict[str, object]:
-        if not state["failed"]:
-            return {}
-        panel = {"template": "rollouts/_overview.html", "order": 1, "rows": []}
-        return {"panels": [panel]}
-
-    overview.register(failed_deliveries)
-    try:
-        url = reverse("project_home", args=[tenancy.project.slug])
-        _n, html = _get(tenancy.client("owner"), url)
-        assert 'data-testid="overview-migrations"' not in html
-        state["failed"] = 2
-        _n, html = _get(tenancy.client("owner"), url)
-        assert html.index('data-testid="overview-migrations"') < html.index("overview-counts")
-    finally:
-        del overview._providers[f"{failed_deliveries.__module__}.{failed_deliveries.__qualname__}"]
+    project = tenancy.project
+    new = make_profile(project, "acme_crm", "v2", version="2.0.0", pin="2.x.x")
+    old = new.__class__.objects.get(name="v1")
+    migration_create(
+        actor=Actor.system(), project=project, from_profile=old, to_profile=new, title="To 2.x"
+    )
+    _n, html = _get(tenancy.client("owner"), url)
+    counts, migrations = html.index("overview-counts"), html.index("overview-migrations")
+    assert counts < migrations < html.index("overview-changes")
 
 
 def _trend(html: str) -> dict[str, int]:

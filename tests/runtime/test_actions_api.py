@@ -411,7 +411,7 @@ def test_the_schedulers_daily_pruning_takes_old_request_log_rows(provider: Provi
 
 
 def test_failed_requests_appear_in_the_connections_timeline(provider: Provider) -> None:
-    from connections.selectors import timeline
+    from dashboard.connections.timeline import connection_timeline as timeline
 
     provider.routes["/people"] = PEOPLE
     project = make_project()

@@ -76,3 +76,61 @@ def test_another_process_follows_publish_overwrite_and_pin(
         assert ask() == "1.1.0 Ada!"
         profile_set_pin(actor=Actor.system(), profile=profile, pin="1.0.0")
         assert ask() == "1.0.0 Ada"
+
+
+def test_another_process_follows_a_rollout_start_advance_rollback_and_promotion(
+    redis_cache: dict[str, str], provider: Provider
+) -> None:
+    from rollouts.services import staged
+
+    project = make_project()
+    profile, account = connection_on(project, people_definition(provider.url), pin="1.0.0")
+    push(project, people_definition(provider.url, version="1.1.0", name="$.last"))
+    keys = {"FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS)}
+    system = Actor.system()
+    with second_process(SECOND_SERVER, account.pk, cache_config=redis_cache, env=keys) as send:
+
+        def ask() -> str:
+            return send("go")
+
+        assert ask() == "1.0.0 Ada"
+        # A 1 % first step with the account excluded: not in the cohort until it is lifted.
+        rollout = staged.rollout_start(
+            actor=system,
+            profile=profile,
+            to_version="1.1.0",
+            keep_pin=False,
+            target_pin="1.x.x",
+            knobs=staged.Settings(steps=[1, 100]),
+            exclude=[account.public_id],
+        )
+        assert ask() == "1.0.0 Ada"
+        staged.rollout_rollback(actor=system, rollout=rollout)
+        assert ask() == "1.0.0 Ada"
+        profile.refresh_from_db()
+        rollout = staged.rollout_start(
+            actor=system,
+            profile=profile,
+            to_version="1.1.0",
+            keep_pin=False,
+            target_pin="1.x.x",
+            knobs=staged.Settings(steps=[1, 100]),
+        )
+        first = ask()
+        staged.rollout_advance(actor=system, rollout=rollout)  # 100 %: everyone
+        assert ask() == "1.1.0 Lovelace"
+        staged.rollout_rollback(actor=system, rollout=rollout)
+        assert ask() == "1.0.0 Ada"
+        profile.refresh_from_db()
+        rollout = staged.rollout_start(
+            actor=system,
+            profile=profile,
+            to_version="1.1.0",
+            keep_pin=False,
+            target_pin="1.x.x",
+            knobs=staged.Settings(steps=[100]),
+        )
+        assert ask() == "1.1.0 Lovelace"
+        staged.rollout_promote(actor=system, rollout=rollout)
+        assert ask() == "1.1.0 Lovelace"
+    assert first in ("1.0.0 Ada", "1.1.0 Lovelace")
