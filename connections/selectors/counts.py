@@ -6,15 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db.models import (
-    Count,
-)
+from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KT
 
 from connectors.models import Connector, ConnectorVersion
 from core import freshness
 from profiles.models import ConnectorProfile
-from profiles.selectors import resolve_profiles
+from profiles.serving import in_rollout, serving_version
 from projects.models import Project
 
 from .. import counters, rbac
@@ -43,16 +41,18 @@ def adoption(
     version of their last request or check), highest version first. For those who see every
     connection: read from the counters (``connections.counters``), the same cost at any size;
     a member's own, smaller scope (grants) is counted live."""
+    rows = Connection.objects.filter(project=project)
+    if viewer is not None and not viewer.sees_all:
+        rows = rbac.scope(viewer, rows)
+    if connector_id is not None:
+        rows = rows.filter(connector_id=connector_id)
+    if profile_id is not None:
+        rows = rows.filter(profile_id=profile_id)
     if viewer is None or viewer.sees_all:
         groups = counters.by_profile_and_version(
             project.pk, connector_id=connector_id, profile_id=profile_id
         )
     else:
-        rows = rbac.scope(viewer, Connection.objects.filter(project=project))
-        if connector_id is not None:
-            rows = rows.filter(connector_id=connector_id)
-        if profile_id is not None:
-            rows = rows.filter(profile_id=profile_id)
         groups = [
             (profile, version or 0, n)
             for profile, version, n in rows.values_list("profile_id", "resolved_version_id")
@@ -60,12 +60,10 @@ def adoption(
             .values_list("profile_id", "resolved_version_id", "n")
             .order_by()
         ]
-    now: dict[int, int] = {}
     last: dict[int, int] = {}
-    serving = serving_now(project, {profile for profile, _version, _n in groups})
-    for profile, version, n in groups:
+    for _profile, version, n in groups:
         last[version] = last.get(version, 0) + n
-        now[serving.get(profile) or 0] = now.get(serving.get(profile) or 0, 0) + n
+    now = serving_now(project, groups, rows)
     ids = (now.keys() | last.keys()) - {0}
     labels = ConnectorVersion.objects.filter(pk__in=ids).order_by("-version_key")
     result = [
@@ -77,21 +75,37 @@ def adoption(
     return [*result, unresolved] if unresolved.now or unresolved.last_served else result
 
 
-def serving_now(project: Project, profile_ids: set[int]) -> dict[int, int | None]:
-    """Profile id → the id of the version its connections resolve to now (None: none).
-
-    The one place that says what serves a connection now: today every connection of a
-    profile is served by the profile's resolution. Staged rollouts (a per-connection serving
-    version) change this to a count per connection, here, and nowhere else."""
+def serving_now(
+    project: Project, groups: list[tuple[int, int, int]], rows: QuerySet[Connection]
+) -> dict[int, int]:
+    """Version id (0: none) → how many of ``groups``' connections it serves now, by
+    ``profiles.serving.serving_version``, the one function that says what serves a connection:
+    a profile's connections without a staged rollout are all served its resolution (counted
+    per profile, from ``groups``); those of a profile in a rollout are served by cohort, so
+    they are read one by one (their public ids, from ``rows``: the reader's scope)."""
+    profile_ids = {profile for profile, _version, _n in groups}
     if not profile_ids:
         return {}
-    profiles = list(
-        ConnectorProfile.objects.filter(project=project, pk__in=profile_ids).select_related(
-            "project"
-        )
-    )
-    resolved = resolve_profiles(project, profiles)
-    return {pk: (found.id if found else None) for pk, found in resolved.items()}
+    profiles = {
+        p.pk: p
+        for p in ConnectorProfile.objects.filter(project=project, pk__in=profile_ids)
+        .select_related("project")
+        .order_by()
+    }
+    now: dict[int, int] = {}
+    for profile_id, _version, n in groups:
+        profile = profiles.get(profile_id)
+        if profile is None or in_rollout(profile):
+            continue
+        found = serving_version(profile, "").resolved
+        now[found.id if found else 0] = now.get(found.id if found else 0, 0) + n
+    for profile in profiles.values():
+        if not in_rollout(profile):
+            continue
+        for public_id in rows.filter(profile=profile).values_list("public_id", flat=True):
+            found = serving_version(profile, public_id).resolved
+            now[found.id if found else 0] = now.get(found.id if found else 0, 0) + 1
+    return now
 
 
 def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> dict[int, int]:

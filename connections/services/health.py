@@ -238,27 +238,19 @@ def health_result_record(
         row.health_failures, row.health_retry_at = 0, None
     if result.status == Health.HEALTHY:
         row.last_healthy_at = result.checked_at
-<<<<<<< HEAD
     status, health = after_check(row.status, row.health, result.status)
     if row.status != Status.NEEDS_REAUTH:  # else the refusal's reason stays the one shown
         row.health_error = "" if result.status == Health.HEALTHY else result.detail
     row.status, row.health = status, health
     if result.status != Health.UNKNOWN:
-        resolved = resolve_profile(row.profile)
+        resolved = serving_version(row.profile, row.public_id).resolved
         if resolved is not None:
             row.resolved_version_id = resolved.id
+            # A staged rollout's gate counts a check like a request of the version that
+            # served it.
+            failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
+            serving_count(profile=row.profile, version_id=resolved.id, error=failed)
         row.last_used_at = result.checked_at
-=======
-    if row.status != Status.DISABLED:
-        row.status = STATUS_AFTER[Health(result.status)]
-    resolved = serving_version(row.profile, row.public_id).resolved
-    if resolved is not None:
-        row.resolved_version_id = resolved.id
-        # A staged rollout's gate counts a check like a request of the version that served it.
-        failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
-        serving_count(profile=row.profile, version_id=resolved.id, error=failed)
-    row.last_used_at = result.checked_at
->>>>>>> main
     row.save()
     counters.changed(counted, row)
     after = {"health": row.health, "status": row.status}
