@@ -94,6 +94,8 @@ def _deliveries(
         page = selectors.deliveries_page(
             endpoint,
             status=data.get("status") or "",
+            event_type=data.get("event_type") or "",
+            connection_id=str(data.get("connection") or ""),
             after=data.get("after") or "",
             before=data.get("before") or "",
             limit=DELIVERIES_PER_PAGE,
@@ -140,6 +142,8 @@ def _detail_response(
 ) -> HttpResponse:
     filters = DeliveryFilterForm(request.GET)
     page, bad_cursor = _deliveries(endpoint, filters)
+    if request.method == "GET" and filters.errors:
+        status = 400  # a filter that names nothing (the form says which): nothing filtered
     base = reverse("webhook_detail", args=[access.project.slug, endpoint.public_id])
     newer, older = page.links(request.GET, base=base) if request.method == "GET" else ("", "")
     context = project_context(
