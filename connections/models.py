@@ -446,12 +446,29 @@ class BulkRun(models.Model):
     processed = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # Of ``done``: how many ended badly (a health check that found the connection unhealthy
+    # or refused): the progress bar is red when all did, amber when some did.
+    failed = models.PositiveIntegerField(default=0)
     summary = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    LABELS = {"check_health": "Check health", "disable": "Disable", "enable": "Enable"}
+
     def __str__(self) -> str:
         return f"{self.action} {self.processed}/{self.total}"
+
+    @property
+    def label(self) -> str:
+        """The action as the list's menu names it ("Check health", not "Check_health")."""
+        return self.LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+
+    @property
+    def outcome(self) -> str:
+        """ok, some (failed) or all (failed), for the finished run's bar."""
+        if not self.failed:
+            return "ok"
+        return "all" if self.failed >= self.done else "some"
 
     @property
     def active(self) -> bool:

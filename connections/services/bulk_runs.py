@@ -85,14 +85,19 @@ def bulk_run_execute(*, run_id: int, filters: selectors.Filters) -> BulkRun:
             results = health.connections_check_health_bulk(actor=actor, connections=writable)
             tally.update(r.status for r in results.values())
             done, skipped = len(results), len(batch) - len(writable)
+            failed = sum(
+                r.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH) for r in results.values()
+            )
         else:
             done, skipped = connections_bulk(
                 actor=actor, viewer=viewer, connections=batch, action=run.action
             )
+            failed = 0
         BulkRun.objects.filter(pk=run.pk).update(
             processed=F("processed") + len(batch),
             done=F("done") + done,
             skipped=F("skipped") + skipped,
+            failed=F("failed") + failed,
         )
     run.refresh_from_db()
     summary = f"{MATCHING_ACTIONS[run.action]} {plural(run.done, 'connection')}"

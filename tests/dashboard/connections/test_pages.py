@@ -1128,6 +1128,34 @@ def test_select_all_matching_runs_in_the_background(
     assert "delete a page at a time" in refused.content.decode()
 
 
+def test_a_matching_health_check_names_its_action_and_shows_failure_in_red(
+    world: World,
+    provider: Provider,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Issue 30: the heading read "Check_health on 70 matching connections" and a run where
+    every check failed showed a green bar."""
+    from django.tasks import default_task_backend
+
+    from connections.tasks import run_bulk_action
+
+    provider.routes["/me"] = Answer(503, {"error": "down"})
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    owner = world.client("owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = owner.post(
+            world.url("connection_bulk"),
+            {"all_matching": "1", "action": "check_health", "matching_query": ""},
+        )
+    (queued,) = default_task_backend.results  # type: ignore[attr-defined]
+    run_bulk_action.call(*queued.args)
+    page = owner.get(started["Location"]).content.decode()
+    assert "Check health on 3 matching connections" in page and "Check_health" not in page
+    assert "Checked 3 connections: 3 unhealthy." in page
+    assert 'data-outcome="all"' in page and "bulk-run-all-failed" in page
+
+
 def test_column_headers_sort_through_the_keyset_sorts(world: World) -> None:
     client = world.client("owner")
     html = client.get(world.url("connection_list") + "?status=active").content.decode()
