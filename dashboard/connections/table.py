@@ -510,7 +510,10 @@ def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
         selectors.visible(viewer_of(request, access), access.project), form.filters
     )
     response = StreamingHttpResponse(
-        csv_lines(selectors.EXPORT_COLUMNS, selectors.export_batches(rows)),
+        csv_lines(
+            selectors.EXPORT_COLUMNS,
+            selectors.export_batches(rows, selectors.order_of(form.filters)),
+        ),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

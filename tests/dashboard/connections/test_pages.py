@@ -1082,6 +1082,19 @@ def test_csv_export_of_the_filtered_list(world: World) -> None:
     assert world.client("stranger").get(world.url("connection_export")).status_code == 404
     html = owner.get(world.url("connection_list") + "?status=error").content.decode()
     assert 'connections/export.csv?status=error"' in html
+    # In the list's sort (issue 30: the export ignored it), across batches.
+    from connections.selectors import listing
+
+    listing.EXPORT_BATCH, batch = 2, listing.EXPORT_BATCH
+    try:
+        for direction, expected in (("asc", ["Alice CRM", "Bob CRM"]), ("desc", ["Bob CRM"])):
+            url = world.url("connection_export") + f"?sort=name&dir={direction}"
+            names = [r[1] for r in csv.reader(io.StringIO(_streamed(owner.get(url))))][1:]
+            assert len(names) == 3
+            assert names == sorted(names, reverse=direction == "desc"), names
+            assert [n for n in names if n in expected] == expected
+    finally:
+        listing.EXPORT_BATCH = batch
 
 
 def test_select_all_matching_runs_in_the_background(
