@@ -400,6 +400,7 @@ LOGGING = {
     },
     "filters": {
         "redact": {"()": "config.logging.RedactSecretsFilter"},
+        "plain_refusals": {"()": "config.logging.PlainRefusals"},
         "quiet_static": {
             "()": "config.logging.QuietStaticRequests",
             "prefix": "/" + STATIC_URL.lstrip("/"),
@@ -409,7 +410,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["redact", "plain_refusals"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
