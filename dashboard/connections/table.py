@@ -413,13 +413,17 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     if action == "check_health":
         writable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.WRITE)]
         results = health.connections_check_health_bulk(actor=actor, connections=writable)
-        tally = Counter(r.status for r in results.values())
+        checked = [r for r in results.values() if r.detail != health.DISABLED]
+        tally = Counter(r.status for r in checked)
         parts = [
             f"{tally[value]} {label.lower()}" for value, label in Health.choices if tally[value]
         ]
-        message = f"Checked {plural(len(results), 'connection')}" + (
+        message = f"Checked {plural(len(checked), 'connection')}" + (
             f": {', '.join(parts)}." if parts else "."
         )
+        if len(checked) < len(results):
+            left = plural(len(results) - len(checked), "disabled connection")
+            message += f" Left {left} alone (never checked)."
         skipped = len(rows) - len(writable)
     else:
         done, skipped = services.connections_bulk(

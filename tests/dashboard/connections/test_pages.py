@@ -19,6 +19,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from connections import counters
 from connections.models import (
     Connection,
     ConnectionGrant,
@@ -1155,6 +1156,9 @@ def test_a_matching_health_check_names_its_action_and_shows_failure_in_red(
 
     provider.routes["/me"] = Answer(503, {"error": "down"})
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    make_connection(world.profile, "dora-4", name="Dora CRM")
+    Connection.objects.filter(origin_owner_id="dora-4").update(status="disabled")
+    counters.recount()
     owner = world.client("owner")
     with django_capture_on_commit_callbacks(execute=True):
         started = owner.post(
@@ -1164,8 +1168,8 @@ def test_a_matching_health_check_names_its_action_and_shows_failure_in_red(
     (queued,) = default_task_backend.results  # type: ignore[attr-defined]
     run_bulk_action.call(*queued.args)
     page = owner.get(started["Location"]).content.decode()
-    assert "Check health on 3 matching connections" in page and "Check_health" not in page
-    assert "Checked 3 connections: 3 unhealthy." in page
+    assert "Check health on 4 matching connections" in page and "Check_health" not in page
+    assert "Checked 3 connections: 3 unhealthy. Left 1 disabled connection alone" in page
     assert 'data-outcome="all"' in page and "bulk-run-all-failed" in page
 
 
