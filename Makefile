@@ -60,7 +60,7 @@ install: .venv/.synced $(MO)
 
 # After changing a translatable string: refresh the message ids of every language's .po.
 messages: install
-	$(PY) manage.py makemessages --all --no-location --ignore='.venv/*' --ignore='.tools/*' \
+	$(PY) manage.py makemessages --all --no-location --no-wrap --ignore='.venv/*' --ignore='.tools/*' \
 	  --ignore='tests/*' --ignore='staticfiles/*' --ignore='mutants/*'
 
 # Local settings for development: a random SECRET_KEY and a Fernet key (never committed) and
@@ -113,9 +113,11 @@ fmt: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/definition.py
+	$(PY) bench/outbound.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/resolution.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/connections.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_connections" $(PY) bench/migrations.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_rollouts" $(PY) bench/rollouts.py
 	@# Locust, 16 users, BENCH_SECONDS (10) per target, two gunicorn servers on BENCH_PORTS.
 	DATABASE_URL="$(BENCH_DATABASE_URL)_load" $(PY) bench/load.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_runtime" $(PY) bench/runtime.py

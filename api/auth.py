@@ -1,6 +1,9 @@
 """Project API keys, as ``Authorization: Bearer <key>`` or Basic with the key as user name.
 
-Neither class logs the header (ninja's own classes log it when DEBUG is on).
+Neither class logs the header (ninja's own classes log it when DEBUG is on). Wrong keys are
+counted per client address (core/throttle.py, ``THROTTLE_API_KEY_RATE``): past the limit every
+key attempt from that address answers 429 with ``Retry-After`` until the window ends, as the
+login page locks out an address that guesses passwords.
 """
 
 from __future__ import annotations
@@ -8,10 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from ninja.errors import Throttled
 from ninja.security import HttpBasicAuth, HttpBearer
 
+from core.throttle import client_ip, over_limit, retry_after
 from projects.models import ApiKey
 from projects.services import api_key_authenticate
 
@@ -51,9 +57,30 @@ class ApiKeyBasic(HttpBasicAuth):
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+THROTTLE_GROUP = "api-key-failures"
+
+
+def _failed_too_often(request: HttpRequest, *, count: bool) -> bool:
+    return over_limit(
+        request,
+        group=THROTTLE_GROUP,
+        key=client_ip(request),
+        rate=settings.THROTTLE_API_KEY_RATE,
+        increment=count,
+    )
+
+
 def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
-    api_key = api_key_authenticate(raw_key)
+    rate = settings.THROTTLE_API_KEY_RATE
+    if _failed_too_often(request, count=False):
+        raise Throttled(wait=retry_after(rate))
+    # A key is printable ASCII: anything else (a NUL from a Basic header, say) is a wrong key,
+    # refused here before it reaches the database (PostgreSQL refuses NUL in text).
+    well_formed = raw_key.isascii() and raw_key.isprintable()
+    api_key = api_key_authenticate(raw_key) if well_formed else None
     if api_key is None:
+        if _failed_too_often(request, count=True):
+            raise Throttled(wait=retry_after(rate))
         return None
     if not api_key.can_write and request.method not in READ_METHODS:
         # Checked here, once for every operation, so a new write endpoint is covered too.
@@ -62,6 +89,21 @@ def _login(request: HttpRequest, raw_key: str) -> ApiKey | None:
         )
     request.api_key = api_key  # type: ignore[attr-defined]
     return api_key
+
+
+def require_full_scope(request: HttpRequest, what: str) -> None:
+    """403 for a read-scoped key asking a GET for something that changes state (a token
+    refresh): a read key reads, it never triggers a refresh, a check or a write."""
+    api_key: ApiKey = request.auth  # type: ignore[attr-defined]
+    if not api_key.can_write:
+        raise PermissionDenied(
+            f"API key {api_key.prefix} is read-only (scope read): {what} needs a full key."
+        )
+
+
+def is_read_scoped(request: HttpRequest) -> bool:
+    api_key: ApiKey = request.auth  # type: ignore[attr-defined]
+    return not api_key.can_write
 
 
 def api_key_auth() -> list[HttpBearer | HttpBasicAuth]:

@@ -18,6 +18,7 @@ from projects.services import ServiceError
 from runtime import selectors, services
 from runtime.engine import ActionFailure
 
+from .auth import require_full_scope
 from .connections import _connection
 from .connectors import _actor, _project
 
@@ -80,18 +81,24 @@ class ResourcePageOut(Schema):
     next_cursor: str | None
 
 
+REFRESH_DESCRIPTION = (
+    "Refresh the connection's OAuth tokens first (403 with a read-scoped key: a read key "
+    "never triggers a refresh)."
+)
+
+
 class ChildrenQuery(Schema):
     resource_id: Line | None = Field(None, max_length=1000)
     cursor: Line | None = Field(None, max_length=1000)
     page_size: int = Field(50, ge=1, le=1000)
-    refresh_oauth_tokens: bool = False
+    refresh_oauth_tokens: bool = Field(False, description=REFRESH_DESCRIPTION)
 
 
 class SearchQuery(Schema):
     query: Line = Field(max_length=500)
     cursor: Line | None = Field(None, max_length=1000)
     page_size: int = Field(50, ge=1, le=1000)
-    refresh_oauth_tokens: bool = False
+    refresh_oauth_tokens: bool = Field(False, description=REFRESH_DESCRIPTION)
 
 
 def action_body(result: services.ActionResult) -> dict[str, Any]:
@@ -217,8 +224,10 @@ def resources_get(
     request: HttpRequest,
     connection_id: UUID,
     resource_ids: ResourceIds,
-    refresh_oauth_tokens: bool = False,
+    refresh_oauth_tokens: Annotated[bool, Query(description=REFRESH_DESCRIPTION)] = False,
 ) -> dict[str, Any]:
+    if refresh_oauth_tokens:
+        require_full_scope(request, "refresh_oauth_tokens=true")
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, "get")
     _refresh_first(request, connection, refresh_oauth_tokens)
@@ -273,6 +282,8 @@ def _resource_page(
     request: HttpRequest, connection_id: UUID, kind: str, refresh: bool, **given: Any
 ) -> dict[str, Any]:
     """One page of the definition's ``resources.<kind>`` action (children, search)."""
+    if refresh:
+        require_full_scope(request, "refresh_oauth_tokens=true")
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, kind)
     _refresh_first(request, connection, refresh)

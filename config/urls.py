@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from api.api import api
 from dashboard import overview
-from projects import views as project_views
+from dashboard.projects import account as project_views
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
@@ -19,7 +19,7 @@ admin.site.site_title = "Connector Hub support"
 
 project_urls: list[URLPattern | URLResolver] = [
     path("", overview.project_home, name="project_home"),
-    path("", include("projects.urls")),
+    path("", include("dashboard.projects.urls")),
     path("connectors/", include("dashboard.connectors.urls")),
     path("connections/", include("dashboard.connections.urls")),
     path("", include("dashboard.profiles.urls")),
@@ -29,7 +29,7 @@ project_urls: list[URLPattern | URLResolver] = [
     path("settings/webhooks/", include("dashboard.events.urls")),
 ]
 
-handler403 = "projects.views.permission_denied"
+handler403 = "dashboard.projects.account.permission_denied"
 
 urlpatterns = [
     path("", project_views.home, name="home"),

@@ -1,6 +1,7 @@
 """The project overview: each app's panels, assembled here from its selectors (connections:
 figures by status and health, re-authentication trend, recent failures; rollouts: open
-migrations; projects: recent publishes and pin changes; events: failed deliveries)."""
+migrations and staged rollouts; projects: recent publishes and pin changes; events: failed
+deliveries)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.context import project_context
+from dashboard.events import panels as event_panels
+from dashboard.projects import panels as project_panels
 from dashboard.rollouts import panels as rollout_panels
-from events import panels as event_panels
-from projects import panels as project_panels
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
-from projects.views import project_context
 
 from .connections import panels as connection_panels
 
@@ -30,7 +31,7 @@ def project_home(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
     return render(
         request,
-        "projects/home.html",
+        "dashboard/projects/home.html",
         project_context(request, access, nav="home", panels=overview_panels(request, access)),
     )
 
@@ -44,6 +45,7 @@ def assemble(request: HtmxHttpRequest, access: ProjectAccess) -> list[dict[str, 
         event_panels.overview(access=access),
         connection_panels.overview_connections(request=request, access=access),
         rollout_panels.overview_migrations(access=access),
+        rollout_panels.overview_rollouts(access=access),
     ):
         found.extend(part.get("panels", []))
     return sorted(found, key=lambda panel: panel.get("order", 100))

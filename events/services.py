@@ -25,7 +25,7 @@ from django.tasks import task_backends
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from core.outbound import DestinationRefused, check_destination
+from core.outbound import DestinationRefused, check_destination, guarded_request
 from core.tasks import enqueue_on_commit
 from core.validation import text_problem
 from projects.crypto import decrypt_text, encrypt_text
@@ -371,12 +371,10 @@ class Outcome:
 
 
 def _post(endpoint: WebhookEndpoint, event: Event) -> Outcome:
-    """One HTTP attempt: no redirects followed, WEBHOOK_TIMEOUT to connect and to read, the
-    answer's body never read beyond what closing needs."""
-    try:
-        check_destination(endpoint.url, what="webhook endpoint")
-    except DestinationRefused as exc:
-        return Outcome(None, exc.message)
+    """One HTTP attempt through ``core.outbound``: the address guard, no redirects followed,
+    WEBHOOK_TIMEOUT of wall clock for all of it (connect, send, the answer's status and
+    headers), the answer's body never read. A timeout is a failed attempt, retried like a
+    5xx."""
     body = payload_of(event)
     at = timezone.now()
     headers = {
@@ -388,19 +386,23 @@ def _post(endpoint: WebhookEndpoint, event: Event) -> Outcome:
     }
     timeout = float(settings.WEBHOOK_TIMEOUT)
     try:
-        with requests.post(
+        response = guarded_request(
+            "POST",
             endpoint.url,
+            max_bytes=None,
             data=body.encode(),
             headers=headers,
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            return Outcome(response.status_code, "" if response.ok else response.reason[:100])
+            timeout=timeout,
+            what="webhook endpoint",
+        )
+    except DestinationRefused as exc:
+        return Outcome(None, exc.message)
     except requests.Timeout:
         return Outcome(None, f"No answer within {timeout:g} s.")
     except requests.RequestException as exc:
         return Outcome(None, f"The request failed ({type(exc).__name__}).")
+    ok = 200 <= response.status < 400
+    return Outcome(response.status, "" if ok else response.reason[:100])
 
 
 def next_wait(attempts: int) -> timedelta | None:

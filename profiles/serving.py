@@ -215,3 +215,17 @@ def profile_for_serving(
 ) -> ConnectorProfile:
     """A profile row rebuilt from ``SERVING_COLUMNS`` read with a connection (no query)."""
     return ConnectorProfile(pk=profile_id, project=project, **values)
+
+
+def serving_words(serving: Serving, candidate: str) -> str:
+    """Why a connection is served what it is, in words (the connection page)."""
+    match serving.why:
+        case Why.INCLUDED:
+            return f"on the include list of the rollout to {candidate}"
+        case Why.COHORT:
+            return f"in the {serving.percent} % cohort of the rollout to {candidate}"
+        case Why.EXCLUDED:
+            return f"excluded from the rollout to {candidate}"
+        case Why.OUTSIDE:
+            return f"not in the {serving.percent} % cohort of the rollout to {candidate} yet"
+    return "the profile's resolution"

@@ -134,9 +134,12 @@ def _rollouts() -> QuerySet[Rollout]:
 
 
 def rollout_of_profile(profile: ConnectorProfile) -> Rollout | None:
-    """The running or paused rollout of the profile, else its latest ended one."""
-    active = _rollouts().filter(profile=profile, state__in=ACTIVE_STATES).first()
-    return active or _rollouts().filter(profile=profile).order_by("-started_at", "-id").first()
+    """The running or paused rollout of the profile (its ``rollout_key`` names it), else its
+    latest ended one: one query."""
+    rows = _rollouts().filter(profile=profile)
+    if profile.rollout_key is not None:
+        return rows.filter(public_id=profile.rollout_key).first()
+    return rows.order_by("-started_at", "-id").first()
 
 
 def active_rollout(profile: ConnectorProfile) -> Rollout | None:
@@ -183,3 +186,68 @@ def cohort_size(rollout: Rollout, percent: int | None = None) -> int:
 
 def connection_count(rollout: Rollout) -> int:
     return counters.on_profile(rollout.profile_id)
+
+
+# --- What a page shows of a rollout ----------------------------------------------------------
+
+VERBS = ("advance", "pause", "resume", "promote", "rollback")
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    rollout: Rollout
+    gate: Gate
+    connection_count: int
+    allowed: tuple[str, ...]  # the transitions its state allows now
+    words: str  # where it stands, in words
+
+    @property
+    def steps(self) -> list[tuple[int, str]]:
+        """Each step's percentage and whether it is done, current or to come."""
+        index = self.rollout.step_index
+        return [
+            (p, "done" if i < index else "current" if i == index else "next")
+            for i, p in enumerate(self.rollout.steps)
+        ]
+
+
+def allowed_transitions(rollout: Rollout) -> tuple[str, ...]:
+    if rollout.state == RolloutState.RUNNING:
+        return tuple(
+            v for v in VERBS if v != "resume" and not (v == "advance" and rollout.last_step)
+        )
+    if rollout.state == RolloutState.PAUSED:
+        return ("resume", "promote", "rollback")
+    return ()
+
+
+def describe(rollout: Rollout, gate: Gate) -> str:
+    number = rollout.to_version.version
+    if rollout.state == RolloutState.PROMOTED:
+        return f"Promoted: every connection is served {number}."
+    if rollout.state == RolloutState.ROLLED_BACK:
+        why = " after a regression" if rollout.pause_reason == "regression" else ""
+        return f"Rolled back{why}: every connection is served {rollout.from_version.version}."
+    if rollout.state == RolloutState.PAUSED:
+        reasons = {
+            "regression": f"{gate.words}: paused",
+            "expired": "seven days in one step: paused",
+            "manual": "paused by hand",
+        }
+        return reasons.get(rollout.pause_reason, "paused").capitalize() + "."
+    return gate.words[:1].upper() + gate.words[1:] + "."
+
+
+def rollout_view(profile: ConnectorProfile) -> RolloutView | None:
+    """The profile's rollout (running or paused, else the latest) as a page shows it."""
+    rollout = rollout_of_profile(profile)
+    if rollout is None:
+        return None
+    gate = gate_of(rollout)
+    return RolloutView(
+        rollout,
+        gate,
+        connection_count(rollout),
+        allowed_transitions(rollout),
+        describe(rollout, gate),
+    )

@@ -550,3 +550,21 @@ def reminders_many(migrations: list[ProfileMigration]) -> dict[int, list[Reminde
     for r in rows:
         found[r["migration_id"]].append(ReminderSent(r["day"], r["first"], r["count"]))
     return found
+
+
+@dataclass(frozen=True)
+class ReminderDay:
+    day: int
+    due_at: datetime
+    sent: ReminderSent | None
+
+
+def reminder_schedule(migration: ProfileMigration) -> list[ReminderDay]:
+    """Each reminder day with when it is due and, once sent, when and to how many."""
+    if migration.deadline is None:
+        return []
+    sent = {r.day: r for r in reminders_of(migration)}
+    return [
+        ReminderDay(day, migration.deadline - timedelta(days=day), sent.get(day))
+        for day in sorted(migration.reminder_days, reverse=True)
+    ]

@@ -30,7 +30,7 @@ from connections.services.credentials import stored_credentials
 from connections.services.tokens import UpstreamError, connection_refresh_tokens, is_expired
 from connectors.cache import versions_generation
 from connectors.models import ConnectorVersion
-from core import pruning
+from core import deadline, pruning
 from profiles.resolution import Resolved
 from profiles.services import serving_count
 from profiles.serving import gate_outcome, serving_version
@@ -225,7 +225,8 @@ def action_run(
     request_id = uuid.uuid4()
     resolved: Resolved | None = None
     try:
-        resolved, outcome = _execute(actor, project, connection, action_id, inputs, send)
+        with deadline.ambient(settings.RUNTIME_ACTION_TIMEOUT):  # every call of the action
+            resolved, outcome = _execute(actor, project, connection, action_id, inputs, send)
     except ActionFailure as failure:
         resolved = getattr(failure, "resolved", None)
         _log(connection, action_id, resolved, request_id, start, failure=failure)

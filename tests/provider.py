@@ -23,6 +23,13 @@ class Answer:
     body: Any = field(default_factory=lambda: {"ok": True})
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    # "headers" or "body": that part is sent one byte per DRIP_INTERVAL for ``drip_for``
+    # seconds (a server that never trips a read timeout), then the rest at once.
+    drip: str = ""
+    drip_for: float = 6.0
+
+
+DRIP_INTERVAL = 1.0
 
 
 @dataclass
@@ -77,6 +84,9 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                 else json.dumps(answer.body).encode()
             )
             try:
+                if answer.drip:
+                    self._drip(answer, payload)
+                    return
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 for name, value in answer.headers.items():
@@ -86,6 +96,23 @@ def _handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                 pass
+
+        def _drip(self, answer: Answer, payload: bytes) -> None:
+            head = f"HTTP/1.1 {answer.status} OK\r\nContent-Type: application/json\r\n"
+            head += f"Content-Length: {len(payload)}\r\nConnection: close\r\n"
+            if answer.drip == "headers":
+                slow, rest = head.encode() + b"X-Drip: " + b"." * 1000, b"\r\n\r\n" + payload
+            else:
+                slow, rest = payload, b""
+                self.wfile.write(head.encode() + b"\r\n")
+            ends = time.monotonic() + answer.drip_for
+            sent = 0
+            while sent < len(slow) and time.monotonic() < ends:
+                self.wfile.write(slow[sent : sent + 1])
+                sent += 1
+                time.sleep(DRIP_INTERVAL)
+            self.wfile.write(slow[sent:] + rest)
+            self.close_connection = True
 
         do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = _answer
 

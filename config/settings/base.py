@@ -91,7 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "projects.context_processors.navigation",
+                "dashboard.context_processors.navigation",
             ],
         },
     },
@@ -205,7 +205,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "projects.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "dashboard.projects.account.login_locked_out"
 # The address is REMOTE_ADDR (django-ipware is not installed): a client-sent X-Forwarded-For
 # never picks the lockout key.
 AXES_VERBOSE = False
@@ -214,6 +214,8 @@ AXES_VERBOSE = False
 RATELIMIT_FAIL_OPEN = True
 THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/15m")
 THROTTLE_CONNECT_RATE = env.str("THROTTLE_CONNECT_RATE", default="10/5m")
+# Wrong API keys per client address (api/auth.py): past the limit, 429 until the window ends.
+THROTTLE_API_KEY_RATE = env.str("THROTTLE_API_KEY_RATE", default="30/5m")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -324,7 +326,14 @@ RETRY_BACKOFF_BASE_SECONDS = env.int("RETRY_BACKOFF_BASE_SECONDS", default=60)
 RETRY_BACKOFF_MAX_SECONDS = env.int("RETRY_BACKOFF_MAX_SECONDS", default=6 * 3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 
-# Outbound calls to providers (health checks, token refresh): (connect, read) seconds.
+# Outbound calls (core.outbound): each has one wall-clock deadline over connect, headers and
+# body, by kind; an action's calls (its pages, a token refresh, the retry) also share
+# RUNTIME_ACTION_TIMEOUT, kept below GUNICORN_TIMEOUT (30). Inside them, a connection
+# attempt and a silence between two reads are bounded by CONNECTION_HTTP_TIMEOUT.
+RUNTIME_REQUEST_TIMEOUT = env.float("RUNTIME_REQUEST_TIMEOUT", default=10.0)
+RUNTIME_ACTION_TIMEOUT = env.float("RUNTIME_ACTION_TIMEOUT", default=25.0)
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=10.0)
+OAUTH_TOKEN_TIMEOUT = env.float("OAUTH_TOKEN_TIMEOUT", default=10.0)
 CONNECTION_HTTP_TIMEOUT = (
     env.float("CONNECTION_HTTP_CONNECT_TIMEOUT", default=3.0),
     env.float("CONNECTION_HTTP_READ_TIMEOUT", default=5.0),
@@ -342,7 +351,8 @@ RUNTIME_MAX_RESPONSE_BYTES = env.int("RUNTIME_MAX_RESPONSE_BYTES", default=5 * 1
 RUNTIME_MAX_PAGES = env.int("RUNTIME_MAX_PAGES", default=20)
 RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
 RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
-# Webhook deliveries (events app): seconds an endpoint has to answer, connect and read each.
+# Webhook deliveries (events app): seconds an attempt may take in all (connect, send, the
+# answer's status and headers); a timed-out attempt is retried like a 5xx.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
 # Connect sessions' success_url / error_url and the branding's allowed origins: https only
 # (local and test settings allow http, for loopback apps).

@@ -3,12 +3,16 @@ health and token bookkeeping. Every write is audited; no audit entry holds a sec
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -91,22 +95,53 @@ def split_config(
                 % {"label": label, "max": MAX_CONFIG_VALUE},
                 field=key,
             )
-        options = f.get("options")
-        if f.get("type") == "select" and isinstance(options, list) and value not in options:
-            raise ServiceError(
-                _("%(label)s must be one of %(options)s.")
-                % {"label": label, "options": ", ".join(map(str, options))},
-                field=key,
-            )
-        if f.get("type") == "number":
-            try:
-                float(value)
-            except ValueError as exc:
-                raise ServiceError(
-                    _("%(label)s must be a number.") % {"label": label}, field=key
-                ) from exc
+        problem = config_value_problem(f, value, label)
+        if problem is not None:
+            raise ServiceError(problem, field=key)
+        if f.get("type") == "boolean":
+            value = value.lower()
         (secret if f.get("secret") else plain)[key] = value
     return plain, secret
+
+
+# A decimal number as JSON writes it: no NaN, no Infinity, no 0x10, no 1_000, no "1,5".
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_WEB_ADDRESS = URLValidator(schemes=["https", "http"])
+
+
+def config_value_problem(field: dict[str, Any], value: str, label: str) -> str | None:
+    """What is wrong with a config value for its field's ``type`` (url, number, boolean,
+    email, select), in the active language (the hosted page's); None when it fits. ``value``
+    is stripped and not empty."""
+    kind = field.get("type")
+    if kind == "number":
+        if not _NUMBER.fullmatch(value) or not math.isfinite(float(value)):
+            return _("%(label)s must be a number.") % {"label": label}
+    elif kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            return _("%(label)s must be true or false.") % {"label": label}
+    elif kind == "url":
+        try:
+            _WEB_ADDRESS(value)
+        except ValidationError:
+            return _("%(label)s must be a web address starting with https:// or http://.") % {
+                "label": label
+            }
+    elif kind == "email":
+        try:
+            validate_email(value)
+        except ValidationError:
+            return _("%(label)s must be an email address, such as name@example.com.") % {
+                "label": label
+            }
+    elif kind == "select":
+        options = field.get("options")
+        if isinstance(options, list) and value not in options:
+            return _("%(label)s must be one of %(options)s.") % {
+                "label": label,
+                "options": ", ".join(map(str, options)),
+            }
+    return None
 
 
 def tokens_blob(tokens: dict[str, Any] | None) -> tuple[str, Any]:
@@ -196,12 +231,24 @@ def revoke_links(*, connection_ids: list[int]) -> int:
     ).update(expires_at=timezone.now())
 
 
+class ConnectionGone(ServiceError):
+    """The connection was deleted by a concurrent request after the caller read it."""
+
+    status = 404
+    code = "not_found"
+
+
 def _locked(connection: Connection) -> Connection:
-    return (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("project__organization", "profile", "connector")
-        .get(pk=connection.pk)
-    )
+    """The connection's row, locked for this transaction; ConnectionGone (404, nothing
+    written) when a concurrent delete won the race."""
+    try:
+        return (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("project__organization", "profile", "connector")
+            .get(pk=connection.pk)
+        )
+    except Connection.DoesNotExist:
+        raise ConnectionGone("This connection no longer exists: it was just deleted.") from None
 
 
 @transaction.atomic

@@ -4,8 +4,9 @@ The URL is ``baseUrl`` with ``${credentials.<key>}`` filled from the connection'
 values and the profile's setup values (each value URL-quoted, so a value can never change
 the host or path structure), plus ``healthCheck.path``. Credentials go where the
 authentication type puts them: an API-key header, HTTP basic, or an OAuth bearer token
-(refreshed first when expired). Short timeouts, no redirects followed (they could carry the
-credentials elsewhere). The recorded error never holds a credential.
+(refreshed first when expired). One call through ``core.outbound`` (the address guard,
+HEALTH_CHECK_TIMEOUT of wall clock in all, the body not read), no redirects followed (they
+could carry the credentials elsewhere). The recorded error never holds a credential.
 
 Outcome: the expected status (``expectStatus``, else any 2xx) → healthy; 401/403 →
 needs_reauth; anything else, a timeout or a connection failure → unhealthy. What an outcome
@@ -25,11 +26,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import ConnectorVersion
-from core.outbound import DestinationRefused, check_destination, http_timeout
+from core.outbound import DestinationRefused, guarded_request
 from profiles.services import serving_count
 from profiles.serving import serving_version
 from projects.crypto import decrypt_json
@@ -140,19 +142,17 @@ def health_probe_run(probe: Probe) -> HealthResult:
         return HealthResult(Health.UNKNOWN, now(), probe.problem)
     host = redact(urlsplit(probe.url).hostname or "", probe.secrets)
     try:
-        check_destination(probe.url)
+        response = guarded_request(
+            probe.method,
+            probe.url,
+            max_bytes=None,  # the status decides; the body is not read
+            headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
+            auth=probe.auth,
+            timeout=settings.HEALTH_CHECK_TIMEOUT,
+        )
     except DestinationRefused as exc:
         return HealthResult(
             Health.UNHEALTHY, now(), exc.message, host=host, error_class="DestinationRefused"
-        )
-    try:
-        response = requests.request(
-            probe.method,
-            probe.url,
-            headers={"User-Agent": "ConnectorHub-HealthCheck/1", **probe.headers},
-            auth=probe.auth,
-            timeout=http_timeout(),
-            allow_redirects=False,
         )
     except requests.Timeout as exc:
         reason = type(exc).__name__
@@ -172,8 +172,7 @@ def health_probe_run(probe: Probe) -> HealthResult:
             host=host,
             error_class=reason,
         )
-    code = response.status_code
-    response.close()
+    code = response.status
     ok = code == probe.expect if probe.expect is not None else 200 <= code < 300
     if ok:
         return HealthResult(Health.HEALTHY, now(), f"HTTP {code} from {host}", code, host=host)

@@ -21,12 +21,11 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from oauthlib.oauth2 import OAuth2Error
-from requests.auth import HTTPBasicAuth
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from connectors.models import ConnectorVersion
-from core.outbound import http_timeout
+from core.outbound import DestinationRefused, ResponseTooLarge
 from core.tasks import enqueue_on_commit
 from projects.crypto import decrypt_json, decrypt_text, encrypt_text
 from projects.services import ServiceError
@@ -44,7 +43,7 @@ from .connect import (
     session_version,
     sessions_with_profile,
 )
-from .tokens import UpstreamError, check_token_url, merge_tokens
+from .tokens import UpstreamError, check_token_url, merge_tokens, token_answer, token_post
 
 logger = logging.getLogger(__name__)
 
@@ -122,31 +121,22 @@ def _exchange(
         raise CallbackError(exc.message, session=session) from exc
     client_id = str(session.profile.setup_values.get("client_id") or "")
     client_secret = str(decrypt_json(session.profile.setup_secrets).get("client_secret") or "")
-    oauth = OAuth2Session(client_id, redirect_uri=redirect_uri())
-    oauth.max_redirects = 0  # a redirect could carry the code and verifier elsewhere
-
-    def fail_on_5xx(response: requests.Response) -> requests.Response:
-        if response.status_code >= 500:
+    client = WebApplicationClient(client_id)
+    body = client.prepare_request_body(
+        code=code, redirect_uri=redirect_uri(), include_client_id=True, code_verifier=verifier
+    )
+    try:
+        response = token_post(token_url, client_id, client_secret, body)
+        if response.status >= 500:
             raise CallbackError(
                 _(
                     "The provider could not complete the sign-in (HTTP %(status)s). "
                     "Nothing was saved; please try again later."
                 )
-                % {"status": response.status_code},
+                % {"status": response.status},
                 session=session,
             )
-        return response
-
-    oauth.register_compliance_hook("access_token_response", fail_on_5xx)
-    try:
-        token = oauth.fetch_token(
-            token_url,
-            code=code,
-            code_verifier=verifier,
-            auth=HTTPBasicAuth(client_id, client_secret),
-            include_client_id=True,
-            timeout=http_timeout(),
-        )
+        token = token_answer(client, response)
     except requests.Timeout as exc:
         raise CallbackError(
             _("The provider did not answer in time. Nothing was saved; please try again."),
@@ -161,7 +151,7 @@ def _exchange(
             % {"error": exc.error},
             session=session,
         ) from exc
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, DestinationRefused, ResponseTooLarge, ValueError) as exc:
         raise CallbackError(
             _("The provider could not be reached. Nothing was saved; please try again."),
             session=session,

@@ -1,4 +1,5 @@
-"""OAuth 2 token refresh with requests-oauthlib, under a row lock.
+"""OAuth 2 token refresh (oauthlib builds and reads the token request, ``core.outbound``
+sends it within OAUTH_TOKEN_TIMEOUT of wall clock), under a row lock.
 
 Many concurrent callers holding the same (expired) token → one call to the token endpoint:
 each caller remembers the encrypted token set it saw, waits for the row lock, and returns
@@ -26,11 +27,15 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
-from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
-from requests.auth import HTTPBasicAuth
-from requests_oauthlib import OAuth2Session
+from oauthlib.oauth2 import InvalidGrantError, OAuth2Error, WebApplicationClient
 
-from core.outbound import DestinationRefused, check_destination, http_timeout
+from core.outbound import (
+    DestinationRefused,
+    OutboundResponse,
+    ResponseTooLarge,
+    check_destination,
+    guarded_request,
+)
 from projects.crypto import decrypt_json
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
@@ -81,28 +86,45 @@ def check_token_url(token_url: str) -> None:
     raise UpstreamError("The connector's token URL must use https.")
 
 
-def _fail_on_5xx(response: requests.Response) -> requests.Response:
-    if response.status_code >= 500:
-        raise UpstreamError(
-            f"The provider's token endpoint answered HTTP {response.status_code}; "
-            "the tokens were kept. Try again later."
-        )
-    return response
+TOKEN_MAX_BYTES = 64 * 1024  # a token answer is a few hundred bytes
+
+
+def token_post(token_url: str, client_id: str, client_secret: str, body: str) -> OutboundResponse:
+    """A token request (``body`` from oauthlib) with HTTP basic client authentication, as
+    requests-oauthlib sends it: one guarded call, no redirect followed (a redirect could carry
+    the code, the verifier or the refresh token elsewhere)."""
+    return guarded_request(
+        "POST",
+        token_url,
+        max_bytes=TOKEN_MAX_BYTES,
+        headers={
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        data=body,
+        auth=(client_id, client_secret),
+        timeout=settings.OAUTH_TOKEN_TIMEOUT,
+    )
+
+
+def token_answer(client: WebApplicationClient, response: OutboundResponse) -> dict[str, Any]:
+    """The token set of a token endpoint's answer; oauthlib raises OAuth2Error (e.g.
+    InvalidGrantError) for an error answer."""
+    return dict(client.parse_request_body_response(response.body.decode("utf-8", "replace")))
 
 
 def _token_call(
     token_url: str, client_id: str, client_secret: str, refresh_token: str
 ) -> dict[str, Any]:
-    session = OAuth2Session(client_id=client_id)
-    session.max_redirects = 0  # a redirect could carry the refresh token elsewhere
-    session.register_compliance_hook("refresh_token_response", _fail_on_5xx)
-    token = session.refresh_token(
-        token_url,
-        refresh_token=refresh_token,
-        auth=HTTPBasicAuth(client_id, client_secret),
-        timeout=http_timeout(),
-    )
-    return dict(token)
+    client = WebApplicationClient(client_id)
+    body = client.prepare_refresh_body(refresh_token=refresh_token)
+    response = token_post(token_url, client_id, client_secret, body)
+    if response.status >= 500:
+        raise UpstreamError(
+            f"The provider's token endpoint answered HTTP {response.status}; "
+            "the tokens were kept. Try again later."
+        )
+    return token_answer(client, response)
 
 
 def merge_tokens(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +283,14 @@ def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> Ref
             raise UpstreamError(
                 "The provider's token endpoint did not answer in time; the tokens were kept."
             ) from exc
-        except (requests.RequestException, OAuth2Error, ValueError, KeyError) as exc:
+        except (
+            requests.RequestException,
+            OAuth2Error,
+            DestinationRefused,
+            ResponseTooLarge,
+            ValueError,
+            KeyError,
+        ) as exc:
             logger.info("token refresh of connection %s failed: %s", row.pk, type(exc).__name__)
             raise UpstreamError(
                 f"The provider's token endpoint failed ({type(exc).__name__}); "

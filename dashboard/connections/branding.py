@@ -20,11 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from connections.models import Theme
 from connections.services import branding
 from core.validation import text_problem
+from dashboard.context import project_context
 from interfaces_common.csp import HOSTED_CSP
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import BrandingForm
 

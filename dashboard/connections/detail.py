@@ -17,7 +17,6 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -30,13 +29,14 @@ from connections.services import connections as services
 from connections.services import health, tokens
 from core.forms import first_error
 from core.jinja import csrf_input
+from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
+from profiles.serving import serving_version, serving_words, versions_resolved
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.selectors import members_of
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from . import links as link_views
 from .forms import DetailTabForm, RenameForm, StatusForm, TimelineForm
@@ -54,6 +54,25 @@ def _version_context(connection: Connection) -> dict[str, Any]:
         "version_label": label,
         "connector_title": (label.title if label else "") or connection.connector.key,
         "connector_icon": label.icon if label else "",
+    }
+
+
+def _serving_context(connection: Connection) -> dict[str, Any] | None:
+    """Which version serves the connection and why, while its profile has a staged rollout
+    (nothing to say, and no query, otherwise)."""
+    profile = connection.profile
+    if profile.rollout_key is None or profile.rollout_to_id is None:
+        return None
+    profile.project = connection.project
+    serving = serving_version(profile, connection.public_id)
+    if serving.resolved is None:
+        return None
+    candidate = versions_resolved(profile.connector_id, [profile.rollout_to_id])
+    number = candidate[profile.rollout_to_id].version if candidate else "?"
+    return {
+        "version": serving.resolved.version,
+        "version_id": serving.resolved.id,
+        "why": serving_words(serving, number),
     }
 
 
@@ -111,19 +130,21 @@ def detail_context(
         if connection.moved_from_profile_id:
             context["moved_from"] = connection.moved_from_profile
         context["reauth"] = selectors.latest_reauth_session(connection)
+        context["serving"] = _serving_context(connection)
         # The rollouts app's migration line and the runtime's Requests tab.
         context.update(rollout_panels.connection_migration(connection=connection))
         context.update(runtime_panels.connection_panels(access=access, connection=connection))
     context.update(extra)
     context = project_context(request, access, nav="connections", **context)
     if tab != "access":
-        context["overview_html"] = _overview_html(request, access, context)
+        context["overview"] = _overview_values(request, access, context)
     return context
 
 
 # What the overview's template reads beyond what every overview sets (core.jinja is strict).
 _OVERVIEW_DEFAULTS: dict[str, Any] = {
     "migration": None,
+    "serving": None,
     "moved_from": None,
     "rename_value": None,
     "result": None,
@@ -131,27 +152,25 @@ _OVERVIEW_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]) -> str:
-    """The overview tab through the Jinja2 backend (templates/jinja2/connections/_overview.html;
-    escaped there, so safe to insert in the Django page), with the re-authentication panel
-    (templates/jinja2/connections/_link_panel.html, which the link views render too) inside:
-    less CPU a page than the Django engine (bench/connections.py)."""
+def _overview_values(
+    request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]
+) -> dict[str, Any]:
+    """What the overview tab's Jinja2 template reads
+    (templates/jinja2/dashboard/connections/_overview.html, which the Django page includes with
+    ``{% jinja_include %}``), with the re-authentication panel (the same directory's
+    _link_panel.html, which the link views render too) inside: less CPU a page than the Django
+    engine (bench/connections.py)."""
     token = get_token(request)
     link_panel = ""
     if context["can_write"]:
         panel = link_views.reauth_panel(access.project, context["connection"])
         link_panel = link_views.link_panel_html(panel, access=access, csrf_token=token)
-    html = render_to_string(
-        "dashboard/connections/_overview.html",
-        {
-            **_OVERVIEW_DEFAULTS,
-            **context,
-            "link_panel": link_panel,
-            "csrf_input": csrf_input(token),
-        },
-        using="jinja2",
-    )
-    return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
+    return {
+        **_OVERVIEW_DEFAULTS,
+        **context,
+        "link_panel": link_panel,
+        "csrf_input": csrf_input(token),
+    }
 
 
 def _health_card(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:

@@ -23,7 +23,7 @@ from core.forms import (
     TextField,
     parse_id,
 )
-from projects.forms import StyledForm
+from dashboard.projects.forms import StyledForm
 from projects.services import ServiceError
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)

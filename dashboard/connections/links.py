@@ -36,6 +36,7 @@ from connections.services import connect
 from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
 from core.jinja import csrf_input
+from dashboard.context import project_context
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -43,7 +44,6 @@ from projects.http import HtmxHttpRequest
 from projects.models import Project
 from projects.permissions import Need, ProjectAccess
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import LinkForm, ReauthForm
 
@@ -151,10 +151,11 @@ def link_panel_html(
     migration_out: Any = None,
     migrating_away: dict[UUID, Any] | None = None,
 ) -> SafeString:
-    """The panel through the Jinja2 backend (templates/jinja2/connections/_link_panel.html;
-    escaped there, so safe to insert): its form cost ~0.5 ms of CPU through the Django engine
-    on every connection page. ``migration_out`` / ``migrating_away``: the profile and
-    connector pages' warnings (rollouts)."""
+    """The panel through the Jinja2 backend
+    (templates/jinja2/dashboard/connections/_link_panel.html; escaped there, so safe to
+    insert): its form cost ~0.5 ms of CPU through the Django engine on every connection page.
+    ``migration_out`` / ``migrating_away``: the profile and connector pages' warnings
+    (rollouts)."""
     if not panel:  # none for this user (a Django page's missing variable is "")
         return SafeString("")
     html = render_to_string(

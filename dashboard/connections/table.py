@@ -18,12 +18,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
 from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from connections import rbac, selectors
@@ -33,13 +33,14 @@ from connections.services import bulk_runs, health
 from connections.services import connections as services
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
+from core.jinja import csrf_input
 from core.pager import without_cursors
+from dashboard.context import project_context
 from profiles.selectors import ProfileChoice, profile_choices
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess, get_project_for_user
 from projects.preferences import columns_of, columns_set
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import (
     LIST_COLUMN_CHOICES,
@@ -84,7 +85,8 @@ def viewer_of(request: HtmxHttpRequest, access: ProjectAccess) -> rbac.Viewer:
 class Row:
     """One list row as plain values, with its links and labels built in Python: a hundred
     {% url %}, |date and get_FOO_display calls cost more than the page's SQL, and the rows are
-    rendered by Jinja2 (templates/jinja2/connections/_rows.html), which reads attributes."""
+    rendered by Jinja2 (templates/jinja2/dashboard/connections/_rows.html), which reads
+    attributes."""
 
     public_id: str
     name: str
@@ -319,8 +321,9 @@ def _render_list(
     request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any], status: int
 ) -> HttpResponse:
     """The page, or over HTMX only the table. Its content is rendered by Jinja2
-    (templates/jinja2/connections/: a fifth of the Django engine's time, bench/connections.py)
-    and inserted into the Django page around it (base layout, title)."""
+    (templates/jinja2/dashboard/connections/: a fifth of the Django engine's time,
+    bench/connections.py); the Django page around it (base layout, title) includes it with
+    ``{% jinja_include %}`` (dashboard/templatetags/jinja_include.py)."""
     slug = access.project.slug
     context.update(
         htmx=bool(request.htmx),
@@ -334,19 +337,11 @@ def _render_list(
             "dashboard/connections/_table.html", context, request, using="jinja2"
         )
         return HttpResponse(html, status=status)
-    content = render_to_string(
-        "dashboard/connections/list_content.html", context, request, using="jinja2"
-    )
+    context["csrf_input"] = csrf_input(get_token(request))
     return render(
         request,
         "dashboard/connections/list.html",
-        project_context(
-            request,
-            access,
-            nav="connections",
-            # Rendered with autoescaping by Jinja2: safe to insert.
-            content_html=mark_safe(content),  # noqa: S308
-        ),
+        project_context(request, access, nav="connections", content=context),
         status=status,
     )
 

@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 
 from core.forms import MultilineTextField, TextField
-from projects.forms import StyledForm
+from dashboard.projects.forms import StyledForm
 
 DESCRIPTION_MAX_CHARS = 2000
 

@@ -22,15 +22,16 @@ from connectors.permissions import get_connector_for_user, get_connector_version
 from connectors.services import PushPreview
 from core.forms import first_error
 from dashboard.connections import panels as connection_panels
+from dashboard.context import project_context
+from dashboard.profiles import panels as profile_panels
+from dashboard.projects.forms import PageForm, SearchForm
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
-from profiles import panels as profile_panels
-from projects.forms import PageForm, SearchForm
 from projects.http import HtmxHttpRequest
 from projects.models import Project
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
+from rollouts.services import staged
 
 from .forms import CompareForm, PublishForm, VersionPublishForm
 
@@ -69,8 +70,15 @@ def version_page_panels(
     }
 
 
+PUBLISH_CHOICES = [("move", "Move now"), ("stage", "Stage (a rollout)"), ("hold", "Hold")]
+
+
 def upload_preview_panels(project: Project, preview: PushPreview) -> dict[str, Any]:
-    return profile_panels.publish_moves(project=project, preview=preview)
+    """The profiles the publish would move, each with the publish-time choice."""
+    return {
+        **profile_panels.publish_moves(project=project, preview=preview),
+        "publish_choices": PUBLISH_CHOICES,
+    }
 
 
 @require_GET
@@ -312,6 +320,22 @@ def _unconfirmed_moves(
     return context
 
 
+def _publish_choices(
+    request: HtmxHttpRequest, project: Project, files: list[tuple[str, bytes]], form: PublishForm
+) -> dict[int, str]:
+    """Per profile the publish would move, the choice posted as ``choice_<profile id>``:
+    move now (the default), stage (a rollout) or hold (pinned where it is)."""
+    preview = services.connector_version_preview(
+        project=project, files=files, force=form.cleaned_data["force"]
+    )
+    choices = {}
+    for move in upload_preview_panels(project, preview).get("moves", []):
+        choice = request.POST.get(f"choice_{move.profile.public_id}", staged.Choice.MOVE)
+        if choice in staged.Choice.ALL:
+            choices[move.profile.pk] = choice
+    return choices
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
@@ -330,14 +354,26 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
                 refused = _unconfirmed_moves(request, access, form, files)
                 if refused is not None:
                     return render(request, "dashboard/connectors/upload.html", refused, status=409)
-            result = services.connector_version_push(
-                actor=Actor.from_request(request),
+            actor = Actor.from_request(request)
+
+            def push() -> Any:
+                return services.connector_version_push(
+                    actor=actor,
+                    project=access.project,
+                    files=files,
+                    force=form.cleaned_data["force"],
+                    draft=draft,
+                    acknowledge_breaking=form.cleaned_data["acknowledge_breaking"],
+                    description=form.cleaned_data["description"],
+                )
+
+            choices = {} if draft else _publish_choices(request, access.project, files, form)
+            result = staged.publish_with_choices(
+                actor=actor,
                 project=access.project,
-                files=files,
-                force=form.cleaned_data["force"],
-                draft=draft,
-                acknowledge_breaking=form.cleaned_data["acknowledge_breaking"],
-                description=form.cleaned_data["description"],
+                push=push,
+                version_of=lambda pushed: pushed.version,
+                choices=choices,
             )
         except DefinitionError as exc:
             context["error"] = exc

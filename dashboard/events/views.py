@@ -16,13 +16,13 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.pager import InvalidCursor, Page, without_cursors
+from dashboard.context import project_context
 from events import selectors, services
 from events.models import Delivery, WebhookEndpoint
 from events.permissions import WEBHOOKS_NEED, get_delivery_for_user, get_endpoint_for_user
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import DeliveryFilterForm, EndpointForm
 

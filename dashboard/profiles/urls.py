@@ -1,5 +1,7 @@
 from django.urls import path
 
+from dashboard.rollouts import staged
+
 from . import views
 
 urlpatterns = [
@@ -9,4 +11,10 @@ urlpatterns = [
     path("profiles/<uuid:profile_id>/save/", views.profile_save, name="profile_save"),
     path("profiles/<uuid:profile_id>/pin/", views.pin_save, name="profile_pin"),
     path("profiles/<uuid:profile_id>/pin/preview/", views.pin_preview, name="profile_pin_preview"),
+    path("profiles/<uuid:profile_id>/rollout/new/", staged.rollout_new, name="rollout_new"),
+    path(
+        "profiles/<uuid:profile_id>/rollout/<str:verb>/",
+        staged.rollout_transition,
+        name="rollout_transition",
+    ),
 ]

@@ -16,7 +16,9 @@ from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
 from dashboard.connections import panels as connection_panels
+from dashboard.context import project_context
 from dashboard.rollouts import panels as rollout_panels
+from dashboard.rollouts import staged as staged_rollouts
 from profiles import selectors, services
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -24,7 +26,6 @@ from profiles.pins import PinError, parse_pin
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 
 from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
 
@@ -46,6 +47,7 @@ def profile_page_panels(
     return {
         **connection_panels.profile_panels(**kwargs),
         **rollout_panels.profile_banners(**kwargs),
+        **staged_rollouts.rollout_panel(access, profile),
     }
 
 
@@ -163,6 +165,9 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
             raise ServiceError(first_error(form)[1])
         preview = _pin_preview(profile, raw)
         change = preview.get("change")
+        if form.cleaned_data.get("action") == "stage":
+            staged_rollouts.stage_pin_change(request, profile, _pin_text(raw), change)
+            return redirect("profile_detail", project_slug, profile.public_id)
         if change is not None and change.guarded and not form.cleaned_data["confirm"]:
             return _pin_confirmation(request, access, profile, raw, preview)
         profile = services.profile_set_pin(

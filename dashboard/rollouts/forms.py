@@ -197,3 +197,48 @@ class ConfirmForm(forms.Form):
     @property
     def is_confirmed(self) -> bool:
         return self.is_valid() and self.cleaned_data["confirmed"] == "yes"
+
+
+# --- Staged rollouts -----------------------------------------------------------------------
+
+
+class RolloutForm(forms.Form):
+    """The new-rollout form: the knobs with API.md's defaults and bounds."""
+
+    to_version = forms.CharField(max_length=255)
+    target_pin = forms.CharField(max_length=255, required=False)
+    steps = forms.CharField(max_length=100, initial="5, 25, 50, 100")
+    min_soak_minutes = forms.IntegerField(min_value=0, max_value=10080, initial=10)
+    min_requests = forms.IntegerField(min_value=1, max_value=100_000, initial=20)
+    max_error_rate_increase = forms.FloatField(min_value=0, max_value=1, initial=0.05)
+    on_regression = forms.ChoiceField(
+        choices=[("pause", "Pause"), ("rollback", "Roll back")], initial="pause"
+    )
+    auto_advance = forms.BooleanField(required=False, initial=True)
+    auto_promote = forms.BooleanField(required=False, initial=False)
+
+    def clean_steps(self) -> list[int]:
+        raw = self.cleaned_data["steps"]
+        try:
+            return [int(part) for part in raw.replace(" ", "").split(",") if part]
+        except ValueError as exc:
+            raise forms.ValidationError(
+                "Steps are whole percentages, e.g. 5, 25, 50, 100."
+            ) from exc
+
+
+class ScheduleForm(forms.Form):
+    """A migration's deadline, what happens at it, and the reminder days before it."""
+
+    deadline = DeadlineField()
+    deadline_action = forms.ChoiceField(
+        choices=[("none", "Nothing"), ("disable", "Disable the pending accounts")]
+    )
+    reminder_days = forms.CharField(max_length=60, required=False)
+
+    def clean_reminder_days(self) -> list[int]:
+        raw = self.cleaned_data["reminder_days"]
+        try:
+            return [int(part) for part in raw.replace(" ", "").split(",") if part]
+        except ValueError as exc:
+            raise forms.ValidationError("Reminder days are whole numbers, e.g. 14, 7, 1.") from exc

@@ -1,6 +1,6 @@
-"""What the rollouts app adds to lower apps' pages (registered in ``RolloutsConfig.ready()``):
-the profile page's migration banners and offer, the version page's "migrate" offer, the
-connection page's migration line."""
+"""The rollouts app's parts of other pages, from its selectors: the profile page's migration
+banners and offer, the version page's "migrate" offer, the connection page's migration line,
+the overview's open migrations."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from connections.models import Connection
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
 from projects.permissions import ProjectAccess
+from rollouts import gate as gates
 from rollouts import selectors as sel
 
 from .charts import progress_bar
@@ -96,3 +97,28 @@ def connection_migration(*, connection: Connection, **_: Any) -> dict[str, Any]:
     state, migration = found
     notice = sel.notice_of(migration, connection) if state == "pending" else None
     return {"migration": {"state": state, "migration": migration, "notice": notice}}
+
+
+def overview_rollouts(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
+    """The overview's running and paused staged rollouts (one query, whatever their number)."""
+    rollouts = gates.active_rollouts(access.project)
+    if not rollouts:
+        return {}
+    rows = [
+        {
+            "profile_id": r.profile.public_id,
+            "profile": r.profile.name,
+            "connector": r.profile.connector.key,
+            "from_version": r.from_version.version,
+            "to_version": r.to_version.version,
+            "percent": r.percent,
+            "state": r.state,
+            "reason": r.get_pause_reason_display().lower() if r.pause_reason else "",
+        }
+        for r in rollouts
+    ]
+    return {
+        "panels": [
+            {"template": "dashboard/rollouts/_overview_rollouts.html", "order": 19, "rows": rows}
+        ]
+    }

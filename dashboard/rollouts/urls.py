@@ -17,4 +17,5 @@ urlpatterns = [
     path("<uuid:migration_id>/notify/", views.migration_notify, name="migration_notify"),
     path("<uuid:migration_id>/export/", views.migration_export, name="migration_export"),
     path("<uuid:migration_id>/complete/", views.migration_complete, name="migration_complete"),
+    path("<uuid:migration_id>/schedule/", views.migration_schedule, name="migration_schedule"),
 ]

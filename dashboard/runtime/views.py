@@ -17,9 +17,9 @@ from connections.permissions import get_connection_for_user
 from connections.rbac import ConnNeed
 from connectors.permissions import get_connector_version_for_user
 from core.pager import InvalidCursor
+from dashboard.context import project_context
 from projects.http import HtmxHttpRequest
 from projects.services import Actor
-from projects.views import project_context
 from runtime import selectors
 from runtime.services import ActionError, action_of, action_run
 

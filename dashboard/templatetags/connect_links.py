@@ -1,5 +1,5 @@
 """``{% link_panel panel %}``: the "Link account" / "Request re-authentication" panel of
-``connections.views.links`` (a Jinja2 template) inside a Django page."""
+``dashboard.connections.links`` (a Jinja2 template) inside a Django page."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ request. A promotion writes the target pin in the transaction that ends the roll
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from events.services import event_record
 from profiles.models import ConnectorProfile
 from profiles.pins import PinError, parse_pin
 from profiles.resolution import Resolved, candidates, resolve_uncached
-from profiles.services import announce_resolution
+from profiles.services import announce_resolution, profile_set_pin
 from profiles.serving import stable_version
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
@@ -517,3 +517,60 @@ def rollouts_evaluate(*, now: datetime | None = None) -> list[Evaluation]:
         if rollout is not None:
             done.append(rollout_evaluate(rollout=rollout, now=now))
     return done
+
+
+# --- Publish-time choice --------------------------------------------------------------------
+
+
+class Choice:
+    MOVE = "move"  # today's behaviour: the publish moves the profile
+    STAGE = "stage"  # a rollout with the default steps; the pin changes at promotion
+    HOLD = "hold"  # the profile stays exactly where it is
+
+    ALL = ("move", "stage", "hold")
+
+
+@transaction.atomic
+def publish_with_choices[T](
+    *,
+    actor: Actor,
+    project: Any,
+    push: Callable[[], T],
+    version_of: Callable[[T], ConnectorVersion],
+    choices: dict[int, str],
+    knobs: Settings | None = None,
+) -> T:
+    """Publish (``push``) with a choice per profile the publish would move (profile pk →
+    ``move`` / ``stage`` / ``hold``). Held and staged profiles are first pinned exactly to
+    what they serve (an audited pin change), so the publish moves nobody on them; each staged
+    one then gets a rollout to the new version whose target pin is its pin of before. One
+    transaction: no other process ever sees the publish without its rollouts."""
+    wanted = [pk for pk, choice in choices.items() if choice in (Choice.STAGE, Choice.HOLD)]
+    before: dict[int, str | None] = {}
+    for profile in ConnectorProfile.objects.filter(project=project, pk__in=wanted).select_related(
+        "project", "connector"
+    ):
+        current = stable_version(profile)
+        if profile.rollout_key is not None or current is None:
+            continue
+        before[profile.pk] = profile.pin
+        if profile.pin != current.version:
+            profile_set_pin(actor=actor, profile=profile, pin=current.version)
+    result = push()
+    version = version_of(result)
+    if version.published_at is None:
+        return result
+    for pk, pin in before.items():
+        if choices.get(pk) != Choice.STAGE:
+            continue
+        profile = ConnectorProfile.objects.select_related("project", "connector").get(pk=pk)
+        rollout_start(
+            actor=actor,
+            profile=profile,
+            to_version=version.version,
+            to_builtin=version.project_id is None,
+            keep_pin=False,
+            target_pin=pin,
+            knobs=knobs,
+        )
+    return result

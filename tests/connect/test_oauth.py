@@ -4,6 +4,7 @@ PKCE required) served by live_server: a real authorization server on loopback.""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -211,6 +212,19 @@ def test_token_endpoint_failures_leave_nothing(
     assert session.used_at is None  # the end user may start again from the same link
     (seen,) = provider.calls("/token")
     assert seen.form["code_verifier"] and seen.form["code"] == ["c0de"]
+
+
+@override_settings(OAUTH_TOKEN_TIMEOUT=2)
+def test_a_dripping_token_endpoint_is_cut_at_the_deadline(provider: Provider) -> None:
+    """One byte a second never trips the read timeout; OAUTH_TOKEN_TIMEOUT ends the
+    exchange (+ 1 s for the page around it), and nothing is saved."""
+    provider.routes["/token"] = Answer(200, TOKEN_OK, drip="body")
+    browser, _path, state = started(provider)
+    began = time.monotonic()
+    page = browser.get(f"/connect/oauth/callback?code=c0de&state={state}")
+    assert time.monotonic() - began < 2 + 1
+    assert page.status_code == 400 and b"in time" in page.content, page.content
+    assert Connection.objects.count() == 0
 
 
 @pytest.mark.parametrize("kind", ["expired", "used"])

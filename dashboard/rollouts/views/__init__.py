@@ -1,6 +1,11 @@
 """The dashboard's migration pages, by job: pages, actions, the CSV export."""
 
-from .actions import migration_complete, migration_link_create, migration_notify
+from .actions import (
+    migration_complete,
+    migration_link_create,
+    migration_notify,
+    migration_schedule,
+)
 from .exports import migration_export
 from .pages import migration_detail, migration_list, migration_new, migration_start
 
@@ -12,5 +17,6 @@ __all__ = [
     "migration_list",
     "migration_new",
     "migration_notify",
+    "migration_schedule",
     "migration_start",
 ]

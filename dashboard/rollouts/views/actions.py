@@ -14,14 +14,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from core.forms import first_error, plural
-from dashboard.rollouts.forms import ConfirmForm, NotifyForm
+from dashboard.context import project_context
+from dashboard.rollouts.forms import ConfirmForm, NotifyForm, ScheduleForm
 from projects.http import HtmxHttpRequest
 from projects.permissions import ProjectAccess
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts import selectors as sel
 from rollouts import services as migration_services
 from rollouts.models import ProfileMigration
+from rollouts.services import deadlines
 
 from .common import get_migration_for_user
 from .pages import detail_context
@@ -137,4 +138,29 @@ def migration_complete(
         messages.success(request, f"“{migration.title}” is complete.")
     else:
         messages.info(request, f"“{migration.title}” was complete already.")
+    return redirect("migration_detail", project_slug, migration.public_id)
+
+
+@require_POST
+@login_required
+def migration_schedule(
+    request: HtmxHttpRequest, project_slug: str, migration_id: UUID
+) -> HttpResponse:
+    """Set the deadline, its action and the reminder days (rollouts.services.deadlines)."""
+    _access, migration = get_migration_for_user(request, project_slug, migration_id)
+    form = ScheduleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError(first_error(form)[1])
+        deadlines.migration_schedule_set(
+            actor=Actor.from_request(request),
+            migration=migration,
+            deadline=form.cleaned_data["deadline"],
+            deadline_action=form.cleaned_data["deadline_action"],
+            reminder_days=form.cleaned_data["reminder_days"],
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Deadline and reminders saved.")
     return redirect("migration_detail", project_slug, migration.public_id)

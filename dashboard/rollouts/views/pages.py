@@ -28,6 +28,7 @@ from connectors.models import ConnectorVersion
 from connectors.permissions import get_connector_version_for_user
 from core.forms import first_error
 from core.pager import without_cursors
+from dashboard.context import project_context
 from dashboard.rollouts.charts import ProgressBar, progress_bar, progress_chart
 from dashboard.rollouts.forms import (
     DEFAULT_PER_PAGE,
@@ -44,7 +45,6 @@ from profiles.models import ConnectorProfile
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
-from projects.views import project_context
 from rollouts import selectors as sel
 from rollouts import services as migration_services
 from rollouts.models import ProfileMigration
@@ -332,10 +332,11 @@ def migration_start(
             raise ServiceError(
                 f"{from_profile.name} is pinned to {major}.x.x already.", field="from_profile"
             )
+        for name in ("profile_name", "title", "message", "deadline"):  # a NUL, 10,000 chars ...
+            if name in form.errors:
+                raise ServiceError(str(form.errors[name][0]), field=name)
         if not page.profile_name:
             raise ServiceError("Give the new profile a name.", field="profile_name")
-        if "deadline" in form.errors:
-            raise ServiceError(str(form.errors["deadline"][0]), field="deadline")
         migration = migration_services.migration_start_with_new_profile(
             actor=Actor.from_request(request),
             project=access.project,
@@ -429,6 +430,7 @@ def detail_context(
         notice_run=run,
         notice_bar=progress_bar(run.processed, run.queued, run.percent) if run else None,
         poll_url=request.get_full_path(),
+        reminders=sel.reminder_schedule(migration),
     )
     return project_context(request, access, nav="migrations", **context), status
 

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from .preferences import COMMON_TIME_ZONES, DEFAULT_TIME_ZONE
-from .selectors import switcher_projects
+from projects.preferences import COMMON_TIME_ZONES, DEFAULT_TIME_ZONE
+from projects.selectors import switcher_projects
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

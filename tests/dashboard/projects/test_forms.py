@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projects.forms import AuditCursorForm, MemberFilterForm, TeamMemberRemoveForm
+from dashboard.projects.forms import AuditCursorForm, MemberFilterForm, TeamMemberRemoveForm
 
 
 def test_search_is_stripped_and_refused_beyond_200_characters_never_cut() -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import settings as views
 
 urlpatterns = [
     path("settings/", views.settings_general, name="settings_general"),

@@ -3,9 +3,8 @@ from typing import Any
 from django import forms
 
 from core.forms import SearchField, TextField
-
-from .models import ApiKeyScope, Role, slug_validator
-from .preferences import is_time_zone
+from projects.models import ApiKeyScope, Role, slug_validator
+from projects.preferences import is_time_zone
 
 
 class SearchForm(forms.Form):

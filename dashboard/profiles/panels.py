@@ -1,5 +1,5 @@
-"""What the profiles app adds to the connector pages: the ``latest`` / ``default`` badges and
-the publish preview's "profiles that would move" (registered in ``ProfilesConfig.ready()``)."""
+"""The profiles app's parts of the connector pages: the ``latest`` / ``default`` badges and
+the publish preview's "profiles that would move", from its selectors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 from connectors.models import Connector, ConnectorVersion
 from connectors.services import PushPreview
+from profiles import selectors
 from projects.models import Project
 from projects.permissions import ProjectAccess
-
-from . import selectors
 
 
 def connector_headline(*, access: ProjectAccess, connector: Connector, **_: Any) -> dict[str, Any]:

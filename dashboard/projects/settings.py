@@ -1,167 +1,47 @@
-"""Dashboard pages for tenancy: home, project overview and the settings tabs."""
+"""The project's settings tabs: general, members and teams, API keys, audit log, Danger Zone."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from core.forms import first_error
 from core.pager import without_cursors
-from core.throttle import client_ip, over_limit, retry_after
-
-from . import preferences, selectors, services
-from .forms import (
+from dashboard.context import done as _done
+from dashboard.context import project_context
+from dashboard.projects.forms import (
     ApiKeyForm,
     AuditCursorForm,
     AuditFilterForm,
     DangerZoneForm,
     MemberAddForm,
     MemberFilterForm,
-    OrganizationForm,
-    ProjectForm,
     ProjectRenameForm,
     RoleForm,
     TeamForm,
     TeamMemberForm,
     TeamMemberRemoveForm,
-    TimeZoneForm,
 )
-from .http import HtmxHttpRequest
-from .models import Role
-from .permissions import (
+from projects import selectors, services
+from projects.http import HtmxHttpRequest
+from projects.models import Role
+from projects.permissions import (
     Need,
     ProjectAccess,
     get_api_key_for_user,
     get_member_for_user,
-    get_organization_for_user,
     get_project_for_user,
     get_team_for_user,
 )
-from .services import Actor, ServiceError
-
-LAST_PROJECT_SESSION_KEY = "last_project"
-
-
-def project_context(
-    request: HtmxHttpRequest, access: ProjectAccess, **extra: Any
-) -> dict[str, Any]:
-    if request.session.get(LAST_PROJECT_SESSION_KEY) != access.project.slug:
-        request.session[LAST_PROJECT_SESSION_KEY] = access.project.slug
-    return {"access": access, "project": access.project, **extra}
-
-
-def _done(request: HtmxHttpRequest, url: str) -> HttpResponse:
-    """Full-page POST success redirects; an HTMX request is told to redirect."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
-# --- The user's own preferences -------------------------------------------------------------
-
-
-@require_POST
-@login_required
-def user_time_zone(request: HtmxHttpRequest) -> HttpResponse:
-    """The profile menu's time zone: every time on the dashboard is shown in it."""
-    form = TimeZoneForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, first_error(form)[1])
-    else:
-        preferences.time_zone_set(request=request, name=form.cleaned_data["time_zone"])
-        messages.success(request, f"Times are shown in {form.cleaned_data['time_zone']}.")
-    back = form.cleaned_data.get("next", "") if form.is_valid() else request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("home")
-    return redirect(back)
-
-
-# --- Home and creation -------------------------------------------------------------------------
-
-
-@require_GET
-@login_required
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    project = selectors.project_to_open(request.user, request.session.get(LAST_PROJECT_SESSION_KEY))
-    if project is not None:
-        return redirect(project)
-    return render(request, "projects/welcome.html", {"form": OrganizationForm()})
-
-
-@require_POST
-@login_required
-def organization_create(request: HtmxHttpRequest) -> HttpResponse:
-    form = OrganizationForm(request.POST)
-    if form.is_valid():
-        actor = Actor.from_request(request)
-        data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                organization = services.organization_create(
-                    actor=actor,
-                    slug=data["organization_slug"],
-                    name=data["organization_name"],
-                    owner=request.user,
-                )
-                project = services.project_create(
-                    actor=actor,
-                    organization=organization,
-                    slug=data["project_slug"],
-                    name=data["project_name"],
-                )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(
-                request, f"Created {organization.name} and its project {project.name}."
-            )
-            return redirect(project)
-    return render(request, "projects/welcome.html", {"form": form}, status=400)
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-def project_create(request: HtmxHttpRequest, org_slug: str) -> HttpResponse:
-    organization, _membership = get_organization_for_user(request.user, org_slug, need=Need.MANAGE)
-    form = ProjectForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            project = services.project_create(
-                actor=Actor.from_request(request),
-                organization=organization,
-                slug=form.cleaned_data["slug"],
-                name=form.cleaned_data["name"],
-            )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Project {project.name} created.")
-            return _done(request, project.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "projects/project_new.html",
-        {"organization": organization, "form": form},
-        status=status,
-    )
-
+from projects.services import Actor, ServiceError
 
 # --- Settings: general ---------------------------------------------------------------------------
 
@@ -187,7 +67,7 @@ def settings_general(request: HtmxHttpRequest, project_slug: str) -> HttpRespons
     status = 400 if form.errors else 200
     return render(
         request,
-        "projects/settings_general.html",
+        "dashboard/projects/settings_general.html",
         project_context(request, access, nav="settings", tab="general", form=form),
         status=status,
     )
@@ -248,7 +128,7 @@ def _members_context(
 @login_required
 def settings_members(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, project_slug)
-    template = "projects/settings_members.html"
+    template = "dashboard/projects/settings_members.html"
     if request.htmx and not request.htmx.boosted:
         template += "#members-panel"
     context = _members_context(request, access)
@@ -262,14 +142,14 @@ def _members_response(
     if request.htmx:
         return render(
             request,
-            "projects/settings_members.html#members-panel",
+            "dashboard/projects/settings_members.html#members-panel",
             _members_context(request, access, **extra),
             status=status,
         )
     if status >= 400:
         return render(
             request,
-            "projects/settings_members.html",
+            "dashboard/projects/settings_members.html",
             _members_context(request, access, **extra),
             status=status,
         )
@@ -433,7 +313,7 @@ def settings_api_keys(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
         new_key=new_key,
         api_keys=selectors.api_keys_of(access.project),
     )
-    template = "projects/settings_api_keys.html"
+    template = "dashboard/projects/settings_api_keys.html"
     if request.htmx and request.method == "POST":
         template += "#keys-panel"
     # The new key is rendered into this response only (never stored, never redirected through).
@@ -456,7 +336,7 @@ def api_key_revoke(request: HtmxHttpRequest, project_slug: str, api_key_id: int)
             new_key=None,
             api_keys=selectors.api_keys_of(access.project),
         )
-        return render(request, "projects/settings_api_keys.html#keys-panel", context)
+        return render(request, "dashboard/projects/settings_api_keys.html#keys-panel", context)
     return redirect("settings_api_keys", project_slug)
 
 
@@ -495,7 +375,7 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         query=without_cursors(request.GET),
         target_types=selectors.audited_target_choices(),
     )
-    template = "projects/settings_audit.html"
+    template = "dashboard/projects/settings_audit.html"
     if request.htmx and not request.htmx.boosted:
         template += "#audit-table"
     return render(request, template, context)
@@ -530,7 +410,7 @@ def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         else:
             status = 400
     selectors.with_current_settings(access.project)
-    template = "projects/settings_danger.html"
+    template = "dashboard/projects/settings_danger.html"
     if request.htmx and request.method == "POST":
         template += "#danger-panel"
     return render(
@@ -539,52 +419,3 @@ def settings_danger(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
         project_context(request, access, nav="settings", tab="danger", form=form),
         status=status,
     )
-
-
-def permission_denied(request: HtmxHttpRequest, exception: Exception) -> HttpResponse:
-    """The 403 page keeps the project's navigation when the user is a member of it."""
-    context: dict[str, Any] = {"exception": exception}
-    match = request.resolver_match
-    slug = match.kwargs.get("project_slug") if match else None
-    if slug and request.user.is_authenticated:
-        try:
-            access = get_project_for_user(request.user, slug)
-        except Http404:
-            pass
-        else:
-            context.update(access=access, project=access.project)
-    return render(request, "403.html", context, status=403)
-
-
-# --- Login lockout and password reset throttling ---------------------------------------------
-
-
-def login_locked_out(
-    request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
-) -> HttpResponse:
-    """django-axes' AXES_LOCKOUT_CALLABLE: the login page's lockout message, 429."""
-    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    response = render(
-        request, "registration/locked_out.html", {"minutes": seconds // 60}, status=429
-    )
-    response["Retry-After"] = str(seconds)
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
-_password_reset_view = auth_views.PasswordResetView.as_view()
-
-
-def password_reset(request: HttpRequest) -> HttpResponseBase:
-    """Django's password reset form, its POSTs limited per client address: each sends an
-    email, so an unlimited form is a mail cannon aimed at any user (core/throttle.py)."""
-    if request.method == "POST" and over_limit(
-        request,
-        group="password_reset",
-        key=client_ip(request),
-        rate=settings.THROTTLE_PASSWORD_RESET_RATE,
-    ):
-        response = render(request, "registration/password_reset_throttled.html", status=429)
-        response["Retry-After"] = str(retry_after(settings.THROTTLE_PASSWORD_RESET_RATE))
-        return response
-    return _password_reset_view(request)

@@ -1,12 +1,11 @@
-"""What the events app adds to the project overview (registered in ``EventsConfig.ready()``)."""
+"""The events app's part of the overview: failed deliveries, endpoints the platform disabled."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from events import selectors
 from projects.permissions import ProjectAccess
-
-from . import selectors
 
 
 def overview(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
