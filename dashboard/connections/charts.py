@@ -7,6 +7,7 @@ numbers into an inline SVG (no script, no inline styles):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -70,7 +71,7 @@ def percent_label(count: int, total: int) -> str:
     return f"{text}%"
 
 
-def adoption_chart(rows: list[tuple[str, int, int]]) -> AdoptionChart:
+def adoption_chart(rows: Sequence[tuple[str, int, int]]) -> AdoptionChart:
     """Bars for ``[(version, serving now, last served), ...]`` (``selectors.adoption``:
     highest version first), scaled to the largest count now; where what last served the
     connections differs, ``last_served`` lists it as a second figure."""
