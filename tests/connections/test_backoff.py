@@ -5,7 +5,6 @@ of attempts and one event when it starts failing, not one a minute."""
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from connections.services.scheduled import (
     tokens_due,
 )
 from events.models import Event
+from tests.connections.test_tokens import oauth_connection
 from tests.factories import make_connection, make_profile, make_project
 from tests.provider import Answer, Provider, provider_server
 
@@ -48,23 +48,8 @@ def _backoff(settings: Any) -> None:
 
 
 def oauth_connections(provider: Provider, n: int) -> list[Connection]:
-    profile = make_profile(
-        make_project(),
-        auth_type="oauth2",
-        base_url=provider.url,
-        health_path="/me",
-        token_url=provider.url + "/token",
-        required_fields=(),
-        setup_fields=("client_id", "client_secret"),
-        setup={"client_id": "hub-client", "client_secret": "client-secret-0123456789"},
-    )
-    tokens = {
-        "access_token": "old-access-token",
-        "refresh_token": "old-refresh-token",
-        "token_type": "Bearer",
-        "expires_at": time.time() - 10,
-    }
-    return [make_connection(profile, config={}, tokens=tokens) for _ in range(n)]
+    """``n`` OAuth connections whose access token has expired (test_tokens' connection)."""
+    return [oauth_connection(provider) for _ in range(n)]
 
 
 @pytest.fixture
