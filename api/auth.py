@@ -53,7 +53,7 @@ class ApiKeyBasic(HttpBasicAuth):
         return _login(request, username)
 
 
-# What a read-scoped key may do (API.md "Authentication"): anything else is 403 forbidden.
+# What a read-scoped key may do (docs/api.md "Authentication"): anything else is 403 forbidden.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

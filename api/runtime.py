@@ -1,6 +1,6 @@
-"""Requests through a connection (API.md "Actions and resources"): run an action, the
-request log, and seed 002's resources through the actions a definition's ``resources``
-section names. The connection's profile is resolved at the moment of each request."""
+"""Requests through a connection (docs/api.md "Connections": actions and resources): run
+an action, the request log, and seed 002's resources through the actions a definition's
+``resources`` section names. The connection's profile is resolved at the moment of each request."""
 
 from __future__ import annotations
 
@@ -136,7 +136,11 @@ def _run(
         "`invalid_inputs` (`fields`: `inputs.<name>`), 404 `action_not_found`, 409 "
         "`connection_disabled` or `needs_reauth` (after one token refresh for OAuth 2; the "
         "connection's status changes), 502 `provider_error` with `provider_status` (or the "
-        "definition's `customErrors` status), 504 `provider_timeout`."
+        "definition's `customErrors` status), 504 `provider_timeout`, 422 "
+        "`expression_budget_exceeded` (the definition's expressions went over their budget: "
+        "CPU time or steps; recorded in the request log) or `refused` (a header the request "
+        "would send cannot be sent). A secret of the connection is never in the answer: one "
+        "the provider echoes is masked as `••••`."
     ),
 )
 def action_run(

@@ -1,4 +1,4 @@
-"""Staged rollouts: ``/connector_profiles/{id}/rollout`` and its transitions (API.md "Staged
+"""Staged rollouts: ``/connector_profiles/{id}/rollout`` and its transitions (docs/api.md "Staged
 rollouts"). The service layer (rollouts.services.staged) holds every rule; this module parses,
 calls it and shapes the answer."""
 

@@ -164,8 +164,7 @@ def throughput(call: Any) -> float:
 def main() -> None:
     from django.test import Client
 
-    from connectors.services import connector_version_push
-    from profiles.services import profile_create
+    from profiles.services import connector_version_push, profile_create
     from projects.services import Actor, api_key_create, organization_create, project_create
     from runtime.services import action_run
     from tests.factories import make_connection

@@ -23,7 +23,7 @@ MAX_VERSION_LENGTH = 255
 
 def parse_version(value: str) -> semver.Version:
     """A semver 2.0.0 version without build metadata; ValueError with a user-facing message."""
-    if len(value) > MAX_VERSION_LENGTH:
+    if isinstance(value, str) and len(value) > MAX_VERSION_LENGTH:
         raise ValueError(
             f"A version number has at most {MAX_VERSION_LENGTH} characters; this one has "
             f"{len(value):,}."

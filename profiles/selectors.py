@@ -15,7 +15,6 @@ from connectors.services import PushPreview
 from core import baked
 from projects.models import Project
 
-from . import extensions
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import (
@@ -125,12 +124,13 @@ def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:
 class PinChange:
     """What a new pin does to a profile: the version it resolves to now and after, the change
     report from the one to the other (in the move's direction), and the connections on the
-    profile (all of them: they move)."""
+    profile when it moves (all of them: they move; counted by
+    ``connections.selectors.pin_change``, 0 here)."""
 
     current: Resolved | None
     new: Resolved | None
     report: ChangeReport | None
-    connections: int
+    connections: int = 0
 
     @property
     def moves(self) -> bool:
@@ -161,13 +161,9 @@ class PinChange:
         return self.moves and (self.crosses_major or major or self.reauth_required)
 
 
-def connections_on(profile: ConnectorProfile) -> int:
-    """Every connection on the profile (counted by the connections app, a higher layer)."""
-    return int(extensions.pin_change.context(profile=profile).get("connections", 0))
-
-
 def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
-    """What setting ``pin`` would change (the preview, the confirmation step, the audit)."""
+    """What setting ``pin`` would change (the preview, the confirmation step), without the
+    connections it moves (``connections.selectors.pin_change`` counts them)."""
     current = resolve_profile(profile)
     new = resolve_uncached(profile.project, profile.connector_id, pin)
     report = None
@@ -178,8 +174,7 @@ def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
         report = compare_definitions(
             definitions[current.id], definitions[new.id], previous_version=current.version
         )
-    moving = new is not None and (current is None or new.id != current.id)
-    return PinChange(current, new, report, connections_on(profile) if moving else 0)
+    return PinChange(current, new, report)
 
 
 @dataclass(frozen=True)
@@ -221,7 +216,7 @@ def profiles_moved_by_publish(project: Project, preview: PushPreview) -> list[Mo
 
 @dataclass(frozen=True)
 class Headline:
-    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
+    """``latest``: what the ``latest`` pin resolves to (custom precedence, docs/concepts.md);
     ``default``: what the project's default profile for the connector resolves to (the
     default resolution when it has none)."""
 
@@ -263,7 +258,8 @@ def version_by_name(
 
 @dataclass(frozen=True)
 class Available:
-    """One connector an end user of the project can connect (API.md "available")."""
+    """One connector an end user of the project can connect (docs/api.md "Connections":
+    ``/connections/available``)."""
 
     connector_key: str
     title: str

@@ -123,7 +123,8 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
 
 class ApiKeyScope(models.TextChoices):
-    """What a key may do (API.md): ``full`` everything, ``read`` GET/HEAD/OPTIONS only."""
+    """What a key may do (docs/api.md "Authentication"): ``full`` everything, ``read``
+    GET/HEAD/OPTIONS only."""
 
     FULL = "full", "Full access"
     READ = "read", "Read only"

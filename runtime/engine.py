@@ -3,22 +3,46 @@
 No database here: ``Credentials`` come prepared by ``runtime.services``, and a ``Sender``
 makes the guarded HTTP call (core.outbound). Provider failures raise ``ActionFailure`` with
 the API's status and code; no message ever holds a credential (they are redacted).
+
+A definition is untrusted code:
+
+- secrets are in the context only where a request is made (``Run.context``: the URL, args
+  values and authorization of a request step, and baseUrl); everything else (conditions,
+  ``customErrors``, ``map_fields``, ``typecast``, ``result``) is evaluated over
+  ``Run.public_context``, whose ``credentials`` holds the non-secret fields only. Publishing
+  refuses a definition that names a secret there; this holds for the versions stored before;
+- every evaluation of one action is charged to one ``Budget`` (steps and CPU time outside
+  the provider calls, ``RUNTIME_EXPRESSION_MAX_STEPS`` / ``RUNTIME_EXPRESSION_CPU_MS``):
+  over it the action answers 422 ``expression_budget_exceeded``;
+- ``redacted`` masks every secret value left in an answer (a provider may echo one):
+  ``runtime.services.action_run`` applies it to whatever leaves the runtime.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import requests
 from django.conf import settings
 
-from connectors.definition.expressions import evaluate, interpolate, jexl, jsonpath
+from connectors.definition.expressions import (
+    Budget,
+    ExpressionBudgetExceeded,
+    budget_active,
+    charge,
+    evaluate,
+    interpolate,
+    jexl,
+    jsonpath,
+)
 from core.outbound import DestinationRefused, OutboundResponse, ResponseTooLarge, guarded_request
 
 
@@ -46,6 +70,65 @@ class ProviderRefusedCredentials(ActionFailure):
     """401/403 from the provider (the caller may refresh OAuth tokens once and retry)."""
 
 
+MASK = "••••"
+MIN_SECRET = 4  # a shorter secret value is not searched for (it would mask common words)
+
+
+class Redactor:
+    """Masks each of ``secrets`` (at least ``MIN_SECRET`` characters; also as it would appear
+    percent-encoded in a URL or a query, or escaped in JSON text a provider echoes as a
+    string) wherever it appears in a string of a JSON-like value."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms = set()
+        for secret in secrets:
+            if isinstance(secret, str) and len(secret) >= MIN_SECRET:
+                escaped = json.dumps(secret)[1:-1]
+                forms.update({secret, quote(secret, safe=""), quote_plus(secret), escaped})
+        self.secrets = sorted(forms, key=len, reverse=True)  # longest first: no partial leak
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in self.secrets)) if self.secrets else None
+        )
+        self._escaped = [json.dumps(s, ensure_ascii=False)[1:-1] for s in self.secrets]
+
+    def text(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        for _ in range(3):  # a mask next to a secret's remains cannot form one, but be sure
+            masked = self._pattern.sub(MASK, text)
+            if masked == text:
+                return text
+            text = masked
+        return MASK if self._pattern.search(text) else text
+
+    def value(self, value: Any) -> Any:
+        """``value`` with every secret masked; unchanged (the same object) when none is in it.
+        JSON escapes character by character, so a secret in any string of ``value`` is in its
+        JSON text: one dump rules out the common case without walking it."""
+        if self._pattern is None:
+            return value
+        try:
+            dumped = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, TypeError, RecursionError):
+            return self._walk(value)
+        if not any(escaped in dumped for escaped in self._escaped):
+            return value
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int | float):
+            return MASK if self.text(str(value)) != str(value) else value
+        if isinstance(value, dict):
+            return {self._walk(key): self._walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._walk(item) for item in value]
+        return self.text(str(value))
+
+
 @dataclass
 class Credentials:
     values: dict[str, str]  # setup and config values, secrets decrypted (for ${credentials.x})
@@ -57,11 +140,22 @@ class Credentials:
     password: str = ""
     access_token: str = ""
     secrets: list[str] = field(default_factory=list)
+    secret_keys: frozenset[str] = frozenset()  # the keys of ``values`` that are secret
+
+    @cached_property
+    def public_values(self) -> dict[str, str]:
+        """What conditions, mappings and results may read: the non-secret fields."""
+        return {k: v for k, v in self.values.items() if k not in self.secret_keys}
 
     def redact(self, text: str) -> str:
-        for secret in sorted({s for s in self.secrets if len(s) >= 3}, key=len, reverse=True):
-            text = text.replace(secret, "••••")
-        return text
+        return Redactor(self.secrets).text(text)
+
+
+def budget_from_settings() -> Budget:
+    return Budget(
+        max_steps=settings.RUNTIME_EXPRESSION_MAX_STEPS,
+        max_seconds=settings.RUNTIME_EXPRESSION_CPU_MS / 1000,
+    )
 
 
 @dataclass
@@ -83,14 +177,17 @@ class Run:
     send: Sender = guarded_request
     provider_status: int | None = None
     steps: dict[str, Any] = field(default_factory=dict)
+    budget: Budget = field(default_factory=budget_from_settings)
 
     @property
     def context(self) -> dict[str, Any]:
-        return {
-            "inputs": self.inputs,
-            "credentials": self.credentials.values,
-            "steps": self.steps,
-        }
+        """Where a request is made (its URL, args values, authorization; baseUrl)."""
+        return {"inputs": self.inputs, "credentials": self.credentials.values, "steps": self.steps}
+
+    @property
+    def public_context(self) -> dict[str, Any]:
+        """Everywhere else: the same without the secret fields."""
+        return {**self.context, "credentials": self.credentials.public_values}
 
 
 # --- Inputs ----------------------------------------------------------------------------------
@@ -239,7 +336,7 @@ def _custom_error(
     for rule in parameters.get("customErrors") or []:
         if rule.get("receivedStatus") != status:
             continue
-        context = {**run.context, "response": body, "status": status}
+        context = {**run.public_context, "response": body, "status": status}
         if not _condition_holds(rule.get("condition"), context):
             continue
         message = str(interpolate(str(rule.get("message") or ""), context) or "")
@@ -266,7 +363,7 @@ def http_call(
     query: list[tuple[str, str]] = []
     body: dict[str, Any] = {}
     for arg in parameters.get("args") or []:
-        if not _condition_holds(arg.get("condition"), context):
+        if not _condition_holds(arg.get("condition"), run.public_context):
             continue
         value = evaluate(arg.get("value"), context)
         if value is None:
@@ -283,8 +380,50 @@ def http_call(
     url = _url(run, str(parameters.get("url") or ""))
     auth = _apply_auth(run, parameters.get("authorization"), headers, query)
     limit = max_bytes if max_bytes is not None else settings.RUNTIME_MAX_RESPONSE_BYTES
+    _check_sendable(headers, auth)
+    run.budget.pause()  # the call and its decoding have their own bounds
     try:
-        response = run.send(
+        return _answer(run, parameters, _send(run, method, url, limit, headers, query, body, auth))
+    finally:
+        run.budget.resume()
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _check_sendable(headers: dict[str, str], auth: tuple[str, str] | None) -> None:
+    """Headers HTTP can carry: a token name, a value without CR/LF and in Latin-1 (what a
+    value filled from an input or a credential may break; publishing checks the literals).
+    422 ``refused``, nothing sent, the value not echoed."""
+    parts = [(name, name, value) for name, value in headers.items()]
+    parts += [("Authorization", "Authorization", text) for text in auth or ()]
+    for shown, name, value in parts:
+        try:
+            value.encode("latin-1")
+            unsendable = "\r" in value or "\n" in value or not _HEADER_NAME.fullmatch(name)
+        except UnicodeEncodeError:
+            unsendable = True
+        if unsendable:
+            raise ActionFailure(
+                422,
+                "refused",
+                f"The request was not sent: its {shown[:100]!r} header would hold a line break "
+                "or a character outside Latin-1 (or its name is not an HTTP header name).",
+            )
+
+
+def _send(
+    run: Run,
+    method: str,
+    url: str,
+    limit: int,
+    headers: dict[str, str],
+    query: list[tuple[str, str]],
+    body: dict[str, Any],
+    auth: tuple[str, str] | None,
+) -> OutboundResponse:
+    try:
+        return run.send(
             method,
             url,
             max_bytes=limit,
@@ -305,10 +444,14 @@ def http_call(
         raise ActionFailure(
             502, "provider_error", f"Could not reach the provider ({type(exc).__name__})."
         ) from exc
+
+
+def _answer(run: Run, parameters: dict[str, Any], response: OutboundResponse) -> tuple[Any, int]:
     run.provider_status = response.status
     decoded = _decoded(response)
     if 200 <= response.status < 300:
         return decoded, len(response.body)
+    run.budget.resume()
     custom = _custom_error(run, parameters, response.status, decoded)
     if custom is not None:
         raise custom
@@ -447,8 +590,7 @@ def _enum(mapper: dict[str, Any], value: Any, context: dict[str, Any]) -> dict[s
     return {"value": mapper.get("default"), "source_value": value}
 
 
-def _field_value(spec: dict[str, Any], record: Any, run: Run) -> Any:
-    context = {**run.context, "$": record}
+def _field_value(spec: dict[str, Any], record: Any, run: Run, context: dict[str, Any]) -> Any:
     expression = spec.get("expression")
     if expression is None:
         raw = record.get(spec["targetFieldKey"]) if isinstance(record, dict) else None
@@ -474,10 +616,12 @@ def _field_value(spec: dict[str, Any], record: Any, run: Run) -> Any:
 def _mapped(fields: list[dict[str, Any]], record: Any, run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
+    charge()  # one step per record, so that a long mapping reads the clock too
+    context = {**run.public_context, "$": record}
     for spec in fields:
         if spec.get("hidden"):
             continue
-        value = _field_value(spec, record, run)
+        value = _field_value(spec, record, run, context)
         (custom if spec.get("custom") else out)[spec["targetFieldKey"]] = value
     if custom:
         out["custom_fields"] = custom
@@ -485,7 +629,7 @@ def _mapped(fields: list[dict[str, Any]], record: Any, run: Run) -> dict[str, An
 
 
 def step_map_fields(run: Run, parameters: dict[str, Any]) -> dict[str, Any]:
-    source = evaluate(parameters.get("dataSource"), run.context)
+    source = evaluate(parameters.get("dataSource"), run.public_context)
     fields = parameters.get("fields") or []
     if isinstance(source, list):
         return {"data": [_mapped(fields, record, run) for record in source]}
@@ -495,7 +639,7 @@ def step_map_fields(run: Run, parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_typecast(run: Run, parameters: dict[str, Any]) -> dict[str, Any]:
-    source = evaluate(parameters.get("dataSource"), run.context)
+    source = evaluate(parameters.get("dataSource"), run.public_context)
     kinds = {f["targetFieldKey"]: f.get("type") for f in parameters.get("fields") or []}
 
     def cast(record: Any) -> Any:
@@ -569,19 +713,35 @@ def _implicit_steps(action: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run_action(run: Run) -> Outcome:
+    """The action's steps, then its result, within ``run.budget`` (422
+    ``expression_budget_exceeded`` beyond it)."""
+    try:
+        with budget_active(run.budget):
+            return _run_steps(run)
+    except ExpressionBudgetExceeded as exc:
+        raise ActionFailure(
+            422,
+            "expression_budget_exceeded",
+            f"The definition's expressions went over their budget ({exc.reason}).",
+            provider_status=run.provider_status,
+        ) from None
+
+
+def _run_steps(run: Run) -> Outcome:
     steps = run.action.get("steps") or _implicit_steps(run.action)
     last: dict[str, Any] = {}
     for step in steps:
-        if not _condition_holds(step.get("condition"), run.context):
+        if not _condition_holds(step.get("condition"), run.public_context):
             continue
         function = step["stepFunction"]
         output = STEP_FUNCTIONS[function["functionName"]](run, function.get("parameters") or {})
         run.steps[step["stepId"]] = {"output": output}
         last = output
     result = run.action.get("result") or {}
-    context = run.context
+    context = run.public_context
     data = evaluate(result["data"], context) if "data" in result else last.get("data")
     next_cursor = evaluate(result["next"], context) if "next" in result else last.get("next")
+    run.budget.check_time()
     return Outcome(data=data, next=next_cursor, provider_status=run.provider_status)
 
 

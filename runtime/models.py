@@ -1,7 +1,7 @@
 """The request log: one row per execution of an action through a connection.
 
-Metadata only (API.md): which action, which version served it, the outcome, the provider's
-status and the duration. Never the inputs, a body or a credential. Kept for
+Metadata only (docs/api.md "Connections"): which action, which version served it, the
+outcome, the provider's status and the duration. Never the inputs, a body or a credential. Kept for
 ``RUNTIME_REQUEST_LOG_RETENTION_DAYS`` (``prune_request_log``).
 """
 

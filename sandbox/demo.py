@@ -15,9 +15,8 @@ from django.core.management.base import CommandError
 from connections.services.connect import redirect_uri
 from connectors.models import ConnectorVersion
 from connectors.selectors import own_version_by_key
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create, profile_update
+from profiles.services import connector_version_push, profile_create, profile_update
 from projects.models import Project
 from projects.selectors import project_by_slug
 from projects.services import Actor

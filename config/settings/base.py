@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "django_rq",
     "crontask",
     "axes",
-    # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
+    # Bottom to top: an app imports only those above it in this list (docs/architecture.md).
     "projects",
     "events",
     "connectors",
@@ -351,6 +351,11 @@ RUNTIME_MAX_RESPONSE_BYTES = env.int("RUNTIME_MAX_RESPONSE_BYTES", default=5 * 1
 RUNTIME_MAX_PAGES = env.int("RUNTIME_MAX_PAGES", default=20)
 RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
 RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
+# The budget of one action's expressions (docs/connector-definition.md "Budgets"): CPU time
+# outside the provider calls, and evaluation steps (JEXL nodes, JSONPath nodes visited);
+# beyond either the action answers 422 expression_budget_exceeded.
+RUNTIME_EXPRESSION_CPU_MS = env.int("RUNTIME_EXPRESSION_CPU_MS", default=250)
+RUNTIME_EXPRESSION_MAX_STEPS = env.int("RUNTIME_EXPRESSION_MAX_STEPS", default=1_000_000)
 # Webhook deliveries (events app): seconds an attempt may take in all (connect, send, the
 # answer's status and headers); a timed-out attempt is retried like a 5xx.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)

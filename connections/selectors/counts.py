@@ -3,7 +3,7 @@ profile, on one profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from django.db.models import Count, QuerySet
@@ -11,7 +11,9 @@ from django.db.models.fields.json import KT
 
 from connectors.models import Connector, ConnectorVersion
 from core import freshness
+from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
+from profiles.pins import Pin
 from profiles.serving import in_rollout, serving_version
 from projects.models import Project
 
@@ -161,3 +163,11 @@ def connector_keys(known: dict[int, str], connections: list[Connection]) -> dict
 def count_on_profile(profile: ConnectorProfile) -> int:
     """Every connection on the profile (an API key sees all of its project's): a counter."""
     return counters.on_profile(profile.pk)
+
+
+def pin_change(profile: ConnectorProfile, pin: Pin) -> profile_selectors.PinChange:
+    """What setting ``pin`` would change (``profiles.selectors.pin_change``: the preview and
+    the confirmation step), with the connections it moves counted: every one on the profile
+    when it moves to another version."""
+    change = profile_selectors.pin_change(profile, pin)
+    return replace(change, connections=count_on_profile(profile)) if change.moves else change

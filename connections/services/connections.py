@@ -26,6 +26,7 @@ from projects.models import Membership, Team
 from projects.services import Actor, ServiceError, audit_record
 
 from .. import counters, rbac
+from ..cache import profile_connections_changed
 from ..models import (
     Connection,
     ConnectionGrant,
@@ -36,7 +37,6 @@ from ..models import (
     Status,
     SubjectType,
 )
-from ..signals import profile_connections_changed
 from .announce import announce, announce_status
 
 MAX_CONFIG_VALUE = 4096
@@ -196,7 +196,7 @@ def connection_create(
         last_used_at=now,
     )
     counters.added(connection)
-    profile_connections_change(profile.pk)
+    profile_connections_changed(profile.pk)
     _audit(
         actor,
         connection,
@@ -210,17 +210,6 @@ def connection_create(
     )
     announce(connection, "created")
     return connection
-
-
-def profile_connections_change(profile_id: int) -> None:
-    """A connection came or went on a profile: tell the listeners (migration figures are
-    counted afresh) now and after the commit."""
-
-    def send() -> None:
-        profile_connections_changed.send(sender=Connection, profile_id=profile_id)
-
-    send()
-    transaction.on_commit(send)
 
 
 def revoke_links(*, connection_ids: list[int]) -> int:
@@ -354,7 +343,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
     counters.removed(connection)
     announce(connection, "deleted")
     connection.delete()
-    profile_connections_change(profile_id)
+    profile_connections_changed(profile_id)
 
 
 def connections_bulk(

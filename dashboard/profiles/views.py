@@ -12,6 +12,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import selectors as connection_selectors
+from connections.services import pins as pin_services
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
@@ -94,7 +96,7 @@ def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
     except PinError as exc:
         preview["error"] = exc.message
         return preview
-    change = selectors.pin_change(profile, pin)
+    change = connection_selectors.pin_change(profile, pin)
     preview.update(pin=pin, current=change.current, new=change.new, change=change)
     preview["report"] = change.report
     if change.new is None:
@@ -170,7 +172,7 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
             return redirect("profile_detail", project_slug, profile.public_id)
         if change is not None and change.guarded and not form.cleaned_data["confirm"]:
             return _pin_confirmation(request, access, profile, raw, preview)
-        profile = services.profile_set_pin(
+        profile = pin_services.profile_set_pin(
             actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
         )
     except ServiceError as exc:

@@ -19,6 +19,7 @@ register = template.Library()
 
 @register.simple_tag
 def jinja_include(name: str, values: dict[str, Any]) -> SafeString:
+    """The tag; Python callers (the link panel's tag, inserted in the overview) call it too."""
     html = engines["jinja2"].get_template(name).render(values)
     return SafeString(html)  # escaped by the Jinja2 environment (autoescape always on)
 

@@ -1,4 +1,4 @@
-"""API-key authentication and the error body of API.md."""
+"""API-key authentication and the error body of docs/api.md."""
 
 from __future__ import annotations
 

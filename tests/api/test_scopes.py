@@ -1,4 +1,4 @@
-"""API key scopes (API.md "Authentication"): a read key may only GET; every other method is
+"""API key scopes (docs/api.md "Authentication"): a read key may only GET; every other method is
 403 ``forbidden`` and changes nothing. The write endpoints are read off the ninja router, so a
 new write endpoint is covered without editing this file."""
 

@@ -1,4 +1,4 @@
-"""/api/v1/connector_profiles/{id}/rollout and its transitions (API.md "Staged rollouts"), the
+"""/api/v1/connector_profiles/{id}/rollout and its transitions (docs/api.md "Staged rollouts"), the
 profile answer's ``rollout``, the connection answer's ``serving_version``, and who may call
 them; POST/PATCH /api/v1/migrations with a deadline, its action and its reminders."""
 

@@ -27,8 +27,8 @@ from connections.services.connections import (
     connection_set_status,
     connections_bulk,
 )
+from connections.services.versions import connector_version_delete
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_delete
 from profiles.models import ConnectorProfile
 from projects.models import Project
 from projects.services import Actor, ConflictError

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, SubjectType
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.models import Role
 from projects.services import Actor
 from tests.conftest import screenshot

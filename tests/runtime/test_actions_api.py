@@ -15,7 +15,7 @@ from django.test import Client
 
 from connections.models import Connection, Status
 from connections.services.connections import connection_set_status
-from profiles.services import profile_set_pin
+from connections.services.pins import profile_set_pin
 from projects.models import Project
 from projects.services import Actor
 from runtime.models import RequestLog

@@ -29,8 +29,8 @@ from connections.models import (
     SubjectType,
 )
 from connections.services.connections import connection_set_status
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.crypto import mask
 from projects.models import AuditEntry, Role, Team
 from projects.services import Actor

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, Status, SubjectType
 from connections.services.connections import connection_set_status
-from profiles.services import profile_set_pin
+from connections.services.pins import profile_set_pin
 from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create

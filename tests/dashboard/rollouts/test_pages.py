@@ -26,9 +26,8 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectSession, Status
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.crypto import decrypt_json
 from projects.models import AuditEntry
 from projects.services import Actor

@@ -14,12 +14,11 @@ from django.test import Client
 
 from connections.models import Connection, ConnectSession
 from connections.services.connect import connect_session_create
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.crypto import decrypt_json
 from projects.services import Actor
-from tests.factories import make_project
+from tests.factories import connector_yaml, make_project
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
@@ -85,20 +84,8 @@ REFUSED = [
 @pytest.fixture
 def profile() -> ConnectorProfile:
     project = make_project()
-    document = {
-        "info": {"title": "Typed CRM", "key": "typed_crm", "version": "1.0.0"},
-        "baseUrl": "https://api.example.com",
-        "authentication": {"type": "api_key", "configFields": FIELDS},
-        "actions": [
-            {
-                "actionId": "list_contacts",
-                "categories": ["crm"],
-                "actionType": "list",
-                "label": "List contacts",
-                "description": "All contacts.",
-            }
-        ],
-    }
+    document = yaml.safe_load(connector_yaml(key="typed_crm", title="Typed CRM"))
+    document["authentication"]["configFields"] = FIELDS
     connector_version_push(
         actor=SYSTEM, project=project, files=[("c.yaml", yaml.safe_dump(document).encode())]
     )
