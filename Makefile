@@ -74,7 +74,7 @@ messages: install
 	@echo "Wrote .env with a new SECRET_KEY, FIELD_ENCRYPTION_KEYS and SITE_URL"
 
 run: install .env
-	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' > /dev/null
+	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' --check-free > /dev/null
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@# The task worker (reconnect emails) and the scheduler (token refresh, health checks,

@@ -173,17 +173,36 @@ def on_profile(profile_id: int) -> int:
     return int(total["total"] or 0)
 
 
-def by_version(
-    project_id: int, *, connector_id: int | None = None, profile_id: int | None = None
-) -> dict[int, int]:
-    """Connections per resolved version id (0: unresolved)."""
+def _counted(
+    project_id: int, connector_id: int | None, profile_id: int | None
+) -> QuerySet[ConnectionCount]:
     rows = ConnectionCount.objects.filter(project_id=project_id, n__gt=0)
     if connector_id is not None:
         rows = rows.filter(connector_id=connector_id)
     if profile_id is not None:
         rows = rows.filter(profile_id=profile_id)
+    return rows
+
+
+def by_version(
+    project_id: int, *, connector_id: int | None = None, profile_id: int | None = None
+) -> dict[int, int]:
+    """Connections per resolved version id (0: unresolved)."""
+    rows = _counted(project_id, connector_id, profile_id)
     return dict(
         rows.values_list("version_pk").annotate(total=Sum("n")).values_list("version_pk", "total")
+    )
+
+
+def by_profile_and_version(
+    project_id: int, *, connector_id: int | None = None, profile_id: int | None = None
+) -> list[tuple[int, int, int]]:
+    """(profile id, resolved version id (0: unresolved), connections) of the project."""
+    return list(
+        _counted(project_id, connector_id, profile_id)
+        .values_list("profile_id", "version_pk")
+        .annotate(total=Sum("n"))
+        .values_list("profile_id", "version_pk", "total")
     )
 
 

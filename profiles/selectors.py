@@ -123,8 +123,9 @@ def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:
 @dataclass(frozen=True)
 class PinChange:
     """What a new pin does to a profile: the version it resolves to now and after, the change
-    report between the two, and the connections on the profile when it moves (all of them:
-    they move; counted by ``connections.selectors.pin_change``, 0 here)."""
+    report from the one to the other (in the move's direction), and the connections on the
+    profile when it moves (all of them: they move; counted by
+    ``connections.selectors.pin_change``, 0 here)."""
 
     current: Resolved | None
     new: Resolved | None
@@ -153,8 +154,11 @@ class PinChange:
 
     @property
     def guarded(self) -> bool:
-        """A move the dashboard asks to confirm: across a major or an authentication change."""
-        return self.moves and (self.crosses_major or self.reauth_required)
+        """A move the dashboard asks to confirm: across a major, one whose change report is
+        major (either direction: a downgrade that removes an action or a field breaks its
+        callers) or an authentication change."""
+        major = self.report is not None and self.report.level == "major"
+        return self.moves and (self.crosses_major or major or self.reauth_required)
 
 
 def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
@@ -164,10 +168,11 @@ def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
     new = resolve_uncached(profile.project, profile.connector_id, pin)
     report = None
     if current is not None and new is not None and new.id != current.id:
+        # In the direction of the move, a downgrade included: going back from a version that
+        # added an action removes it, which breaks its callers (major).
         definitions = definitions_by_pk([current.id, new.id])
-        older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
         report = compare_definitions(
-            definitions[older.id], definitions[newer.id], previous_version=older.version
+            definitions[current.id], definitions[new.id], previous_version=current.version
         )
     return PinChange(current, new, report)
 

@@ -56,6 +56,9 @@ def _checked_pin(
 def _state(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[str, Any]:
     state: dict[str, Any] = {
         "name": profile.name,
+        # Profiles of different connectors share names ("production"): the feed says whose
+        # (the shared connector row's title; a custom connector's is its key).
+        "connector": profile.connector.title or profile.connector.key,
         "pin": profile.pin,
         "is_default": profile.is_default,
     }

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from connections.models import Connection, Status
@@ -323,31 +324,33 @@ def _log(
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """One insert; the connections app records what served the connection."""
+    """The request log's row and what served the connection (its last-used time included),
+    in one transaction: "Last used" is the newest request of its Requests tab, never behind."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
-    RequestLog.objects.create(
-        request_id=request_id,
-        connection_id=connection.pk,
-        action_id=action_id[:100],
-        version_id=resolved.id if resolved else None,
-        version_number=resolved.version if resolved else "",
-        builtin=resolved.builtin if resolved else False,
-        status=RequestStatus.ERROR if failure else RequestStatus.OK,
-        http_status=failure.status if failure else 200,
-        provider_status=failure.provider_status if failure else provider_status,
-        duration_ms=duration,
-        error_code=failure.code[:40] if failure else "",
-        channel=channel,
-        created_at=now,
-    )
-    if resolved is not None and connection.profile.rollout_key is not None:
-        error = gate_outcome(failure.status, failure.code) if failure else False
-        if error is not None:  # a staged rollout's gate counts it
-            serving_count(profile=connection.profile, version_id=resolved.id, error=error)
-    connection_services.connection_record_use(
-        connection=connection, version_id=resolved.id if resolved else None, at=now
-    )
+    with transaction.atomic():
+        RequestLog.objects.create(
+            request_id=request_id,
+            connection_id=connection.pk,
+            action_id=action_id[:100],
+            version_id=resolved.id if resolved else None,
+            version_number=resolved.version if resolved else "",
+            builtin=resolved.builtin if resolved else False,
+            status=RequestStatus.ERROR if failure else RequestStatus.OK,
+            http_status=failure.status if failure else 200,
+            provider_status=failure.provider_status if failure else provider_status,
+            duration_ms=duration,
+            error_code=failure.code[:40] if failure else "",
+            channel=channel,
+            created_at=now,
+        )
+        if resolved is not None and connection.profile.rollout_key is not None:
+            error = gate_outcome(failure.status, failure.code) if failure else False
+            if error is not None:  # a staged rollout's gate counts it
+                serving_count(profile=connection.profile, version_id=resolved.id, error=error)
+        connection_services.connection_record_use(
+            connection=connection, version_id=resolved.id if resolved else None, at=now
+        )
     return duration
 
 

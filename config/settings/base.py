@@ -321,6 +321,11 @@ TOKEN_ASSUMED_LIFETIME_SECONDS = env.int("TOKEN_ASSUMED_LIFETIME_SECONDS", defau
 TOKEN_REFRESH_MAX_AGE_SECONDS = env.int("TOKEN_REFRESH_MAX_AGE_SECONDS", default=24 * 3600)
 # Each active connection is health-checked about this often (in batches, oldest check first).
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=6 * 3600)
+# A connection whose scheduled refresh or health check failed for now (the provider down, slow,
+# 5xx) is retried after a backoff of its own: this base doubled per failure in a row, capped,
+# with jitter (connections.services.backoff); a success resets it.
+RETRY_BACKOFF_BASE_SECONDS = env.int("RETRY_BACKOFF_BASE_SECONDS", default=60)
+RETRY_BACKOFF_MAX_SECONDS = env.int("RETRY_BACKOFF_MAX_SECONDS", default=6 * 3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 
 # Outbound calls (core.outbound): each has one wall-clock deadline over connect, headers and
@@ -412,6 +417,7 @@ LOGGING = {
     },
     "filters": {
         "redact": {"()": "config.logging.RedactSecretsFilter"},
+        "plain_refusals": {"()": "config.logging.PlainRefusals"},
         "quiet_static": {
             "()": "config.logging.QuietStaticRequests",
             "prefix": "/" + STATIC_URL.lstrip("/"),
@@ -421,7 +427,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["redact", "plain_refusals"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

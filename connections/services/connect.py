@@ -301,6 +301,9 @@ def save_connection(
         connection.resolved_version = version
         connection.last_used_at = now
         connection.health_error = ""
+        # New credentials: whatever failed before is tried again at once.
+        connection.refresh_failures = connection.health_failures = 0
+        connection.refresh_retry_at = connection.health_retry_at = None
         connection.save()
         counters.changed(counted, connection)
         audit_record(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -273,6 +273,10 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
         if status == Status.NEEDS_REAUTH:
             connection.health = Health.NEEDS_REAUTH
             fields.append("health")
+        if status == Status.ACTIVE:  # an admin's "try again": no backoff left to wait out
+            connection.refresh_failures = connection.health_failures = 0
+            connection.refresh_retry_at = connection.health_retry_at = None
+            fields += ["refresh_failures", "refresh_retry_at", "health_failures", "health_retry_at"]
         connection.save(update_fields=fields)
         counters.changed(counted, connection)
         if status == Status.DISABLED:
@@ -297,18 +301,13 @@ def connection_needs_reauth(*, actor: Actor, connection: Connection) -> None:
 
 
 # How often a connection's last-used time is written: at most once a minute per connection.
-LAST_USED_PRECISION = timedelta(seconds=60)
-
-
 def connection_record_use(*, connection: Connection, version_id: int | None, at: datetime) -> None:
-    """Record what served a request through ``connection`` (the runtime calls it after each
-    one): the version its profile resolved to (``resolved_version``, counted by
-    ``counters``) and, at most once a minute, the last-used time. ``connection`` (the caller's
-    copy) follows, so a caller running many requests on it writes once a minute."""
-    stale = connection.last_used_at is None or at - connection.last_used_at > LAST_USED_PRECISION
+    """Record what served a request through ``connection`` (the runtime calls it in the
+    transaction that writes the request's log row): the version its profile resolved to
+    (``resolved_version``, counted by ``counters``) and the last-used time, every time, so
+    that "Last used" is never behind the Requests tab. ``connection`` (the caller's copy)
+    follows."""
     moved = version_id is not None and connection.resolved_version_id != version_id
-    if not (stale or moved):
-        return
     changes: dict[str, Any] = {"last_used_at": at}
     if moved:
         changes["resolved_version_id"] = version_id

@@ -408,13 +408,17 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     if action == "check_health":
         writable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.WRITE)]
         results = health.connections_check_health_bulk(actor=actor, connections=writable)
-        tally = Counter(r.status for r in results.values())
+        checked = [r for r in results.values() if r.detail != health.DISABLED]
+        tally = Counter(r.status for r in checked)
         parts = [
             f"{tally[value]} {label.lower()}" for value, label in Health.choices if tally[value]
         ]
-        message = f"Checked {plural(len(results), 'connection')}" + (
+        message = f"Checked {plural(len(checked), 'connection')}" + (
             f": {', '.join(parts)}." if parts else "."
         )
+        if len(checked) < len(results):
+            left = plural(len(results) - len(checked), "disabled connection")
+            message += f" Left {left} alone (never checked)."
         skipped = len(rows) - len(writable)
     else:
         done, skipped = services.connections_bulk(
@@ -505,7 +509,10 @@ def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
         selectors.visible(viewer_of(request, access), access.project), form.filters
     )
     response = StreamingHttpResponse(
-        csv_lines(selectors.EXPORT_COLUMNS, selectors.export_batches(rows)),
+        csv_lines(
+            selectors.EXPORT_COLUMNS,
+            selectors.export_batches(rows, selectors.order_of(form.filters)),
+        ),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

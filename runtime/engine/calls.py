@@ -83,6 +83,10 @@ def _decoded(response: OutboundResponse) -> Any:
         return response.body.decode("utf-8", "replace")
 
 
+class AnswerTooLarge(ActionFailure):
+    """A provider's answer over the byte cap it was read under (a 502)."""
+
+
 def _custom_error(
     run: Run, parameters: dict[str, Any], status: int, body: Any
 ) -> ActionFailure | None:
@@ -188,7 +192,7 @@ def _send(
     except DestinationRefused as exc:
         raise ActionFailure(502, "provider_error", exc.message) from exc
     except ResponseTooLarge as exc:
-        raise ActionFailure(502, "provider_error", str(exc)) from exc
+        raise AnswerTooLarge(502, "provider_error", str(exc)) from exc
     except requests.Timeout as exc:
         raise ActionFailure(
             504, "provider_timeout", "The provider did not answer in time."

@@ -19,7 +19,7 @@ from connectors.definition.expressions import (
     jsonpath,
 )
 
-from .calls import _condition_holds, _extract, _indexed, _text, http_call
+from .calls import AnswerTooLarge, _condition_holds, _extract, _indexed, _text, http_call
 from .run import ActionFailure, Outcome, Run
 
 
@@ -51,13 +51,15 @@ def step_paginated_request(run: Run, parameters: dict[str, Any]) -> dict[str, An
         key = str(iterator.get("key"))
         extra_query = [(key, _text(cursor))] if cursor and iterator.get("in") == "query" else []
         extra_body = {key: cursor} if cursor and iterator.get("in") == "body" else {}
-        body, size = http_call(
-            run,
-            parameters,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            max_bytes=min(settings.RUNTIME_MAX_RESPONSE_BYTES, budget),
-        )
+        limit = min(settings.RUNTIME_MAX_RESPONSE_BYTES, budget)
+        try:
+            body, size = http_call(
+                run, parameters, extra_query=extra_query, extra_body=extra_body, max_bytes=limit
+            )
+        except AnswerTooLarge:
+            if pages and limit < settings.RUNTIME_MAX_RESPONSE_BYTES:
+                break  # this page would cross the total: ``next`` is its cursor
+            raise
         budget -= size
         pages += 1
         page = _extract(body, response.get("dataKey"))
