@@ -213,6 +213,13 @@ def _refresh_first(request: HttpRequest, connection: Connection, refresh: bool) 
         services.connection_refresh_now(actor=_actor(request), connection=connection)
 
 
+def _full_key_runs_actions(request: HttpRequest) -> None:
+    """A resources endpoint runs the definition's actions through the provider, which may
+    refresh a token, mark the connection needs_reauth and writes a request-log row: a read
+    key, which never triggers a refresh or a write, gets 403 (docs/api.md)."""
+    require_full_scope(request, "running the resources' actions through the provider")
+
+
 def _records(data: Any) -> list[Any]:
     if isinstance(data, list):
         return data
@@ -225,7 +232,8 @@ def _records(data: Any) -> list[Any]:
     summary="Resources by id (seed 002)",
     description=(
         "Runs the definition's `resources.get` action once per id (at most "
-        f"{MAX_RESOURCE_IDS}). 404 `not_supported` without a `resources` section."
+        f"{MAX_RESOURCE_IDS}). 404 `not_supported` without a `resources` section. "
+        "403 with a read-scoped key: it runs actions through the provider."
     ),
 )
 def resources_get(
@@ -236,6 +244,7 @@ def resources_get(
 ) -> dict[str, Any]:
     if refresh_oauth_tokens:
         require_full_scope(request, "refresh_oauth_tokens=true")
+    _full_key_runs_actions(request)
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, "get")
     _refresh_first(request, connection, refresh_oauth_tokens)
@@ -250,7 +259,10 @@ def resources_get(
     "/connections/{connection_id}/resources/children",
     response=ResourcePageOut,
     summary="Children of a resource (seed 002)",
-    description="Runs the definition's `resources.children` action (no `resource_id`: the root).",
+    description=(
+        "Runs the definition's `resources.children` action (no `resource_id`: the root). "
+        "403 with a read-scoped key: it runs actions through the provider."
+    ),
 )
 def resources_children(
     request: HttpRequest, connection_id: UUID, query: Query[ChildrenQuery]
@@ -270,7 +282,10 @@ def resources_children(
     "/connections/{connection_id}/resources/search",
     response=ResourcePageOut,
     summary="Search resources (seed 002)",
-    description="Runs the definition's `resources.search` action.",
+    description=(
+        "Runs the definition's `resources.search` action. "
+        "403 with a read-scoped key: it runs actions through the provider."
+    ),
 )
 def resources_search(
     request: HttpRequest, connection_id: UUID, query: Query[SearchQuery]
@@ -292,6 +307,7 @@ def _resource_page(
     """One page of the definition's ``resources.<kind>`` action (children, search)."""
     if refresh:
         require_full_scope(request, "refresh_oauth_tokens=true")
+    _full_key_runs_actions(request)
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, kind)
     _refresh_first(request, connection, refresh)

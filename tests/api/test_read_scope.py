@@ -13,6 +13,7 @@ from django.test import Client
 from connections.models import Connection
 from projects.crypto import decrypt_json
 from projects.models import ApiKeyScope
+from runtime.models import RequestLog
 from tests.api.test_connections_api import (
     BASE,
     OLD_ACCESS,
@@ -106,3 +107,32 @@ def test_the_openapi_document_says_what_a_read_key_gets(client: Client) -> None:
         "/api/v1/connections/{connection_id}/resources/search",
     ):
         assert "403" in paths[path]["get"]["responses"], path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/{pk}/resources?resource_ids=a",
+        "/{pk}/resources/children",
+        "/{pk}/resources/search?query=a",
+    ],
+)
+def test_resources_with_a_read_key_are_403_and_call_nobody(
+    world: World, provider: Provider, path: str
+) -> None:
+    """The resources endpoints run the definition's actions through the provider (a token
+    refresh, a needs_reauth status and a request-log row may follow): a read key may not."""
+    provider.routes["/token"] = Answer(200, {"access_token": "at-new", "expires_in": 3600})
+    row = oauth_connection(world, provider)
+    read = reader(world)
+    before = _snapshot()
+    logged = RequestLog.objects.count()
+    called = len(provider.seen)
+
+    response = read.get(BASE + path.format(pk=row.public_id))
+
+    body = assert_error(response, 403, "forbidden")
+    assert "read-only" in body["message"] and "resources" in body["message"]
+    assert len(provider.seen) == called  # no action, no token refresh
+    assert _snapshot() == before
+    assert RequestLog.objects.count() == logged
