@@ -81,10 +81,11 @@ class Connection(models.Model):
     tokens_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Backoff of the scheduler's work (connections.services.backoff): failures in a row of
     # the token refresh and of the health check, and when each may next be tried (null: when
-    # due by the usual rule). A success resets both of its pair.
-    refresh_failures = models.PositiveIntegerField(default=0, editable=False)
+    # due by the usual rule). A success resets both of its pair. The database default too:
+    # bulk loads (seed_bench's COPY) name only the columns they fill.
+    refresh_failures = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     refresh_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
-    health_failures = models.PositiveIntegerField(default=0, editable=False)
+    health_failures = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     health_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_version = models.ForeignKey(
         ConnectorVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -8,6 +8,7 @@ share the world (a publish happens last but one)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import uuid
 from collections.abc import Iterator
@@ -118,7 +119,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Itera
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """The client's coroutine on an event loop of its own thread: a browser test's Playwright
+    (sync API) may hold a running loop in the main thread for the rest of the session."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _list(base: str, key: str, **scope: Any) -> types.ListToolsResult:
