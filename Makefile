@@ -60,7 +60,7 @@ install: .venv/.synced $(MO)
 
 # After changing a translatable string: refresh the message ids of every language's .po.
 messages: install
-	$(PY) manage.py makemessages --all --no-location --ignore='.venv/*' --ignore='.tools/*' \
+	$(PY) manage.py makemessages --all --no-location --no-wrap --ignore='.venv/*' --ignore='.tools/*' \
 	  --ignore='tests/*' --ignore='staticfiles/*' --ignore='mutants/*'
 
 # Local settings for development: a random SECRET_KEY and a Fernet key (never committed) and
@@ -74,7 +74,7 @@ messages: install
 	@echo "Wrote .env with a new SECRET_KEY, FIELD_ENCRYPTION_KEYS and SITE_URL"
 
 run: install .env
-	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' > /dev/null
+	@$(PY) -m config.devserver --host '$(HOST)' --port '$(PORT)' --check-free > /dev/null
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@# The task worker (reconnect emails) and the scheduler (token refresh, health checks,
@@ -122,6 +122,7 @@ bench: install
 	DATABASE_URL="$(BENCH_DATABASE_URL)_load" $(PY) bench/load.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_runtime" $(PY) bench/runtime.py
 	DATABASE_URL="$(BENCH_DATABASE_URL)_events" $(PY) bench/events.py
+	DATABASE_URL="$(BENCH_DATABASE_URL)_mcp" $(PY) bench/mcp_tools.py
 
 # Mutation testing of pins, resolution, versioning and changes with their tests ([tool.mutmut]
 # in pyproject.toml). Always from scratch: mutants/ (git-ignored) is mutmut's working copy.

@@ -12,7 +12,8 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from django.http.multipartparser import MultiPartParserError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from connectors.definition import DefinitionError
 from core.cache import CacheUnavailable
@@ -78,6 +79,17 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
     return response
 
 
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    seconds = int(exc.wait or 60)
+    response = error_response(
+        429,
+        f"Too many wrong API keys from this address: try again in {seconds} seconds.",
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(404, str(exc) or "Not found.", code=getattr(exc, "code", None))
@@ -126,6 +138,13 @@ def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResp
 def on_request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return error_response(413, f"The request body is larger than the {limit:,}-byte limit.")
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # Django's parser refuses a missing or overlong boundary and part headers past its limit.
+    reason = str(exc)[:120]
+    return error_response(400, f"The multipart/form-data body cannot be read: {reason}")
 
 
 @api.exception_handler(HttpError)

@@ -1,4 +1,4 @@
-"""Connect sessions: the "Connect sessions" section of API.md."""
+"""Connect sessions: the "Connect sessions" section of docs/api.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connections without the hosted page (API.md "Connections"): what can be connected, and
+"""Connections without the hosted page (docs/api.md "Connections"): what can be connected, and
 creating or replacing a connection's credentials directly (imported from another platform),
 optionally verified with the definition's health check. Nothing is stored on a refusal."""
 

@@ -24,6 +24,7 @@ from core.validation import MAX_OFFSET, MAX_SEARCH, Line, text_problem
 from profiles.serving import Serving, serving_version
 from projects.services import ServiceError
 
+from .auth import is_read_scoped, require_full_scope
 from .connectors import _actor, _project
 from .rendering import json_datetime, json_response, json_uuid
 
@@ -410,8 +411,9 @@ def connection_list(request: HttpRequest, query: Query[ConnectionListQuery]) -> 
     summary="One connection",
     description=(
         "With `refresh_oauth_tokens=true` the OAuth tokens are refreshed at the token endpoint "
-        "first (400 for a connection without OAuth tokens, 502 when the token endpoint fails). "
-        "Tokens themselves are never shown."
+        "first (400 for a connection without OAuth tokens, 502 when the token endpoint fails; "
+        "403 with a read-scoped key, which never triggers a refresh). Tokens themselves are "
+        "never shown."
     ),
 )
 def connection_detail(
@@ -419,6 +421,7 @@ def connection_detail(
 ) -> dict[str, Any]:
     if not refresh_oauth_tokens:
         return connection_body(_connection(request, connection_id))
+    require_full_scope(request, "refresh_oauth_tokens=true")
     connection = _connection(request, connection_id)
     if not connection.is_oauth:
         raise ServiceError("this connection has no OAuth tokens", field="refresh_oauth_tokens")
@@ -445,17 +448,27 @@ def connection_delete(request: HttpRequest, connection_id: UUID) -> HttpResponse
 @router.get(
     "/connections/{connection_id}/health",
     response=HealthCheckOut,
-    summary="Check the connection's health now",
+    summary="Check the connection's health now (a read key: the last recorded result)",
     description=(
-        "Makes a real request to the connector's `healthCheck` path with the connection's "
-        "credentials and records the outcome: a 2xx (or the expected status) is `healthy`, "
-        "401/403 `needs_reauth`, anything else, a timeout or an unreachable provider "
-        "`unhealthy`. When the connector's definition has no `healthCheck` (or a credential it "
-        "needs is missing) nothing is sent: the status is `unknown` and `detail` says why."
+        "With a full-scope key: makes a real request to the connector's `healthCheck` path "
+        "with the connection's credentials and records the outcome: a 2xx (or the expected "
+        "status) is `healthy`, 401/403 `needs_reauth`, anything else, a timeout or an "
+        "unreachable provider `unhealthy`. When the connector's definition has no "
+        "`healthCheck` (or a credential it needs is missing) nothing is sent: the status is "
+        "`unknown` and `detail` says why. With a read-scoped key nothing is sent and nothing "
+        "is recorded: the answer is the last recorded result (`unknown` with `checked_at` "
+        "null when the connection was never checked)."
     ),
 )
 def connection_health(request: HttpRequest, connection_id: UUID) -> dict[str, Any]:
     connection = _connection(request, connection_id)
+    if is_read_scoped(request):
+        # A read key reads: the stored outcome, no provider call, no write (no event).
+        return {
+            "status": connection.health,
+            "checked_at": connection.health_checked_at,
+            "detail": connection.health_error,
+        }
     result = health.connection_check_health(actor=_actor(request), connection=connection)
     return {"status": result.status, "checked_at": result.checked_at, "detail": result.detail}
 

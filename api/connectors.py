@@ -1,4 +1,4 @@
-"""Connectors and versions: the "Connectors and versions" section of API.md."""
+"""Connectors and versions: the "Connectors and versions" section of docs/api.md."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError
 
-from connectors import selectors, services
+from connections.services.versions import connector_version_delete
+from connectors import selectors
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
 from connectors.models import Connector, ConnectorVersion
 from core.pager import InvalidCursor, KeysetOrder, keyset_page
 from core.validation import Line
 from profiles import selectors as profile_selectors
+from profiles import services as profile_services
 from projects.models import ApiKey, Project
 from projects.services import Actor, ServiceError, client_ip
 
@@ -122,7 +124,7 @@ def push(
     draft: bool = False,
     acknowledge_breaking: bool = False,
 ) -> Status[dict[str, Any]]:
-    result = services.connector_version_push(
+    result = profile_services.connector_version_push(
         actor=_actor(request),
         project=_project(request),
         files=_files_from_request(request),
@@ -130,7 +132,7 @@ def push(
         draft=draft,
         acknowledge_breaking=acknowledge_breaking,
     )
-    # 200 only when a published version was overwritten (API.md); new versions and drafts 201.
+    # 200 only when a published version was overwritten (docs/api.md); new versions and drafts 201.
     return Status(200 if result.overwritten else 201, push_body(result.version))
 
 
@@ -261,7 +263,7 @@ def _own_version(request: HttpRequest, key: str, version: str) -> ConnectorVersi
 def version_publish(
     request: HttpRequest, key: KeyPath, version: VersionPath, acknowledge_breaking: bool = False
 ) -> dict[str, Any]:
-    published = services.connector_version_publish(
+    published = profile_services.connector_version_publish(
         actor=_actor(request),
         version=_own_version(request, key, version),
         acknowledge_breaking=acknowledge_breaking,
@@ -275,7 +277,5 @@ def version_publish(
     summary="Delete a custom version",
 )
 def version_delete(request: HttpRequest, key: KeyPath, version: VersionPath) -> HttpResponse:
-    services.connector_version_delete(
-        actor=_actor(request), version=_own_version(request, key, version)
-    )
+    connector_version_delete(actor=_actor(request), version=_own_version(request, key, version))
     return HttpResponse(status=204)

@@ -2,11 +2,11 @@
 each 4xx/5xx status, added to what the routers declare for their successes.
 
 Every operation can answer 400 (a parameter or body that does not validate), 401 (no valid API
-key) and 500 (logged, never a stack trace); an operation with a path parameter 404 (another
-project's object, an unknown or malformed id); a write 403 (a key whose scope does not allow
-it). ``EXTRA`` adds what a rule of the operation's service can answer: 409 conflict, 413 too
-large, 422 refused by a rule, 502 the provider failed, 503 the shared cache is down (a
-publish must invalidate it).
+key), 429 (too many wrong keys from the address) and 500 (logged, never a stack trace); an
+operation with a path parameter 404 (another project's object, an unknown or malformed id); a
+write 403 (a key whose scope does not allow it). ``EXTRA`` adds what a rule of the
+operation's service can answer: 409 conflict, 413 too large, 422 refused by a rule, 502 the
+provider failed, 503 the shared cache is down (a publish must invalidate it).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ DESCRIPTIONS = {
     411: "A chunked body without Content-Length is refused.",
     413: "The request is too large.",
     422: "Refused by a rule (the message says which).",
+    429: "Too many wrong API keys from this address (see Retry-After).",
     502: "The provider answered with an error or not at all.",
     504: "The provider did not answer in time.",
     503: "The shared cache is unreachable; nothing was changed (see Retry-After).",
@@ -56,15 +57,16 @@ EXTRA: dict[str, set[int]] = {
     "api_connectors_version_publish": {409, 422, 503},
     "api_profiles_profile_create": {404, 409},
     "api_profiles_pin_set": {409},
-    "api_connections_connection_detail": {502},
+    # refresh_oauth_tokens=true with a read-scoped key.
+    "api_connections_connection_detail": {403, 502},
     "api_connections_connection_health": {502},
     "api_connect_sessions_connect_session_create": {404},
     "api_connection_imports_connection_import": {404, 422, 502},
     "api_connection_imports_connection_replace": {422, 502},
     "api_runtime_action_run": {409, 422, 502, 504},
-    "api_runtime_resources_get": {409, 422, 502, 504},
-    "api_runtime_resources_children": {409, 422, 502, 504},
-    "api_runtime_resources_search": {409, 422, 502, 504},
+    "api_runtime_resources_get": {403, 409, 422, 502, 504},
+    "api_runtime_resources_children": {403, 409, 422, 502, 504},
+    "api_runtime_resources_search": {403, 409, 422, 502, 504},
     "api_webhooks_webhook_test": {409},
     "api_staged_rollouts_rollout_start": {409},
     **{f"api_staged_rollouts_rollout_{verb}": {409} for verb in TRANSITION_VERBS},
@@ -75,7 +77,7 @@ EXTRA: dict[str, set[int]] = {
 
 
 def error_statuses(method: str, path: str, operation_id: str) -> set[int]:
-    statuses = {400, 401, 500}
+    statuses = {400, 401, 429, 500}
     if "{" in path:
         statuses.add(404)
     if method in WRITES:

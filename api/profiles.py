@@ -1,4 +1,4 @@
-"""Connector profiles: the "Connector profiles" section of API.md."""
+"""Connector profiles: the "Connector profiles" section of docs/api.md."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from connections import selectors as connection_selectors
+from connections.services import pins as pin_services
 from connectors.models import PLATFORM_OWNER
 from core.validation import Line
 from profiles import selectors, services
@@ -146,7 +147,7 @@ def profile_detail(request: HttpRequest, profile_id: UUID) -> dict[str, Any]:
     "/connector_profiles/{profile_id}/pinned_version", response=ProfileOut, summary="Set the pin"
 )
 def pin_set(request: HttpRequest, profile_id: UUID, payload: PinIn) -> dict[str, Any]:
-    profile = services.profile_set_pin(
+    profile = pin_services.profile_set_pin(
         actor=_actor(request), profile=_profile(request, profile_id), pin=payload.pinned_version
     )
     return profile_body(profile)
@@ -158,7 +159,7 @@ def pin_set(request: HttpRequest, profile_id: UUID, payload: PinIn) -> dict[str,
     summary="Remove the pin (default resolution)",
 )
 def pin_remove(request: HttpRequest, profile_id: UUID) -> dict[str, Any]:
-    profile = services.profile_set_pin(
+    profile = pin_services.profile_set_pin(
         actor=_actor(request), profile=_profile(request, profile_id), pin=None
     )
     return profile_body(profile)

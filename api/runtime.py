@@ -1,6 +1,6 @@
-"""Requests through a connection (API.md "Actions and resources"): run an action, the
-request log, and seed 002's resources through the actions a definition's ``resources``
-section names. The connection's profile is resolved at the moment of each request."""
+"""Requests through a connection (docs/api.md "Connections": actions and resources): run
+an action, the request log, and seed 002's resources through the actions a definition's
+``resources`` section names. The connection's profile is resolved at the moment of each request."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from projects.services import ServiceError
 from runtime import selectors, services
 from runtime.engine import ActionFailure
 
+from .auth import require_full_scope
 from .connections import _connection
 from .connectors import _actor, _project
 
@@ -59,6 +60,9 @@ class RequestOut(Schema):
     duration_ms: int
     created_at: datetime
     error: str | None = Field(description="The error code of a failed request.")
+    channel: Literal["api", "mcp"] = Field(
+        description="`api` (this API, Try it) or `mcp` (an AI agent's tool call over /mcp)."
+    )
 
 
 class RequestPageOut(Schema):
@@ -80,18 +84,24 @@ class ResourcePageOut(Schema):
     next_cursor: str | None
 
 
+REFRESH_DESCRIPTION = (
+    "Refresh the connection's OAuth tokens first (403 with a read-scoped key: a read key "
+    "never triggers a refresh)."
+)
+
+
 class ChildrenQuery(Schema):
     resource_id: Line | None = Field(None, max_length=1000)
     cursor: Line | None = Field(None, max_length=1000)
     page_size: int = Field(50, ge=1, le=1000)
-    refresh_oauth_tokens: bool = False
+    refresh_oauth_tokens: bool = Field(False, description=REFRESH_DESCRIPTION)
 
 
 class SearchQuery(Schema):
     query: Line = Field(max_length=500)
     cursor: Line | None = Field(None, max_length=1000)
     page_size: int = Field(50, ge=1, le=1000)
-    refresh_oauth_tokens: bool = False
+    refresh_oauth_tokens: bool = Field(False, description=REFRESH_DESCRIPTION)
 
 
 def action_body(result: services.ActionResult) -> dict[str, Any]:
@@ -129,7 +139,11 @@ def _run(
         "`invalid_inputs` (`fields`: `inputs.<name>`), 404 `action_not_found`, 409 "
         "`connection_disabled` or `needs_reauth` (after one token refresh for OAuth 2; the "
         "connection's status changes), 502 `provider_error` with `provider_status` (or the "
-        "definition's `customErrors` status), 504 `provider_timeout`."
+        "definition's `customErrors` status), 504 `provider_timeout`, 422 "
+        "`expression_budget_exceeded` (the definition's expressions went over their budget: "
+        "CPU time or steps; recorded in the request log) or `refused` (a header the request "
+        "would send cannot be sent). A secret of the connection is never in the answer: one "
+        "the provider echoes is masked as `••••`."
     ),
 )
 def action_run(
@@ -170,6 +184,7 @@ def request_list(
                 "duration_ms": row.duration_ms,
                 "created_at": row.created_at,
                 "error": row.error_code or None,
+                "channel": row.channel,
             }
             for row in page.items
         ],
@@ -198,6 +213,13 @@ def _refresh_first(request: HttpRequest, connection: Connection, refresh: bool) 
         services.connection_refresh_now(actor=_actor(request), connection=connection)
 
 
+def _full_key_runs_actions(request: HttpRequest) -> None:
+    """A resources endpoint runs the definition's actions through the provider, which may
+    refresh a token, mark the connection needs_reauth and writes a request-log row: a read
+    key, which never triggers a refresh or a write, gets 403 (docs/api.md)."""
+    require_full_scope(request, "running the resources' actions through the provider")
+
+
 def _records(data: Any) -> list[Any]:
     if isinstance(data, list):
         return data
@@ -210,15 +232,19 @@ def _records(data: Any) -> list[Any]:
     summary="Resources by id (seed 002)",
     description=(
         "Runs the definition's `resources.get` action once per id (at most "
-        f"{MAX_RESOURCE_IDS}). 404 `not_supported` without a `resources` section."
+        f"{MAX_RESOURCE_IDS}). 404 `not_supported` without a `resources` section. "
+        "403 with a read-scoped key: it runs actions through the provider."
     ),
 )
 def resources_get(
     request: HttpRequest,
     connection_id: UUID,
     resource_ids: ResourceIds,
-    refresh_oauth_tokens: bool = False,
+    refresh_oauth_tokens: Annotated[bool, Query(description=REFRESH_DESCRIPTION)] = False,
 ) -> dict[str, Any]:
+    if refresh_oauth_tokens:
+        require_full_scope(request, "refresh_oauth_tokens=true")
+    _full_key_runs_actions(request)
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, "get")
     _refresh_first(request, connection, refresh_oauth_tokens)
@@ -233,7 +259,10 @@ def resources_get(
     "/connections/{connection_id}/resources/children",
     response=ResourcePageOut,
     summary="Children of a resource (seed 002)",
-    description="Runs the definition's `resources.children` action (no `resource_id`: the root).",
+    description=(
+        "Runs the definition's `resources.children` action (no `resource_id`: the root). "
+        "403 with a read-scoped key: it runs actions through the provider."
+    ),
 )
 def resources_children(
     request: HttpRequest, connection_id: UUID, query: Query[ChildrenQuery]
@@ -253,7 +282,10 @@ def resources_children(
     "/connections/{connection_id}/resources/search",
     response=ResourcePageOut,
     summary="Search resources (seed 002)",
-    description="Runs the definition's `resources.search` action.",
+    description=(
+        "Runs the definition's `resources.search` action. "
+        "403 with a read-scoped key: it runs actions through the provider."
+    ),
 )
 def resources_search(
     request: HttpRequest, connection_id: UUID, query: Query[SearchQuery]
@@ -273,6 +305,9 @@ def _resource_page(
     request: HttpRequest, connection_id: UUID, kind: str, refresh: bool, **given: Any
 ) -> dict[str, Any]:
     """One page of the definition's ``resources.<kind>`` action (children, search)."""
+    if refresh:
+        require_full_scope(request, "refresh_oauth_tokens=true")
+    _full_key_runs_actions(request)
     connection = _connection(request, connection_id)
     action_id, names = _resource_action(request, connection, kind)
     _refresh_first(request, connection, refresh)

@@ -1,4 +1,4 @@
-"""Staged rollouts: ``/connector_profiles/{id}/rollout`` and its transitions (API.md "Staged
+"""Staged rollouts: ``/connector_profiles/{id}/rollout`` and its transitions (docs/api.md "Staged
 rollouts"). The service layer (rollouts.services.staged) holds every rule; this module parses,
 calls it and shapes the answer."""
 
@@ -11,6 +11,7 @@ from uuid import UUID
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from core.validation import Line
 from profiles.models import ConnectorProfile
 from rollouts import gate as gates
 from rollouts.models import Rollout
@@ -23,8 +24,8 @@ router = Router(tags=["staged rollouts"])
 
 
 class RolloutIn(Schema):
-    to_version: str = Field(max_length=255, description="A published candidate of the profile.")
-    target_pin: str | None = Field(
+    to_version: Line = Field(max_length=255, description="A published candidate of the profile.")
+    target_pin: Line | None = Field(
         default=None,
         max_length=255,
         description="The pin promotion writes; default: the profile's pin. It must resolve to "

@@ -1,4 +1,4 @@
-"""Webhook endpoints and their deliveries: the "Webhooks (events out)" section of API.md."""
+"""Webhook endpoints and their deliveries: the "Webhooks" section of docs/api.md."""
 
 from __future__ import annotations
 

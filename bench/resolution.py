@@ -442,9 +442,9 @@ def wait_for(reports: queue.Queue[tuple[str, int]], version: str, timeout: float
 
 
 def measure_publish(data: Dataset) -> list[Row]:
-    from connectors.services import connector_version_push
     from profiles.pins import parse_pin
     from profiles.resolution import resolve
+    from profiles.services import connector_version_push
     from projects.services import Actor
 
     project, connector = data.watched_project, data.watched_connector

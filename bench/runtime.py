@@ -161,14 +161,30 @@ def throughput(call: Any) -> float:
     return sum(done) / SECONDS
 
 
+def world(provider_url: str, slug: str) -> tuple[Any, Any]:
+    """A project with bench_crm on ``provider_url``, a profile and one connection on it."""
+    from django.contrib.auth.models import User
+
+    from profiles.services import connector_version_push, profile_create
+    from projects.services import Actor, organization_create, project_create
+    from tests.factories import make_connection
+
+    actor = Actor.system()
+    owner = User.objects.create_user("bench-owner", "o@example.com", "bench-password-1")
+    organization = organization_create(actor=actor, slug="bench", name="Bench", owner=owner)
+    project = project_create(actor=actor, organization=organization, slug=slug, name="P")
+    connector_version_push(actor=actor, project=project, files=[("c.yaml", document(provider_url))])
+    profile = profile_create(
+        actor=actor, project=project, connector_key="bench_crm", name="main", pin=None
+    )
+    return project, make_connection(profile, config={"api_key": "sk_bench_key_000000"})
+
+
 def main() -> None:
     from django.test import Client
 
-    from connectors.services import connector_version_push
-    from profiles.services import profile_create
-    from projects.services import Actor, api_key_create, organization_create, project_create
+    from projects.services import Actor, api_key_create
     from runtime.services import action_run
-    from tests.factories import make_connection
     from tests.provider import Answer, provider_server
 
     setup_test_environment()
@@ -186,20 +202,7 @@ def main() -> None:
         with provider_server() as provider, override_settings(DEBUG=False), cache_settings:
             provider.routes["/contacts"] = Answer(200, contacts())
             actor = Actor.system()
-            from django.contrib.auth.models import User
-
-            owner = User.objects.create_user("bench-owner", "o@example.com", "bench-password-1")
-            organization = organization_create(actor=actor, slug="bench", name="Bench", owner=owner)
-            project = project_create(
-                actor=actor, organization=organization, slug="bench-rt", name="P"
-            )
-            connector_version_push(
-                actor=actor, project=project, files=[("c.yaml", document(provider.url))]
-            )
-            profile = profile_create(
-                actor=actor, project=project, connector_key="bench_crm", name="main", pin=None
-            )
-            account = make_connection(profile, config={"api_key": "sk_bench_key_000000"})
+            project, account = world(provider.url, "bench-rt")
             _key, raw = api_key_create(actor=actor, project=project, name="bench")
 
             session = requests.Session()

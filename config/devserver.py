@@ -6,14 +6,18 @@ from it), so they agree only if the server listens where that line says. ``make 
 PORT=...`` rewrites the line (either one alone keeps the other part); a plain ``make run``
 serves what the line names, ``http://127.0.0.1:8000`` when there is none.
 
-``python -m config.devserver [--host H] [--port P] [--env-file .env]`` updates the file when
-asked and prints the ``address:port`` for ``runserver``.
+``python -m config.devserver [--host H] [--port P] [--env-file .env] [--check-free]`` updates
+the file when asked and prints the ``address:port`` for ``runserver``. ``--check-free`` (make
+run's first step) refuses, before anything is written or seeded, an address where something
+already listens: the demo's sandbox connectors would otherwise be seeded for an address this
+server then cannot serve.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,6 +60,24 @@ def addrport(url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (a bind with SO_REUSEADDR, as
+    runserver's, fails only then: not for a port a stopped server left in TIME_WAIT)."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except OSError:
+        return False  # runserver will say what is wrong with the host
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            return True
+    return False
+
+
 def with_site_url(lines: list[str], url: str) -> list[str]:
     """``lines`` with every ``SITE_URL=`` line replaced by one naming ``url``."""
     kept = [line for line in lines if not line.startswith(PREFIX)]
@@ -67,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="")
     parser.add_argument("--port", default="")
     parser.add_argument("--env-file", default=os.environ.get("ENV_FILE", ".env"))
+    parser.add_argument("--check-free", action="store_true")
     args = parser.parse_args(argv)
 
     path = Path(args.env_file)
@@ -82,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         address = addrport(url)
     except ValueError as exc:
         print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    if args.check_free and in_use(*parse(url)):
+        print(
+            f"make run: {url} is already in use (another server?). Nothing was written or "
+            "seeded; stop that server, or serve another port: make run PORT=8018",
+            file=sys.stderr,
+        )
         return 2
     if url != current:
         path.write_text("\n".join(with_site_url(lines, url)) + "\n")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 
+from django.core.exceptions import PermissionDenied
+
 _PATTERNS = [
     (re.compile(r"(/connect/)(?!oauth/)[A-Za-z0-9_\-]{16,}"), r"\1[redacted]"),
     (
@@ -55,3 +57,15 @@ class QuietStaticRequests(logging.Filter):
         # args[0] is the request line: "GET /static/css/app.css HTTP/1.1".
         parts = args[0].split(" ")
         return not (len(parts) >= 2 and parts[1].startswith(self.prefix))
+
+
+class PlainRefusals(logging.Filter):
+    """A refused request (PermissionDenied: a 403 of an ordinary role check) is one warning
+    line, not a traceback: Django's request logger attaches the exception, which says nothing
+    an admin needs and buried the development log (32 tracebacks for one walk-through)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
+            record.exc_info = None
+            record.exc_text = None
+        return True

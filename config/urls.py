@@ -50,6 +50,8 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    # AI agents: connections as tools over the Model Context Protocol (docs/agents.md).
+    path("", include("mcp_server.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -172,6 +172,14 @@ class ConnectionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def has_mark_reauth_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
 
+    def has_check_health_permission(self, request: HttpRequest) -> bool:
+        """A health check calls the provider with the stored credentials and writes the
+        outcome: not for view-only support staff (their group holds view permissions only)."""
+        user = request.user
+        return bool(
+            user.is_active and (user.is_superuser or user.has_perm("connections.change_connection"))
+        )
+
     def _limited(
         self, request: HttpRequest, queryset: QuerySet[Connection], limit: int, what: str
     ) -> list[Connection] | None:
@@ -188,19 +196,22 @@ class ConnectionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
             return None
         return rows
 
-    @admin.action(description="Run health check", permissions=["view"])
+    @admin.action(description="Run health check", permissions=["check_health"])
     def run_health_check(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         rows = self._limited(request, queryset, HEALTH_CHECK_LIMIT, "check")
         if rows is None:
             return
-        results = connections_check_health_bulk(actor=Actor.from_request(request), connections=rows)
+        disabled = sum(1 for row in rows if row.status == Status.DISABLED)
+        checkable = [row for row in rows if row.status != Status.DISABLED]
+        results = connections_check_health_bulk(
+            actor=Actor.from_request(request), connections=checkable
+        )
         tally = Counter(result.status for result in results.values())
         summary = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "none"
-        self.message_user(
-            request,
-            f"Checked {len(results)} connection{'s' if len(results) != 1 else ''}: {summary}.",
-            messages.SUCCESS,
-        )
+        message = f"Checked {len(results)} connection{'s' if len(results) != 1 else ''}: {summary}"
+        if disabled:
+            message += f"; {disabled} disabled left alone (never checked)"
+        self.message_user(request, message + ".", messages.SUCCESS)
 
     @admin.action(description="Mark needs re-authentication", permissions=["mark_reauth"])
     def mark_needs_reauth(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:

@@ -79,6 +79,14 @@ class Connection(models.Model):
     # The last successful refresh (the scheduler refreshes at least daily: some providers' refresh
     # tokens die when unused); null until the first one (the creation time stands in).
     tokens_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Backoff of the scheduler's work (connections.services.backoff): failures in a row of
+    # the token refresh and of the health check, and when each may next be tried (null: when
+    # due by the usual rule). A success resets both of its pair. The database default too:
+    # bulk loads (seed_bench's COPY) name only the columns they fill.
+    refresh_failures = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    refresh_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
+    health_failures = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    health_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolved_version = models.ForeignKey(
         ConnectorVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -439,12 +447,29 @@ class BulkRun(models.Model):
     processed = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # Of ``done``: how many ended badly (a health check that found the connection unhealthy
+    # or refused): the progress bar is red when all did, amber when some did.
+    failed = models.PositiveIntegerField(default=0)
     summary = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    LABELS = {"check_health": "Check health", "disable": "Disable", "enable": "Enable"}
+
     def __str__(self) -> str:
         return f"{self.action} {self.processed}/{self.total}"
+
+    @property
+    def label(self) -> str:
+        """The action as the list's menu names it ("Check health", not "Check_health")."""
+        return self.LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+
+    @property
+    def outcome(self) -> str:
+        """ok, some (failed) or all (failed), for the finished run's bar."""
+        if not self.failed:
+            return "ok"
+        return "all" if self.failed >= self.done else "some"
 
     @property
     def active(self) -> bool:

@@ -1,13 +1,10 @@
-"""Load the example built-in connectors shipped in connectors/builtin/ (used by seed_demo)."""
+"""The example built-in connectors shipped in connectors/builtin/ (published by
+``profiles.services.builtin_connectors_load``, which seed_demo and seed_bench call)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from projects.services import Actor
-
-from .models import ConnectorVersion
-from .services import connector_version_push
 from .versioning import version_key
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -27,17 +24,3 @@ def version_files(directory: Path) -> list[tuple[str, bytes]]:
     return [(MAIN_FILE, (directory / MAIN_FILE).read_bytes())] + [
         (p.name, p.read_bytes()) for p in partials
     ]
-
-
-def load_builtin_connectors() -> int:
-    """Publish each shipped built-in version that is not in the database yet; returns how many."""
-    published = 0
-    for directory in builtin_version_dirs():
-        key, version = directory.parent.name, directory.name
-        if ConnectorVersion.objects.filter(
-            connector__key=key, project__isnull=True, version=version
-        ).exists():
-            continue
-        connector_version_push(actor=Actor.system(), project=None, files=version_files(directory))
-        published += 1
-    return published

@@ -1,4 +1,4 @@
-"""Change report between two connector definitions (DESIGN.md, "Change report").
+"""Change report between two connector definitions (docs/concepts.md "The change report").
 
 ``compare_definitions`` classifies every difference as major, minor or patch, and flags when
 connections must re-authenticate. ``structured_diff`` is the raw, leaf-level difference used by

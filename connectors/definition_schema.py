@@ -37,7 +37,7 @@ PATTERN_DESCRIPTIONS: Final[dict[str, str]] = {
 }
 
 AUTH_TYPES: Final = ("oauth2", "api_key", "basic", "custom")
-FIELD_TYPES: Final = ("string", "number", "boolean", "password", "url", "select")
+FIELD_TYPES: Final = ("string", "number", "boolean", "password", "url", "email", "select")
 CATEGORIES: Final = (
     "hris",
     "ats",

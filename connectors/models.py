@@ -11,7 +11,7 @@ from django.db.models import F, Q
 
 from projects.models import Project
 
-from .versioning import parse_version, version_key
+from .versioning import MAX_VERSION_LENGTH, parse_version, version_key
 
 connector_key_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{1,63}$", "Lowercase letters, digits and underscores, starting with a letter."
@@ -73,7 +73,7 @@ class ConnectorVersion(models.Model):
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.CASCADE, related_name="connector_versions"
     )
-    version = models.CharField(max_length=255)
+    version = models.CharField(max_length=MAX_VERSION_LENGTH)
     version_key = models.BinaryField(max_length=512, editable=False)
     major = models.PositiveBigIntegerField(editable=False)
     minor = models.PositiveBigIntegerField(editable=False)

@@ -1,15 +1,22 @@
 """Publishing connector versions: the immutability rules, the change report, concurrency.
 
-Interfaces (dashboard upload, JSON API, ``push_connector``) all call these functions.
+A push, a publish and a delete can move what profiles resolve to, and a delete changes the
+connection counts: the apps above own those consequences, so the entry points that
+interfaces call live there and call down into the steps here, in one transaction:
+``profiles.services.connector_version_push`` / ``connector_version_publish`` (push_target →
+push_write, publish_target → publish_write, the profiles' resolution moves announced around
+them) and ``connections.services.versions.connector_version_delete`` (delete_target →
+delete_write, with the profiles' refusal and the counters' move before it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,7 +35,6 @@ from .changes import (
 )
 from .definition import ParsedDefinition, parse_definition
 from .models import Connector, ConnectorVersion
-from .signals import resolutions_changing, version_deleting
 from .versioning import version_key
 
 
@@ -54,20 +60,6 @@ class PushPreview:
 def lock_connector(connector_id: int) -> None:
     """Row lock on the connector until the transaction ends (serializes its version writes)."""
     Connector.objects.select_for_update().filter(pk=connector_id).values_list("pk").first()
-
-
-def _watch_resolutions(
-    connector_id: int, project: Project | None, cause: str, version: str
-) -> list[Callable[[], None]]:
-    """Ask the listeners of ``resolutions_changing`` for what to call after the write."""
-    replies = resolutions_changing.send(
-        sender=ConnectorVersion,
-        connector_id=connector_id,
-        project=project,
-        cause=cause,
-        version=version,
-    )
-    return [cast(Callable[[], None], reply) for _receiver, reply in replies if callable(reply)]
 
 
 def _announce_published(version: ConnectorVersion, *, overwritten: bool = False) -> None:
@@ -221,32 +213,13 @@ def connector_version_preview(
     )
 
 
-def connector_version_push(
-    *,
-    actor: Actor,
-    project: Project | None,
-    files: Sequence[tuple[str, bytes]],
-    force: bool = False,
-    draft: bool = False,
-    acknowledge_breaking: bool = False,
-    description: str = "",
-) -> PushResult:
-    """Publish (or save as draft) the version in ``files``; ``project=None`` is built-in.
-
-    Raises DefinitionError (400/413), ConflictError (409) or RefusedError (422).
-    """
-    parsed = parse_definition(files)
+@contextmanager
+def push_transaction(parsed: ParsedDefinition) -> Iterator[None]:
+    """The transaction of a push (``profiles.services.connector_version_push``): a concurrent
+    push that created the same (connector, owner, version) first becomes a 409."""
     try:
         with transaction.atomic():
-            return _push(
-                actor=actor,
-                project=project,
-                parsed=parsed,
-                force=force,
-                draft=draft,
-                acknowledge_breaking=acknowledge_breaking,
-                description=description,
-            )
+            yield
     except IntegrityError as exc:
         # Another request created the same (connector, owner, version) between our read and
         # our insert; the unique constraint kept exactly one row.
@@ -255,16 +228,21 @@ def connector_version_push(
         ) from exc
 
 
-def _push(
-    *,
-    actor: Actor,
-    project: Project | None,
-    parsed: ParsedDefinition,
-    force: bool,
-    draft: bool,
-    acknowledge_breaking: bool,
-    description: str,
-) -> PushResult:
+@dataclass(frozen=True)
+class PushTarget:
+    """What a push writes to, decided with the connector locked: its connector, the row it
+    replaces (a draft, or a published version being overwritten) and whether it overwrites."""
+
+    connector: Connector
+    existing: ConnectorVersion | None
+    overwritten: bool
+
+
+def push_target(
+    *, project: Project | None, parsed: ParsedDefinition, force: bool, draft: bool
+) -> PushTarget:
+    """The first step of a push (in ``push_transaction``): the connector row (created if new),
+    locked until the transaction ends, and the refusals of the immutability rules (409)."""
     # The Connector row is shared by every project: only the platform's (built-in) wording goes
     # there. A project's own title, description and icon stay in its versions' definitions.
     builtin_meta = {
@@ -295,16 +273,24 @@ def _push(
         if refusal:
             raise ConflictError(refusal, field="info.version")
         overwritten = True
+    return PushTarget(connector=connector, existing=existing, overwritten=overwritten)
 
-    version = existing or ConnectorVersion(connector=connector, project=project)
+
+def push_write(
+    *,
+    actor: Actor,
+    project: Project | None,
+    parsed: ParsedDefinition,
+    target: PushTarget,
+    draft: bool,
+    acknowledge_breaking: bool,
+    description: str,
+) -> PushResult:
+    """The second step of a push: classify (422 for an unacknowledged breaking change),
+    save, announce ``version.published`` and audit."""
+    existing, overwritten = target.existing, target.overwritten
+    version = existing or ConnectorVersion(connector=target.connector, project=project)
     before = _audit_state(existing) if existing else None
-    after_write = (
-        []
-        if draft
-        else _watch_resolutions(
-            connector.pk, project, "overwrite" if overwritten else "publish", parsed.version
-        )
-    )
     version.set_version(parsed.version)
     version.definition = parsed.definition
     report, declared = _classify(
@@ -322,10 +308,8 @@ def _push(
         version.save()
 
     if not draft:
-        versions_changed(connector.pk)
+        versions_changed(target.connector.pk)
         _announce_published(version, overwritten=overwritten)
-        for finish in after_write:
-            finish()
     action = (
         "connector_version.overwritten"
         if overwritten
@@ -360,11 +344,9 @@ def _audit_state(version: ConnectorVersion, **extra: Any) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def connector_version_publish(
-    *, actor: Actor, version: ConnectorVersion, acknowledge_breaking: bool = False
-) -> ConnectorVersion:
-    """Publish a draft (same change-report rule as a push)."""
+def publish_target(version: ConnectorVersion) -> ConnectorVersion:
+    """The first step of publishing a draft (inside the caller's transaction): the connector
+    locked, the draft read again and locked; 409 when it is published already."""
     lock_connector(version.connector_id)
     version = (
         ConnectorVersion.objects.select_for_update(of=("self",))
@@ -373,19 +355,21 @@ def connector_version_publish(
     )
     if not version.is_draft:
         raise ConflictError(f"Version {version.version} is already published.")
+    return version
+
+
+def publish_write(
+    *, actor: Actor, version: ConnectorVersion, acknowledge_breaking: bool = False
+) -> ConnectorVersion:
+    """The second step: the change-report rule of a push, then publish, announce, audit."""
     before = _audit_state(version)
     report, declared = _classify(
         version, publishing=True, acknowledge_breaking=acknowledge_breaking
-    )
-    after_write = _watch_resolutions(
-        version.connector_id, version.project, "publish", version.version
     )
     version.published_at = timezone.now()
     version.save()
     versions_changed(version.connector_id)
     _announce_published(version)
-    for finish in after_write:
-        finish()
     audit_record(
         actor=actor,
         organization=version.project.organization if version.project else None,
@@ -398,9 +382,10 @@ def connector_version_publish(
     return version
 
 
-@transaction.atomic
-def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None:
-    """Delete a custom version: drafts always; published ones only while immutability is off."""
+def delete_target(version: ConnectorVersion) -> ConnectorVersion:
+    """The first step of deleting a custom version (inside the caller's transaction): the
+    connector locked, the version read again and locked; drafts always go, published ones
+    only while immutability is off (409 otherwise, and for a built-in version)."""
     lock_connector(version.connector_id)
     version = (
         ConnectorVersion.objects.select_for_update(of=("self",))
@@ -415,13 +400,15 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
             f"Version {version.version} is published and immutable versioning is on; "
             "turn it off in the Danger Zone to delete published versions."
         )
-    after_write: list[Callable[[], None]] = []
+    return version
+
+
+def delete_write(*, actor: Actor, version: ConnectorVersion) -> None:
+    """The last step: audit and delete (a published version bumps the versions generation)."""
+    project = version.project
+    assert project is not None  # delete_target refused a built-in version
     if not version.is_draft:
-        version_deleting.send(sender=ConnectorVersion, version=version)
         versions_changed(version.connector_id)
-        after_write = _watch_resolutions(
-            version.connector_id, project, "unpublish", version.version
-        )
     audit_record(
         actor=actor,
         organization=project.organization,
@@ -431,5 +418,3 @@ def connector_version_delete(*, actor: Actor, version: ConnectorVersion) -> None
         before=_audit_state(version),
     )
     version.delete()
-    for finish in after_write:
-        finish()

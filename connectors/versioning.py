@@ -16,10 +16,18 @@ from __future__ import annotations
 import semver
 
 MAX_COMPONENT = 2**63 - 1
+# The length of ConnectorVersion.version's column: a longer number is refused where it enters
+# (a push, an upload, the command line), with the field named, never at the INSERT.
+MAX_VERSION_LENGTH = 255
 
 
 def parse_version(value: str) -> semver.Version:
     """A semver 2.0.0 version without build metadata; ValueError with a user-facing message."""
+    if isinstance(value, str) and len(value) > MAX_VERSION_LENGTH:
+        raise ValueError(
+            f"A version number has at most {MAX_VERSION_LENGTH} characters; this one has "
+            f"{len(value):,}."
+        )
     try:
         version = semver.Version.parse(value)
     except (ValueError, TypeError) as exc:

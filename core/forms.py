@@ -44,7 +44,7 @@ MAX_ID_CHARS = 45  # the longest form of a UUID: "urn:uuid:" and 36 characters
 
 
 def parse_id(raw: object) -> UUID | None:
-    """A row's public id (a UUID, API.md "Identifiers") sent as text: None when empty;
+    """A row's public id (a UUID, docs/api.md "Ids") sent as text: None when empty;
     ValueError when not a UUID."""
     value = str(raw if raw is not None else "").strip()
     if not value:

@@ -13,6 +13,14 @@ moved, the layer is emptied. Within the request a warm lookup is then a dict loo
 request (the worker, management commands) the layer is bypassed: every read goes to the store.
 A process that bumps stops using the layer until its next request (it may be inside a
 transaction that could still roll back).
+
+**Leans on** the cache contract of the generation store (``add`` answers whether it stored,
+``incr`` raises ValueError on a missing key and is atomic: Redis ``INCR``, or the file lock of
+``core.cache.LockedFileCache``) and Django's ``request_started`` / ``request_finished``
+signals. **Justified by** bench/resolution.py (rows "resolve, warm: process layer over Redis"
+against "resolve, warm cache: Redis", and "per-request epoch check (1 Redis GET)": one GET a
+request instead of one per resolution). **Guarded by** tests/core/test_upgrade_hooks.py and
+tests/ops/test_freshness.py.
 """
 
 from __future__ import annotations

@@ -6,6 +6,15 @@ Autoescaping is always on. Helpers mirror the Django tags and filters those temp
 ``url`` (``{% url %}``: ``url("name", arg, ...)``), the ``date`` filter (Django's ``|date``
 format characters, in the active time zone) and ``timeuntil``; ``csrf_input`` makes the CSRF
 field.
+
+**Leans on** Jinja2's private ``CodeGenerator._output_child_pre(node, frame, finalize)`` (with
+``finalize.src`` and ``frame.eval_ctx``) to write each escaped output through
+``escape_output``, and on markupsafe's private ``_escape_inner`` (its C escaping of a str,
+without the ``Markup`` it wraps). **Justified by** bench/connections.py: Jinja2 renders the
+list's 50 rows in ~1.2 ms against Django templates' ~6 ms, and escaping without a ``Markup``
+per value saves a tenth of the list's CPU (1,150 values; git log: ca59c46). **Guarded by**
+tests/core/test_upgrade_hooks.py (each hook, by name, and the generated code) and
+tests/core/test_jinja.py (the same output as Jinja2's own autoescaping).
 """
 
 from __future__ import annotations

@@ -243,7 +243,9 @@ class _Watched:
         raise _SlowLookup
 
     def connect(self) -> None:
-        deadline.watched(self)  # also covers the TLS handshake: ``sock`` is set before it
+        # The TLS handshake needs no watch: CPython bounds it as a whole by the socket's
+        # timeout, which guarded_request sets to the connect timeout or the time left.
+        deadline.watched(self)
         super().connect()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
@@ -367,7 +369,7 @@ def guarded_request(
         except _SlowLookup as exc:
             raise OutboundTimeout(f"No complete answer within {seconds:g} s.") from exc
         except Exception as exc:
-            if watch.fired:
+            if watch.fired or time.monotonic() >= at:  # cut by the watcher or a socket timeout
                 raise OutboundTimeout(f"No complete answer within {seconds:g} s.") from exc
             raise
         if watch.fired:  # the stream was cut: what was read is not the answer

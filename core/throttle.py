@@ -1,5 +1,5 @@
-"""Rate limits for unauthenticated POSTs (password reset, hosted connect pages), counted in the
-shared cache with django-ratelimit.
+"""Rate limits for unauthenticated POSTs (password reset, hosted connect pages) and for wrong
+API keys (per client address), counted in the shared cache with django-ratelimit.
 
 The limit fails open: when the cache cannot be reached the request goes through and a warning
 is logged, so a cache outage never turns a form into a 500 (login lockouts, which must hold
@@ -22,12 +22,15 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def over_limit(request: HttpRequest, *, group: str, key: str, rate: str) -> bool:
+def over_limit(
+    request: HttpRequest, *, group: str, key: str, rate: str, increment: bool = True
+) -> bool:
     """Count this request against ``rate`` (e.g. ``"5/15m"``) for ``key`` in ``group``; True
-    when it is over the limit. Never raises on a cache failure."""
+    when it is over the limit. ``increment=False`` only looks (is ``key`` over the limit
+    already?), for limits that count failures. Never raises on a cache failure."""
     try:
         return is_ratelimited(
-            request, group=group, key=lambda _group, _request: key, rate=rate, increment=True
+            request, group=group, key=lambda _group, _request: key, rate=rate, increment=increment
         )
     except Exception:  # the cache is down: let the request through, loudly
         logger.warning("Rate limit %s not checked: the cache is unavailable", group)

@@ -13,7 +13,7 @@ from django.db.models import Q
 from core.public_ids import public_id_field
 from projects.models import Project
 
-# API.md "Webhooks (events out)": the event types, in the order the dashboard lists them.
+# docs/api.md "Webhooks": the event types, in the order the dashboard lists them.
 EVENT_TYPES = (
     "connection.created",
     "connection.updated",

@@ -66,14 +66,21 @@ def deliveries_page(
     endpoint: WebhookEndpoint,
     *,
     status: str = "",
+    event_type: str = "",
+    connection_id: str = "",
     after: str = "",
     before: str = "",
     limit: int = 50,
 ) -> Page[Delivery]:
-    """Newest first, keyset-paged; raises core.pager.InvalidCursor for a forged cursor."""
+    """Newest first, keyset-paged, filtered by status, event type and the connection an event
+    names (its public id); raises core.pager.InvalidCursor for a forged cursor."""
     rows = Delivery.objects.filter(endpoint=endpoint).select_related("event")
     if status:
         rows = rows.filter(status=status)
+    if event_type:
+        rows = rows.filter(event__type=event_type)
+    if connection_id:
+        rows = rows.filter(event__data__connection_id=connection_id)
     return keyset_page(rows, DELIVERY_ORDER, after=after, before=before, limit=limit)
 
 

@@ -1,4 +1,5 @@
-"""The pin grammar of DESIGN.md ("Version resolution"): parse a pin or say why not."""
+"""The pin grammar (docs/concepts.md "Profiles, pins and resolution"): parse a pin or say
+why not."""
 
 from __future__ import annotations
 

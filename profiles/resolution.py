@@ -1,4 +1,4 @@
-"""Resolution: which version a profile uses now (DESIGN.md "Version resolution").
+"""Resolution: which version a profile uses now (docs/concepts.md "Profiles, pins and resolution").
 
 Computed on every use, through the shared cache; one query on a miss, whatever the number of
 versions. Candidates are the published built-in versions and the project's published custom

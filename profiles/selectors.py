@@ -15,7 +15,6 @@ from connectors.services import PushPreview
 from core import baked
 from projects.models import Project
 
-from . import extensions
 from .models import ConnectorProfile
 from .pins import Pin, PinError, parse_pin
 from .resolution import (
@@ -124,12 +123,14 @@ def profiles_resolving_to(version: ConnectorVersion) -> list[ConnectorProfile]:
 @dataclass(frozen=True)
 class PinChange:
     """What a new pin does to a profile: the version it resolves to now and after, the change
-    report between the two, and the connections on the profile (all of them: they move)."""
+    report from the one to the other (in the move's direction), and the connections on the
+    profile when it moves (all of them: they move; counted by
+    ``connections.selectors.pin_change``, 0 here)."""
 
     current: Resolved | None
     new: Resolved | None
     report: ChangeReport | None
-    connections: int
+    connections: int = 0
 
     @property
     def moves(self) -> bool:
@@ -153,28 +154,27 @@ class PinChange:
 
     @property
     def guarded(self) -> bool:
-        """A move the dashboard asks to confirm: across a major or an authentication change."""
-        return self.moves and (self.crosses_major or self.reauth_required)
-
-
-def connections_on(profile: ConnectorProfile) -> int:
-    """Every connection on the profile (counted by the connections app, a higher layer)."""
-    return int(extensions.pin_change.context(profile=profile).get("connections", 0))
+        """A move the dashboard asks to confirm: across a major, one whose change report is
+        major (either direction: a downgrade that removes an action or a field breaks its
+        callers) or an authentication change."""
+        major = self.report is not None and self.report.level == "major"
+        return self.moves and (self.crosses_major or major or self.reauth_required)
 
 
 def pin_change(profile: ConnectorProfile, pin: Pin) -> PinChange:
-    """What setting ``pin`` would change (the preview, the confirmation step, the audit)."""
+    """What setting ``pin`` would change (the preview, the confirmation step), without the
+    connections it moves (``connections.selectors.pin_change`` counts them)."""
     current = resolve_profile(profile)
     new = resolve_uncached(profile.project, profile.connector_id, pin)
     report = None
     if current is not None and new is not None and new.id != current.id:
+        # In the direction of the move, a downgrade included: going back from a version that
+        # added an action removes it, which breaks its callers (major).
         definitions = definitions_by_pk([current.id, new.id])
-        older, newer = (current, new) if current.version_key <= new.version_key else (new, current)
         report = compare_definitions(
-            definitions[older.id], definitions[newer.id], previous_version=older.version
+            definitions[current.id], definitions[new.id], previous_version=current.version
         )
-    moving = new is not None and (current is None or new.id != current.id)
-    return PinChange(current, new, report, connections_on(profile) if moving else 0)
+    return PinChange(current, new, report)
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def profiles_moved_by_publish(project: Project, preview: PushPreview) -> list[Mo
 
 @dataclass(frozen=True)
 class Headline:
-    """``latest``: what the ``latest`` pin resolves to (custom precedence, DESIGN.md);
+    """``latest``: what the ``latest`` pin resolves to (custom precedence, docs/concepts.md);
     ``default``: what the project's default profile for the connector resolves to (the
     default resolution when it has none)."""
 
@@ -258,7 +258,8 @@ def version_by_name(
 
 @dataclass(frozen=True)
 class Available:
-    """One connector an end user of the project can connect (API.md "available")."""
+    """One connector an end user of the project can connect (docs/api.md "Connections":
+    ``/connections/available``)."""
 
     connector_key: str
     title: str

@@ -1,16 +1,24 @@
-"""Writes on connector profiles: create, pin, setup fields, default flag. Every one is audited."""
+"""Writes on connector profiles: create, pin, setup fields, default flag. Every one is audited.
+
+Publishing a connector version moves what profiles resolve to, so the publishing entry points
+live here too (``connector_version_push``, ``connector_version_publish``): they call the
+connectors app's steps and announce every profile that moved, in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db
 
+from connectors import services as publishing
+from connectors.builtin_loader import builtin_version_dirs, version_files
+from connectors.definition import parse_definition
 from connectors.models import Connector, ConnectorVersion
 from connectors.selectors import connectors_for_project
-from connectors.services import lock_connector
+from connectors.services import PushResult, lock_connector
 from core.validation import text_problem
 from events.services import event_record
 from projects.crypto import decrypt_json, encrypt_json, mask
@@ -20,7 +28,7 @@ from projects.services import Actor, ConflictError, ServiceError, audit_record
 from .models import ConnectorProfile, ServingTally
 from .pins import Pin, PinError, parse_pin
 from .resolution import Resolved, describe, published_numbers, resolve_uncached
-from .selectors import connections_on, profiles_resolving_to, stored_pin
+from .selectors import profiles_resolving_to, stored_pin
 
 
 def _checked_pin(
@@ -48,6 +56,9 @@ def _checked_pin(
 def _state(profile: ConnectorProfile, resolved: Resolved | None = None) -> dict[str, Any]:
     state: dict[str, Any] = {
         "name": profile.name,
+        # Profiles of different connectors share names ("production"): the feed says whose
+        # (the shared connector row's title; a custom connector's is its key).
+        "connector": profile.connector.title or profile.connector.key,
         "pin": profile.pin,
         "is_default": profile.is_default,
     }
@@ -122,11 +133,23 @@ def profile_create(
     return profile
 
 
-@transaction.atomic
-def profile_set_pin(
-    *, actor: Actor, profile: ConnectorProfile, pin: str | None
-) -> ConnectorProfile:
-    """Set (or with None remove) the pin; a pin that matches nothing is refused."""
+@dataclass(frozen=True)
+class PinWrite:
+    """A pin written by ``profile_pin_write``, for its audit entry (``profile_pin_audit``)."""
+
+    profile: ConnectorProfile
+    changed: bool  # False: the pin was the same; nothing was written
+    before: dict[str, Any]
+    after: dict[str, Any]
+    moved: bool  # the profile resolves to another version now: its connections moved
+
+
+def profile_pin_write(*, profile: ConnectorProfile, pin: str | None) -> PinWrite:
+    """Set (or with None remove) the pin, inside the caller's transaction: a pin that matches
+    nothing is refused; a move of the resolution is announced.
+
+    The entry point is ``connections.services.pins.profile_set_pin``: it counts the
+    connections the change moves for the audit entry (``profile_pin_audit``)."""
     profile = (
         ConnectorProfile.objects.select_for_update(of=("self",))
         .select_related("project", "connector")
@@ -142,26 +165,29 @@ def profile_set_pin(
     before = _state(profile, current)
     parsed, resolved = _checked_pin(profile.project, profile.connector, pin)
     if parsed.text == profile.pin:
-        return profile
+        return PinWrite(profile, False, before, before, False)
     profile.pin = parsed.text
     profile.save(update_fields=["pin", "updated_at"])
     previous = before.get("resolved")
     if previous != resolved.version:
         announce_resolution(profile, previous, resolved, "pin_change")
-    after = _state(profile, resolved)
-    # How many connections the change moved to another version (the API audits it too).
     moved = current is None or current.id != resolved.id
-    after["connections_moved"] = connections_on(profile) if moved else 0
+    return PinWrite(profile, True, before, _state(profile, resolved), moved)
+
+
+def profile_pin_audit(*, actor: Actor, written: PinWrite, connections_moved: int) -> None:
+    """The audit entry of a pin change, with how many connections it moved to another
+    version (the API audits it too)."""
+    profile = written.profile
     audit_record(
         actor=actor,
         organization=profile.project.organization,
         project=profile.project,
-        action="profile.pin_changed" if parsed.text else "profile.pin_removed",
+        action="profile.pin_changed" if profile.pin else "profile.pin_removed",
         target=profile,
-        before=before,
-        after=after,
+        before=written.before,
+        after={**written.after, "connections_moved": connections_moved},
     )
-    return profile
 
 
 @transaction.atomic
@@ -258,9 +284,9 @@ def profile_update(
     return profile
 
 
-def refuse_deleting_resolved_version(*, version: ConnectorVersion, **_: Any) -> None:
-    """A receiver of ``connectors.signals.version_deleting``: a published version that a
-    profile resolves to right now stays."""
+def version_in_use_refusal(version: ConnectorVersion) -> None:
+    """Before a published version is deleted (``connections.services.versions``): one that a
+    profile resolves to right now stays (409)."""
     subscribers = profiles_resolving_to(version)
     if subscribers:
         names = ", ".join(sorted(p.name for p in subscribers))
@@ -290,54 +316,129 @@ def announce_resolution(
     )
 
 
-def watch_resolutions(
-    *,
-    connector_id: int,
-    project: Project | None,
-    cause: str,
-    version: str | None = None,
-    **_: Any,
-) -> Callable[[], None]:
-    """A receiver of ``connectors.signals.resolutions_changing``: the resolution of every
-    profile a version of ``project`` (None: built-in, every project) can move, now; the
-    returned callable resolves them again after the write and announces each move. One
-    resolution per distinct (project, pin), so many profiles with the same pin cost one.
-    An overwrite keeps the number but replaces what it serves: the profiles resolving to
-    the overwritten ``version`` are announced too (from and to the same number)."""
+@dataclass(frozen=True)
+class Resolutions:
+    """The resolution of every profile a write to a connector's versions can move, taken
+    before the write (``resolutions_before``) to compare with after it
+    (``resolutions_announce``)."""
+
+    connector_id: int
+    project: Project | None  # the written version's owner; None: built-in (every project)
+    profiles: list[ConnectorProfile]
+    before: dict[tuple[int, str | None], Resolved | None]
+
+
+def _resolutions(
+    connector_id: int, profiles: list[ConnectorProfile]
+) -> dict[tuple[int, str | None], Resolved | None]:
+    """One resolution per distinct (project, pin): many profiles with the same pin cost one."""
+    found: dict[tuple[int, str | None], Resolved | None] = {}
+    for row in profiles:
+        pair = (row.project_id, row.pin)
+        if pair not in found:
+            found[pair] = resolve_uncached(row.project, connector_id, stored_pin(row))
+    return found
+
+
+def resolutions_before(*, connector_id: int, project: Project | None) -> Resolutions:
+    """What every profile a version of ``project`` (None: built-in, every project) can move
+    resolves to now (inside the write's transaction, the connector locked)."""
     profiles = ConnectorProfile.objects.filter(connector_id=connector_id).select_related(
         "project", "connector"
     )
     if project is not None:
         profiles = profiles.filter(project=project)
     rows = list(profiles)
+    return Resolutions(connector_id, project, rows, _resolutions(connector_id, rows))
 
-    def resolutions() -> dict[tuple[int, str | None], Resolved | None]:
-        found: dict[tuple[int, str | None], Resolved | None] = {}
-        for row in rows:
-            pair = (row.project_id, row.pin)
-            if pair not in found:
-                found[pair] = resolve_uncached(row.project, connector_id, stored_pin(row))
-        return found
 
-    before = resolutions()
+def resolutions_announce(watched: Resolutions, *, cause: str, version: str) -> None:
+    """After the write (same transaction): resolve the watched profiles again and announce
+    each move. An overwrite keeps the number but replaces what it serves: the profiles
+    resolving to the overwritten ``version`` are announced too (from and to the same number)."""
+    after = _resolutions(watched.connector_id, watched.profiles)
+    for row in watched.profiles:
+        if row.rollout_key is not None:
+            continue  # a staged rollout serves its two versions whatever is published
+        pair = (row.project_id, row.pin)
+        old, new = watched.before[pair], after[pair]
+        moved = (old.id if old else None) != (new.id if new else None)
+        replaced = (
+            cause == "overwrite"
+            and new is not None
+            and new.version == version
+            and new.builtin == (watched.project is None)
+        )
+        if moved or replaced:
+            announce_resolution(row, old.version if old else None, new, cause)
 
-    def finish() -> None:
-        after = resolutions()
-        for row in rows:
-            if row.rollout_key is not None:
-                continue  # a staged rollout serves its two versions whatever is published
-            old, new = before[(row.project_id, row.pin)], after[(row.project_id, row.pin)]
-            moved = (old.id if old else None) != (new.id if new else None)
-            replaced = (
-                cause == "overwrite"
-                and new is not None
-                and new.version == version
-                and new.builtin == (project is None)
-            )
-            if moved or replaced:
-                announce_resolution(row, old.version if old else None, new, cause)
 
-    return finish
+# --- Publishing: the connectors app's writes with the resolution moves they cause ----------------
+
+
+def connector_version_push(
+    *,
+    actor: Actor,
+    project: Project | None,
+    files: Sequence[tuple[str, bytes]],
+    force: bool = False,
+    draft: bool = False,
+    acknowledge_breaking: bool = False,
+    description: str = "",
+) -> PushResult:
+    """Publish (or save as draft) the version in ``files``; ``project=None`` is built-in.
+    Every profile it moves is announced (``profile.resolution_changed``).
+
+    Raises DefinitionError (400/413), ConflictError (409) or RefusedError (422).
+    """
+    parsed = parse_definition(files)
+    with publishing.push_transaction(parsed):
+        target = publishing.push_target(project=project, parsed=parsed, force=force, draft=draft)
+        watched = (
+            None if draft else resolutions_before(connector_id=target.connector.pk, project=project)
+        )
+        result = publishing.push_write(
+            actor=actor,
+            project=project,
+            parsed=parsed,
+            target=target,
+            draft=draft,
+            acknowledge_breaking=acknowledge_breaking,
+            description=description,
+        )
+        if watched is not None:
+            cause = "overwrite" if result.overwritten else "publish"
+            resolutions_announce(watched, cause=cause, version=parsed.version)
+        return result
+
+
+@transaction.atomic
+def connector_version_publish(
+    *, actor: Actor, version: ConnectorVersion, acknowledge_breaking: bool = False
+) -> ConnectorVersion:
+    """Publish a draft (same change-report rule as a push); the profiles it moves announced."""
+    version = publishing.publish_target(version)
+    watched = resolutions_before(connector_id=version.connector_id, project=version.project)
+    version = publishing.publish_write(
+        actor=actor, version=version, acknowledge_breaking=acknowledge_breaking
+    )
+    resolutions_announce(watched, cause="publish", version=version.version)
+    return version
+
+
+def builtin_connectors_load() -> int:
+    """Publish each shipped built-in version (connectors/builtin/) that is not in the database
+    yet; returns how many."""
+    published = 0
+    for directory in builtin_version_dirs():
+        key, version = directory.parent.name, directory.name
+        if ConnectorVersion.objects.filter(
+            connector__key=key, project__isnull=True, version=version
+        ).exists():
+            continue
+        connector_version_push(actor=Actor.system(), project=None, files=version_files(directory))
+        published += 1
+    return published
 
 
 # --- A staged rollout's tallies (profiles.serving) --------------------------------------------

@@ -182,16 +182,19 @@ def versions_resolved(connector_id: int, version_ids: list[int]) -> dict[int, Re
 
 # A caller's own mistakes say nothing about a version: neither a request nor an error.
 NOT_COUNTED = frozenset({"invalid_inputs", "connection_disabled"})
+# A version's own failures answered with a 4xx: its expressions over their budget (a mapping
+# that can't finish) count against the version like a provider error.
+VERSION_FAILURES = frozenset({"needs_reauth", "expression_budget_exceeded"})
 
 
 def gate_outcome(http_status: int, code: str) -> bool | None:
     """For a request served by a version: None when the gate ignores it, else whether it is
     an error. Errors are the provider's and the version's failures (``provider_error``,
-    ``provider_timeout``, a failed mapping: every 5xx) and ``needs_reauth``; never a caller's
-    ``invalid_inputs``."""
+    ``provider_timeout``, a failed mapping: every 5xx, and ``expression_budget_exceeded``) and
+    ``needs_reauth``; never a caller's ``invalid_inputs``."""
     if code in NOT_COUNTED:
         return None
-    return http_status >= 500 or code == "needs_reauth"
+    return http_status >= 500 or code in VERSION_FAILURES
 
 
 # --- Serving for rows read as values (the API's connection lists) ----------------------------

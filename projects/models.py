@@ -123,10 +123,13 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
 
 class ApiKeyScope(models.TextChoices):
-    """What a key may do (API.md): ``full`` everything, ``read`` GET/HEAD/OPTIONS only."""
+    """What a key may do (docs/api.md "Authentication"): ``full`` everything, ``read``
+    GET/HEAD/OPTIONS only, ``agent`` the MCP endpoint (``/mcp``) only: the JSON API refuses it
+    with 403."""
 
     FULL = "full", "Full access"
     READ = "read", "Read only"
+    AGENT = "agent", "AI agents (MCP only)"
 
 
 class ApiKey(models.Model):
@@ -165,6 +168,16 @@ class ApiKey(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == ApiKeyScope.FULL
+
+    @property
+    def can_use_api(self) -> bool:
+        """The JSON API: every scope but ``agent``."""
+        return self.scope != ApiKeyScope.AGENT
+
+    @property
+    def can_use_mcp(self) -> bool:
+        """The MCP endpoint: ``agent`` and ``full`` keys."""
+        return self.scope in (ApiKeyScope.AGENT, ApiKeyScope.FULL)
 
 
 class AuditEntry(models.Model):

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 from django.db.models import Count, Field, Model, Prefetch, Q, QuerySet
 from django.db.models.expressions import Col
+from django.utils.text import capfirst
 
 from .models import ApiKey, AuditEntry, Membership, Organization, Project, Team
 
@@ -256,6 +257,20 @@ def audited_target_types() -> list[str]:
         for model in config.get_models()
         if model is not AuditEntry
     )
+
+
+def audited_target_choices() -> list[tuple[str, str]]:
+    """The audit filter's Target choices: (model name, a name a reader knows: "Connector
+    profile", not "connectorprofile"), by that name."""
+    root = Path(settings.BASE_DIR).resolve()
+    choices = {
+        (model._meta.model_name or "", capfirst(str(model._meta.verbose_name)))
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().parent == root
+        for model in config.get_models()
+        if model is not AuditEntry
+    }
+    return sorted(choices, key=lambda choice: choice[1])
 
 
 OVERVIEW_CHANGES = (

@@ -1,7 +1,5 @@
 from django.apps import AppConfig
 
-from connections.signals import profile_connections_changed
-
 
 class RolloutsConfig(AppConfig):
     """Moving accounts to new versions: profile migrations, reconnect notices."""
@@ -9,10 +7,3 @@ class RolloutsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "rollouts"
     verbose_name = "Rollouts"
-
-    def ready(self) -> None:
-        from . import selectors
-
-        profile_connections_changed.connect(
-            selectors.forget_progress_on_change, dispatch_uid="rollouts.forget_progress"
-        )

@@ -74,10 +74,10 @@ def _percent(rate: float) -> str:
 def judge(
     rollout: Rollout, stable: Figures, candidate: Figures, *, now: datetime | None = None
 ) -> Gate:
-    """The gate's arithmetic (API.md): fail when the candidate has ``min_requests`` and its
-    error rate exceeds the stable one's by more than ``max_error_rate_increase``; pass when it
-    has them, is not worse by that much, and the step is ``min_soak_minutes`` old; else
-    inconclusive."""
+    """The gate's arithmetic (docs/api.md "Staged rollouts"): fail when the candidate has
+    ``min_requests`` and its error rate exceeds the stable one's by more than
+    ``max_error_rate_increase``; pass when it has them, is not worse by that much, and the step
+    is ``min_soak_minutes`` old; else inconclusive."""
     now = now or timezone.now()
     soaked = now - rollout.step_started_at >= timedelta(minutes=rollout.min_soak_minutes)
     number = rollout.to_version.version

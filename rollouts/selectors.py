@@ -20,6 +20,7 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.cache import profile_generation_key
 from connections.models import Connection
 from connectors.models import ConnectorVersion
 from core import baked
@@ -72,9 +73,10 @@ class Progress:
 
 
 # Progress figures are exact counts (two index scans over up to hundreds of thousands of
-# rows); pages and the API read them through a short cache. A re-authentication that moves an
-# account clears its migration's entry at once (forget_progress), so the bar moves as soon as
-# an account migrates; other changes (new or deleted connections) show within the TTL.
+# rows); pages and the API read them through a short cache. Each figure is stored with the
+# generation of the from-profile's connections (connections.cache) it was counted at: a
+# connection created, deleted or moved off the profile by a re-authentication bumps it, so the
+# bar moves as soon as an account migrates; other changes show within the TTL.
 PROGRESS_TTL = 30
 
 
@@ -86,6 +88,13 @@ def _daily_key(migration_id: int) -> str:
     return f"migration-daily:{migration_id}"
 
 
+def _fresh(entry: object, generation: object) -> tuple[object, ...] | None:
+    """The cached figures of an entry (generation, *figures) still at ``generation``."""
+    if isinstance(entry, tuple) and len(entry) > 1 and entry[0] == generation:
+        return entry[1:]
+    return None
+
+
 def forget_progress(*, from_profile_id: int) -> None:
     """Drop the cached figures of the open migrations off ``from_profile_id``."""
     ids = ProfileMigration.objects.filter(from_profile_id=from_profile_id).values_list(
@@ -94,30 +103,34 @@ def forget_progress(*, from_profile_id: int) -> None:
     cache.delete_many([key for pk in ids for key in (_progress_key(pk), _daily_key(pk))])
 
 
-def forget_progress_on_change(*, profile_id: int, **_: object) -> None:
-    """A receiver of ``connections.signals.profile_connections_changed``."""
-    forget_progress(from_profile_id=profile_id)
-
-
 def progress(migration: ProfileMigration) -> Progress:
     return progress_many([migration])[migration.pk]
 
 
 def progress_many(migrations: list[ProfileMigration]) -> dict[int, Progress]:
-    """Progress of a page of migrations: from the cache, else two grouped queries."""
+    """Progress of a page of migrations: from the cache (one round trip with the
+    generations), else two grouped queries."""
     if not migrations:
         return {}
-    cached = cache.get_many([_progress_key(m.pk) for m in migrations])
-    result = {
-        m.pk: Progress(*cached[_progress_key(m.pk)])
-        for m in migrations
-        if _progress_key(m.pk) in cached
-    }
+    generation_keys = {m.pk: profile_generation_key(m.from_profile_id) for m in migrations}
+    cached = cache.get_many(
+        [_progress_key(m.pk) for m in migrations] + list(set(generation_keys.values()))
+    )
+    generations = {pk: cached.get(key) for pk, key in generation_keys.items()}
+    result: dict[int, Progress] = {}
+    for m in migrations:
+        figures = _fresh(cached.get(_progress_key(m.pk)), generations[m.pk])
+        if figures is not None:
+            result[m.pk] = Progress(*figures)  # type: ignore[arg-type]
     missing = [m for m in migrations if m.pk not in result]
     if missing:
         fresh = _count_progress(missing)
         cache.set_many(
-            {_progress_key(pk): (p.pending, p.migrated) for pk, p in fresh.items()}, PROGRESS_TTL
+            {
+                _progress_key(pk): (generations[pk], p.pending, p.migrated)
+                for pk, p in fresh.items()
+            },
+            PROGRESS_TTL,
         )
         result.update(fresh)
     return result
@@ -211,17 +224,21 @@ def migration_for_connection(connection: Connection) -> tuple[str, ProfileMigrat
 def _per_day(migration: ProfileMigration) -> dict[date, int]:
     """Migrated accounts per day; cached like the progress figures (and cleared with them)."""
     key = _daily_key(migration.pk)
-    cached = cache.get(key)
-    if cached is None:
-        cached = dict(
-            migrated(migration)
-            .annotate(day=TruncDate("moved_at"))
-            .values_list("day")
-            .annotate(n=Count("pk"))
-            .values_list("day", "n")
-        )
-        cache.set(key, cached, PROGRESS_TTL)
-    return dict(cached)
+    generation_key = profile_generation_key(migration.from_profile_id)
+    found = cache.get_many([key, generation_key])
+    generation = found.get(generation_key)
+    figures = _fresh(found.get(key), generation)
+    if figures is not None:
+        return dict(figures[0])  # type: ignore[call-overload]
+    counted = dict(
+        migrated(migration)
+        .annotate(day=TruncDate("moved_at"))
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    cache.set(key, (generation, counted), PROGRESS_TTL)
+    return dict(counted)
 
 
 def daily_migrated(migration: ProfileMigration, *, days: int = 60) -> list[tuple[date, int]]:

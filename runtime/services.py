@@ -1,4 +1,5 @@
-"""Running an action through a connection (DESIGN.md "Runtime"), and the request log.
+"""Running an action through a connection (docs/connector-definition.md "Steps and
+expressions"), and the request log.
 
 ``action_run`` resolves the connection's profile now (the shared resolution cache), loads
 that version's definition (a process cache keyed by version id and ``updated_at``, checked
@@ -6,7 +7,10 @@ again whenever the connector's versions generation moves, so a forced overwrite 
 the next request), runs the action (``runtime.engine``) with the connection's credentials
 and writes one request-log row. A provider 401/403 on OAuth 2 refreshes the tokens once
 (connections' single-flight refresh) and retries; refused again → the connection needs
-re-authentication (409). Nothing secret reaches an answer, an error or a log line.
+re-authentication (409). Nothing secret reaches an answer, an error or a log line: whatever
+leaves ``action_run`` (the data and cursor of the API's answer, Try it, ``call_action`` and the
+resources endpoints, which all come through it, and every error's message) has each secret
+value of the connection and its profile masked (``engine.Redactor``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from connections.models import Connection, Status
@@ -37,9 +42,17 @@ from projects.crypto import decrypt_json
 from projects.models import Project
 from projects.services import Actor
 
-from .engine import ActionFailure, Credentials, Outcome, ProviderRefusedCredentials, Run, run_action
+from .engine import (
+    ActionFailure,
+    Credentials,
+    Outcome,
+    ProviderRefusedCredentials,
+    Redactor,
+    Run,
+    run_action,
+)
 from .engine import validated_inputs as _validated_inputs
-from .models import RequestLog, RequestStatus
+from .models import Channel, RequestLog, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +128,36 @@ def action_of(definition: dict[str, Any], action_id: str) -> dict[str, Any] | No
 # --- Credentials -----------------------------------------------------------------------------
 
 
+def _declared_secrets(definition: dict[str, Any]) -> set[str]:
+    auth = definition.get("authentication") or {}
+    return {
+        str(item.get("key"))
+        for kind in ("setupFields", "configFields")
+        for item in auth.get(kind) or []
+        if isinstance(item, dict) and item.get("secret") is True
+    }
+
+
 def credentials_of(connection: Connection, definition: dict[str, Any]) -> Credentials:
     """The connection's and its profile's values, secrets decrypted, and where the
-    definition's authentication puts them (the same choices as the health check)."""
+    definition's authentication puts them (the same choices as the health check). A value is
+    secret when it is stored encrypted or this version declares its field ``secret``; the
+    OAuth tokens are secrets too (to be masked, never values)."""
     auth = definition.get("authentication") or {}
     stored = stored_credentials(connection)
+    secret_keys = {*stored.secrets, *stored.setup_secrets} | _declared_secrets(definition)
+    secrets = [*stored.secret_values]
+    secrets += [v for k, v in stored.values.items() if k in secret_keys]
+    if connection.oauth_tokens:
+        tokens = decrypt_json(connection.oauth_tokens)
+        secrets += [str(tokens[k]) for k in ("access_token", "refresh_token") if tokens.get(k)]
     creds = Credentials(
         values=stored.values,
         auth_type=str(auth.get("type") or ""),
         header_name=str(auth.get("headerName") or ""),
         query_param=str(auth.get("queryParamName") or ""),
-        secrets=stored.secret_values,
+        secrets=secrets,
+        secret_keys=frozenset(secret_keys),
     )
     if creds.auth_type == "api_key":
         creds.api_key = stored.api_key()
@@ -163,7 +195,9 @@ def _execute(
     action_id: str,
     inputs: dict[str, Any],
     send: Any,
+    secrets: list[str],
 ) -> tuple[Resolved | None, Outcome]:
+    """Run the action; ``secrets`` receives every secret value the run holds (to mask)."""
     resolved: Resolved | None = None
     if connection.status == Status.DISABLED:
         raise ActionFailure(409, "connection_disabled", "This connection is disabled.")
@@ -182,9 +216,12 @@ def _execute(
             )
         values = _validated_inputs(action, inputs)
         creds = credentials_of(connection, definition)
+        secrets.extend(creds.secrets)
+        creds.secrets = secrets  # the tokens refreshed below are masked too
         oauth = creds.auth_type == "oauth2"
         if oauth:
             creds.access_token = _access_token(actor, connection, force=False)
+            creds.secrets.append(creds.access_token)
         run = Run(definition=definition, action=action, inputs=values, credentials=creds)
         if send is not None:
             run.send = send
@@ -217,18 +254,24 @@ def action_run(
     action_id: str,
     inputs: dict[str, Any],
     send: Any = None,
+    channel: Channel = Channel.API,
 ) -> ActionResult:
     """Run ``action_id`` of the version ``connection``'s profile resolves to now; one
-    request-log row either way. Raises ``ActionError`` (the API's status and code)."""
+    request-log row either way, marked with the ``channel`` it came in by. Raises
+    ``ActionError`` (the API's status and code)."""
     start = time.perf_counter()
     request_id = uuid.uuid4()
     resolved: Resolved | None = None
+    secrets: list[str] = []
     try:
         with deadline.ambient(settings.RUNTIME_ACTION_TIMEOUT):  # every call of the action
-            resolved, outcome = _execute(actor, project, connection, action_id, inputs, send)
+            resolved, outcome = _execute(
+                actor, project, connection, action_id, inputs, send, secrets
+            )
     except ActionFailure as failure:
         resolved = getattr(failure, "resolved", None)
-        _log(connection, action_id, resolved, request_id, start, failure=failure)
+        _redact_failure(failure, Redactor(secrets))
+        _log(connection, action_id, resolved, request_id, start, channel, failure=failure)
         logger.info(
             "action %s on connection %s: %s (%s)",
             action_id,
@@ -238,12 +281,19 @@ def action_run(
         )
         raise ActionError(failure, request_id, resolved.version if resolved else None) from None
     duration = _log(
-        connection, action_id, resolved, request_id, start, provider_status=outcome.provider_status
+        connection,
+        action_id,
+        resolved,
+        request_id,
+        start,
+        channel,
+        provider_status=outcome.provider_status,
     )
     assert resolved is not None
+    redactor = Redactor(secrets)
     return ActionResult(
-        data=outcome.data,
-        next=outcome.next,
+        data=redactor.value(outcome.data),
+        next=redactor.value(outcome.next),
         action_id=action_id,
         version=resolved.version,
         builtin=resolved.builtin,
@@ -253,40 +303,54 @@ def action_run(
     )
 
 
+def _redact_failure(failure: ActionFailure, redactor: Redactor) -> None:
+    """The message and field messages of ``failure`` with every secret masked (in place: it is
+    what the API, Try it, ``call_action`` and the log line show)."""
+    failure.message = redactor.text(failure.message)
+    failure.args = (failure.message,)
+    failure.fields = [
+        {key: redactor.text(str(text)) for key, text in item.items()} for item in failure.fields
+    ]
+
+
 def _log(
     connection: Connection,
     action_id: str,
     resolved: Resolved | None,
     request_id: uuid.UUID,
     start: float,
+    channel: Channel,
     *,
     failure: ActionFailure | None = None,
     provider_status: int | None = None,
 ) -> int:
-    """One insert; the connections app records what served the connection."""
+    """The request log's row and what served the connection (its last-used time included),
+    in one transaction: "Last used" is the newest request of its Requests tab, never behind."""
     duration = max(0, round((time.perf_counter() - start) * 1000))
     now = timezone.now()
-    RequestLog.objects.create(
-        request_id=request_id,
-        connection_id=connection.pk,
-        action_id=action_id[:100],
-        version_id=resolved.id if resolved else None,
-        version_number=resolved.version if resolved else "",
-        builtin=resolved.builtin if resolved else False,
-        status=RequestStatus.ERROR if failure else RequestStatus.OK,
-        http_status=failure.status if failure else 200,
-        provider_status=failure.provider_status if failure else provider_status,
-        duration_ms=duration,
-        error_code=failure.code[:40] if failure else "",
-        created_at=now,
-    )
-    if resolved is not None and connection.profile.rollout_key is not None:
-        error = gate_outcome(failure.status, failure.code) if failure else False
-        if error is not None:  # a staged rollout's gate counts it
-            serving_count(profile=connection.profile, version_id=resolved.id, error=error)
-    connection_services.connection_record_use(
-        connection=connection, version_id=resolved.id if resolved else None, at=now
-    )
+    with transaction.atomic():
+        RequestLog.objects.create(
+            request_id=request_id,
+            connection_id=connection.pk,
+            action_id=action_id[:100],
+            version_id=resolved.id if resolved else None,
+            version_number=resolved.version if resolved else "",
+            builtin=resolved.builtin if resolved else False,
+            status=RequestStatus.ERROR if failure else RequestStatus.OK,
+            http_status=failure.status if failure else 200,
+            provider_status=failure.provider_status if failure else provider_status,
+            duration_ms=duration,
+            error_code=failure.code[:40] if failure else "",
+            channel=channel,
+            created_at=now,
+        )
+        if resolved is not None and connection.profile.rollout_key is not None:
+            error = gate_outcome(failure.status, failure.code) if failure else False
+            if error is not None:  # a staged rollout's gate counts it
+                serving_count(profile=connection.profile, version_id=resolved.id, error=error)
+        connection_services.connection_record_use(
+            connection=connection, version_id=resolved.id if resolved else None, at=now
+        )
     return duration
 
 

@@ -15,9 +15,8 @@ from django.core.management.base import CommandError
 from connections.services.connect import redirect_uri
 from connectors.models import ConnectorVersion
 from connectors.selectors import own_version_by_key
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create, profile_update
+from profiles.services import connector_version_push, profile_create, profile_update
 from projects.models import Project
 from projects.selectors import project_by_slug
 from projects.services import Actor
@@ -354,6 +353,47 @@ def hr_actions(employee_name: str) -> list[dict[str, Any]]:
             ],
             inputs=[{"name": "page_size", "type": "number", "in": "query", "required": False}],
             result={"data": "$.steps.typed.output.data", "next": "$.steps.fetch.output.next"},
+        ),
+        _action(
+            "update_employee",
+            "Update an employee",
+            "hris",
+            "update",
+            [
+                _step(
+                    "fetch",
+                    "request",
+                    url="/hr/employees/${inputs.id}",
+                    method="post",
+                    args=[
+                        {
+                            "name": "department",
+                            "value": "$.inputs.department",
+                            "in": "body",
+                            "condition": "{{present(inputs.department)}}",
+                        },
+                        {
+                            "name": "employment_status",
+                            "value": "$.inputs.employment_status",
+                            "in": "body",
+                            "condition": "{{present(inputs.employment_status)}}",
+                        },
+                    ],
+                    response={"dataKey": "employee"},
+                ),
+                _step(
+                    "mapped",
+                    "map_fields",
+                    dataSource="$.steps.fetch.output.data",
+                    fields=employee_fields,
+                ),
+            ],
+            inputs=[
+                {"name": "id", "type": "string", "in": "path", "required": True},
+                {"name": "department", "type": "string", "in": "body", "required": False},
+                {"name": "employment_status", "type": "string", "in": "body", "required": False},
+            ],
+            result={"data": "$.steps.mapped.output.data"},
         ),
     ]
 

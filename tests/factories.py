@@ -11,8 +11,7 @@ from django.db.models import QuerySet
 
 from connectors.cache import generation_key
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.models import ApiKey, Membership, Organization, Project, Role, Team
 from projects.services import Actor, api_key_create
 
@@ -182,8 +181,7 @@ def make_profile(
     """A custom version of ``key`` published in ``project`` (definition knobs of
     connector_yaml) and a profile on it; ``setup`` fills setup fields (secrets encrypted)."""
     from connectors.models import ConnectorVersion
-    from connectors.services import connector_version_push
-    from profiles.services import profile_create, profile_update
+    from profiles.services import connector_version_push, profile_create, profile_update
 
     connector_version_push(
         actor=Actor.system(),

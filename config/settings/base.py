@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "django_rq",
     "crontask",
     "axes",
-    # Bottom to top: an app imports only those above it in this list (DESIGN.md layers).
+    # Bottom to top: an app imports only those above it in this list (docs/architecture.md).
     "projects",
     "events",
     "connectors",
@@ -49,9 +49,11 @@ INSTALLED_APPS = [
     "connections",
     "runtime",
     "rollouts",
+    "agents",
     "ops",
     # Interfaces over every app above: the admin's pages, the hosted connect pages.
     "dashboard",
+    "mcp_server",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +216,8 @@ AXES_VERBOSE = False
 RATELIMIT_FAIL_OPEN = True
 THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/15m")
 THROTTLE_CONNECT_RATE = env.str("THROTTLE_CONNECT_RATE", default="10/5m")
+# Wrong API keys per client address (api/auth.py): past the limit, 429 until the window ends.
+THROTTLE_API_KEY_RATE = env.str("THROTTLE_API_KEY_RATE", default="30/5m")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -317,6 +321,11 @@ TOKEN_ASSUMED_LIFETIME_SECONDS = env.int("TOKEN_ASSUMED_LIFETIME_SECONDS", defau
 TOKEN_REFRESH_MAX_AGE_SECONDS = env.int("TOKEN_REFRESH_MAX_AGE_SECONDS", default=24 * 3600)
 # Each active connection is health-checked about this often (in batches, oldest check first).
 HEALTH_CHECK_INTERVAL_SECONDS = env.int("HEALTH_CHECK_INTERVAL_SECONDS", default=6 * 3600)
+# A connection whose scheduled refresh or health check failed for now (the provider down, slow,
+# 5xx) is retried after a backoff of its own: this base doubled per failure in a row, capped,
+# with jitter (connections.services.backoff); a success resets it.
+RETRY_BACKOFF_BASE_SECONDS = env.int("RETRY_BACKOFF_BASE_SECONDS", default=60)
+RETRY_BACKOFF_MAX_SECONDS = env.int("RETRY_BACKOFF_MAX_SECONDS", default=6 * 3600)
 TASK_RESULT_RETENTION_DAYS = env.int("TASK_RESULT_RETENTION_DAYS", default=7)
 
 # Outbound calls (core.outbound): each has one wall-clock deadline over connect, headers and
@@ -344,6 +353,11 @@ RUNTIME_MAX_RESPONSE_BYTES = env.int("RUNTIME_MAX_RESPONSE_BYTES", default=5 * 1
 RUNTIME_MAX_PAGES = env.int("RUNTIME_MAX_PAGES", default=20)
 RUNTIME_MAX_TOTAL_BYTES = env.int("RUNTIME_MAX_TOTAL_BYTES", default=20 * 1024 * 1024)
 RUNTIME_REQUEST_LOG_RETENTION_DAYS = env.int("RUNTIME_REQUEST_LOG_RETENTION_DAYS", default=30)
+# The budget of one action's expressions (docs/connector-definition.md "Budgets"): CPU time
+# outside the provider calls, and evaluation steps (JEXL nodes, JSONPath nodes visited);
+# beyond either the action answers 422 expression_budget_exceeded.
+RUNTIME_EXPRESSION_CPU_MS = env.int("RUNTIME_EXPRESSION_CPU_MS", default=250)
+RUNTIME_EXPRESSION_MAX_STEPS = env.int("RUNTIME_EXPRESSION_MAX_STEPS", default=1_000_000)
 # Webhook deliveries (events app): seconds an attempt may take in all (connect, send, the
 # answer's status and headers); a timed-out attempt is retried like a 5xx.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
@@ -403,6 +417,7 @@ LOGGING = {
     },
     "filters": {
         "redact": {"()": "config.logging.RedactSecretsFilter"},
+        "plain_refusals": {"()": "config.logging.PlainRefusals"},
         "quiet_static": {
             "()": "config.logging.QuietStaticRequests",
             "prefix": "/" + STATIC_URL.lstrip("/"),
@@ -412,7 +427,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["redact", "plain_refusals"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -420,6 +435,10 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Never log request bodies or auth headers; django.request logs only the path.
         "django.db.backends": {"level": "WARNING"},
+        # /mcp runs one stateless SDK session manager per request: its start/stop lines are
+        # noise (three INFO lines a request); warnings and errors still show.
+        "mcp.server.streamable_http": {"level": "WARNING"},
+        "mcp.server.streamable_http_manager": {"level": "WARNING"},
         # The development server's request lines go through the redacting handler too
         # (they carry /connect/<token>/ paths and OAuth callback codes).
         "django.server": {

@@ -27,3 +27,4 @@ TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBacken
 AXES_FAILURE_LIMIT = 1000
 THROTTLE_PASSWORD_RESET_RATE = "1000/m"
 THROTTLE_CONNECT_RATE = "1000/m"
+THROTTLE_API_KEY_RATE = "1000/m"

@@ -18,6 +18,7 @@ from .counts import (
     connector_keys,
     count_on_profile,
     counts_by_profile,
+    pin_change,
     version_labels,
 )
 from .detail import (
@@ -135,6 +136,7 @@ __all__ = [
     "page_counted",
     "page_row",
     "page_rows_of",
+    "pin_change",
     "recent_failures",
     "search_q",
     "teams_of",

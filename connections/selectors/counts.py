@@ -3,16 +3,18 @@ profile, on one profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
-from django.db.models import (
-    Count,
-)
+from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KT
 
 from connectors.models import Connector, ConnectorVersion
 from core import freshness
+from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
+from profiles.pins import Pin
+from profiles.serving import in_rollout, serving_version
 from projects.models import Project
 
 from .. import counters, rbac
@@ -23,41 +25,89 @@ from ..models import (
 # --- Version adoption --------------------------------------------------------------------------
 
 
+class AdoptionRow(NamedTuple):
+    version: str  # the version number, or "unresolved"
+    now: int  # connections that version serves now
+    last_served: int  # connections whose last request or check it served
+
+
 def adoption(
     project: Project,
     *,
     viewer: rbac.Viewer | None = None,
     connector_id: int | None = None,
     profile_id: int | None = None,
-) -> list[tuple[str, int]]:
-    """How many of the connections ``viewer`` may see are on each version now (their last
-    resolution), highest version first. For those who see every connection: read from the
-    counters (``connections.counters``), the same cost at any size; a member's own, smaller
-    scope (grants) is counted live."""
-    if viewer is None or viewer.sees_all:
-        return _adoption_counted(project, connector_id=connector_id, profile_id=profile_id)
-    rows = rbac.scope(viewer, Connection.objects.filter(project=project))
+) -> list[AdoptionRow]:
+    """How many of the connections ``viewer`` may see each version serves now (what they
+    resolve to now: ``serving_now``) and how many it last served (``resolved_version``, the
+    version of their last request or check), highest version first. For those who see every
+    connection: read from the counters (``connections.counters``), the same cost at any size;
+    a member's own, smaller scope (grants) is counted live."""
+    rows = Connection.objects.filter(project=project)
+    if viewer is not None and not viewer.sees_all:
+        rows = rbac.scope(viewer, rows)
     if connector_id is not None:
         rows = rows.filter(connector_id=connector_id)
     if profile_id is not None:
         rows = rows.filter(profile_id=profile_id)
-    counts = list(
-        rows.values("resolved_version__version", "resolved_version__version_key")
-        .annotate(n=Count("pk"))
-        .order_by("-resolved_version__version_key")
-    )
-    return [(r["resolved_version__version"] or "unresolved", r["n"]) for r in counts]
+    if viewer is None or viewer.sees_all:
+        groups = counters.by_profile_and_version(
+            project.pk, connector_id=connector_id, profile_id=profile_id
+        )
+    else:
+        groups = [
+            (profile, version or 0, n)
+            for profile, version, n in rows.values_list("profile_id", "resolved_version_id")
+            .annotate(n=Count("pk"))
+            .values_list("profile_id", "resolved_version_id", "n")
+            .order_by()
+        ]
+    last: dict[int, int] = {}
+    for _profile, version, n in groups:
+        last[version] = last.get(version, 0) + n
+    now = serving_now(project, groups, rows)
+    ids = (now.keys() | last.keys()) - {0}
+    labels = ConnectorVersion.objects.filter(pk__in=ids).order_by("-version_key")
+    result = [
+        AdoptionRow(number, now.pop(pk, 0), last.pop(pk, 0))
+        for pk, number in labels.values_list("pk", "version")
+    ]
+    # Version 0, or one deleted meanwhile: unresolved.
+    unresolved = AdoptionRow("unresolved", sum(now.values()), sum(last.values()))
+    return [*result, unresolved] if unresolved.now or unresolved.last_served else result
 
 
-def _adoption_counted(
-    project: Project, *, connector_id: int | None, profile_id: int | None
-) -> list[tuple[str, int]]:
-    per_version = counters.by_version(project.pk, connector_id=connector_id, profile_id=profile_id)
-    versions = ConnectorVersion.objects.filter(pk__in=[pk for pk in per_version if pk])
-    labels = versions.order_by("-version_key").values_list("pk", "version")
-    result = [(number, per_version.pop(pk)) for pk, number in labels]
-    unresolved = sum(per_version.values())  # version 0, or one deleted meanwhile
-    return [*result, ("unresolved", unresolved)] if unresolved else result
+def serving_now(
+    project: Project, groups: list[tuple[int, int, int]], rows: QuerySet[Connection]
+) -> dict[int, int]:
+    """Version id (0: none) → how many of ``groups``' connections it serves now, by
+    ``profiles.serving.serving_version``, the one function that says what serves a connection:
+    a profile's connections without a staged rollout are all served its resolution (counted
+    per profile, from ``groups``); those of a profile in a rollout are served by cohort, so
+    they are read one by one (their public ids, from ``rows``: the reader's scope)."""
+    profile_ids = {profile for profile, _version, _n in groups}
+    if not profile_ids:
+        return {}
+    profiles = {
+        p.pk: p
+        for p in ConnectorProfile.objects.filter(project=project, pk__in=profile_ids)
+        .select_related("project")
+        .order_by()
+    }
+    now: dict[int, int] = {}
+    for profile_id, _version, n in groups:
+        profile = profiles.get(profile_id)
+        if profile is None or in_rollout(profile):
+            continue
+        found = serving_version(profile, "").resolved
+        now[found.id if found else 0] = now.get(found.id if found else 0, 0) + n
+    for profile in profiles.values():
+        if not in_rollout(profile):
+            continue
+        for public_id in rows.filter(profile=profile).values_list("public_id", flat=True):
+            found = serving_version(profile, public_id).resolved
+            now[found.id if found else 0] = now.get(found.id if found else 0, 0) + 1
+    return now
 
 
 def counts_by_profile(project: Project, viewer: rbac.Viewer | None = None) -> dict[int, int]:
@@ -113,3 +163,11 @@ def connector_keys(known: dict[int, str], connections: list[Connection]) -> dict
 def count_on_profile(profile: ConnectorProfile) -> int:
     """Every connection on the profile (an API key sees all of its project's): a counter."""
     return counters.on_profile(profile.pk)
+
+
+def pin_change(profile: ConnectorProfile, pin: Pin) -> profile_selectors.PinChange:
+    """What setting ``pin`` would change (``profiles.selectors.pin_change``: the preview and
+    the confirmation step), with the connections it moves counted: every one on the profile
+    when it moves to another version."""
+    change = profile_selectors.pin_change(profile, pin)
+    return replace(change, connections=count_on_profile(profile)) if change.moves else change

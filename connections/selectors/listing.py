@@ -20,7 +20,7 @@ from django.db.models import (
 
 from connectors.models import Connector, ConnectorVersion
 from core import baked, freshness
-from core.pager import InvalidCursor, Page, keyset_page, planner_estimate
+from core.pager import InvalidCursor, KeysetOrder, Page, keyset_page, planner_estimate
 from profiles.models import ConnectorProfile
 from profiles.serving import SERVING_COLUMNS, profile_for_serving
 from projects.models import Project
@@ -488,16 +488,20 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_batches(rows: QuerySet[Connection]) -> Iterator[list[tuple[Any, ...]]]:
-    """The filtered list for the CSV export, in batches keyset by id (memory stays flat, one
-    query per batch)."""
-    rows = rows.order_by("pk").select_related("connector", "profile", "resolved_version")
-    last = 0
+def export_batches(
+    rows: QuerySet[Connection], order: KeysetOrder | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The filtered list for the CSV export in the list's order (``order``: its sort, as
+    ``filters.order_of`` makes it; default newest first), in batches walked by the same
+    keyset cursor as the list's pages (memory stays flat, one query per batch)."""
+    order = order or KeysetOrder("created_at", descending=True, kind=datetime)
+    rows = rows.select_related("connector", "profile", "resolved_version")
+    after = ""
     while True:
-        batch = list(rows.filter(pk__gt=last)[:EXPORT_BATCH])
+        page = keyset_page(rows, order, after=after, limit=EXPORT_BATCH)
+        batch = page.items
         if not batch:
             return
-        last = batch[-1].pk
         yield [
             (
                 c.public_id,
@@ -514,6 +518,9 @@ def export_batches(rows: QuerySet[Connection]) -> Iterator[list[tuple[Any, ...]]
             )
             for c in batch
         ]
+        if page.next is None:
+            return
+        after = page.next
 
 
 def bulk_run_of(project: Project, user: Any, run_id: UUID) -> BulkRun | None:

@@ -1,4 +1,4 @@
-"""The connection events of API.md ("Webhooks (events out)"), recorded in the caller's
+"""The connection events of docs/api.md ("Webhooks"), recorded in the caller's
 transaction. Their data: public ids and non-secret fields only (never config values, tokens
 or an email address)."""
 

@@ -73,6 +73,7 @@ def bulk_run_execute(*, run_id: int, filters: selectors.Filters) -> BulkRun:
     actor = Actor(user=run.user)
     rows = matching(viewer, run.project, filters).order_by("pk")
     tally: Counter[str] = Counter()
+    left_alone = 0  # disabled: never checked
     last = 0
     while True:
         batch = list(rows.filter(pk__gt=last)[:RUN_BATCH])
@@ -83,21 +84,28 @@ def bulk_run_execute(*, run_id: int, filters: selectors.Filters) -> BulkRun:
             roles = rbac.roles(viewer, batch)
             writable = [c for c in batch if rbac.allows(roles[c.pk], rbac.ConnNeed.WRITE)]
             results = health.connections_check_health_bulk(actor=actor, connections=writable)
-            tally.update(r.status for r in results.values())
-            done, skipped = len(results), len(batch) - len(writable)
+            checked = [r for r in results.values() if r.detail != health.DISABLED]
+            left_alone += len(results) - len(checked)
+            tally.update(r.status for r in checked)
+            done, skipped = len(checked), len(batch) - len(writable)
+            failed = sum(r.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH) for r in checked)
         else:
             done, skipped = connections_bulk(
                 actor=actor, viewer=viewer, connections=batch, action=run.action
             )
+            failed = 0
         BulkRun.objects.filter(pk=run.pk).update(
             processed=F("processed") + len(batch),
             done=F("done") + done,
             skipped=F("skipped") + skipped,
+            failed=F("failed") + failed,
         )
     run.refresh_from_db()
     summary = f"{MATCHING_ACTIONS[run.action]} {plural(run.done, 'connection')}"
     parts = [f"{tally[v]} {label.lower()}" for v, label in Health.choices if tally[v]]
     summary += f": {', '.join(parts)}." if parts else "."
+    if left_alone:
+        summary += f" Left {plural(left_alone, 'disabled connection')} alone (never checked)."
     if run.skipped:
         summary += f" Skipped {plural(run.skipped, 'connection')} you may not change."
     return _finish(run, summary)

@@ -33,12 +33,12 @@ from projects.models import Project
 from projects.services import Actor, ServiceError, audit_record
 
 from .. import counters
+from ..cache import profile_connections_changed
 from ..models import Connection, ConnectSession, Health, Status
 from . import branding, health
 from .announce import announce, announce_status
 from .connections import (
     connection_create,
-    profile_connections_change,
     resolved_version,
     split_config,
     tokens_blob,
@@ -301,6 +301,9 @@ def save_connection(
         connection.resolved_version = version
         connection.last_used_at = now
         connection.health_error = ""
+        # New credentials: whatever failed before is tried again at once.
+        connection.refresh_failures = connection.health_failures = 0
+        connection.refresh_retry_at = connection.health_retry_at = None
         connection.save()
         counters.changed(counted, connection)
         audit_record(
@@ -314,7 +317,7 @@ def save_connection(
         )
         announce(connection, "updated", reason="reauthenticated")
         if moved_from is not None:
-            profile_connections_change(moved_from)
+            profile_connections_changed(moved_from)
             announce(
                 connection,
                 "moved",

@@ -3,12 +3,16 @@ health and token bookkeeping. Every write is audited; no audit entry holds a sec
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +26,7 @@ from projects.models import Membership, Team
 from projects.services import Actor, ServiceError, audit_record
 
 from .. import counters, rbac
+from ..cache import profile_connections_changed
 from ..models import (
     Connection,
     ConnectionGrant,
@@ -32,7 +37,6 @@ from ..models import (
     Status,
     SubjectType,
 )
-from ..signals import profile_connections_changed
 from .announce import announce, announce_status
 
 MAX_CONFIG_VALUE = 4096
@@ -91,22 +95,53 @@ def split_config(
                 % {"label": label, "max": MAX_CONFIG_VALUE},
                 field=key,
             )
-        options = f.get("options")
-        if f.get("type") == "select" and isinstance(options, list) and value not in options:
-            raise ServiceError(
-                _("%(label)s must be one of %(options)s.")
-                % {"label": label, "options": ", ".join(map(str, options))},
-                field=key,
-            )
-        if f.get("type") == "number":
-            try:
-                float(value)
-            except ValueError as exc:
-                raise ServiceError(
-                    _("%(label)s must be a number.") % {"label": label}, field=key
-                ) from exc
+        problem = config_value_problem(f, value, label)
+        if problem is not None:
+            raise ServiceError(problem, field=key)
+        if f.get("type") == "boolean":
+            value = value.lower()
         (secret if f.get("secret") else plain)[key] = value
     return plain, secret
+
+
+# A decimal number as JSON writes it: no NaN, no Infinity, no 0x10, no 1_000, no "1,5".
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_WEB_ADDRESS = URLValidator(schemes=["https", "http"])
+
+
+def config_value_problem(field: dict[str, Any], value: str, label: str) -> str | None:
+    """What is wrong with a config value for its field's ``type`` (url, number, boolean,
+    email, select), in the active language (the hosted page's); None when it fits. ``value``
+    is stripped and not empty."""
+    kind = field.get("type")
+    if kind == "number":
+        if not _NUMBER.fullmatch(value) or not math.isfinite(float(value)):
+            return _("%(label)s must be a number.") % {"label": label}
+    elif kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            return _("%(label)s must be true or false.") % {"label": label}
+    elif kind == "url":
+        try:
+            _WEB_ADDRESS(value)
+        except ValidationError:
+            return _("%(label)s must be a web address starting with https:// or http://.") % {
+                "label": label
+            }
+    elif kind == "email":
+        try:
+            validate_email(value)
+        except ValidationError:
+            return _("%(label)s must be an email address, such as name@example.com.") % {
+                "label": label
+            }
+    elif kind == "select":
+        options = field.get("options")
+        if isinstance(options, list) and value not in options:
+            return _("%(label)s must be one of %(options)s.") % {
+                "label": label,
+                "options": ", ".join(map(str, options)),
+            }
+    return None
 
 
 def tokens_blob(tokens: dict[str, Any] | None) -> tuple[str, Any]:
@@ -161,7 +196,7 @@ def connection_create(
         last_used_at=now,
     )
     counters.added(connection)
-    profile_connections_change(profile.pk)
+    profile_connections_changed(profile.pk)
     _audit(
         actor,
         connection,
@@ -177,17 +212,6 @@ def connection_create(
     return connection
 
 
-def profile_connections_change(profile_id: int) -> None:
-    """A connection came or went on a profile: tell the listeners (migration figures are
-    counted afresh) now and after the commit."""
-
-    def send() -> None:
-        profile_connections_changed.send(sender=Connection, profile_id=profile_id)
-
-    send()
-    transaction.on_commit(send)
-
-
 def revoke_links(*, connection_ids: list[int]) -> int:
     """Expire the unused re-authentication links of these connections (disabled accounts,
     completed migrations): a link sent earlier can no longer change them."""
@@ -196,12 +220,24 @@ def revoke_links(*, connection_ids: list[int]) -> int:
     ).update(expires_at=timezone.now())
 
 
+class ConnectionGone(ServiceError):
+    """The connection was deleted by a concurrent request after the caller read it."""
+
+    status = 404
+    code = "not_found"
+
+
 def _locked(connection: Connection) -> Connection:
-    return (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("project__organization", "profile", "connector")
-        .get(pk=connection.pk)
-    )
+    """The connection's row, locked for this transaction; ConnectionGone (404, nothing
+    written) when a concurrent delete won the race."""
+    try:
+        return (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("project__organization", "profile", "connector")
+            .get(pk=connection.pk)
+        )
+    except Connection.DoesNotExist:
+        raise ConnectionGone("This connection no longer exists: it was just deleted.") from None
 
 
 @transaction.atomic
@@ -237,6 +273,10 @@ def connection_set_status(*, actor: Actor, connection: Connection, status: str) 
         if status == Status.NEEDS_REAUTH:
             connection.health = Health.NEEDS_REAUTH
             fields.append("health")
+        if status == Status.ACTIVE:  # an admin's "try again": no backoff left to wait out
+            connection.refresh_failures = connection.health_failures = 0
+            connection.refresh_retry_at = connection.health_retry_at = None
+            fields += ["refresh_failures", "refresh_retry_at", "health_failures", "health_retry_at"]
         connection.save(update_fields=fields)
         counters.changed(counted, connection)
         if status == Status.DISABLED:
@@ -261,18 +301,13 @@ def connection_needs_reauth(*, actor: Actor, connection: Connection) -> None:
 
 
 # How often a connection's last-used time is written: at most once a minute per connection.
-LAST_USED_PRECISION = timedelta(seconds=60)
-
-
 def connection_record_use(*, connection: Connection, version_id: int | None, at: datetime) -> None:
-    """Record what served a request through ``connection`` (the runtime calls it after each
-    one): the version its profile resolved to (``resolved_version``, counted by
-    ``counters``) and, at most once a minute, the last-used time. ``connection`` (the caller's
-    copy) follows, so a caller running many requests on it writes once a minute."""
-    stale = connection.last_used_at is None or at - connection.last_used_at > LAST_USED_PRECISION
+    """Record what served a request through ``connection`` (the runtime calls it in the
+    transaction that writes the request's log row): the version its profile resolved to
+    (``resolved_version``, counted by ``counters``) and the last-used time, every time, so
+    that "Last used" is never behind the Requests tab. ``connection`` (the caller's copy)
+    follows."""
     moved = version_id is not None and connection.resolved_version_id != version_id
-    if not (stale or moved):
-        return
     changes: dict[str, Any] = {"last_used_at": at}
     if moved:
         changes["resolved_version_id"] = version_id
@@ -308,7 +343,7 @@ def connection_delete(*, actor: Actor, connection: Connection) -> None:
     counters.removed(connection)
     announce(connection, "deleted")
     connection.delete()
-    profile_connections_change(profile_id)
+    profile_connections_changed(profile_id)
 
 
 def connections_bulk(

@@ -9,7 +9,9 @@ HEALTH_CHECK_TIMEOUT of wall clock in all, the body not read), no redirects foll
 could carry the credentials elsewhere). The recorded error never holds a credential.
 
 Outcome: the expected status (``expectStatus``, else any 2xx) → healthy; 401/403 →
-needs_reauth; anything else, a timeout or a connection failure → unhealthy.
+needs_reauth; anything else, a timeout or a connection failure → unhealthy. What an outcome
+does to the connection's status: connections.precedence (a stronger fact wins). Disabled
+connections are never checked.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from projects.services import Actor, audit_record
 
 from .. import counters
 from ..models import Connection, Health, HealthCheck, Status
+from ..precedence import after_check
+from . import backoff
 from .announce import announce_status
 from .credentials import stored_credentials
 from .tokens import UpstreamError, connection_refresh_tokens, is_expired
@@ -198,23 +202,22 @@ def _access_token(actor: Actor, connection: Connection) -> str | None:
     return str(tokens.get("access_token") or "") or None
 
 
-STATUS_AFTER = {
-    Health.HEALTHY: Status.ACTIVE,
-    Health.NEEDS_REAUTH: Status.NEEDS_REAUTH,
-    Health.UNHEALTHY: Status.ERROR,
-}
-
-
 @transaction.atomic
 def health_result_record(
     *, actor: Actor, connection: Connection, result: HealthResult
 ) -> Connection:
-    """Store a check's outcome on the row (and the status it implies, unless disabled)."""
+    """Store a check's outcome: every check in the health history (HealthCheck), and on the
+    row the status and health it implies where it is the stronger fact (connections.
+    precedence: a failure that may pass never replaces needs_reauth or disabled). A failure
+    that may pass counts one more in a row and sets when the scheduler may check again
+    (connections.services.backoff); a healthy check resets that."""
     row = (
         Connection.objects.select_for_update(of=("self",))
         .select_related("project__organization", "profile")
         .get(pk=connection.pk)
     )
+    if row.status == Status.DISABLED:  # disabled meanwhile: nothing is recorded
+        return row
     counted = counters.key_of(row)
     before = {"health": row.health, "status": row.status}
     HealthCheck.objects.create(
@@ -226,25 +229,27 @@ def health_result_record(
         error_class=result.error_class[:100],
         http_status=result.http_status,
     )
-    if result.status == Health.UNKNOWN:
-        row.health_checked_at = result.checked_at
-        row.health_error = result.detail
-        row.save(update_fields=["health_checked_at", "health_error"])
-        return row
-    row.health = result.status
     row.health_checked_at = result.checked_at
-    row.health_error = "" if result.status == Health.HEALTHY else result.detail
+    if result.status == Health.UNHEALTHY:
+        row.health_failures += 1
+        row.health_retry_at = backoff.retry_at(row.health_failures, result.checked_at)
+    elif result.status != Health.UNKNOWN:
+        row.health_failures, row.health_retry_at = 0, None
     if result.status == Health.HEALTHY:
         row.last_healthy_at = result.checked_at
-    if row.status != Status.DISABLED:
-        row.status = STATUS_AFTER[Health(result.status)]
-    resolved = serving_version(row.profile, row.public_id).resolved
-    if resolved is not None:
-        row.resolved_version_id = resolved.id
-        # A staged rollout's gate counts a check like a request of the version that served it.
-        failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
-        serving_count(profile=row.profile, version_id=resolved.id, error=failed)
-    row.last_used_at = result.checked_at
+    status, health = after_check(row.status, row.health, result.status)
+    if row.status != Status.NEEDS_REAUTH:  # else the refusal's reason stays the one shown
+        row.health_error = "" if result.status == Health.HEALTHY else result.detail
+    row.status, row.health = status, health
+    if result.status != Health.UNKNOWN:
+        resolved = serving_version(row.profile, row.public_id).resolved
+        if resolved is not None:
+            row.resolved_version_id = resolved.id
+            # A staged rollout's gate counts a check like a request of the version that
+            # served it.
+            failed = result.status in (Health.UNHEALTHY, Health.NEEDS_REAUTH)
+            serving_count(profile=row.profile, version_id=resolved.id, error=failed)
+        row.last_used_at = result.checked_at
     row.save()
     counters.changed(counted, row)
     after = {"health": row.health, "status": row.status}
@@ -286,9 +291,15 @@ def _loaded(connections: Iterable[Connection]) -> list[Connection]:
     return rows
 
 
+DISABLED = "This connection is disabled: it is not checked."
+
+
 def connection_check_health(*, actor: Actor, connection: Connection) -> HealthResult:
-    """Check one connection now and record the outcome."""
+    """Check one connection now and record the outcome (a disabled one: no call, nothing
+    recorded, ``unknown`` with the reason)."""
     (row,) = _loaded([connection])
+    if row.status == Status.DISABLED:
+        return HealthResult(Health.UNKNOWN, timezone.now(), DISABLED)
     result = health_probe_run(health_probe(row, _access_token(actor, row)))
     health_result_record(actor=actor, connection=row, result=result)
     logger.info("health check of connection %s: %s", row.pk, result.status)
@@ -299,11 +310,17 @@ def connections_check_health_bulk(
     *, actor: Actor, connections: Iterable[Connection]
 ) -> dict[int, HealthResult]:
     """Check many connections: requests prepared here, sent in parallel (at most
-    MAX_PARALLEL at once), outcomes recorded here."""
-    rows = _loaded(connections)
+    MAX_PARALLEL at once), outcomes recorded here. Disabled ones are left alone (no call,
+    nothing recorded): their result is ``unknown`` with the reason."""
+    loaded = _loaded(connections)
+    rows = [row for row in loaded if row.status != Status.DISABLED]
     probes = {row.pk: health_probe(row, _access_token(actor, row)) for row in rows}
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
         results = dict(zip(probes, pool.map(health_probe_run, probes.values()), strict=True))
     for row in rows:
         health_result_record(actor=actor, connection=row, result=results[row.pk])
+    now = timezone.now()
+    for row in loaded:
+        if row.status == Status.DISABLED:
+            results[row.pk] = HealthResult(Health.UNKNOWN, now, DISABLED)
     return results

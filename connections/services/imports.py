@@ -1,4 +1,4 @@
-"""Connections created or re-keyed without the hosted page (API.md ``POST /connections``,
+"""Connections created or re-keyed without the hosted page (docs/api.md ``POST /connections``,
 ``PUT /connections/{id}``): credentials imported from elsewhere, checked strictly against the
 configFields of the version the profile resolves to now, optionally verified with the
 definition's health check *before* anything is written. Nothing is stored on a refusal."""

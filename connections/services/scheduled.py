@@ -34,8 +34,20 @@ class Outcome:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
 
+# The statuses the scheduler works on: ``error`` too (a failure that may pass), never
+# ``needs_reauth`` (the provider refused the credentials: nothing is tried again until the end
+# user re-authenticates) nor ``disabled``.
+SCHEDULED = (Status.ACTIVE, Status.ERROR)
+
+
+def backed_off(field: str, now: datetime) -> Q:
+    """Not waiting out a backoff (connections.services.backoff) on ``field``."""
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now})
+
+
 def tokens_due(now: datetime | None = None) -> QuerySet[Connection]:
-    """Active OAuth connections whose tokens should be refreshed now, soonest first:
+    """Active (or erring) OAuth connections not waiting out a backoff whose tokens should be
+    refreshed now, soonest first:
     - the access token expires within TOKEN_REFRESH_AHEAD_SECONDS;
     - no expiry was sent (no ``expires_in``): it is assumed to live
       TOKEN_ASSUMED_LIFETIME_SECONDS from the last refresh (or the connection's creation);
@@ -46,8 +58,9 @@ def tokens_due(now: datetime | None = None) -> QuerySet[Connection]:
     assumed = timedelta(seconds=settings.TOKEN_ASSUMED_LIFETIME_SECONDS)
     max_age = timedelta(seconds=settings.TOKEN_REFRESH_MAX_AGE_SECONDS)
     return (
-        Connection.objects.filter(status=Status.ACTIVE)
+        Connection.objects.filter(status__in=SCHEDULED)
         .exclude(oauth_tokens="")
+        .filter(backed_off("refresh_retry_at", now))
         .alias(last_refresh=Coalesce("tokens_refreshed_at", "created_at"))
         .filter(
             Q(token_expires_at__lte=now + ahead)
@@ -72,7 +85,9 @@ def _refresh_one(connection: Connection) -> str:
 
 
 def refresh_due_tokens(*, limit: int | None = None) -> Outcome:
-    """Refresh up to ``limit`` due connections, at most SCHEDULE_CONCURRENCY at once."""
+    """Refresh up to ``limit`` due connections, at most SCHEDULE_CONCURRENCY at once. One that
+    fails for now waits its backoff before it is due again (connection_refresh_tokens counts
+    the failure)."""
     limit = limit or settings.SCHEDULE_BATCH_SIZE
     due = list(tokens_due()[:limit])
     outcome = Outcome()
@@ -86,14 +101,16 @@ def refresh_due_tokens(*, limit: int | None = None) -> Outcome:
 
 
 def health_due(now: datetime | None = None) -> QuerySet[Connection]:
-    """Active connections not checked for HEALTH_CHECK_INTERVAL_SECONDS, oldest check first:
-    each run takes the next batch, so checks spread over the interval instead of all at once."""
+    """Active (or erring) connections not checked for HEALTH_CHECK_INTERVAL_SECONDS, or whose
+    backoff after a failed check has run out; the longest waiting first: each run takes the
+    next batch, so checks spread over the interval instead of all at once."""
     now = now or timezone.now()
     interval = timedelta(seconds=settings.HEALTH_CHECK_INTERVAL_SECONDS)
+    stale = Q(health_checked_at__isnull=True) | Q(health_checked_at__lte=now - interval)
     return (
-        Connection.objects.filter(status=Status.ACTIVE)
-        .filter(Q(health_checked_at__isnull=True) | Q(health_checked_at__lte=now - interval))
-        .order_by(Coalesce("health_checked_at", "created_at"), "pk")
+        Connection.objects.filter(status__in=SCHEDULED)
+        .filter(Q(health_retry_at__lte=now) | Q(health_retry_at__isnull=True) & stale)
+        .order_by(Coalesce("health_retry_at", "health_checked_at", "created_at"), "pk")
     )
 
 

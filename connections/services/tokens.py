@@ -5,8 +5,10 @@ Many concurrent callers holding the same (expired) token → one call to the tok
 each caller remembers the encrypted token set it saw, waits for the row lock, and returns
 the stored set when another caller has replaced it meanwhile. A response without a new
 refresh token keeps the old one. ``invalid_grant`` marks the connection ``needs_reauth``
-(no retry loop); a failing or silent token endpoint raises UpstreamError (502) and changes
-nothing. Tokens are never logged and never appear in an error.
+(no retry loop: nothing is refreshed again until the end user re-authenticates); a failing or
+silent token endpoint raises UpstreamError (502), keeps the tokens and counts a failure in a
+row (the scheduler's backoff, connections.services.backoff). A disabled connection is never
+refreshed. Tokens are never logged and never appear in an error.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from core.outbound import (
     guarded_request,
 )
 from projects.crypto import decrypt_json
-from projects.services import Actor, ServiceError, audit_record
+from projects.services import Actor, ConflictError, ServiceError, audit_record
 
 from .. import counters
 from ..models import Connection, Health, Status
+from . import backoff
 from .announce import announce, announce_status
 from .connections import tokens_blob
 
@@ -175,11 +178,31 @@ def connection_refresh_tokens(
     try:
         return _refresh_tokens(actor=actor, connection=connection, force=force)
     except UpstreamError:
-        row = Connection.objects.select_related("project", "profile", "connector").get(
-            pk=connection.pk
-        )
-        announce(row, "refresh_failed", reason="provider_unavailable", retryable=True)
+        _failed_for_now(connection.pk)
         raise
+
+
+@transaction.atomic
+def _failed_for_now(connection_id: int) -> None:
+    """One more failure in a row: the next attempt waits a backoff (connections.services.
+    backoff); ``connection.refresh_failed`` is announced when the connection starts failing,
+    not on every attempt."""
+    row = (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("project", "profile", "connector")
+        .get(pk=connection_id)
+    )
+    row.refresh_failures += 1
+    row.refresh_retry_at = backoff.retry_at(row.refresh_failures, timezone.now())
+    row.save(update_fields=["refresh_failures", "refresh_retry_at"])
+    if row.refresh_failures == 1:
+        announce(
+            row,
+            "refresh_failed",
+            reason="provider_unavailable",
+            retryable=True,
+            next_attempt_at=row.refresh_retry_at.isoformat(),
+        )
 
 
 def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> RefreshResult:
@@ -188,8 +211,19 @@ def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> Ref
         row = Connection.objects.select_related(
             "project__organization", "profile", "resolved_version"
         ).get(pk=connection.pk)
+        if row.status == Status.DISABLED:
+            raise ConflictError("This connection is disabled: its tokens are not refreshed.")
         if not row.oauth_tokens:
             raise ServiceError("This connection has no OAuth tokens to refresh.")
+        if row.status == Status.NEEDS_REAUTH:
+            # The provider refused these credentials: nothing is tried again until the end
+            # user re-authenticates (or an admin re-enables the connection).
+            return RefreshResult(
+                False,
+                row,
+                "This connection needs re-authentication: its tokens are not refreshed until "
+                "the end user reconnects.",
+            )
         if row.oauth_tokens != seen:
             return RefreshResult(False, row, "The tokens were refreshed a moment ago.")
         tokens = decrypt_json(row.oauth_tokens)
@@ -217,8 +251,18 @@ def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> Ref
                 "The provider refused the refresh token (invalid_grant); "
                 "the end user must reconnect."
             )
+            row.refresh_failures, row.refresh_retry_at = 0, None
             with transaction.atomic():
-                row.save(update_fields=["status", "health", "health_error", "updated_at"])
+                row.save(
+                    update_fields=[
+                        "status",
+                        "health",
+                        "health_error",
+                        "refresh_failures",
+                        "refresh_retry_at",
+                        "updated_at",
+                    ]
+                )
                 counters.changed(counted, row)
                 audit_record(
                     actor=actor,
@@ -255,12 +299,15 @@ def _refresh_tokens(*, actor: Actor, connection: Connection, force: bool) -> Ref
         merged = merge_tokens(tokens, new)
         row.oauth_tokens, row.token_expires_at = tokens_blob(merged)
         row.tokens_refreshed_at = timezone.now()
+        row.refresh_failures, row.refresh_retry_at = 0, None
         with transaction.atomic():
             row.save(
                 update_fields=[
                     "oauth_tokens",
                     "token_expires_at",
                     "tokens_refreshed_at",
+                    "refresh_failures",
+                    "refresh_retry_at",
                     "updated_at",
                 ]
             )

@@ -1,11 +1,13 @@
 """Validation of a spliced definition: JSON Schema (shapes) plus the semantic rules that span
-several places (uniqueness, semver, URLs, ``${credentials.<key>}`` references)."""
+several places (uniqueness, semver, URLs, ``${credentials.<key>}`` references, where a secret
+may be named, header names and values)."""
 
 from __future__ import annotations
 
 import difflib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
@@ -14,10 +16,18 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from core.validation import text_problem
 
-from ..definition_schema import DEFINITION_SCHEMA, PATTERN_DESCRIPTIONS
+from ..definition_schema import DEFINITION_SCHEMA, HEADER_NAME_PATTERN, PATTERN_DESCRIPTIONS
 from ..versioning import parse_version
 from .errors import FieldError, PathPart, format_place
-from .expressions import expression_problem
+from .expressions import (
+    ERROR_MESSAGE_ROOTS,
+    ROOTS,
+    WHOLE,
+    credential_names,
+    expression_problem,
+    is_jexl,
+    is_jsonpath,
+)
 from .limits import MAX_ACTIONS, MAX_FIELDS, MAX_INPUTS_PER_ACTION, MAX_STEPS_PER_ACTION
 
 RESERVED_VERSION_NAMES = frozenset({"latest", "default", "latest_builtin", "latest_custom"})
@@ -351,8 +361,18 @@ def semantic_errors(definition: dict[str, Any]) -> list[FieldError]:
         for kind, action_id in resources.items():
             if isinstance(action_id, str) and action_id not in action_ids:
                 errors.append(FieldError(f"resources.{kind}", f"names no action ({action_id!r})"))
+    fields = _Fields(
+        declared={key for _, key in field_keys if isinstance(key, str)},
+        secret={
+            item["key"]
+            for kind in ("setupFields", "configFields")
+            for _, item in _dicts(auth.get(kind))
+            if item.get("secret") is True and isinstance(item.get("key"), str)
+        },
+    )
     for index, action in actions:
-        errors += step_errors(f"actions[{index}]", action)
+        errors += step_errors(f"actions[{index}]", action, fields)
+        errors += header_errors(f"actions[{index}]", action)
         _check_url(errors, f"actions[{index}].context", action.get("context"))
         _check_unique(
             errors,
@@ -382,10 +402,81 @@ def _strings(node: Any, path: list[PathPart]) -> Iterator[tuple[list[PathPart], 
             yield where, value
 
 
-def step_errors(place: str, action: dict[str, Any]) -> list[FieldError]:
+@dataclass(frozen=True)
+class _Fields:
+    declared: set[str]  # setupFields and configFields keys
+    secret: set[str]  # those marked secret
+
+
+REQUEST_PLACES: Final = (
+    "a request step's url, args values and authorization, entrypointUrl and baseUrl"
+)
+
+
+def _evaluated_over(path: list[PathPart], action: dict[str, Any], text: str) -> str:
+    """How the runtime reads the string at ``path`` (inside ``action``): ``request`` (where a
+    request is made: secrets allowed), ``context`` (over the credentials too: secrets
+    refused) or ``other`` (a provider's body or record, or no expression)."""
+    if path[0] == "result":
+        return "context"
+    if path[0] != "steps" or len(path) < 3:
+        return "other"
+    if path[2] == "condition":
+        return "context"
+    if path[2] != "stepFunction" or len(path) < 5 or path[3] != "parameters":
+        return "other"
+    step = action["steps"][path[1]]
+    function = step["stepFunction"].get("functionName")
+    rest = path[4:]
+    if function in ("request", "paginated_request"):
+        if rest[0] in ("url", "authorization"):
+            return "request"
+        if rest[0] == "args" and len(rest) > 2:
+            return "request" if rest[2] == "value" else "context"
+        return "context" if rest[0] == "customErrors" else "other"
+    if function in ("map_fields", "typecast"):
+        if rest[0] == "dataSource":
+            return "context"
+        if rest[-1] == "expression":
+            return "other" if is_jsonpath(text) else "context"  # JSONPath is on the record
+        if rest[-1] == "matchExpression":
+            return "context" if is_jexl(text) else "other"  # else a literal
+    return "other"
+
+
+def _credential_problem(text: str, where: str, fields: _Fields) -> str | None:
+    if where == "other" or "credentials" not in text:
+        return None
+    for name in credential_names(text):
+        if name == WHOLE:
+            if where == "context":
+                return (
+                    "the credentials object as a whole may only be named where a request is "
+                    f"made ({REQUEST_PLACES})"
+                )
+        elif name not in fields.declared:
+            return f"credentials.{name} names no setupFields or configFields key"
+        elif name in fields.secret and where == "context":
+            return (
+                f"credentials.{name} is a secret field: it may only be named where a request "
+                f"is made ({REQUEST_PLACES})"
+            )
+    return None
+
+
+def step_errors(
+    place: str, action: dict[str, Any], fields: _Fields | None = None
+) -> list[FieldError]:
     """Each step's id is unique; every expression parses; ``steps.<id>`` names an earlier
-    step and ``inputs.<name>`` a declared input (each error at its place)."""
+    step, ``inputs.<name>`` a declared input and ``credentials.<key>`` a declared field, a
+    secret one only where a request is made (each error at its place)."""
+    fields = fields or _Fields(declared=set(), secret=set())
     errors: list[FieldError] = []
+    entrypoint = action.get("entrypointUrl")
+    if isinstance(entrypoint, str):
+        problem = _credential_problem(entrypoint, "request", fields)
+        if problem is not None:
+            errors.append(FieldError(f"{place}.entrypointUrl", problem))
     inputs = {i.get("name") for _, i in _dicts(action.get("inputs"))}
     steps = _dicts(action.get("steps"))
     _check_unique(
@@ -407,9 +498,13 @@ def step_errors(place: str, action: dict[str, Any]) -> list[FieldError]:
                 return errors
             if where[-1] == "stepId":
                 continue
-            problem = expression_problem(text)
+            message = where[-1] == "message" and "customErrors" in where
+            problem = expression_problem(text, roots=ERROR_MESSAGE_ROOTS if message else ROOTS)
             if problem is None:
                 problem = _reference_problem(text, known_steps, inputs)
+            if problem is None:
+                over = _evaluated_over(where[len(_parts(place)) :], action, text)
+                problem = _credential_problem(text, over, fields)
             if problem is not None:
                 errors.append(FieldError(format_place(where), problem))
         if isinstance(node, dict) and isinstance(node.get("stepFunction"), dict):
@@ -442,3 +537,43 @@ def _reference_problem(text: str, steps: set[str], inputs: set[Any]) -> str | No
         if match.group(1) not in inputs:
             return f"inputs.{match.group(1)} names no input of this action"
     return None
+
+
+_HEADER_NAME: Final = re.compile(HEADER_NAME_PATTERN)
+_LINE_BREAK: Final = re.compile(r"[\r\n]")
+
+
+def header_errors(place: str, action: dict[str, Any]) -> list[FieldError]:
+    """A header a request step sends: its name is an RFC 7230 token, and no literal value
+    holds CR or LF (they would end the header and start another)."""
+    errors: list[FieldError] = []
+    for n, step in _dicts(action.get("steps")):
+        function = step.get("stepFunction")
+        if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
+            continue
+        parameters = function["parameters"]
+        at = f"{place}.steps[{n}].stepFunction.parameters"
+        for k, arg in _dicts(parameters.get("args")):
+            if arg.get("in") != "headers":
+                continue
+            name = arg.get("name")
+            if isinstance(name, str) and not _HEADER_NAME.fullmatch(name):
+                errors.append(
+                    FieldError(
+                        f"{at}.args[{k}].name",
+                        f"must be {PATTERN_DESCRIPTIONS[HEADER_NAME_PATTERN]}",
+                    )
+                )
+            for where, text in _strings(arg.get("value"), [f"{at}.args[{k}].value"]):
+                if _LINE_BREAK.search(text):
+                    errors.append(FieldError(format_place(where), _HEADER_VALUE_PROBLEM))
+        authorization = parameters.get("authorization")
+        if isinstance(authorization, dict):
+            for key in ("value", "token"):
+                value = authorization.get(key)
+                if isinstance(value, str) and _LINE_BREAK.search(value):
+                    errors.append(FieldError(f"{at}.authorization.{key}", _HEADER_VALUE_PROBLEM))
+    return errors
+
+
+_HEADER_VALUE_PROBLEM: Final = "a header value must not contain a line break (CR or LF)"

@@ -7,7 +7,8 @@ numbers into an inline SVG (no script, no inline styles):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 WIDTH = 640
@@ -42,6 +43,8 @@ class AdoptionChart:
     label_width: int = LABEL_WIDTH
     track_width: int = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bar_height: int = BAR_HEIGHT
+    # (version, connections it last served), when that differs from what serves them now.
+    last_served: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def label_x(self) -> int:
@@ -68,15 +71,16 @@ def percent_label(count: int, total: int) -> str:
     return f"{text}%"
 
 
-def adoption_chart(rows: list[tuple[str, int]]) -> AdoptionChart:
-    """Bars for ``[(version, count), ...]`` (the order of ``selectors.adoption``: highest
-    version first), scaled to the largest count."""
-    rows = [(version, count) for version, count in rows if count > 0]
-    total = sum(count for _version, count in rows)
+def adoption_chart(rows: Sequence[tuple[str, int, int]]) -> AdoptionChart:
+    """Bars for ``[(version, serving now, last served), ...]`` (``selectors.adoption``:
+    highest version first), scaled to the largest count now; where what last served the
+    connections differs, ``last_served`` lists it as a second figure."""
+    shown = [(version, now) for version, now, _last in rows if now > 0]
+    total = sum(count for _version, count in shown)
     track = WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    largest = max((count for _version, count in rows), default=0)
+    largest = max((count for _version, count in shown), default=0)
     bars = []
-    for index, (version, count) in enumerate(rows):
+    for index, (version, count) in enumerate(shown):
         y = PADDING + index * (BAR_HEIGHT + GAP)
         length = max(2.0, round(track * count / largest, 1)) if largest else 0.0
         bars.append(
@@ -91,7 +95,9 @@ def adoption_chart(rows: list[tuple[str, int]]) -> AdoptionChart:
             )
         )
     height = PADDING * 2 + len(bars) * (BAR_HEIGHT + GAP) - (GAP if bars else 0)
-    return AdoptionChart(bars=bars, total=total, height=height)
+    differs = any(now != last for _version, now, last in rows)
+    last_served = [(version, last) for version, _now, last in rows if last > 0] if differs else []
+    return AdoptionChart(bars=bars, total=total, height=height, last_served=last_served)
 
 
 DAY_WIDTH = 40  # one day's slot: its bar and the gap after it

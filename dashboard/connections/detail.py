@@ -17,7 +17,6 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -138,7 +137,7 @@ def detail_context(
     context.update(extra)
     context = project_context(request, access, nav="connections", **context)
     if tab != "access":
-        context["overview_html"] = _overview_html(request, access, context)
+        context["overview"] = _overview_values(request, access, context)
     return context
 
 
@@ -153,28 +152,25 @@ _OVERVIEW_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _overview_html(request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]) -> str:
-    """The overview tab through the Jinja2 backend
-    (templates/jinja2/dashboard/connections/_overview.html; escaped there, so safe to insert in
-    the Django page), with the re-authentication panel (the same directory's _link_panel.html,
-    which the link views render too) inside: less CPU a page than the Django engine
-    (bench/connections.py)."""
+def _overview_values(
+    request: HtmxHttpRequest, access: ProjectAccess, context: dict[str, Any]
+) -> dict[str, Any]:
+    """What the overview tab's Jinja2 template reads
+    (templates/jinja2/dashboard/connections/_overview.html, which the Django page includes with
+    ``{% jinja_include %}``), with the re-authentication panel (the same directory's
+    _link_panel.html, which the link views render too) inside: less CPU a page than the Django
+    engine (bench/connections.py)."""
     token = get_token(request)
     link_panel = ""
     if context["can_write"]:
         panel = link_views.reauth_panel(access.project, context["connection"])
         link_panel = link_views.link_panel_html(panel, access=access, csrf_token=token)
-    html = render_to_string(
-        "dashboard/connections/_overview.html",
-        {
-            **_OVERVIEW_DEFAULTS,
-            **context,
-            "link_panel": link_panel,
-            "csrf_input": csrf_input(token),
-        },
-        using="jinja2",
-    )
-    return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
+    return {
+        **_OVERVIEW_DEFAULTS,
+        **context,
+        "link_panel": link_panel,
+        "csrf_input": csrf_input(token),
+    }
 
 
 def _health_card(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:

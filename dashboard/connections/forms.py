@@ -323,7 +323,12 @@ class ReauthForm(_ProfileChoice, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["expires_in"].widget.attrs["class"] = "form-select"
         self.fields["locale"].widget.attrs["class"] = "form-select"
-        self.fields["locale"].help_text = "Empty: the language the account was connected in."
+        # Empty: the language the account was connected in, else the browser's (connect.
+        # connection_locale); the empty option says so, and the help no longer contradicts it.
+        locale = self.fields["locale"]
+        assert isinstance(locale, forms.ChoiceField)
+        locale.choices = [("", "The language it was connected in"), *settings.LANGUAGES]
+        locale.help_text = "When that is unknown: the end user's browser language."
 
 
 class BrandingForm(StyledForm):

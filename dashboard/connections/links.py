@@ -22,9 +22,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
@@ -37,6 +36,7 @@ from connectors.models import Connector
 from connectors.permissions import get_connector_for_user
 from core.jinja import csrf_input
 from dashboard.context import project_context
+from dashboard.templatetags.jinja_include import jinja_include
 from profiles import selectors as profile_selectors
 from profiles.models import ConnectorProfile
 from profiles.permissions import get_profile_for_user
@@ -143,34 +143,37 @@ def _respond(
     return render(request, "dashboard/connections/link.html", context, status=status)
 
 
-def link_panel_html(
+LINK_PANEL_TEMPLATE = "dashboard/connections/_link_panel.html"
+
+
+def link_panel_values(
     panel: LinkPanel | str | None,
     *,
     access: ProjectAccess,
     csrf_token: str,
     migration_out: Any = None,
     migrating_away: dict[UUID, Any] | None = None,
-) -> SafeString:
-    """The panel through the Jinja2 backend
-    (templates/jinja2/dashboard/connections/_link_panel.html; escaped there, so safe to
-    insert): its form cost ~0.5 ms of CPU through the Django engine on every connection page.
-    ``migration_out`` / ``migrating_away``: the profile and connector pages' warnings
-    (rollouts)."""
+) -> dict[str, Any] | None:
+    """What the panel's Jinja2 template reads (templates/jinja2/dashboard/connections/
+    _link_panel.html: its form cost ~0.5 ms of CPU through the Django engine on every
+    connection page), or None when the user gets no panel. ``migration_out`` /
+    ``migrating_away``: the profile and connector pages' warnings (rollouts)."""
     if not panel:  # none for this user (a Django page's missing variable is "")
-        return SafeString("")
-    html = render_to_string(
-        "dashboard/connections/_link_panel.html",
-        {
-            "link": panel,
-            "access": access,
-            "project": access.project,
-            "migration_out": migration_out,
-            "migrating_away": migrating_away or {},
-            "csrf_input": csrf_input(csrf_token),
-        },
-        using="jinja2",
-    )
-    return mark_safe(html)  # noqa: S308 - rendered with autoescaping by Jinja2
+        return None
+    return {
+        "link": panel,
+        "access": access,
+        "project": access.project,
+        "migration_out": migration_out,
+        "migrating_away": migrating_away or {},
+        "csrf_input": csrf_input(csrf_token),
+    }
+
+
+def link_panel_html(panel: LinkPanel | str | None, **values: Any) -> SafeString:
+    """The panel, included through the one Jinja2 helper (``{% jinja_include %}``)."""
+    found = link_panel_values(panel, **values)
+    return jinja_include(LINK_PANEL_TEMPLATE, found) if found else SafeString("")
 
 
 def _create(

@@ -18,12 +18,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
 from django.http import Http404, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from connections import rbac, selectors
@@ -33,6 +33,7 @@ from connections.services import bulk_runs, health
 from connections.services import connections as services
 from core.csvexport import csv_lines
 from core.forms import first_error, plural
+from core.jinja import csrf_input
 from core.pager import without_cursors
 from dashboard.context import project_context
 from profiles.selectors import ProfileChoice, profile_choices
@@ -321,7 +322,8 @@ def _render_list(
 ) -> HttpResponse:
     """The page, or over HTMX only the table. Its content is rendered by Jinja2
     (templates/jinja2/dashboard/connections/: a fifth of the Django engine's time,
-    bench/connections.py) and inserted into the Django page around it (base layout, title)."""
+    bench/connections.py); the Django page around it (base layout, title) includes it with
+    ``{% jinja_include %}`` (dashboard/templatetags/jinja_include.py)."""
     slug = access.project.slug
     context.update(
         htmx=bool(request.htmx),
@@ -335,19 +337,11 @@ def _render_list(
             "dashboard/connections/_table.html", context, request, using="jinja2"
         )
         return HttpResponse(html, status=status)
-    content = render_to_string(
-        "dashboard/connections/list_content.html", context, request, using="jinja2"
-    )
+    context["csrf_input"] = csrf_input(get_token(request))
     return render(
         request,
         "dashboard/connections/list.html",
-        project_context(
-            request,
-            access,
-            nav="connections",
-            # Rendered with autoescaping by Jinja2: safe to insert.
-            content_html=mark_safe(content),  # noqa: S308
-        ),
+        project_context(request, access, nav="connections", content=context),
         status=status,
     )
 
@@ -414,13 +408,17 @@ def connection_bulk(request: HtmxHttpRequest, project_slug: str) -> HttpResponse
     if action == "check_health":
         writable = [c for c in rows if rbac.allows(roles[c.pk], ConnNeed.WRITE)]
         results = health.connections_check_health_bulk(actor=actor, connections=writable)
-        tally = Counter(r.status for r in results.values())
+        checked = [r for r in results.values() if r.detail != health.DISABLED]
+        tally = Counter(r.status for r in checked)
         parts = [
             f"{tally[value]} {label.lower()}" for value, label in Health.choices if tally[value]
         ]
-        message = f"Checked {plural(len(results), 'connection')}" + (
+        message = f"Checked {plural(len(checked), 'connection')}" + (
             f": {', '.join(parts)}." if parts else "."
         )
+        if len(checked) < len(results):
+            left = plural(len(results) - len(checked), "disabled connection")
+            message += f" Left {left} alone (never checked)."
         skipped = len(rows) - len(writable)
     else:
         done, skipped = services.connections_bulk(
@@ -511,7 +509,10 @@ def connection_export(request: HtmxHttpRequest, project_slug: str) -> HttpRespon
         selectors.visible(viewer_of(request, access), access.project), form.filters
     )
     response = StreamingHttpResponse(
-        csv_lines(selectors.EXPORT_COLUMNS, selectors.export_batches(rows)),
+        csv_lines(
+            selectors.EXPORT_COLUMNS,
+            selectors.export_batches(rows, selectors.order_of(form.filters)),
+        ),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections import selectors as connection_selectors
+from connections.services.versions import connector_version_delete
 from connectors import selectors, services
 from connectors.changes import ChangeReport, sectioned_diff, structured_diff
 from connectors.definition import MAX_FILE_BYTES, MAX_PUSH_BYTES, DefinitionError
@@ -27,6 +29,7 @@ from dashboard.profiles import panels as profile_panels
 from dashboard.projects.forms import PageForm, SearchForm
 from dashboard.rollouts import panels as rollout_panels
 from dashboard.runtime import panels as runtime_panels
+from profiles import services as profile_services
 from projects.http import HtmxHttpRequest
 from projects.models import Project
 from projects.permissions import Need, ProjectAccess, get_project_for_user
@@ -74,11 +77,15 @@ PUBLISH_CHOICES = [("move", "Move now"), ("stage", "Stage (a rollout)"), ("hold"
 
 
 def upload_preview_panels(project: Project, preview: PushPreview) -> dict[str, Any]:
-    """The profiles the publish would move, each with the publish-time choice."""
-    return {
-        **profile_panels.publish_moves(project=project, preview=preview),
-        "publish_choices": PUBLISH_CHOICES,
-    }
+    """The profiles the publish would move, each with the publish-time choice; those it moves
+    across a major or an authentication change with the connections on them (the page asks to
+    confirm those, naming the count)."""
+    panels = profile_panels.publish_moves(project=project, preview=preview)
+    guarded = [
+        {"move": move, "connections": connection_selectors.count_on_profile(move.profile)}
+        for move in panels["guarded_moves"]
+    ]
+    return {**panels, "guarded_moves": guarded, "publish_choices": PUBLISH_CHOICES}
 
 
 @require_GET
@@ -357,7 +364,7 @@ def upload(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
             actor = Actor.from_request(request)
 
             def push() -> Any:
-                return services.connector_version_push(
+                return profile_services.connector_version_push(
                     actor=actor,
                     project=access.project,
                     files=files,
@@ -401,7 +408,7 @@ def version_publish(
     form = VersionPublishForm(request.POST)
     acknowledge_breaking = form.is_valid() and form.cleaned_data["acknowledge_breaking"]
     try:
-        services.connector_version_publish(
+        profile_services.connector_version_publish(
             actor=Actor.from_request(request),
             version=version,
             acknowledge_breaking=acknowledge_breaking,
@@ -422,7 +429,7 @@ def version_delete(
         request.user, project_slug, key, version_id, need=Need.MANAGE, own=True
     )
     try:
-        services.connector_version_delete(actor=Actor.from_request(request), version=version)
+        connector_version_delete(actor=Actor.from_request(request), version=version)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("version_detail", project_slug, key, version_id)

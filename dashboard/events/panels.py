@@ -10,8 +10,9 @@ from projects.permissions import ProjectAccess
 
 def overview(*, access: ProjectAccess, **_: Any) -> dict[str, Any]:
     """Failed deliveries and endpoints the platform disabled (the banner); nothing when the
-    project has no endpoint."""
-    if not selectors.endpoints_of(access.project).exists():
+    project has no endpoint, and for readers who may not open the webhook settings (owners
+    and admins only)."""
+    if not access.can_manage or not selectors.endpoints_of(access.project).exists():
         return {}
     panel = {
         "template": "dashboard/events/_overview_panel.html",

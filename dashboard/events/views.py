@@ -1,5 +1,6 @@
 """Settings → Webhooks: endpoints (a secret shown once at creation and rotation), their
-delivery log with "retry now". Members with any role read; owners and admins change."""
+delivery log with "retry now". For owners and admins only, reading included (events.
+permissions: a delivery's payload names connections across the project)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from core.pager import InvalidCursor, Page, without_cursors
 from dashboard.context import project_context
 from events import selectors, services
 from events.models import Delivery, WebhookEndpoint
-from events.permissions import get_delivery_for_user, get_endpoint_for_user
+from events.permissions import WEBHOOKS_NEED, get_delivery_for_user, get_endpoint_for_user
 from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
@@ -51,8 +52,7 @@ def _list_context(
 @require_http_methods(["GET", "POST"])
 @login_required
 def settings_webhooks(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
-    need = Need.MANAGE if request.method == "POST" else Need.READ
-    access = get_project_for_user(request.user, project_slug, need=need)
+    access = get_project_for_user(request.user, project_slug, need=WEBHOOKS_NEED)
     form = EndpointForm(request.POST or None)
     created: tuple[WebhookEndpoint, str] | None = None
     status = 200
@@ -94,6 +94,8 @@ def _deliveries(
         page = selectors.deliveries_page(
             endpoint,
             status=data.get("status") or "",
+            event_type=data.get("event_type") or "",
+            connection_id=str(data.get("connection") or ""),
             after=data.get("after") or "",
             before=data.get("before") or "",
             limit=DELIVERIES_PER_PAGE,
@@ -107,8 +109,7 @@ def _deliveries(
 @require_http_methods(["GET", "POST"])
 @login_required
 def webhook_detail(request: HtmxHttpRequest, project_slug: str, endpoint_id: UUID) -> HttpResponse:
-    need = Need.MANAGE if request.method == "POST" else Need.READ
-    access, endpoint = get_endpoint_for_user(request.user, project_slug, endpoint_id, need=need)
+    access, endpoint = get_endpoint_for_user(request.user, project_slug, endpoint_id)
     initial = {"url": endpoint.url, "events": endpoint.events, "description": endpoint.description}
     form = EndpointForm(request.POST or None, initial=initial)
     status = 200
@@ -141,6 +142,8 @@ def _detail_response(
 ) -> HttpResponse:
     filters = DeliveryFilterForm(request.GET)
     page, bad_cursor = _deliveries(endpoint, filters)
+    if request.method == "GET" and filters.errors:
+        status = 400  # a filter that names nothing (the form says which): nothing filtered
     base = reverse("webhook_detail", args=[access.project.slug, endpoint.public_id])
     newer, older = page.links(request.GET, base=base) if request.method == "GET" else ("", "")
     context = project_context(

@@ -61,3 +61,17 @@ class ProfileNewQueryForm(forms.Form):
     """``?connector=<key>``: the connector the new-profile page starts with."""
 
     connector = TextField(required=False)
+
+
+class AgentToolSwitchForm(forms.Form):
+    """The Agent tools tab's switch of one action (the service checks the id)."""
+
+    action_id = TextField(max_length=100)
+    enabled = forms.BooleanField(required=False)
+
+
+class AgentLimitForm(forms.Form):
+    """The calls-per-minute limit per connection; blank: no limit (the service checks the
+    range and words the error)."""
+
+    calls_per_minute = forms.IntegerField(required=False)

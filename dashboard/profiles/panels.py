@@ -28,11 +28,12 @@ def _major(version: str) -> str:
 
 def publish_moves(*, project: Project, preview: PushPreview, **_: Any) -> dict[str, Any]:
     """The profiles a publish moves, and those of them it moves across a major or an
-    authentication change (the upload page asks to confirm those, naming the connections)."""
+    authentication change (the upload page asks to confirm those; the dashboard counts their
+    connections)."""
     moves = selectors.profiles_moved_by_publish(project, preview)
     new_major = _major(preview.parsed.version)
     guarded = [
-        {"move": move, "connections": selectors.connections_on(move.profile)}
+        move
         for move in moves
         if move.current is not None
         and (_major(move.current.version) != new_major or preview.report.reauth_required)

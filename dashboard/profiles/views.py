@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agents import selectors as agent_selectors
+from agents import services as agent_services
+from connections import selectors as connection_selectors
+from connections.services import pins as pin_services
 from connectors.models import ConnectorVersion
 from connectors.selectors import connectors_for_project
 from core.forms import first_error
@@ -27,7 +33,14 @@ from projects.http import HtmxHttpRequest
 from projects.permissions import Need, ProjectAccess, get_project_for_user
 from projects.services import Actor, ServiceError
 
-from .forms import PinForm, ProfileForm, ProfileNewForm, ProfileNewQueryForm
+from .forms import (
+    AgentLimitForm,
+    AgentToolSwitchForm,
+    PinForm,
+    ProfileForm,
+    ProfileNewForm,
+    ProfileNewQueryForm,
+)
 
 
 def profile_page_panels(
@@ -94,7 +107,7 @@ def _pin_preview(profile: ConnectorProfile, raw: str | None) -> dict[str, Any]:
     except PinError as exc:
         preview["error"] = exc.message
         return preview
-    change = selectors.pin_change(profile, pin)
+    change = connection_selectors.pin_change(profile, pin)
     preview.update(pin=pin, current=change.current, new=change.new, change=change)
     preview["report"] = change.report
     if change.new is None:
@@ -170,7 +183,7 @@ def pin_save(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> H
             return redirect("profile_detail", project_slug, profile.public_id)
         if change is not None and change.guarded and not form.cleaned_data["confirm"]:
             return _pin_confirmation(request, access, profile, raw, preview)
-        profile = services.profile_set_pin(
+        profile = pin_services.profile_set_pin(
             actor=Actor.from_request(request), profile=profile, pin=_pin_text(raw)
         )
     except ServiceError as exc:
@@ -290,3 +303,121 @@ def profile_new(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         ),
         status=400 if error else 200,
     )
+
+
+# --- Agent tools ------------------------------------------------------------------------------
+
+
+def _agent_tools_context(
+    request: HtmxHttpRequest, access: ProjectAccess, profile: ConnectorProfile, **extra: Any
+) -> dict[str, Any]:
+    tools = agent_selectors.profile_tools(access.project, profile)
+    mcp_url = settings.SITE_URL.rstrip("/") + "/mcp"
+    return project_context(
+        request,
+        access,
+        nav="profiles",
+        profile=profile,
+        agent=tools,
+        rows=[(t, json.dumps(t.input_schema, indent=2)) for t in tools.tools],
+        calls=agent_selectors.mcp_calls(profile),
+        mcp_url=mcp_url,
+        snippet=AGENT_SNIPPET.format(url=mcp_url),
+        config_json=json.dumps(
+            {
+                "mcpServers": {
+                    "connector-hub": {
+                        "type": "http",
+                        "url": mcp_url,
+                        "headers": {
+                            "Authorization": "Bearer ${CONNECTOR_HUB_AGENT_KEY}",
+                            "Connection-Id": "<connection id>",
+                        },
+                    }
+                }
+            },
+            indent=2,
+        ),
+        **extra,
+    )
+
+
+AGENT_SNIPPET = """import asyncio, os
+
+import httpx2
+from mcp.client import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+HEADERS = {{
+    "Authorization": "Bearer " + os.environ["CONNECTOR_HUB_AGENT_KEY"],  # scope agent
+    "Connection-Id": "<connection id>",  # or "Origin-Owner-Id": "<end user id>"
+}}
+
+
+async def main() -> None:
+    async with (
+        httpx2.AsyncClient(headers=HEADERS) as http,
+        streamable_http_client("{url}", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        for tool in (await session.list_tools()).tools:
+            print(tool.name, "-", tool.description)
+
+
+asyncio.run(main())
+"""
+
+
+@require_GET
+@login_required
+def agent_tools(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id)
+    context = _agent_tools_context(request, access, profile)
+    return render(request, "dashboard/profiles/agent_tools.html", context)
+
+
+@require_POST
+@login_required
+def agent_tool_switch(
+    request: HtmxHttpRequest, project_slug: str, profile_id: UUID
+) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
+    form = AgentToolSwitchForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError(first_error(form)[1])
+        agent_services.tool_switch_set(
+            actor=Actor.from_request(request),
+            project=access.project,
+            profile=profile,
+            action_id=form.cleaned_data["action_id"],
+            enabled=form.cleaned_data["enabled"],
+        )
+    except ServiceError as exc:
+        context = _agent_tools_context(request, access, profile, agent_error=exc.message)
+        return render(request, "dashboard/profiles/agent_tools.html", context, status=400)
+    state = "enabled" if form.cleaned_data["enabled"] else "disabled"
+    messages.success(request, f"{form.cleaned_data['action_id']} is {state} for agents.")
+    return redirect("profile_agent_tools", project_slug, profile.public_id)
+
+
+@require_POST
+@login_required
+def agent_limit(request: HtmxHttpRequest, project_slug: str, profile_id: UUID) -> HttpResponse:
+    access, profile = get_profile_for_user(request.user, project_slug, profile_id, need=Need.MANAGE)
+    form = AgentLimitForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError(first_error(form)[1])
+        agent_services.calls_limit_set(
+            actor=Actor.from_request(request),
+            project=access.project,
+            profile=profile,
+            calls_per_minute=form.cleaned_data["calls_per_minute"],
+        )
+    except ServiceError as exc:
+        context = _agent_tools_context(request, access, profile, agent_error=exc.message)
+        return render(request, "dashboard/profiles/agent_tools.html", context, status=400)
+    messages.success(request, "The agents' calls-per-minute limit is saved.")
+    return redirect("profile_agent_tools", project_slug, profile.public_id)

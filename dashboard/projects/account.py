@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -49,12 +49,14 @@ def user_time_zone(request: HtmxHttpRequest) -> HttpResponse:
     else:
         preferences.time_zone_set(request=request, name=form.cleaned_data["time_zone"])
         messages.success(request, f"Times are shown in {form.cleaned_data['time_zone']}.")
-    back = form.cleaned_data.get("next", "") if form.is_valid() else request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    # Back to a path of this site only (``next`` passed its field's checks even when the zone
+    # did not); not through redirect(), which would take ``foo`` for a URL name to reverse.
+    back = form.cleaned_data.get("next") or ""
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         back = reverse("home")
-    return redirect(back)
+    return HttpResponseRedirect(back)
 
 
 # --- Home and creation -------------------------------------------------------------------------

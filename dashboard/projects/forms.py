@@ -22,9 +22,11 @@ class PageForm(forms.Form):
 
 
 class StyledForm(forms.Form):
-    """Adds Bootstrap's classes to every widget, so templates render ``field.as_field_group``."""
+    """Adds Bootstrap's classes to every widget, so templates render ``field.as_field_group``;
+    labels without Django's colon ("Action", not "Action:"), as the rest of the dashboard."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"

@@ -373,7 +373,7 @@ def settings_audit(request: HtmxHttpRequest, project_slug: str) -> HttpResponse:
         newer_cursor=page.newer_cursor,
         older_cursor=page.older_cursor,
         query=without_cursors(request.GET),
-        target_types=selectors.audited_target_types(),
+        target_types=selectors.audited_target_choices(),
     )
     template = "dashboard/projects/settings_audit.html"
     if request.htmx and not request.htmx.boosted:

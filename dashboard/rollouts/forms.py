@@ -203,7 +203,7 @@ class ConfirmForm(forms.Form):
 
 
 class RolloutForm(forms.Form):
-    """The new-rollout form: the knobs with API.md's defaults and bounds."""
+    """The new-rollout form: the knobs with docs/api.md's defaults and bounds."""
 
     to_version = forms.CharField(max_length=255)
     target_pin = forms.CharField(max_length=255, required=False)

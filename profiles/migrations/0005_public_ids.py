@@ -1,4 +1,4 @@
-"""Opaque public ids (API.md "Identifiers"): add the column, give existing rows a uuid4 in
+"""Opaque public ids (docs/api.md "Ids"): add the column, give existing rows a uuid4 in
 batches, then make it unique and required."""
 
 import uuid

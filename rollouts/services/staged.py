@@ -22,13 +22,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from connections.models import Connection
+from connections.services.pins import profile_set_pin
 from connectors.cache import versions_changed
 from connectors.models import ConnectorVersion
 from events.services import event_record
 from profiles.models import ConnectorProfile
 from profiles.pins import PinError, parse_pin
 from profiles.resolution import Resolved, candidates, resolve_uncached
-from profiles.services import announce_resolution, profile_set_pin
+from profiles.services import announce_resolution
 from profiles.serving import stable_version
 from projects.services import Actor, ConflictError, ServiceError, audit_record
 
@@ -57,7 +58,7 @@ class InvalidTransition(ConflictError):
 
 @dataclass(frozen=True)
 class Settings:
-    """The knobs of a rollout (API.md), with their defaults."""
+    """The knobs of a rollout (docs/api.md "Staged rollouts"), with their defaults."""
 
     steps: Sequence[int] = tuple(DEFAULT_STEPS)
     min_soak_minutes: int = 10

@@ -1,4 +1,4 @@
-"""API-key authentication and the error body of API.md."""
+"""API-key authentication and the error body of docs/api.md."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import base64
 import logging
 
 import pytest
-from django.test import Client
+from django.db import connection as db
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from projects.services import Actor, api_key_revoke
 from tests.conftest import Tenancy
@@ -136,3 +138,57 @@ def test_keys_never_reach_the_logs(
         client.get(URL, headers={"Authorization": f"Token {raw}"})
         client.get(URL, headers={"Authorization": f"Bearer {raw}x"})
     assert raw not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic Y2hrX2FiAGNkX3h5ejo=",  # "chk_ab\0cd_xyz:" (issue 28, finding 6)
+        basic("chk_ab\x00cd_xyz"),
+        basic("chk_ab\x07cd_xyz"),
+        basic("chk_abé_xyz"),
+    ],
+)
+def test_a_key_with_a_nul_or_a_control_character_is_401_not_500(
+    client: Client, tenancy: Tenancy, header: str
+) -> None:
+    # PostgreSQL refuses a NUL in a text parameter (DataError, a 500): such a key never
+    # reaches the database.
+    with CaptureQueriesContext(db) as queries:
+        response = client.get(URL, headers={"Authorization": header})
+    assert_error_body(response, 401, "unauthorized")
+    assert not [q for q in queries if "apikey" in q["sql"].lower().replace("_", "")]
+
+
+@override_settings(THROTTLE_API_KEY_RATE="5/m")
+def test_wrong_keys_are_throttled_per_address_with_retry_after(tenancy: Tenancy) -> None:
+    raw = make_api_key(tenancy.project)[1]
+    guesser = Client(REMOTE_ADDR="203.0.113.28")
+    for n in range(5):
+        wrong = {"Authorization": f"Bearer chk_deadbeef_guess-{n}"}
+        assert_error_body(guesser.get(URL, headers=wrong), 401, "unauthorized")
+    response = guesser.get(URL, headers={"Authorization": basic("chk_deadbeef_guess-6")})
+    body = assert_error_body(response, 429, "rate_limited")
+    assert response["Retry-After"] == "60" and "60 seconds" in body["message"]
+    # Locked out like the login: the right key from that address waits too ...
+    response = guesser.get(URL, headers={"Authorization": f"Bearer {raw}"})
+    assert_error_body(response, 429, "rate_limited")
+    assert raw not in response.content.decode()
+    # ... while another address is unaffected.
+    other = Client(REMOTE_ADDR="198.51.100.28")
+    assert other.get(URL, headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+
+
+@override_settings(THROTTLE_API_KEY_RATE="3/m")
+def test_right_keys_are_not_counted(tenancy: Tenancy) -> None:
+    raw = make_api_key(tenancy.project)[1]
+    caller = Client(REMOTE_ADDR="203.0.113.29")
+    for _ in range(10):
+        assert caller.get(URL, headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+
+
+def test_the_openapi_document_declares_429() -> None:
+    doc = Client().get("/api/v1/openapi.json").json()
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            assert "429" in operation["responses"], operation["operationId"]

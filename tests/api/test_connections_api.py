@@ -1,4 +1,4 @@
-"""The "Connections" endpoints, exactly as API.md has them."""
+"""The "Connections" endpoints, exactly as docs/api.md has them."""
 
 from __future__ import annotations
 
@@ -469,7 +469,7 @@ def test_another_projects_connection_is_404_everywhere(world: World) -> None:
     assert_error(world.other_api.get(f"{BASE}/{world.known.public_id}"), 404, "not_found")
     assert_error(world.api.get(f"{BASE}/999999"), 404, "not_found")
     assert_error(world.api.get(f"{BASE}/{uuid.uuid4()}"), 404, "not_found")
-    # A malformed id names nothing: 404 like an unknown one (API.md "Identifiers").
+    # A malformed id names nothing: 404 like an unknown one (docs/api.md "Ids").
     assert_error(world.api.get(f"{BASE}/not-a-uuid"), 404, "not_found")
     assert_error(world.api.get(f"{BASE}/{world.known.pk}"), 404, "not_found")
 

@@ -1,4 +1,4 @@
-"""The "Connectors and versions" endpoints, exactly as API.md has them."""
+"""The "Connectors and versions" endpoints, exactly as docs/api.md has them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import Tenancy

@@ -1,4 +1,4 @@
-"""The "Connector profiles" endpoints, exactly as API.md has them."""
+"""The "Connector profiles" endpoints, exactly as docs/api.md has them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.models import AuditEntry, Project
 from projects.services import Actor
 from tests.conftest import Tenancy

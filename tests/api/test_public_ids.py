@@ -1,4 +1,4 @@
-"""Opaque public ids (API.md "Identifiers"): connections, profiles, migrations, users and teams
+"""Opaque public ids (docs/api.md "Ids"): connections, profiles, migrations, users and teams
 are UUIDs in every API body and every dashboard URL; a malformed id, an integer primary key and
 another tenant's UUID are all 404."""
 

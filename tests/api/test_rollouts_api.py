@@ -1,4 +1,4 @@
-"""The profile-migration endpoints, with API.md's conventions."""
+"""The profile-migration endpoints, with docs/api.md's conventions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API key scopes (API.md "Authentication"): a read key may only GET; every other method is
+"""API key scopes (docs/api.md "Authentication"): a read key may only GET; every other method is
 403 ``forbidden`` and changes nothing. The write endpoints are read off the ninja router, so a
 new write endpoint is covered without editing this file."""
 
@@ -114,3 +114,26 @@ def test_the_database_refuses_an_unknown_scope(tenancy: Tenancy) -> None:
     api_key = make_api_key(tenancy.project)[0]
     with pytest.raises(IntegrityError), transaction.atomic():
         ApiKey.objects.filter(pk=api_key.pk).update(scope="admin")
+
+
+EVERY = sorted(set(_operations()))
+
+
+@pytest.mark.parametrize(("method", "path"), EVERY, ids=[f"{m} {p}" for m, p in EVERY])
+def test_agent_key_on_every_endpoint_is_403_and_changes_nothing(
+    client: Client, tenancy: Tenancy, world: dict[str, str], method: str, path: str
+) -> None:
+    """An ``agent`` key is for /mcp only: the JSON API refuses it on reads and writes alike."""
+    raw = make_api_key(tenancy.project, "agent", scope=ApiKeyScope.AGENT)[1]
+    before = _snapshot()
+    response = client.generic(
+        method,
+        _url(path, world),
+        data=b'{"name": "x"}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    body = assert_error_body(response, 403, "forbidden")
+    assert "/mcp" in body["message"]
+    assert raw not in response.content.decode()
+    assert _snapshot() == before

@@ -1,4 +1,4 @@
-"""/api/v1/connector_profiles/{id}/rollout and its transitions (API.md "Staged rollouts"), the
+"""/api/v1/connector_profiles/{id}/rollout and its transitions (docs/api.md "Staged rollouts"), the
 profile answer's ``rollout``, the connection answer's ``serving_version``, and who may call
 them; POST/PATCH /api/v1/migrations with a deadline, its action and its reminders."""
 
@@ -93,6 +93,25 @@ def test_start_read_and_walk_every_transition(world: dict[str, Any]) -> None:
     assert sorted(types) == sorted(
         [f"rollout.{k}" for k in ("started", "advanced", "paused", "resumed", "promoted")]
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to_version": "1.3.0\x00", "target_pin": "1.x.x"}, "to_version"),
+        ({"to_version": "1.3.0", "target_pin": "1.x.x\x00"}, "target_pin"),
+        ({"to_version": "1.3.\x070", "target_pin": "1.x.x"}, "to_version"),
+    ],
+)
+def test_a_control_character_is_refused_before_any_query(
+    world: dict[str, Any], body: dict[str, Any], field: str
+) -> None:
+    # Found by Schemathesis (issue 28): a NUL in to_version reached PostgreSQL (DataError, 500).
+    response = post(world["client"], world["url"], body)
+    error = assert_error_body(response, 400, "invalid")
+    assert [f["field"] for f in error["fields"]] == [field]
+    assert "control character" in error["fields"][0]["message"]
+    assert not Rollout.objects.exists()
 
 
 @pytest.mark.parametrize(

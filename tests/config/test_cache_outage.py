@@ -13,7 +13,7 @@ from django.urls import reverse
 from connections.models import Connection
 from connections.services.connect import connect_session_create
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.services import Actor
 from tests.conftest import Tenancy
 from tests.factories import PASSWORD, connector_yaml, make_api_key, make_profile

@@ -119,3 +119,24 @@ def test_settings_read_the_same_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["http://hub.test:8018", "True"]
+
+
+def test_a_busy_address_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 30: with port 8000 busy, `make run` seeded the sandbox for 8000 and then failed to
+    serve. Its first step now refuses the address while .env and the database are untouched."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = tmp_path / ".env"
+        env.write_text("SITE_URL=http://127.0.0.1:8000\n")
+        assert run(env, "--port", str(port), "--check-free") == 2
+        assert "already in use" in capsys.readouterr().err
+        assert env.read_text() == "SITE_URL=http://127.0.0.1:8000\n"  # not rewritten
+    # Free again: the same command goes through and writes the line.
+    assert run(env, "--port", str(port), "--check-free") == 0
+    assert env.read_text() == f"SITE_URL=http://127.0.0.1:{port}\n"

@@ -18,6 +18,13 @@ django.setup()
 logging.getLogger("django.request").warning("Not Found: %s", "/connect/{TOKEN}/")
 logging.getLogger("django.tasks").info("Task id=t1 path=x.y state=SUCCESSFUL")
 logging.getLogger("connections").warning("a warning of our own")
+from django.core.exceptions import PermissionDenied
+try:
+    raise PermissionDenied("viewers cannot do that")
+except PermissionDenied as exc:
+    logging.getLogger("django.request").warning(
+        "Forbidden (Permission denied): %s", "/p/acme/x/", exc_info=exc
+    )
 server = logging.getLogger("django.server")
 extra = {{"request": None, "server_time": "now"}}
 server.info('"%s" %s %s', "GET /p/acme-production/ HTTP/1.1", "200", "4942",
@@ -63,7 +70,10 @@ def test_each_line_once_redacted_and_static_requests_quiet() -> None:
     # Served static files are quiet; a missing one still shows.
     assert "/static/css/app.css" not in text and "/static/js/app.js" not in text
     assert sum("/static/missing.css" in line for line in lines) == 1
-    assert len(lines) == 6, text
+    # A 403 is one line, no traceback (issue 30: 32 tracebacks for ordinary role checks).
+    assert sum("Forbidden (Permission denied): /p/acme/x/" in line for line in lines) == 1
+    assert "Traceback" not in text
+    assert len(lines) == 7, text
 
 
 def test_log_static_shows_static_requests() -> None:

@@ -231,9 +231,10 @@ def run_action(client: Client, action: str, *connections: Connection) -> str:
 
 
 def test_health_check_action_against_a_real_server(
-    staff: Client, data: Data, provider: Provider
+    superuser: User, data: Data, provider: Provider
 ) -> None:
     provider.routes["/me"] = Answer(200)
+    staff = client_for(superuser)
     message = run_action(staff, "run_health_check", data.known, data.other)
     assert "Checked 2 connections: 2 healthy" in message
     for connection in (data.known, data.other):
@@ -257,6 +258,18 @@ def test_health_check_action_records_a_refusal(
     assert data.known.health == Health.NEEDS_REAUTH
     entry = AuditEntry.objects.filter(action="connection.health_changed").get()
     assert entry.actor_label == "root"
+
+
+def test_health_check_action_leaves_disabled_connections_alone(
+    superuser: User, data: Data, provider: Provider
+) -> None:
+    provider.routes["/me"] = Answer(200)
+    connection_set_status(actor=Actor.system(), connection=data.other, status=Status.DISABLED)
+    message = run_action(client_for(superuser), "run_health_check", data.known, data.other)
+    assert "Checked 1 connection: 1 healthy; 1 disabled left alone" in message
+    assert len(provider.calls("/me")) == 1
+    data.other.refresh_from_db()
+    assert data.other.health_checked_at is None and data.other.status == Status.DISABLED
 
 
 def test_health_check_action_is_limited(
@@ -288,7 +301,9 @@ def test_superuser_marks_needs_reauth(superuser: User, data: Data) -> None:
 def test_support_staff_cannot_mark_needs_reauth(support_user: User, data: Data) -> None:
     client = client_for(support_user)
     html = client.get(CHANGELIST).content.decode()
-    assert 'value="run_health_check"' in html
+    # Neither writing action is offered to view-only support (issue 30: "Run health check"
+    # was, and it calls the provider and rewrites health).
+    assert 'value="run_health_check"' not in html
     assert 'value="mark_needs_reauth"' not in html
     message = run_action(client, "mark_needs_reauth", data.known)
     assert "Marked" not in message

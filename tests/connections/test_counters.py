@@ -27,8 +27,8 @@ from connections.services.connections import (
     connection_set_status,
     connections_bulk,
 )
+from connections.services.versions import connector_version_delete
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_delete
 from profiles.models import ConnectorProfile
 from projects.models import Project
 from projects.services import Actor, ConflictError
@@ -177,7 +177,8 @@ def test_deleting_a_version_moves_its_counts_to_unresolved() -> None:
     old.refresh_from_db()
     assert old.resolved_version_id is None
     assert counters.by_version(project.pk) == {0: 1, newer.pk: 1}
-    assert selectors.adoption(project) == [("1.1.0", 1), ("unresolved", 1)]
+    # Both resolve to 1.1.0 now (the profile's pin); one last served from the deleted one.
+    assert selectors.adoption(project) == [("1.1.0", 2, 1), ("unresolved", 0, 1)]
     assert_counted(project)
 
 

@@ -108,13 +108,20 @@ def test_refused_connection_is_unhealthy_and_redacted(provider: Provider) -> Non
     assert SECRET not in connection.health_error and connection.health_error
 
 
-def test_disabled_connection_stays_disabled(provider: Provider) -> None:
+def test_disabled_connection_is_never_checked(provider: Provider) -> None:
+    """A disabled connection: no call with its stored credentials, nothing recorded (issue 30:
+    a check used to call the provider and rewrite its health)."""
     provider.routes["/me"] = Answer(200)
     connection = api_key_connection(provider)
     connection_set_status(actor=SYSTEM, connection=connection, status=Status.DISABLED)
-    connection_check_health(actor=SYSTEM, connection=connection)
+    result = connection_check_health(actor=SYSTEM, connection=connection)
+    bulk = connections_check_health_bulk(actor=SYSTEM, connections=[connection])
+    assert result.status == bulk[connection.pk].status == Health.UNKNOWN
+    assert "disabled" in result.detail
+    assert provider.calls("/me") == []
     connection.refresh_from_db()
-    assert connection.status == Status.DISABLED and connection.health == Health.HEALTHY
+    assert connection.status == Status.DISABLED and connection.health == Health.UNKNOWN
+    assert connection.health_checked_at is None and not connection.health_checks.exists()
 
 
 def test_redirects_are_not_followed(provider: Provider) -> None:

@@ -1,4 +1,4 @@
-"""Change report (DESIGN.md, "Change report"): classification, bumps, messages, diff."""
+"""Change report (docs/concepts.md "The change report"): classification, bumps, messages, diff."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.services import Actor, ConflictError
 from tests.factories import connector_yaml, make_project
 from tests.projects.test_concurrency import run_concurrently

@@ -358,7 +358,7 @@ INVALID_CASES: list[tuple[str, Callable[[Definition], None], str, str]] = [
         "field type unknown",
         _set("authentication/configFields/0/type", "text"),
         "authentication.configFields[0].type",
-        "string, number, boolean, password, url, select",
+        "string, number, boolean, password, url, email, select",
     ),
     (
         "field required not a bool",

@@ -6,13 +6,10 @@ from typing import Any
 
 import pytest
 
+from connections.services.versions import connector_version_delete
 from connectors.definition import DefinitionError
 from connectors.models import ConnectorVersion
-from connectors.services import (
-    connector_version_delete,
-    connector_version_publish,
-    connector_version_push,
-)
+from profiles.services import connector_version_publish, connector_version_push
 from projects.models import AuditEntry, Project
 from projects.services import Actor, ConflictError, RefusedError
 from tests.factories import connector_yaml, make_project

@@ -1,6 +1,7 @@
-"""The Jinja2 twins of the Django includes (templates/jinja2/includes/macros.html) render the
-same markup as templates/includes/, so a page whose content Jinja2 renders looks and behaves
-as the others. Whitespace between tags aside."""
+"""The small includes have one implementation, the macros of templates/jinja2/includes/
+macros.html; templates/includes/ calls them from Django pages ({% jinja_macro %}). Rendered
+both ways they give the same markup (the wrappers pass every argument through), so a page
+whose content Jinja2 renders looks and behaves as the others. Whitespace between tags aside."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
 """core.outbound: the address guard in every form (production-like settings: private
 networks refused), the check of the address a connection really reached, and the wall-clock
-deadline against a real server on loopback that drips one byte a second."""
+deadline against a real server on loopback that drips one byte a second (headers, body, the
+TLS handshake)."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -193,3 +195,34 @@ def test_a_call_that_ends_in_time_is_not_cut_later(provider: Provider) -> None:
     assert guarded_request("GET", provider.url + "/fast", max_bytes=1000, timeout=0.5).status
     time.sleep(0.7)
     assert guarded_request("GET", provider.url + "/fast", max_bytes=1000, timeout=5).status == 200
+
+
+def test_a_dripping_tls_handshake_is_cut_at_the_deadline() -> None:
+    """The server answers the TLS ClientHello with a record header announcing 16 KiB, then
+    one byte a second: no single read waits long, yet the handshake ends at the deadline
+    (CPython bounds a handshake as a whole by the socket's timeout, which guarded_request
+    sets to the connect timeout or the time left, whichever is shorter)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def drip() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)  # the ClientHello
+            connection.sendall(b"\x16\x03\x03\x40\x00")
+            try:
+                for _ in range(8):
+                    connection.sendall(b"\x00")
+                    time.sleep(1)
+            except OSError:  # the client gave up
+                pass
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(OutboundTimeout):
+            guarded_request("GET", f"https://localhost:{port}/", max_bytes=1000, timeout=2)
+        assert time.monotonic() - started < 2 + 1
+    finally:
+        server.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from .demo import OFFER, start_the_demo_migration
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+# The README and every file in docs/ (whatever its kind: links are read from Markdown).
+DOCUMENTS = [README, *sorted(p for p in (ROOT / "docs").rglob("*") if p.is_file())]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
@@ -61,10 +63,48 @@ def test_every_relative_link_resolves_inside_the_repository(document: Path) -> N
     assert not broken, "\n".join(broken)
 
 
+# `connections/selectors/` or `core/baked.py` in a document: a path in the repository.
+CODE_PATH = re.compile(r"`([a-z_]+(?:/[\w.\-]+)+/?)`")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_repository_path_a_document_names_exists(document: Path) -> None:
+    """A module moved or renamed takes the documents that name it along."""
+    tops = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    named = CODE_PATH.findall(document.read_text())
+    gone = [
+        path
+        for path in named
+        if path.split("/")[0] in tops and not (ROOT / path.rstrip("/")).exists()
+    ]
+    assert not gone, f"{document.relative_to(ROOT)} names paths that do not exist: {gone}"
+
+
+# Documents that live outside the repository (the design notes it was built from).
+OUTSIDE = re.compile("|".join([r"\bDESIGN\.md", r"\bAPI\.md", r"\bSTYLE\.md", r"\.\./shared"]))
+
+
+def test_nothing_in_the_repository_cites_a_document_outside_it() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    citing = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".html", ".txt", ".toml", ".yaml", ".yml", ".cfg"}:
+            continue
+        if path == Path(__file__) or not path.exists():
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if OUTSIDE.search(line):
+                citing.append(f"{name}:{number}: {line.strip()}")
+    assert not citing, "\n".join(citing)
+
+
 def test_the_readme_links_the_docs_and_nothing_outside() -> None:
     text = README.read_text()
     assert "../" not in "".join(relative_links(README))
-    for document in DOCUMENTS[1:]:
+    for document in [d for d in DOCUMENTS[1:] if d.suffix == ".md"]:
         assert f"(docs/{document.name}" in text, f"the README does not link {document.name}"
 
 

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, SubjectType
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.models import Role
 from projects.services import Actor
 from tests.conftest import screenshot
@@ -181,7 +181,8 @@ def test_bulk_disable_and_delete_in_the_browser(page: Any, live_server: Any) -> 
     page.get_by_text("Deleted 1 connection.").wait_for()
     assert Connection.objects.count() == 2
 
-    # A newer version: the profile page's adoption chart shows both lines.
+    # A newer version: every connection resolves to it now (the chart), two last served by
+    # the older one (the labelled second figure).
     connector_version_push(
         actor=Actor.system(),
         project=project,
@@ -194,7 +195,9 @@ def test_bulk_disable_and_delete_in_the_browser(page: Any, live_server: Any) -> 
     page.goto(f"{live_server.url}/p/{project.slug}/profiles/{profile.public_id}/")
     chart = page.get_by_role("img", name="Version adoption of production")
     text = chart.text_content() or ""
-    assert "3 · 60%" in text and "2 · 40%" in text
+    assert "5 · 100%" in text
+    last_served = page.get_by_test_id("adoption-last-served").inner_text()
+    assert "Last served" in last_served and "1.1.0: 3" in last_served and "1.0.0: 2" in last_served
     screenshot(page, "profile-adoption")
     page.get_by_test_id("profile-connections-link").click()
     page.wait_for_load_state("networkidle")

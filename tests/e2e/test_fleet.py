@@ -12,8 +12,10 @@ import pytest
 from django.core.management import call_command
 
 from connections.models import BulkRun, Connection, HealthCheck, Status
+from connections.services.connections import connection_set_status
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
+from projects.services import Actor
 from rollouts.models import NoticeRun, ProfileMigration
 from rollouts.tasks import send_migration_notices
 from tests.conftest import screenshot
@@ -99,9 +101,14 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     disabled = Connection.objects.filter(project__slug=SLUG, status=Status.DISABLED).count()
     assert rows[0][0] == "connection_id" and len(rows) == disabled + 1
     assert {r[6] for r in rows[1:]} == {"disabled"}
-    # The timeline of one of them: its health checks and the status change just made.
+    # The timeline of one of them: its health checks and the status change just made. A
+    # disabled connection is never checked (issue 30): no button until it is enabled again.
     connection = Connection.objects.get(pk=errored[0][0])
     page.goto(f"{base}/connections/{connection.public_id}/")
+    assert page.get_by_test_id("health-not-checked").is_visible()
+    assert page.get_by_role("button", name="Check now").count() == 0
+    connection_set_status(actor=Actor.system(), connection=connection, status=Status.ACTIVE)
+    page.reload()
     page.get_by_role("button", name="Check now").click()
     page.wait_for_load_state("networkidle")
     page.reload()
@@ -109,6 +116,6 @@ def _select_all_matching_csv_and_timeline(page: Any, live_server: Any) -> None:
     assert timeline.locator('[data-kind^="health-"]').count() >= 1
     check = HealthCheck.objects.filter(connection=connection).latest("id")
     assert check.host and check.host in timeline.inner_text(), "the host called is shown"
-    disabled = timeline.locator('[data-kind="audit"]', has_text="Disabled")
+    disabled = timeline.locator('[data-kind="audit"]', has_text="status: error → status: disabled")
     assert "status: error → status: disabled" in disabled.inner_text()
     screenshot(page, "finding-08-connection-timeline")

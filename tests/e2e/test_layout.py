@@ -19,9 +19,10 @@ from playwright.sync_api import expect
 from connections.models import Connection, Health, Status
 from connections.rbac import Viewer
 from connections.selectors import needs_reauth_per_day
+from connections.services.pins import profile_set_pin
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create, profile_set_pin
+from profiles.services import profile_create
 from projects.models import Project
 from projects.services import Actor
 from rollouts.models import ProfileMigration

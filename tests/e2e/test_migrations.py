@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from connections.models import Connection
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.models import Project
 from projects.services import Actor
 from rollouts.models import MigrationNotice, ProfileMigration

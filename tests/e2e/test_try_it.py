@@ -12,11 +12,11 @@ from playwright.sync_api import expect
 
 from projects.models import Role
 from tests.conftest import screenshot
+from tests.dashboard.runtime.test_pages import document
 from tests.e2e.test_connections import log_in
 from tests.factories import make_member, make_organization, make_project
 from tests.provider import Answer, Provider, provider_server
 from tests.runtime.helpers import connection_on
-from tests.runtime.test_pages import document
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""The "Webhooks (events out)" endpoints of API.md: CRUD, rotate_secret, test, deliveries
+"""The "Webhooks" endpoints of docs/api.md: CRUD, rotate_secret, test, deliveries
 with filters and paging, retry; another project's ids 404, read keys 403, bad input 400."""
 
 from __future__ import annotations

@@ -117,9 +117,12 @@ def test_410_gone_disables_the_endpoint_with_an_audit_entry_and_a_banner(
     # No more deliveries go to it.
     _record(tenancy, run_tasks)
     assert Delivery.objects.count() == 1 and len(receiver.arrivals) == 1
-    page = tenancy.client("viewer").get(f"/p/{tenancy.project.slug}/")
+    page = tenancy.client("admin").get(f"/p/{tenancy.project.slug}/")
     assert b'data-testid="webhook-disabled-banner"' in page.content
     assert b"410 Gone" in page.content
+    # Webhooks are for owners and admins: a viewer's overview has no webhook panel.
+    viewer = tenancy.client("viewer").get(f"/p/{tenancy.project.slug}/")
+    assert b'data-testid="webhook-disabled-banner"' not in viewer.content
 
 
 def test_an_endpoint_failing_every_delivery_for_five_days_is_disabled(

@@ -1,4 +1,4 @@
-"""Every event type of API.md, emitted by the service that makes the change and delivered,
+"""Every event type of docs/api.md, emitted by the service that makes the change and delivered,
 signed, to a real receiver on loopback (signatures verified with ``standardwebhooks``)."""
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from connections.services.connections import (
     connections_bulk,
 )
 from connections.services.health import connection_check_health
+from connections.services.pins import profile_set_pin
 from connections.services.tokens import UpstreamError, connection_refresh_tokens
+from connections.services.versions import connector_version_delete
 from connectors.models import ConnectorVersion
-from connectors.services import (
-    connector_version_delete,
-    connector_version_publish,
-    connector_version_push,
-)
 from events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from events.services import endpoint_create, endpoint_send_test, endpoint_update, event_record
-from profiles.services import profile_create, profile_set_pin
+from profiles.services import (
+    connector_version_publish,
+    connector_version_push,
+    profile_create,
+)
 from projects.services import Actor
 from rollouts.services import migration_complete, migration_create
 from tests.conftest import Tenancy

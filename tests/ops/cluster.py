@@ -64,17 +64,26 @@ def manage(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 def app_server(env: dict[str, str]) -> Iterator[str]:
     """One gunicorn app server (config/gunicorn.py); yields its base URL once /healthz answers."""
     port = free_port()
+    command = ["-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
+    with serving(command, {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}, port) as url:
+        yield url
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """``python <args>`` serving HTTP on ``port``: its base URL once /healthz answers, stopped
+    at the end."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        [sys.executable, *args],
         cwd=ROOT,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if requests.get(url + "/healthz", timeout=5).status_code == 200:
@@ -82,7 +91,7 @@ def app_server(env: dict[str, str]) -> Iterator[str]:
             except (requests.ConnectionError, requests.Timeout):
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"app server did not start: {server.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+                raise AssertionError(f"{args} did not start: {server.stderr.read()[-3000:]}")  # type: ignore[union-attr]
             time.sleep(0.2)
         yield url
     finally:

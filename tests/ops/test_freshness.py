@@ -23,7 +23,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 SETUP = """
 import json
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from profiles.services import profile_create
 from projects.services import Actor
 from tests.factories import connector_yaml, make_api_key, make_project

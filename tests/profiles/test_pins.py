@@ -1,4 +1,4 @@
-"""The pin grammar: every accepted form and every rejected form of DESIGN.md."""
+"""The pin grammar: every accepted form and every rejected form (docs/concepts.md)."""
 
 from __future__ import annotations
 

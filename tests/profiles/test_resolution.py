@@ -8,14 +8,15 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from connections.services.pins import profile_set_pin
+from connections.services.versions import connector_version_delete
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_delete, connector_version_push
 from profiles.models import ConnectorProfile
 from profiles.models import ConnectorProfile as _Profile
 from profiles.pins import parse_pin
 from profiles.resolution import Resolved, resolve, resolve_uncached
 from profiles.selectors import resolve_profile as _resolve_profile
-from profiles.services import profile_create, profile_set_pin
+from profiles.services import connector_version_push, profile_create
 from projects.models import Project
 from projects.services import Actor, ConflictError, ServiceError
 from tests.factories import connector_yaml, make_project

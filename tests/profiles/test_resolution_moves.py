@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.django_db
 
-MOVE = re.compile(
-    r'<li><a href="[^"]+">([^<]+)</a> \(pin ([^)]+)\) · now on ([^<\n]+?)\s*(?:<span|</li>)'
-)
+MOVE = re.compile(r'<li><a href="[^"]+">([^<]+)</a> \(pin ([^)]+)\) · now on ([^<\s]+)')
 
 
 @pytest.fixture

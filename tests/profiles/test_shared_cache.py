@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.services import connector_version_push
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.services import Actor
 from tests.factories import connector_yaml, make_project
 from tests.second_process import second_process, shared_redis_cache

@@ -9,9 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.models import Connector, ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.models import ApiKey, AuditEntry, Membership, Organization, Project, Team
 from projects.services import Actor
 from projects.support import ensure_support_group

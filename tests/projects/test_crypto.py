@@ -10,9 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects import crypto
 from projects.services import Actor
 from tests.factories import connector_yaml, make_project

@@ -117,6 +117,23 @@ def test_progress_counts_moves_since_the_start(world: dict[str, Any]) -> None:
     assert sel.migration_for_connection(world["accounts"][3]) == ("pending", migration)
 
 
+def test_a_connection_made_or_deleted_on_the_profile_shows_at_once(
+    world: dict[str, Any],
+) -> None:
+    """The cached figures carry the generation of the from-profile's connections
+    (connections.cache): a connection created or deleted there bumps it, no signal needed."""
+    from connections.services.connections import connection_delete
+
+    migration = start(world)
+    assert sel.progress(migration) == sel.Progress(pending=4, migrated=0)
+    added = make_connection(world["old"], "u-late")
+    assert sel.progress(migration) == sel.Progress(pending=5, migrated=0)
+    connection_delete(actor=SYSTEM, connection=added)
+    connection_delete(actor=SYSTEM, connection=world["accounts"][0])
+    assert sel.progress(migration) == sel.Progress(pending=3, migrated=0)
+    assert sel.daily_migrated(migration)[-1][1] == 0
+
+
 def test_links_are_reused_while_valid(world: dict[str, Any]) -> None:
     migration = start(world)
     account = world["accounts"][0]
@@ -193,7 +210,7 @@ def test_complete_stops_notices(world: dict[str, Any]) -> None:
 
 
 def test_start_with_new_profile_copies_setup(world: dict[str, Any]) -> None:
-    from connectors.services import connector_version_push
+    from profiles.services import connector_version_push
     from tests.factories import connector_yaml
 
     connector_version_push(

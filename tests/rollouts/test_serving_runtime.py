@@ -1,6 +1,6 @@
 """Requests through a connection during a staged rollout: the cohort runs the candidate, the
 rest the stable version, and each request (and health check) counts for the gate, errors as
-API.md defines them."""
+docs/api.md "Staged rollouts" defines them."""
 
 from __future__ import annotations
 

@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections.models import Connection
+from connections.services.pins import profile_set_pin
 from core import freshness
 from events.models import Event
 from profiles.models import ConnectorProfile, ServingTally
-from profiles.services import profile_set_pin, serving_count
+from profiles.services import serving_count
 from profiles.serving import Why, bucket, cohort_why, serving_version
 from projects.models import AuditEntry
 from projects.services import Actor, ConflictError, ServiceError

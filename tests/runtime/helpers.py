@@ -9,9 +9,8 @@ import yaml
 
 from connections.models import Connection
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.models import Project
 from projects.services import Actor
 from tests.factories import make_connection

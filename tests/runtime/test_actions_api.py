@@ -15,7 +15,7 @@ from django.test import Client
 
 from connections.models import Connection, Status
 from connections.services.connections import connection_set_status
-from profiles.services import profile_set_pin
+from connections.services.pins import profile_set_pin
 from projects.models import Project
 from projects.services import Actor
 from runtime.models import RequestLog
@@ -442,3 +442,18 @@ def test_call_action_prints_the_result_and_fails_with_the_code(provider: Provide
         call_command("call_action", str(connection.public_id), "list_people", "--input", "x=1")
     with pytest.raises(CommandError, match="No such connection"):
         call_command("call_action", "not-a-uuid", "list_people")
+
+
+def test_last_used_is_written_with_each_request_log_row(provider: Provider) -> None:
+    """Issue 30: "Last used" lagged behind the Requests tab (written at most once a minute)."""
+    from runtime.models import RequestLog
+
+    provider.routes["/people"] = PEOPLE
+    project = make_project()
+    _, connection = connection_on(project, people_definition(provider.url))
+    client = client_for(project)
+    for _ in range(3):
+        assert post_action(client, connection).status_code == 200
+        connection.refresh_from_db()
+        newest = RequestLog.objects.filter(connection_id=connection.pk).latest("created_at")
+        assert connection.last_used_at == newest.created_at

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from profiles.services import profile_set_pin
+from connections.services.pins import profile_set_pin
 from projects.models import Project
 from projects.services import Actor
 from tests.factories import make_project

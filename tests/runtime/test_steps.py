@@ -227,6 +227,43 @@ def test_the_platform_page_cap_wins_over_the_definition(provider: Provider) -> N
     assert result.next == "3"
 
 
+def _padded_pages(seen: Seen) -> Answer:
+    """Each page about 400 bytes: rows n*10.. and a cursor, up to page 4."""
+    n = int((seen.query.get("page_token") or ["0"])[0])
+    return Answer(
+        200,
+        {"rows": [n * 10 + i for i in range(3)], "pad": "x" * 350, "next": str(n + 1)},
+    )
+
+
+@override_settings(RUNTIME_MAX_TOTAL_BYTES=1000, RUNTIME_MAX_RESPONSE_BYTES=100_000)
+def test_pages_that_cross_the_total_byte_cap_stop_with_the_cursor_left(
+    provider: Provider,
+) -> None:
+    """docs/connector-definition.md: the step stops at RUNTIME_MAX_TOTAL_BYTES with
+    ``output.next`` the cursor left (issue 30: the page that crossed it was a 502 and the
+    pages already read were lost)."""
+    provider.routes["/rows"] = _padded_pages
+    parameters = {
+        "url": "/rows",
+        "response": {"dataKey": "rows", "nextKey": "next"},
+        "iterator": {"key": "page_token", "in": "query"},
+    }
+    cursor_input = [{"name": "page_token", "type": "string", "in": "query"}]
+    document = definition(
+        provider.url,
+        [action("go", [step("fetch", "paginated_request", **parameters)], inputs=cursor_input)],
+    )
+    project = make_project()
+    _, connection = connection_on(project, document)
+    result = run(project, connection, "go")
+    # Two pages (~800 bytes) fit; the third would cross 1,000: it is where the caller resumes.
+    assert result.data == [0, 1, 2, 10, 11, 12]
+    assert result.next == "2"
+    again = run(project, connection, "go", page_token=result.next)
+    assert again.data == [20, 21, 22, 30, 31, 32] and again.next == "4"
+
+
 def test_offset_pagination_through_next_key_and_result(provider: Provider) -> None:
     def page(seen: Seen) -> Answer:
         offset = int((seen.query.get("offset") or ["0"])[0])
@@ -435,7 +472,7 @@ def test_typecast_and_group_data(provider: Provider) -> None:
 @pytest.mark.parametrize(
     ("answer", "status", "code", "message"),
     [
-        (Answer(404, {"error": "gone"}), 404, "provider_error", "No thing 12 here."),
+        (Answer(404, {"error": "gone"}), 404, "provider_error", "No thing 12 here (404: gone)."),
         (Answer(500, {"error": "boom"}), 502, "provider_error", "HTTP 500"),
         (Answer(503, {}), 422, "provider_error", "Maintenance"),
         (
@@ -466,7 +503,10 @@ def test_provider_errors_and_custom_errors(
                             {
                                 "receivedStatus": 404,
                                 "targetStatus": 404,
-                                "message": "No thing ${inputs.id} here.",
+                                # The provider's answer is in the message's context
+                                # (docs/connector-definition.md, customErrors).
+                                "message": "No thing ${inputs.id} here (${status}: "
+                                "${response.error}).",
                             },
                             {"receivedStatus": 503, "targetStatus": 422, "message": "Maintenance"},
                         ],

@@ -332,10 +332,11 @@ def migration_start(
             raise ServiceError(
                 f"{from_profile.name} is pinned to {major}.x.x already.", field="from_profile"
             )
+        for name in ("profile_name", "title", "message", "deadline"):  # a NUL, 10,000 chars ...
+            if name in form.errors:
+                raise ServiceError(str(form.errors[name][0]), field=name)
         if not page.profile_name:
             raise ServiceError("Give the new profile a name.", field="profile_name")
-        if "deadline" in form.errors:
-            raise ServiceError(str(form.errors["deadline"][0]), field="deadline")
         migration = migration_services.migration_start_with_new_profile(
             actor=Actor.from_request(request),
             project=access.project,

@@ -33,10 +33,9 @@ from django.db import connection, transaction
 from connections import counters
 from connections.models import Connection, Health, OrgRole, Status
 from connections.services.connections import resolved_version
-from connectors.builtin_loader import load_builtin_connectors
 from connectors.models import ConnectorVersion
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import builtin_connectors_load, profile_create
 from projects.crypto import encrypt_json
 from projects.models import Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create
@@ -208,7 +207,7 @@ class Command(BaseCommand):
             )
         elif project.organization_id != organization.pk:
             raise CommandError(f"Project {slug} exists outside the {BENCH_ORG} organization.")
-        load_builtin_connectors()
+        builtin_connectors_load()
         for key, name, pin, _share in PROFILES:
             if not ConnectorProfile.objects.filter(
                 project=project, connector__key=key, name=name

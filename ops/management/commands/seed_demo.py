@@ -22,11 +22,10 @@ from connections.services.connections import (
     split_config,
     tokens_blob,
 )
-from connectors.builtin_loader import BUILTIN_DIR, load_builtin_connectors, version_files
+from connectors.builtin_loader import BUILTIN_DIR, version_files
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import builtin_connectors_load, connector_version_push, profile_create
 from projects.crypto import encrypt_json
 from projects.models import AuditEntry, Membership, Organization, Project, Role, Team
 from projects.services import Actor, organization_create, project_create, team_create
@@ -448,7 +447,7 @@ class Command(BaseCommand):
                 team = team_create(actor=actor, organization=organization, name=team_name)
             team.members.add(*(users[m] for m in members))
 
-        published = load_builtin_connectors()
+        published = builtin_connectors_load()
         self.stdout.write(f"Built-in connector versions published: {published}.")
         seed_custom_version(Project.objects.get(slug="acme-staging"))
         seed_profiles()

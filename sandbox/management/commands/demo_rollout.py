@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from connections.models import Connection
+from connections.services.pins import profile_set_pin
 from profiles.models import ConnectorProfile
-from profiles.services import profile_set_pin
 from profiles.serving import stable_version
 from projects.selectors import project_by_slug
 from projects.services import Actor

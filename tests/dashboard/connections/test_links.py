@@ -28,9 +28,8 @@ from connections.models import (
     Status,
     SubjectType,
 )
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.models import AuditEntry, Role
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy

@@ -19,6 +19,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from connections import counters
 from connections.models import (
     Connection,
     ConnectionGrant,
@@ -27,8 +28,9 @@ from connections.models import (
     Status,
     SubjectType,
 )
-from connectors.services import connector_version_push
+from connections.services.connections import connection_set_status
 from profiles.models import ConnectorProfile
+from profiles.services import connector_version_push
 from projects.crypto import mask
 from projects.models import AuditEntry, Role, Team
 from projects.services import Actor
@@ -202,6 +204,8 @@ def test_detail_and_writes_follow_the_role(world: World, who: str, provider: Pro
     allowed_write = RANK[role_a] >= 2 and who != "anonymous"
     assert (a.status == Status.DISABLED) == allowed_write
 
+    if a.status == Status.DISABLED:  # a disabled connection is never checked: enable it
+        connection_set_status(actor=SYSTEM, connection=a, status=Status.ACTIVE)
     before_calls = len(provider.calls("/me"))
     check = client.post(world.url("connection_check_now", a))
     assert check.status_code == (expected(who, role_a, "editor") or 302)
@@ -993,9 +997,14 @@ def test_adoption_chart_on_connector_and_profile_pages(tenancy: Tenancy) -> None
         chart = svg.group(0)
         assert 'role="img"' in chart and "<title" in chart
         bars = re.findall(r'data-version="([^"]+)" data-count="(\d+)"', chart)
-        assert bars == [("1.1.0", "1"), ("1.0.0", "2")]
-        assert "2 · 66.7%" in chart and "1 · 33.3%" in chart
-        assert "1.0.0: 2 connections (66.7%)" in chart  # the accessible description
+        # What serves each connection now: the profile's resolution, 1.1.0 for all three
+        # (issue 30: the chart counted the version that last served each one).
+        assert bars == [("1.1.0", "3")]
+        assert "3 · 100%" in chart
+        assert "1.1.0: 3 connections (100%)" in chart  # the accessible description
+        last = re.search(r'data-testid="adoption-last-served">(.*?)</p>', html, re.S)
+        assert last is not None and "Last served" in last.group(1)
+        assert re.findall(r'text-nowrap">([^<]+)<', last.group(1)) == ["1.1.0: 1", "1.0.0: 2"]
         assert "style=" not in chart
         assert '<div class="visually-hidden"><table>' in html  # a table is never 1px wide
         assert html.count('<svg class="adoption-chart"') == 1
@@ -1074,6 +1083,19 @@ def test_csv_export_of_the_filtered_list(world: World) -> None:
     assert world.client("stranger").get(world.url("connection_export")).status_code == 404
     html = owner.get(world.url("connection_list") + "?status=error").content.decode()
     assert 'connections/export.csv?status=error"' in html
+    # In the list's sort (issue 30: the export ignored it), across batches.
+    from connections.selectors import listing
+
+    listing.EXPORT_BATCH, batch = 2, listing.EXPORT_BATCH
+    try:
+        for direction, expected in (("asc", ["Alice CRM", "Bob CRM"]), ("desc", ["Bob CRM"])):
+            url = world.url("connection_export") + f"?sort=name&dir={direction}"
+            names = [r[1] for r in csv.reader(io.StringIO(_streamed(owner.get(url))))][1:]
+            assert len(names) == 3
+            assert names == sorted(names, reverse=direction == "desc"), names
+            assert [n for n in names if n in expected] == expected
+    finally:
+        listing.EXPORT_BATCH = batch
 
 
 def test_select_all_matching_runs_in_the_background(
@@ -1118,6 +1140,37 @@ def test_select_all_matching_runs_in_the_background(
         follow=True,
     )
     assert "delete a page at a time" in refused.content.decode()
+
+
+def test_a_matching_health_check_names_its_action_and_shows_failure_in_red(
+    world: World,
+    provider: Provider,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Issue 30: the heading read "Check_health on 70 matching connections" and a run where
+    every check failed showed a green bar."""
+    from django.tasks import default_task_backend
+
+    from connections.tasks import run_bulk_action
+
+    provider.routes["/me"] = Answer(503, {"error": "down"})
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    make_connection(world.profile, "dora-4", name="Dora CRM")
+    Connection.objects.filter(origin_owner_id="dora-4").update(status="disabled")
+    counters.recount()
+    owner = world.client("owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        started = owner.post(
+            world.url("connection_bulk"),
+            {"all_matching": "1", "action": "check_health", "matching_query": ""},
+        )
+    (queued,) = default_task_backend.results  # type: ignore[attr-defined]
+    run_bulk_action.call(*queued.args)
+    page = owner.get(started["Location"]).content.decode()
+    assert "Check health on 4 matching connections" in page and "Check_health" not in page
+    assert "Checked 3 connections: 3 unhealthy. Left 1 disabled connection alone" in page
+    assert 'data-outcome="all"' in page and "bulk-run-all-failed" in page
 
 
 def test_column_headers_sort_through_the_keyset_sorts(world: World) -> None:

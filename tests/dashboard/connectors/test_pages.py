@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from connectors.models import Connector, ConnectorVersion
-from connectors.services import connector_version_push
 from connectors.versioning import version_key
+from profiles.services import connector_version_push
 from projects.models import AuditEntry
 from projects.services import Actor
 from tests.conftest import WHO, Tenancy
@@ -103,7 +103,7 @@ def test_write_matrix(tenancy: Tenancy, versions: dict[str, ConnectorVersion], w
     slug = tenancy.project.slug
     client = tenancy.client(who)
     draft = versions["draft"]
-    # Publishing is for organization owners and admins (DESIGN.md: project admins).
+    # Publishing is for organization owners and admins (docs/concepts.md: project admins).
     expected = {
         "owner": 302,
         "admin": 302,

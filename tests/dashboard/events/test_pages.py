@@ -1,5 +1,5 @@
 """Settings → Webhooks: every page and action × every kind of user (owner, admin write;
-member and viewer read; a stranger 404; anonymous to the login page; a wrong method 405),
+member and viewer 403, reading too; a stranger 404; anonymous to the login page; a wrong method 405),
 the secret shown once, the delivery log with "retry now", query counts that do not grow."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.events.receiver import Receiver
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
 RANK = {"viewer": 1, "member": 2, "admin": 3, "owner": 4}
-READ, MANAGE = 1, 3
+MANAGE = 3
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class Page:
 
 
 PAGES = [
-    Page("settings_webhooks", "get", READ),
-    Page("webhook_detail", "get", READ),
+    # Reading too: owners and admins only (issue 30: a member read other people's
+    # connections in delivery payloads).
+    Page("settings_webhooks", "get", MANAGE),
+    Page("webhook_detail", "get", MANAGE),
     Page("settings_webhooks", "post", MANAGE, (("url", "{url}"), ("events", "*"))),
     Page("webhook_detail", "post", MANAGE, (("url", "{url}"), ("events", "connection.created"))),
     Page("webhook_toggle", "post", MANAGE, (("enabled", "false"),)),
@@ -156,6 +158,39 @@ def test_detail_shows_the_log_with_payload_and_retry_now(
     assert b"<html" not in filtered.content
 
 
+def test_deliveries_filter_by_event_type_status_and_connection(
+    tenancy: Tenancy, objects: dict[str, Any], receiver: Receiver, run_tasks: Any
+) -> None:
+    """Issue 30: the deliveries list drowned in refresh_failed events with no way to pick."""
+    endpoint = objects["endpoint"]
+    mine, other = "6f1c2d3e-0000-4000-8000-000000000001", "6f1c2d3e-0000-4000-8000-000000000002"
+    with run_tasks():
+        for connection_id in (mine, mine, other):
+            event_record(
+                project=tenancy.project,
+                type="connection.refresh_failed",
+                data={"connection_id": connection_id},
+            )
+    client = tenancy.client("admin")
+    url = reverse("webhook_detail", args=[tenancy.project.slug, endpoint.public_id])
+
+    def rows(query: str) -> int:
+        response = client.get(url + query, headers={"HX-Request": "true"})
+        assert response.status_code == 200, response.content
+        return response.content.decode().count('data-testid="delivery-row"')
+
+    assert rows("") == 4
+    assert rows("?event_type=connection.refresh_failed") == 3
+    assert rows("?event_type=connection.created") == 1
+    assert rows(f"?connection={mine}") == 2
+    assert rows(f"?event_type=connection.refresh_failed&connection={other}&status=retrying") == 1
+    assert rows("?status=succeeded") == 0
+    page = client.get(url).content.decode()
+    assert 'data-testid="delivery-filters"' in page and "Event type" in page
+    bad = client.get(url + "?connection=not-a-uuid")
+    assert bad.status_code == 400 and b'data-testid="filter-error"' in bad.content
+
+
 def test_rotate_shows_the_new_secret_once(tenancy: Tenancy, objects: dict[str, Any]) -> None:
     endpoint = objects["endpoint"]
     client = tenancy.client("owner")
@@ -170,13 +205,17 @@ def test_rotate_shows_the_new_secret_once(tenancy: Tenancy, objects: dict[str, A
 
 def test_overview_counts_failed_deliveries(tenancy: Tenancy, objects: dict[str, Any]) -> None:
     Delivery.objects.update(status=DeliveryStatus.FAILED)
-    html = (
-        tenancy.client("viewer")
-        .get(reverse("project_home", args=[tenancy.project.slug]))
-        .content.decode()
-    )
+    home = reverse("project_home", args=[tenancy.project.slug])
+    html = tenancy.client("admin").get(home).content.decode()
     assert 'data-testid="webhooks-overview"' in html
     assert '<span class="badge text-bg-danger" data-testid="failed-deliveries">1</span>' in html
+    # Members and viewers may not open the webhook settings: no panel, no tab leading there.
+    for who in ("member", "viewer"):
+        html = tenancy.client(who).get(home).content.decode()
+        assert 'data-testid="webhooks-overview"' not in html, who
+        settings_page = reverse("settings_members", args=[tenancy.project.slug])
+        tabs = tenancy.client(who).get(settings_page).content.decode()
+        assert reverse("settings_webhooks", args=[tenancy.project.slug]) not in tabs, who
 
 
 def test_query_counts_do_not_grow_with_deliveries(

@@ -11,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from connectors.models import Connector
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.crypto import decrypt_json
 from projects.models import AuditEntry, Project
 from projects.services import Actor
@@ -71,7 +70,8 @@ def test_matrix(tenancy: Tenancy, profile: ConnectorProfile, who: str) -> None:
         )
         assert status == expected, (url, status)
     pin = client.post(
-        reverse("profile_pin", args=[slug, profile.public_id]), {"pin": "1.0.0", "action": "save"}
+        reverse("profile_pin", args=[slug, profile.public_id]),
+        {"pin": "1.0.0", "action": "save", "confirm": "1"},
     )
     allowed = who in ("owner", "admin")
     assert pin.status_code == (
@@ -114,6 +114,8 @@ def test_pin_preview_over_htmx(tenancy: Tenancy, profile: ConnectorProfile) -> N
     moving = preview("2.x.x")
     assert "Would resolve to 2.0.0" in moving and "1.1.0 → 2.0.0" in moving
     assert "major" in moving and "connections must re-authenticate" in moving
+    back = preview("1.0.0")
+    assert "1.1.0 → 1.0.0 · major" in back and "you will be asked to confirm" in back
     assert "No change from today" in preview("1.x.x")
     assert "Never moves" in preview("1.0.0")
     profile.refresh_from_db()
@@ -136,7 +138,9 @@ def test_save_and_reset_pin(tenancy: Tenancy, profile: ConnectorProfile) -> None
     )
     stranger = tenancy.client("stranger")
     assert stranger.get(url).status_code == 404
-    assert client.post(url, {"pin": "1.0.x", "action": "save"}).status_code == 302
+    # 1.1.0 → 1.0.0 drops an action: confirmed like a major.
+    saved = client.post(url, {"pin": "1.0.x", "action": "save", "confirm": "1"})
+    assert saved.status_code == 302
     profile.refresh_from_db()
     assert profile.pin == "1.0.x"
     asked = client.post(url, {"pin": "1.0.x", "action": "reset"})  # lands on 2.0.0: a major
@@ -238,8 +242,15 @@ def test_a_move_across_a_major_asks_first(tenancy: Tenancy, profile: ConnectorPr
     assert 'data-testid="pin-confirm"' in reset and 'name="action" value="reset"' in reset
     profile.refresh_from_db()
     assert profile.pin == "1.x.x"
-    # A move inside the major line is saved at once, and counted.
-    assert client.post(url, {"pin": "1.0.0", "action": "save"}).status_code == 302
+    # Back inside the major line, 1.1.0 → 1.0.0 drops the action list_deals: breaking for
+    # its callers (major), so it asks first too (issue 30: it was saved in one click).
+    down = client.post(url, {"pin": "1.0.0", "action": "save"})
+    html = down.content.decode()
+    assert down.status_code == 200 and 'data-testid="pin-confirm"' in html
+    assert "1.1.0 → 1.0.0" in html and "major" in html
+    profile.refresh_from_db()
+    assert profile.pin == "1.x.x"
+    assert client.post(url, {"pin": "1.0.0", "action": "save", "confirm": "1"}).status_code == 302
     entry = AuditEntry.objects.get(action="profile.pin_changed")
     assert entry.after is not None and entry.after["connections_moved"] == 3
     done = client.post(url, {"pin": "2.x.x", "action": "save", "confirm": "1"})

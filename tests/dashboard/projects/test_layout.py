@@ -60,6 +60,11 @@ def test_time_zone_from_the_profile_menu(tenancy: Tenancy) -> None:
     assert not UserPreference.objects.exists()
     evil = client.post(url, {"time_zone": "Asia/Tokyo", "next": "https://evil.example/"})
     assert evil["Location"] == "/"
+    # Issue 28, finding 6: ``next=foo`` was a 500 (NoReverseMatch); no path of ours: home.
+    for where in ("foo", "home", "//evil.example/x", "/\x00", "javascript:alert(1)"):
+        for zone in ("Asia/Tokyo", "Mars/Olympus"):
+            elsewhere = client.post(url, {"time_zone": zone, "next": where})
+            assert (elsewhere.status_code, elsewhere["Location"]) == (302, "/"), (where, zone)
     done = client.post(url, {"time_zone": "Asia/Tokyo", "next": page}, follow=True)
     html = done.content.decode()
     assert "Times are shown in Asia/Tokyo" in html and " JST" in html

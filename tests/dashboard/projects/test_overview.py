@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectionGrant, GrantRole, Health, Status, SubjectType
 from connections.services.connections import connection_set_status
-from profiles.services import profile_set_pin
+from connections.services.pins import profile_set_pin
 from projects.models import AuditEntry
 from projects.services import Actor
 from rollouts.services import migration_create
@@ -72,6 +72,9 @@ def test_overview_tells_the_truth(tenancy: Tenancy) -> None:
     assert 'data-testid="overview-migrations"' in html and "To 2.x" in html
     assert "0 of 6 moved" in html
     assert 'data-testid="overview-changes"' in html and "profile.pin_changed" in html
+    # Which connector's profile: names repeat across connectors (issue 30).
+    changes = html[html.index('data-testid="overview-changes"') :]
+    assert re.search(r"profile\.pin_changed</code> acme_crm · v1 → 1\.0\.0", changes), changes[:600]
     assert 'data-testid="overview-failures"' in html and "api.acme.example" in html
     # A viewer gets the figures (of what they may see) but not the admins' migration panel.
     _n, viewer = _get(tenancy.client("viewer"), url)

@@ -199,6 +199,13 @@ def test_audit_log_filters(tenancy: Tenancy) -> None:
         by_actor.lstrip().startswith('<div id="audit-table">') and by_actor.count("<tr>") - 1 == 3
     )
     assert tenancy.other_project.name not in client.get(url).content.decode()
+    # Labels a reader knows, no colons (issue 30: internal model names, "Action:").
+    page = client.get(url).content.decode()
+    assert '<option value="connectorprofile">Connector profile</option>' in page
+    assert ">connectorprofile<" not in page
+    assert 'for="id_action">Action</label>' in page and "Action:</label>" not in page
+    by_target = client.get(url, {"target_type": "apikey"}).content.decode()
+    assert by_target.count("<tr>") - 1 == 1
 
 
 def _queries(client, url: str) -> int:

@@ -26,9 +26,8 @@ from django.utils import timezone
 
 from connections.models import Connection, ConnectSession, Status
 from connectors.models import ConnectorVersion
-from connectors.services import connector_version_push
 from profiles.models import ConnectorProfile
-from profiles.services import profile_create
+from profiles.services import connector_version_push, profile_create
 from projects.crypto import decrypt_json
 from projects.models import AuditEntry
 from projects.services import Actor
@@ -457,6 +456,12 @@ def test_start_override_replaces_a_copied_value(world: World) -> None:
         ({"profile_name": ""}, 400, "Give the new profile a name"),
         ({"profile_name": "v2"}, 409, "exists already"),
         ({"title": " "}, 400, "title"),
+        # Issue 28, finding 6: these were a 500 (KeyError: 'title').
+        ({"title": "Move\x00now"}, 400, "The title"),
+        ({"title": "Move\x07now"}, 400, "The title"),
+        ({"title": "m" * 10_000}, 400, "The title"),
+        ({"message": "Hello\x00"}, 400, "The message"),
+        ({"profile_name": "v1\x00"}, 400, "The profile name"),
         ({"deadline": "yesterday"}, 400, "YYYY-MM-DD"),
         ({"from_profile": "elsewhere"}, 404, ""),
     ],

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.definition import MAX_FILE_BYTES, DefinitionError
-from connectors.services import connector_version_push
+from profiles.services import connector_version_push
 from projects.selectors import project_by_slug
 from projects.services import Actor, ServiceError
 
