@@ -354,47 +354,6 @@ def hr_actions(employee_name: str) -> list[dict[str, Any]]:
             inputs=[{"name": "page_size", "type": "number", "in": "query", "required": False}],
             result={"data": "$.steps.typed.output.data", "next": "$.steps.fetch.output.next"},
         ),
-        _action(
-            "update_employee",
-            "Update an employee",
-            "hris",
-            "update",
-            [
-                _step(
-                    "fetch",
-                    "request",
-                    url="/hr/employees/${inputs.id}",
-                    method="post",
-                    args=[
-                        {
-                            "name": "department",
-                            "value": "$.inputs.department",
-                            "in": "body",
-                            "condition": "{{present(inputs.department)}}",
-                        },
-                        {
-                            "name": "employment_status",
-                            "value": "$.inputs.employment_status",
-                            "in": "body",
-                            "condition": "{{present(inputs.employment_status)}}",
-                        },
-                    ],
-                    response={"dataKey": "employee"},
-                ),
-                _step(
-                    "mapped",
-                    "map_fields",
-                    dataSource="$.steps.fetch.output.data",
-                    fields=employee_fields,
-                ),
-            ],
-            inputs=[
-                {"name": "id", "type": "string", "in": "path", "required": True},
-                {"name": "department", "type": "string", "in": "body", "required": False},
-                {"name": "employment_status", "type": "string", "in": "body", "required": False},
-            ],
-            result={"data": "$.steps.mapped.output.data"},
-        ),
     ]
 
 

@@ -1,8 +1,7 @@
 """The sandbox provider's data API (local and test settings only), for actions to call:
 
 - ``GET /sandbox/api/hr/employees?page_token=&limit=`` — HR employees, cursor pagination
-  (``next_page_token``); ``POST /sandbox/api/hr/employees/<id>`` with a JSON body of
-  ``department``/``employment_status`` answers the employee updated (nothing is stored);
+  (``next_page_token``);
 - ``GET /sandbox/api/crm/contacts?offset=&limit=`` — CRM contacts, offset pagination
   (``paging.next_offset``), and ``/crm/contacts/<id>``;
 - ``GET /sandbox/api/files/items/<id>``, ``/files/items/<id>/children`` (``root`` for the top)
@@ -20,7 +19,6 @@ store every process shares) makes the calls of one version answer 500.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,8 +28,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET
 from oauth2_provider.models import get_access_token_model
 
 from core.freshness import generation_store
@@ -41,7 +38,6 @@ STATUSES = ("Active", "On leave", "Terminated")
 EMPLOYEES = 120
 CONTACTS = 230
 MAX_LIMIT = 100
-UPDATABLE = frozenset({"department", "employment_status"})
 
 View = Callable[..., JsonResponse]
 FAILING_KEY = "sandbox-failing-version"
@@ -70,7 +66,7 @@ def _authorized(request: HttpRequest) -> bool:
     return get_access_token_model().objects.filter(token=token, expires__gt=timezone.now()).exists()
 
 
-def sandbox_api(view: View, methods: tuple[str, ...] = ("GET",)) -> View:
+def sandbox_api(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         version = kwargs.pop("version", None)
@@ -85,7 +81,7 @@ def sandbox_api(view: View, methods: tuple[str, ...] = ("GET",)) -> View:
             return JsonResponse({"error": "invalid_credentials"}, status=401)
         return view(request, *args, **kwargs)
 
-    return require_http_methods(list(methods))(wrapped)
+    return require_GET(wrapped)
 
 
 def _limit(request: HttpRequest, default: int = 50) -> int:
@@ -122,27 +118,6 @@ def hr_employees(request: HttpRequest) -> JsonResponse:
         "next_page_token": f"e{end}" if end < EMPLOYEES else None,
     }
     return JsonResponse(body)
-
-
-def _update_employee(request: HttpRequest, employee_id: str) -> JsonResponse:
-    """The HR write: answers the employee with the body's fields applied (nothing is stored)."""
-    number = employee_id.removeprefix("emp_")
-    if not number.isdigit() or not 0 <= int(number) < EMPLOYEES:
-        return JsonResponse({"error": "not_found"}, status=404)
-    try:
-        changes = json.loads(request.body or b"{}")
-    except ValueError:
-        return JsonResponse({"error": "invalid_json"}, status=400)
-    if not isinstance(changes, dict):
-        return JsonResponse({"error": "invalid_json"}, status=400)
-    unknown = sorted(set(changes) - UPDATABLE)
-    if unknown:
-        return JsonResponse({"error": f"not updatable: {', '.join(unknown)}"}, status=400)
-    updated = employee(int(number)) | {k: v for k, v in changes.items() if v is not None}
-    return JsonResponse({"employee": updated})
-
-
-hr_employee_update = csrf_exempt(sandbox_api(_update_employee, methods=("POST",)))
 
 
 def contact(n: int) -> dict[str, Any]:
@@ -240,7 +215,6 @@ versioned_urls = [
     path("oauth-me", versioned_oauth_me),
     path("account", me),
     path("hr/employees", hr_employees),
-    path("hr/employees/<str:employee_id>", hr_employee_update),
     path("crm/contacts", crm_contacts),
     path("crm/contacts/<int:contact_id>", crm_contact),
     path("files/items/<str:item_id>", files_item),

@@ -9,11 +9,6 @@ urlpatterns = [
     path("api/oauth-me", oauth.SandboxOAuthMe.as_view(), name="sandbox_oauth_me"),
     path("api/account", provider.me, name="sandbox_account"),
     path("api/hr/employees", provider.hr_employees, name="sandbox_hr_employees"),
-    path(
-        "api/hr/employees/<str:employee_id>",
-        provider.hr_employee_update,
-        name="sandbox_hr_employee_update",
-    ),
     path("api/crm/contacts", provider.crm_contacts, name="sandbox_crm_contacts"),
     path("api/crm/contacts/<int:contact_id>", provider.crm_contact, name="sandbox_crm_contact"),
     path("api/files/items/<str:item_id>", provider.files_item, name="sandbox_files_item"),

@@ -104,18 +104,3 @@ def test_sandbox_crm_offsets_errors_and_resources(live_server: Any, settings: An
     refused = run(client, revoked, "list_contacts")
     assert (refused.status_code, refused.json()["code"]) == (409, "needs_reauth")
     assert Connection.objects.get(pk=revoked.pk).status == "needs_reauth"
-
-
-def test_sandbox_hr_update_employee_writes_through_the_provider(
-    live_server: Any, settings: Any
-) -> None:
-    project, client = demo(live_server, settings)
-    account = Connection.objects.get(project=project, origin_owner_id="demo-sandbox-hr-1")
-    done = run(client, account, "update_employee", id="emp_0001", department="Finance")
-    assert done.status_code == 200, done.content
-    updated = done.json()["data"]
-    assert updated["id"] == "emp_0001"
-    assert updated["work"]["department"] == "Finance"  # was Sales
-    assert updated["employment_status"]["source_value"] == "On leave"  # untouched
-    missing = run(client, account, "update_employee", id="emp_9999", department="Finance")
-    assert missing.status_code == 502, missing.content  # the provider's 404, unmapped in HR
